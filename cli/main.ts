@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Entry point: `node cli/main.ts <command> [options]`. Each command module exports
+// `run(argv): Promise<number>` returning the exit code; usage errors exit 2.
+import { UsageError } from './options.ts';
+
+interface CommandModule {
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  // one line per command: name: { summary, load: () => import('./<name>.ts') }
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
+  return `Usage: shadowbench <command> [options]   (npm run <command> -- [options])\n\nCommands:\n${rows.join('\n')}\n\nRun a command with --help for its options.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"; accepted: ${Object.keys(COMMANDS).join(', ')}`);
+  return (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`shadowbench: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`shadowbench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 2;
+    }
+  },
+);

@@ -1,0 +1,53 @@
+// run.json: what was run, with which seed and versions. Never holds secrets.
+import type { Arm } from './record.ts';
+
+export const RUN_MANIFEST_VERSION = 1;
+
+export interface ArmEndpoint {
+  arm: Arm;
+  /** Base URL without credentials, e.g. http://127.0.0.1:8000 */
+  url: string;
+  model: string | null;
+  /** Set when the arm is a built-in simulated endpoint: its profile name. */
+  simulated_profile: string | null;
+  /** Names of extra headers sent (values omitted: they may be secrets). */
+  header_names: string[];
+}
+
+export interface RunManifest {
+  v: typeof RUN_MANIFEST_VERSION;
+  record_schema_version: number;
+  run_id: string;
+  /** ISO-8601 wall-clock time of run start (timestamps in records are relative to it). */
+  started_at: string;
+  ended_at: string | null;
+  engine: 'node' | 'k6' | 'proxy';
+  seed: number;
+  arms: ArmEndpoint[];
+  workload: { path: string; format: string; items: number } | null;
+  /** Every option as resolved (defaults included), secrets removed. */
+  config: Record<string, unknown>;
+  versions: Record<string, string>;
+  /** Why the run stopped early, if it did (SIGINT, error). */
+  interrupted: string | null;
+  /** Things the engine noticed about its own accuracy (event-loop saturation, dropped iterations...). */
+  warnings: string[];
+}
+
+/** Header names whose values are never written anywhere. */
+export const SECRET_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)$/i;
+
+/** Removes userinfo (user:password@) and secret-looking query parameters from a URL for display and run.json. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    for (const key of [...u.searchParams.keys()]) {
+      if (/key|token|secret|password|sig/i.test(key)) u.searchParams.set(key, 'REDACTED');
+    }
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '<invalid url>';
+  }
+}

@@ -1,0 +1,99 @@
+// Reading and appending records.jsonl: the file edge of the record schema.
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { parseRecord, serializeRecord, type RequestRecord } from '../core/record.ts';
+
+/** A bad record names the file and line, so the user can open it. */
+export class RecordFileError extends Error {
+  readonly file: string;
+  readonly line: number;
+  constructor(file: string, line: number, message: string) {
+    super(`${file}:${line}: ${message}`);
+    this.name = 'RecordFileError';
+    this.file = file;
+    this.line = line;
+  }
+}
+
+export interface ReadSummary {
+  file: string;
+  records: number;
+  /** The last line had no newline and did not parse: the writer was interrupted. Reported, not fatal. */
+  truncatedLastLine: { line: number; bytes: number } | null;
+  warnings: string[];
+}
+
+/**
+ * Streams a records.jsonl file, validating every line and calling onRecord for each record.
+ * Blank lines are skipped. A bad line throws RecordFileError (file:line: what is wrong);
+ * an unterminated, unparseable last line is the mark of an interrupted writer and only warns.
+ */
+export async function forEachRecord(file: string, onRecord: (record: RequestRecord) => void): Promise<ReadSummary> {
+  const summary: ReadSummary = { file, records: 0, truncatedLastLine: null, warnings: [] };
+  let lineNo = 0;
+  let carry = '';
+  const handle = (line: string, terminated: boolean) => {
+    lineNo++;
+    if (line.trim() === '') return;
+    let record: RequestRecord;
+    try {
+      record = parseRecord(line);
+    } catch (error) {
+      const message = error instanceof SyntaxError ? `not valid JSON (${error.message})` : (error as Error).message;
+      if (!terminated) {
+        summary.truncatedLastLine = { line: lineNo, bytes: Buffer.byteLength(line) };
+        summary.warnings.push(`${file}:${lineNo}: last line is incomplete (${Buffer.byteLength(line)} bytes, no newline); ignored — the run was probably interrupted while writing`);
+        return;
+      }
+      throw new RecordFileError(file, lineNo, message);
+    }
+    summary.records++;
+    onRecord(record);
+  };
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  for await (const chunk of stream as AsyncIterable<string>) {
+    let text = carry + chunk;
+    let start = 0;
+    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
+      handle(text.slice(start, nl), true);
+      start = nl + 1;
+    }
+    carry = text.slice(start);
+    text = '';
+  }
+  if (carry !== '') handle(carry, false);
+  return summary;
+}
+
+/** Reads a whole records file into memory (for tests and small runs; the analysis streams). */
+export async function readRecords(file: string): Promise<{ records: RequestRecord[]; summary: ReadSummary }> {
+  const records: RequestRecord[] = [];
+  const summary = await forEachRecord(file, (r) => records.push(r));
+  return { records, summary };
+}
+
+/**
+ * Appends records as they complete. Each record is one write of one line, so a crash leaves at
+ * worst one truncated last line, which the reader reports and skips.
+ */
+export class RecordWriter {
+  readonly file: string;
+  #stream: WriteStream;
+  #written = 0;
+  constructor(file: string) {
+    this.file = file;
+    this.#stream = createWriteStream(file, { flags: 'a' });
+  }
+  get written(): number {
+    return this.#written;
+  }
+  write(record: RequestRecord): void {
+    this.#stream.write(serializeRecord(record) + '\n');
+    this.#written++;
+  }
+  /** Resolves once everything written so far has reached the OS. */
+  async close(): Promise<void> {
+    this.#stream.end();
+    await once(this.#stream, 'close');
+  }
+}
