@@ -1,0 +1,104 @@
+import test from 'ava';
+import { DEFAULT_MODEL, parseWorkload, WorkloadError } from '../core/workload.ts';
+import { arrayElementOffset, SHAREGPT_FALLBACK_MAX_TOKENS } from '../core/workload-sharegpt.ts';
+
+const FILE = 'conv.json';
+const turn = (from: string, value: string) => ({ from, value });
+const entry = (i: number, ...conversations: unknown[]) => ({ id: `e${i}`, conversations });
+const qa = (i: number) => entry(i, turn('human', `question ${i}`), turn('gpt', 'x'.repeat(4 * i + 1)));
+const pretty = (entries: unknown[]) => JSON.stringify(entries, null, 2);
+const parse = (text: string, extra: { model?: string; sharegptMaxTokens?: 'reply' | number } = {}) => parseWorkload(text, { file: FILE, seed: 1, ...extra });
+/** The line holding `"id": "eN"`; the entry's `{` is the line before it (id is its first key). */
+const entryLine = (text: string, i: number) => text.split('\n').findIndex((l) => l.includes(`"id": "e${i}"`));
+
+test('the first human turn is the prompt; the first gpt reply sets max_tokens ≈ chars / 4', (t) => {
+  const w = parse(pretty([qa(1), qa(2), entry(3, turn('human', 'q3'), turn('gpt', 'abcd'), turn('human', 'later'), turn('gpt', 'y'.repeat(400)))]));
+  t.is(w.format, 'sharegpt');
+  t.deepEqual(w.items.map((i) => [i.id, i.api, i.timestamp_ms]), [['e1', 'chat', null], ['e2', 'chat', null], ['e3', 'chat', null]]);
+  t.deepEqual(w.items[0]!.body, { model: DEFAULT_MODEL, messages: [{ role: 'user', content: 'question 1' }], max_tokens: 2 }); // ceil(5 / 4)
+  t.is(w.items[1]!.body.max_tokens, 3); // ceil(9 / 4)
+  t.is(w.items[2]!.body.max_tokens, 1); // the first reply, not the later long one
+});
+
+test('a system turn before the first human turn is kept; other speaker names map to user/assistant', (t) => {
+  const w = parse(pretty([entry(1, turn('system', 'be terse'), turn('gpt', 'hello!'), turn('user', 'hi'), turn('chatgpt', 'abcdefgh'))]));
+  t.deepEqual(w.items[0]!.body.messages, [{ role: 'system', content: 'be terse' }, { role: 'user', content: 'hi' }]);
+  t.is(w.items[0]!.body.max_tokens, 2);
+});
+
+test('options: model, a fixed max_tokens, and the fallback when there is no reply', (t) => {
+  const fixed = parse(pretty([qa(1), qa(9)]), { model: 'served', sharegptMaxTokens: 64 });
+  t.deepEqual(fixed.items.map((i) => [i.body.model, i.body.max_tokens]), [['served', 64], ['served', 64]]);
+  const noReply = parse(pretty([entry(1, turn('human', 'alone'))]));
+  t.is(noReply.items[0]!.body.max_tokens, SHAREGPT_FALLBACK_MAX_TOKENS);
+  t.true(noReply.notes!.some((n) => n.includes('1 conversations have no gpt reply')));
+});
+
+test('conversations without a non-empty human turn are skipped and counted, like vLLM does', (t) => {
+  const w = parse(pretty([qa(1), entry(2), entry(3, turn('gpt', 'only me')), entry(4, turn('human', '  ')), qa(5)]));
+  t.deepEqual(w.items.map((i) => i.id), ['e1', 'e5']);
+  t.deepEqual(w.notes, [`${FILE}: skipped 3 of 5 conversations with no non-empty human turn`]);
+});
+
+test('entries without an id are named by position; JSON Lines with one entry per line works too', (t) => {
+  const text = [{ conversations: [turn('human', 'a')] }, qa(2)].map((e) => JSON.stringify(e)).join('\n');
+  const w = parseWorkload(text, { file: 'conv.jsonl', seed: 1 });
+  t.is(w.format, 'sharegpt');
+  t.deepEqual(w.items.map((i) => i.id), ['entry-1', 'e2']);
+});
+
+test('a JSON syntax error is reported as file:line:column', (t) => {
+  const text = '[\n  {"id": "e1", "conversations": []},\n  {"id": "e2" "conversations": []}\n]';
+  const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
+  // The bad character is the `"` after "e2", on line 3 at column 15.
+  t.true(error.message.startsWith(`${FILE}:3:15: not valid JSON: Expected ',' or '}' after property value`), error.message);
+  t.is(error.line, 3);
+  t.is(error.column, 15);
+});
+
+test('a truncated file is reported at its end', (t) => {
+  const text = pretty([qa(1), qa(2)]).slice(0, -10);
+  const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
+  const lastLine = text.split('\n').length;
+  t.is(error.line, lastLine);
+  t.true(error.message.startsWith(`${FILE}:${lastLine}:${text.length - text.lastIndexOf('\n')}: not valid JSON`), error.message);
+});
+
+const BAD: Array<[name: string, entries: unknown[], bad: number, reason: RegExp]> = [
+  ['an entry that is not an object', [qa(1), qa(2), 'e3'], 3, /entry 3: expected an object/],
+  ['missing conversations', [qa(1), { id: 'e2', turns: [] }], 2, /entry 2: missing "conversations"/],
+  ['conversations not an array', [qa(1), { id: 'e2', conversations: { from: 'human' } }], 2, /"conversations" must be an array of \{from, value\}, got object/],
+  ['a turn that is not an object', [{ id: 'e1', conversations: ['hi'] }], 1, /conversations\[0\] must be an object/],
+  ['an unknown speaker', [qa(1), qa(2), { id: 'e3', conversations: [turn('human', 'a'), turn('robot', 'b')] }], 3, /conversations\[1\]\.from is "robot" \(expected "human", "gpt" or "system"\)/],
+  ['a value that is not a string', [{ id: 'e1', conversations: [{ from: 'human', value: 7 }] }], 1, /conversations\[0\]\.value must be a string, got number/],
+  ['an id of the wrong type', [{ id: ['e1'], conversations: [turn('human', 'a')] }], 1, /"id" is \["e1"\]/],
+];
+
+for (const [name, entries, bad, reason] of BAD) {
+  test(`bad ShareGPT input fails with file:line of the entry — ${name}`, (t) => {
+    const text = pretty(entries);
+    const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
+    // Expected line: where the bad entry starts. Pretty-printed with a 2-space indent, entries open on
+    // lines with two spaces then a non-closing character.
+    const starts = text.split('\n').flatMap((l, i) => (/^ {2}[^\s}\]]/.test(l) ? [i + 1] : []));
+    t.is(starts.length, entries.length);
+    const expected = starts[bad - 1]!;
+    t.is(error.line, expected, error.message);
+    t.true(error.message.startsWith(`${FILE}:${expected}: `), error.message);
+    t.regex(error.message, reason);
+  });
+}
+
+test('entry lines are found past strings holding brackets, commas and escaped quotes', (t) => {
+  const text = pretty([entry(1, turn('human', 'a [tricky], {"quoted\\"} value')), qa(2), qa(3)]);
+  const error = t.throws(() => parse(text.replace('"from": "gpt"', '"from": 42')), { instanceOf: WorkloadError });
+  t.is(error.line, entryLine(text, 2)); // entryLine is 0-based on the id line, i.e. the 1-based line of the `{`
+  t.is(arrayElementOffset('[1, "]", [2,[3]] ,{"a":"}"}]', 3), 18);
+  t.is(arrayElementOffset('[1, "]", [2,[3]] ,{"a":"}"}]', 2), 9);
+  t.is(arrayElementOffset('[1, "]", [2,[3]] ,{"a":"}"}]', 1), 4);
+});
+
+test('an empty array and a file whose conversations all lack a prompt fail', (t) => {
+  t.regex(t.throws(() => parse('[]'), { instanceOf: WorkloadError }).message, /^conv\.json:1: the array is empty/);
+  t.regex(t.throws(() => parse(pretty([entry(1), entry(2, turn('gpt', 'x'))])), { instanceOf: WorkloadError }).message, /^conv\.json:1: no conversation has a non-empty human turn \(2 entries/);
+});
