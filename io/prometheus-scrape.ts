@@ -1,0 +1,239 @@
+// The server-metrics scraper: fetches a Prometheus text endpoint (vLLM's or Dynamo's /metrics, a
+// DCGM exporter) at an interval during a run and appends one JSON line per attempt to
+// `results/<run>/metrics/<arm>.jsonl`. A failed scrape is recorded as a gap and the run goes on.
+import { createRequire } from 'node:module';
+import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { redactUrl } from '../core/run.ts';
+import {
+  METRICS_FILE_VERSION,
+  parseMetricsLines,
+  type MetricSample,
+  type SampleValue,
+  type ScrapeEntry,
+} from '../analysis/server-metrics.ts';
+
+// parse-prometheus-text-format: a character-level port of the official Python client's parser
+// (escaping, colons in names, NaN / ±Inf, timestamps). It ships no types, hence the require.
+interface ParsedFamily {
+  name: string;
+  type: string;
+  metrics: Array<{ value?: string; labels?: Record<string, string> }>;
+}
+const parsePrometheusTextFormat = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => ParsedFamily[];
+
+export class ExpositionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExpositionError';
+  }
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+function sampleValue(raw: string | undefined, name: string): SampleValue {
+  if (raw === 'NaN') return 'NaN';
+  if (raw === '+Inf' || raw === 'Inf') return '+Inf';
+  if (raw === '-Inf') return '-Inf';
+  const value = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(value)) throw new ExpositionError(`not Prometheus text: sample ${JSON.stringify(name.slice(0, 60))} has value ${JSON.stringify(raw?.slice(0, 30))}`);
+  return value;
+}
+
+/**
+ * Parses a Prometheus text exposition (format 0.0.4) into flat samples, one per sample line.
+ * Two workarounds for known bugs of the parser (its issues #8 / #13, unfixed upstream):
+ * histogram and summary families with labels are collapsed into one unlabelled series, so their
+ * `# TYPE` lines are dropped and their `_bucket` / `_sum` / `_count` lines parse as the plain
+ * series they are on the wire (which is how the Prometheus server stores them too); and a last
+ * line without a newline is lost, so one is added. Anything that is not a sample throws ExpositionError.
+ */
+export function parseExposition(text: string): MetricSample[] {
+  const lines = text.split('\n').filter((line) => {
+    if (!line.startsWith('# TYPE ')) return true;
+    const type = line.slice('# TYPE '.length).trim().split(/\s+/)[1];
+    return type !== 'histogram' && type !== 'summary' && type !== 'gaugehistogram';
+  });
+  let families: ParsedFamily[];
+  try {
+    families = parsePrometheusTextFormat(lines.join('\n') + '\n');
+  } catch (error) {
+    throw new ExpositionError(`not Prometheus text: ${(error as Error).message.slice(0, 200)}`);
+  }
+  const samples: MetricSample[] = [];
+  for (const family of families) {
+    if (!METRIC_NAME.test(family.name)) throw new ExpositionError(`not Prometheus text: bad metric name ${JSON.stringify(family.name.slice(0, 60))}`);
+    for (const metric of family.metrics) {
+      samples.push({ name: family.name, labels: metric.labels ?? {}, value: sampleValue(metric.value, family.name) });
+    }
+  }
+  return samples;
+}
+
+/** Monotonic nanoseconds since run start, and wall-clock milliseconds. */
+export interface ScrapeClock {
+  monoNs(): number;
+  wallMs(): number;
+}
+
+/** The clock of a run whose origin is `originNs` (a process.hrtime.bigint() value taken at run start). */
+export function clockFromOrigin(originNs: bigint): ScrapeClock {
+  return { monoNs: () => Number(process.hrtime.bigint() - originNs), wallMs: () => Date.now() };
+}
+
+export interface ScrapeOptions {
+  arm: string;
+  /** Prometheus text endpoint, e.g. http://vllm:8000/metrics. */
+  url: string;
+  intervalMs: number;
+  /** Run folder; samples go to `<runDir>/metrics/<arm>.jsonl`. */
+  runDir: string;
+  clock: ScrapeClock;
+  /** Per-scrape time limit; default min(interval, 10 s), at least 250 ms. */
+  timeoutMs?: number;
+}
+
+export interface ScrapeSummary {
+  arm: string;
+  file: string;
+  scrapes: number;
+  gaps: number;
+}
+
+export interface Scraper {
+  readonly file: string;
+  /**
+   * Stops the loop, takes one last scrape (so counters cover the whole run; pass
+   * `{ finalScrape: false }` to skip it), and closes the file once everything is written.
+   */
+  stop(options?: { finalScrape?: boolean }): Promise<ScrapeSummary>;
+}
+
+export const METRICS_DIR = 'metrics';
+export const metricsFile = (runDir: string, arm: string): string => join(runDir, METRICS_DIR, `${arm}.jsonl`);
+
+/** Fetches and parses one exposition. Throws with a message fit for a gap entry (never the URL: it may carry a token). */
+async function fetchExposition(url: string, dispatcher: Agent, timeoutMs: number): Promise<MetricSample[]> {
+  const response = await request(url, {
+    dispatcher,
+    method: 'GET',
+    // Ask for the classic text format, not OpenMetrics or protobuf.
+    headers: { accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1' },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const body = await response.body.text();
+  if (response.statusCode < 200 || response.statusCode > 299) throw new Error(`HTTP ${response.statusCode}`);
+  return parseExposition(body);
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+    const detail = typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+    return cause && typeof cause.code === 'string' ? `${detail} (${cause.code})` : detail;
+  }
+  return String(error);
+}
+
+/**
+ * Starts scraping `url` every `intervalMs` (first scrape at once). Attempts never overlap; a slot
+ * missed because a scrape ran long is skipped rather than caught up. The timer does not keep the
+ * process alive; call stop() at the end of the run.
+ */
+export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
+  const { arm, url, intervalMs, runDir, clock } = options;
+  if (!(intervalMs > 0)) throw new RangeError(`scrape interval must be > 0 ms, got ${intervalMs}`);
+  new URL(url); // throws TypeError on a malformed URL before anything starts
+  const timeoutMs = options.timeoutMs ?? Math.max(250, Math.min(intervalMs, 10_000));
+  const file = metricsFile(runDir, arm);
+  await mkdir(join(runDir, METRICS_DIR), { recursive: true });
+  const handle: FileHandle = await open(file, 'a');
+  const dispatcher = new Agent({ connections: 1, keepAliveTimeout: Math.max(intervalMs * 2, 4000) });
+  let seq = 0;
+  let scrapes = 0;
+  let gaps = 0;
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  const scrapeOnce = async (): Promise<void> => {
+    const monoNs = clock.monoNs();
+    const wall = new Date(clock.wallMs()).toISOString();
+    const started = performance.now();
+    let entry: ScrapeEntry;
+    try {
+      const samples = await fetchExposition(url, dispatcher, timeoutMs);
+      entry = { v: METRICS_FILE_VERSION, kind: 'scrape', arm, seq, mono_ns: monoNs, wall, duration_ms: performance.now() - started, samples };
+      scrapes++;
+    } catch (error) {
+      entry = { v: METRICS_FILE_VERSION, kind: 'gap', arm, seq, mono_ns: monoNs, wall, duration_ms: performance.now() - started, error: describeError(error) };
+      gaps++;
+    }
+    seq++;
+    await handle.write(JSON.stringify(entry) + '\n');
+  };
+
+  const origin = performance.now();
+  const loop = (async () => {
+    let slot = 0;
+    while (!stopped) {
+      await scrapeOnce();
+      slot++;
+      const now = performance.now();
+      if (origin + slot * intervalMs < now) slot = Math.ceil((now - origin) / intervalMs);
+      const delay = origin + slot * intervalMs - now;
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, delay);
+        timer.unref();
+      });
+      wake = null;
+    }
+  })();
+
+  let stopping: Promise<ScrapeSummary> | null = null;
+  return {
+    file,
+    stop(stopOptions = {}) {
+      stopping ??= (async () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        (wake as (() => void) | null)?.();
+        await loop;
+        if (stopOptions.finalScrape ?? true) await scrapeOnce();
+        await handle.close();
+        await dispatcher.close();
+        return { arm, file, scrapes, gaps };
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Scrape entries of every arm in `<runDir>/metrics/` (empty when the run was not scraped). */
+export async function readMetricsDir(runDir: string): Promise<{ byArm: Map<string, ScrapeEntry[]>; warnings: string[] }> {
+  const byArm = new Map<string, ScrapeEntry[]>();
+  const warnings: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(join(runDir, METRICS_DIR));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { byArm, warnings };
+    throw error;
+  }
+  for (const name of names.filter((n) => n.endsWith('.jsonl')).sort()) {
+    const file = join(runDir, METRICS_DIR, name);
+    const parsed = parseMetricsLines(await readFile(file, 'utf8'), file);
+    byArm.set(name.slice(0, -'.jsonl'.length), parsed.entries);
+    warnings.push(...parsed.warnings);
+  }
+  return { byArm, warnings };
+}
+
+/** For run.json / logs: the scrape target without credentials. */
+export const describeTarget = (url: string): string => redactUrl(url);
