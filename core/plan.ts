@@ -203,8 +203,7 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
       }
       j++;
     }
-    measured = j;
-    if (measured === 0) throw new PlanError('durationS', `durationS ${options.durationS} s holds no request`);
+    measured = j; // ≥ 1: the first measured request is at 0 s of any positive duration
   }
   const total = warmup + measured;
   if (total > MAX_REQUESTS) throw new PlanError('requests', `the plan would hold ${total} requests (at most ${MAX_REQUESTS})`);
