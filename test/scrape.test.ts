@@ -99,7 +99,7 @@ const closePort = async (): Promise<number> => {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
+  await new Promise<void>((r) => server.close(() => r()));
   return port;
 };
 
@@ -107,7 +107,7 @@ test('scraper appends scrapes, records failed scrapes as gaps and keeps going', 
   const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-'));
   t.teardown(() => rm(runDir, { recursive: true, force: true }));
   const target = await metricsServer(2);
-  t.teardown(() => new Promise((r) => target.server.close(r)));
+  t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
   const scraper = await startScraping({ arm: 'baseline', url: target.url, intervalMs: 20, runDir, clock: clockFromOrigin(process.hrtime.bigint()) });
   await target.served(6);
   const summary = await scraper.stop();
