@@ -1,0 +1,161 @@
+// Turns what k6 observed about one request into the standard RequestRecord (core/record.ts):
+// SSE events as xk6-sse delivers them (sse mode), or a whole k6/http response (buffered mode).
+// No k6 imports: the k6 entry (scripts/shadow.ts) feeds it; the logic is the same under the doubles.
+import { DONE, interpretChunk, interpretResponse, type Api } from '../core/openai.ts';
+import type { RequestRecord, TimeoutPhase } from '../core/record.ts';
+
+/** xk6-sse reports a non-SSE line (e.g. a JSON error body) as an error "unknown event: <line>". */
+const UNKNOWN_EVENT = /^unknown event: /;
+
+/**
+ * Stream state for one SSE request. Call open() on the 'open' callback (response headers are in),
+ * event() on every 'event' callback with its arrival time, error() on 'error', and finish() once
+ * sse.open has returned. event() returns true when the client should be closed ([DONE], a bad
+ * chunk, or the timeout has passed).
+ */
+export class SseRecorder {
+  readonly record: RequestRecord;
+  readonly #api: Api;
+  readonly #timeoutNs: number;
+  #done = false;
+  #failure: RequestRecord['outcome'] | null = null;
+  readonly #errors: string[] = [];
+
+  constructor(record: RequestRecord, api: Api, timeoutNs: number) {
+    this.record = record;
+    this.#api = api;
+    this.#timeoutNs = timeoutNs;
+  }
+
+  open(nowNs: number): void {
+    this.record.headers_ns ??= nowNs;
+  }
+
+  event(data: string, nowNs: number): boolean {
+    const r = this.record;
+    if (this.#done || this.#failure !== null) return true;
+    r.first_chunk_ns ??= nowNs;
+    if (this.#timedOut(nowNs)) return true;
+    if (data.trim() === DONE) {
+      this.#done = true;
+      r.end_ns = nowNs;
+      return true;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch {
+      this.#failure = { kind: 'protocol_error', message: `SSE data is not JSON: ${data.slice(0, 80)}` };
+      r.end_ns = nowNs;
+      return true;
+    }
+    const chunk = interpretChunk(this.#api, payload);
+    if (!chunk.ok) {
+      this.#failure = { kind: 'protocol_error', message: chunk.error };
+      r.end_ns = nowNs;
+      return true;
+    }
+    const { text, finishReason, usage } = chunk.value;
+    if (text !== '') {
+      r.first_content_ns ??= nowNs;
+      r.content_ns.push(nowNs);
+      r.output_text += text;
+    }
+    if (finishReason !== null) r.finish_reason = finishReason;
+    if (usage !== null) r.usage = usage;
+    return false;
+  }
+
+  error(message: string): void {
+    this.#errors.push(message);
+  }
+
+  /** Status and error as sse.open returned them (status 0 and an error when no response came). */
+  finish(status: number, error: string, nowNs: number): RequestRecord {
+    const r = this.record;
+    r.end_ns ??= nowNs;
+    if (status >= 100) r.http_status = status;
+    if (this.#failure === null) this.#timedOut(r.end_ns);
+    const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '') ?? '';
+    if (this.#failure !== null) r.outcome = this.#failure;
+    else if (status === 0 || status === undefined) r.outcome = { kind: 'connection_error', message: error || firstError || 'no response' };
+    else if (status >= 400) r.outcome = { kind: 'http_error', status, message: (firstError || error || `HTTP ${status}`).slice(0, 300) };
+    else if (this.#done) r.outcome = { kind: 'ok' };
+    else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: firstError.slice(0, 300) };
+    else r.outcome = { kind: 'protocol_error', message: 'stream ended without [DONE]' };
+    return r;
+  }
+
+  /** The limit is checked when something arrives: xk6-sse has no timeout of its own (see README). */
+  #timedOut(nowNs: number): boolean {
+    const sent = this.record.sent_ns ?? 0;
+    if (nowNs - sent <= this.#timeoutNs) return false;
+    const phase: TimeoutPhase = this.record.headers_ns === null ? 'headers' : this.record.first_content_ns === null ? 'first_token' : 'stream';
+    this.#failure = { kind: 'timeout', phase, message: `no complete response within ${this.#timeoutNs / 1e6} ms` };
+    this.record.end_ns = nowNs;
+    return true;
+  }
+}
+
+/** The subset of a k6/http Response the buffered mode reads. */
+export interface HttpResponseLike {
+  status: number;
+  body: string | null | ArrayBuffer;
+  error: string;
+  error_code: number;
+  /** k6 phase timings, ms with µs precision (measured by k6's Go HTTP client). */
+  timings: { blocked: number; connecting: number; tls_handshaking: number; sending: number; waiting: number; receiving: number };
+}
+
+/** k6 error code for a request that hit its timeout (https://grafana.com/docs/k6/latest/javascript-api/error-codes/). */
+export const K6_REQUEST_TIMEOUT = 1050;
+
+/**
+ * Fills a buffered (non-streaming) record. Headers and end times come from k6's own phase timings
+ * (µs precision) added to the send time; TTFT and ITL are not measured (token_timing false,
+ * no chunk timestamps), never approximated.
+ */
+export function fillBufferedRecord(record: RequestRecord, api: Api, res: HttpResponseLike, afterNs: number): RequestRecord {
+  const r = record;
+  r.token_timing = false;
+  const sent = r.sent_ns ?? 0;
+  const t = res.timings;
+  const toHeadersMs = t.blocked + t.connecting + t.tls_handshaking + t.sending + t.waiting;
+  if (res.status >= 100) {
+    r.http_status = res.status;
+    r.headers_ns = sent + Math.round(toHeadersMs * 1e6);
+    r.end_ns = Math.min(afterNs, r.headers_ns + Math.round(t.receiving * 1e6));
+    if (r.end_ns < r.headers_ns) r.end_ns = r.headers_ns;
+  } else {
+    r.end_ns = afterNs;
+  }
+  const body = typeof res.body === 'string' ? res.body : '';
+  if (res.status === 0 || res.status === undefined) {
+    r.outcome =
+      res.error_code === K6_REQUEST_TIMEOUT
+        ? { kind: 'timeout', phase: 'headers', message: res.error || 'request timeout' }
+        : { kind: 'connection_error', code: String(res.error_code), message: res.error || 'no response' };
+    return r;
+  }
+  if (res.status >= 400) {
+    r.outcome = { kind: 'http_error', status: res.status, message: body.slice(0, 300) || `HTTP ${res.status}` };
+    return r;
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch {
+    r.outcome = { kind: 'protocol_error', message: `response is not JSON: ${body.slice(0, 80)}` };
+    return r;
+  }
+  const whole = interpretResponse(api, payload);
+  if (!whole.ok) {
+    r.outcome = { kind: 'protocol_error', message: whole.error };
+    return r;
+  }
+  r.output_text = whole.value.text;
+  r.finish_reason = whole.value.finishReason;
+  r.usage = whole.value.usage;
+  r.outcome = { kind: 'ok' };
+  return r;
+}
