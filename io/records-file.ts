@@ -1,6 +1,5 @@
 // Reading and appending records.jsonl: the file edge of the record schema.
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { parseRecord, serializeRecord, type RequestRecord } from '../core/record.ts';
 
 /** A bad record names the file and line, so the user can open it. */
@@ -73,27 +72,43 @@ export async function readRecords(file: string): Promise<{ records: RequestRecor
 }
 
 /**
- * Appends records as they complete. Each record is one write of one line, so a crash leaves at
- * worst one truncated last line, which the reader reports and skips.
+ * Appends records as they complete. Lines written in one turn of the event loop go to the file in
+ * one synchronous append on the next turn (setImmediate), so records are on disk (page cache)
+ * within a tick, a crash leaves at worst one truncated last line (the reader reports and skips
+ * it), and `flushSync` can save everything pending before an immediate process.exit.
  */
 export class RecordWriter {
   readonly file: string;
-  #stream: WriteStream;
+  #fd: number | null;
+  #pending: string[] = [];
+  #scheduled: NodeJS.Immediate | null = null;
   #written = 0;
   constructor(file: string) {
     this.file = file;
-    this.#stream = createWriteStream(file, { flags: 'a' });
+    this.#fd = openSync(file, 'a');
   }
   get written(): number {
     return this.#written;
   }
   write(record: RequestRecord): void {
-    this.#stream.write(serializeRecord(record) + '\n');
+    if (this.#fd === null) throw new Error(`${this.file}: write after close`);
+    this.#pending.push(serializeRecord(record) + '\n');
     this.#written++;
+    this.#scheduled ??= setImmediate(() => this.flushSync());
+  }
+  /** Writes every pending line now, synchronously (safe to call right before process.exit). */
+  flushSync(): void {
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled);
+    this.#scheduled = null;
+    if (this.#pending.length === 0 || this.#fd === null) return;
+    const bytes = Buffer.from(this.#pending.join(''));
+    this.#pending = [];
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.#fd, bytes, off);
   }
   /** Resolves once everything written so far has reached the OS. */
   async close(): Promise<void> {
-    this.#stream.end();
-    await once(this.#stream, 'close');
+    this.flushSync();
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
   }
 }
