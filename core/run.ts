@@ -30,6 +30,12 @@ export interface RunManifest {
   versions: Record<string, string>;
   /** Why the run stopped early, if it did (SIGINT, error). */
   interrupted: string | null;
+  /**
+   * The run's origin on the machine's monotonic clock (process.hrtime.bigint(), decimal ns), so record
+   * times (ns since the origin) can be compared with other processes' hrtime (e.g. a server's ground truth).
+   * Absent when the engine has no such clock.
+   */
+  mono_origin_ns?: string | null;
   /** Things the engine noticed about its own accuracy (event-loop saturation, dropped iterations...). */
   warnings: string[];
 }
