@@ -9,6 +9,8 @@ interface CommandModule {
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   // one line per command: name: { summary, load: () => import('./<name>.ts') }
+  sim: { summary: 'serve a simulated OpenAI-compatible endpoint (vLLM / Dynamo profiles, faults, /metrics)', load: () => import('./sim.ts') },
+  proxy: { summary: 'live shadow / canary proxy: mirror traffic to both arms, shift it by weight, roll back automatically', load: () => import('./proxy.ts') },
 };
 
 function usage(): string {

@@ -1,0 +1,115 @@
+// Calibration of the simulator's profiles: an open-loop client that sends chat requests at a fixed
+// rate (without waiting for answers) and measures TTFT and ITL as a client sees them. Used by the
+// calibration test and runnable by hand to re-tune sim/profiles.ts:
+//
+//   node sim/calibrate.ts [profile] [qps] [seconds]      (starts the sim in this process)
+import { createParser } from 'eventsource-parser';
+import { Agent, request } from 'undici';
+import { derivedRandom } from '../core/random.ts';
+
+/**
+ * Chat requests shaped like the shipped sample workload: a few long shared system prompts (so the
+ * prefix cache hits), user turns of 10-200 words, max_tokens 64-256. Built from the seed alone.
+ */
+export function syntheticChatRequests(count: number, seed: number, model: string): Array<Record<string, unknown>> {
+  const random = derivedRandom(seed, 'synthetic-chat');
+  const word = () => `w${Math.floor(random() * 5000)}`;
+  const sentence = (n: number) => Array.from({ length: n }, word).join(' ');
+  const systems = Array.from({ length: 4 }, (_, i) => `You are assistant ${i}. ${sentence(150 + Math.floor(random() * 250))}`);
+  return Array.from({ length: count }, () => ({
+    model,
+    messages: [
+      { role: 'system', content: systems[Math.floor(random() * systems.length)] },
+      { role: 'user', content: sentence(10 + Math.floor(random() * 190)) },
+    ],
+    max_tokens: 64 + Math.floor(random() * 193),
+    stream: true,
+    stream_options: { include_usage: true },
+  }));
+}
+
+export interface ClientTiming {
+  status: number;
+  /** Send → first chunk with non-empty content, ms (null when none arrived). */
+  ttftMs: number | null;
+  /** Gaps between consecutive content chunks, ms. */
+  itlMs: number[];
+}
+
+/**
+ * Sends `bodies[i]` to `${url}/v1/chat/completions` at i / qps seconds (open loop) and measures
+ * each response. `skipFirst` requests are sent (they load the server) but left out of the result.
+ */
+export async function openLoop(url: string, bodies: ReadonlyArray<Record<string, unknown>>, qps: number, skipFirst = 0): Promise<ClientTiming[]> {
+  const agent = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
+  const start = performance.now() + 20;
+  const pending: Array<Promise<ClientTiming>> = [];
+  try {
+    for (let i = 0; i < bodies.length; i++) {
+      const due = start + (i * 1000) / qps;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait - 1));
+      while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
+      pending.push(one(agent, url, bodies[i] as Record<string, unknown>));
+    }
+    return (await Promise.all(pending)).slice(skipFirst);
+  } finally {
+    await agent.close();
+  }
+}
+
+async function one(agent: Agent, url: string, body: Record<string, unknown>): Promise<ClientTiming> {
+  const sent = performance.now();
+  const res = await request(`${url}/v1/chat/completions`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  let first: number | null = null;
+  let last = 0;
+  const itl: number[] = [];
+  const parser = createParser({
+    onEvent(event) {
+      if (event.data === '[DONE]') return;
+      const delta = (JSON.parse(event.data) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta;
+      if (!delta?.content) return;
+      const now = performance.now();
+      if (first === null) first = now;
+      else itl.push(now - last);
+      last = now;
+    },
+  });
+  res.body.setEncoding('utf8');
+  for await (const chunk of res.body) parser.feed(chunk as string);
+  return { status: res.statusCode, ttftMs: first === null ? null : (first as number) - sent, itlMs: itl };
+}
+
+/** numpy's default percentile (linear interpolation, i = p·(n−1)) of unsorted values. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return Number.NaN;
+  const i = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(i);
+  const a = sorted[lo] as number;
+  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
+  return a + (b - a) * (i - lo);
+}
+
+if (import.meta.main) {
+  const { startSim } = await import('./server.ts');
+  const profile = (process.argv[2] ?? 'vllm-single-node') as 'vllm-single-node';
+  const qps = Number(process.argv[3] ?? 100);
+  const seconds = Number(process.argv[4] ?? 10);
+  const sim = await startSim({ profile, port: 0, seed: 1 });
+  const bodies = syntheticChatRequests(Math.round(qps * seconds), 7, sim.model);
+  const probe = setTimeout(async () => {
+    const text = await (await fetch(`${sim.url}/metrics`)).text();
+    process.stdout.write(text.split('\n').filter((l) => /^vllm:num_requests|^vllm:kv|^DCGM|^vllm:prefix/.test(l)).join('\n') + '\n');
+  }, (seconds * 1000) / 2);
+  const timings = await openLoop(sim.url, bodies, qps, Math.round(qps));
+  clearTimeout(probe);
+  await sim.close();
+  const ttft = timings.map((t) => t.ttftMs).filter((v): v is number => v !== null);
+  const itl = timings.flatMap((t) => t.itlMs);
+  const f = (v: number) => v.toFixed(1);
+  process.stdout.write(
+    `${profile} @ ${qps} QPS, ${ttft.length} requests: TTFT P50 ${f(percentile(ttft, 50))} P90 ${f(percentile(ttft, 90))} P99 ${f(percentile(ttft, 99))} ms; ` +
+      `ITL P50 ${f(percentile(itl, 50))} P99 ${f(percentile(itl, 99))} ms\n`,
+  );
+}
