@@ -1,0 +1,94 @@
+// The proxy's run folder: the same records.jsonl and run.json as a replay (so `npm run analyze`
+// reads live traffic), plus two proxy-only side files:
+//   routing.jsonl  one line per proxied request: which arm was primary (served the client), the
+//                  weight in force, and whether the shadow was sent, dropped (queue full) or off.
+//                  Kept out of the record so the record schema stays engine-neutral.
+//   events.jsonl   rollbacks, weight changes, operator actions, with the reasons.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { Arm } from '../core/record.ts';
+import type { RunManifest } from '../core/run.ts';
+import { RecordWriter } from '../io/records-file.ts';
+
+export interface RoutingLine {
+  index: number;
+  primary: Arm;
+  /** Candidate weight when the request arrived. */
+  weight: number;
+  shadow: 'sent' | 'dropped' | 'off';
+}
+
+export type ProxyEvent =
+  | { event: 'started'; weight: number; source: 'manual' | 'schedule' }
+  | { event: 'weight'; weight: number; source: 'manual' | 'schedule' | 'admin' }
+  | { event: 'rollback'; reasons: string[]; window: unknown }
+  | { event: 'rollback_reset'; weight: number }
+  | { event: 'stopped'; reason: string; totals: unknown };
+
+/** Appends one JSON object per line. */
+class JsonLines {
+  #stream: WriteStream;
+  constructor(file: string) {
+    this.#stream = createWriteStream(file, { flags: 'a' });
+  }
+  write(value: unknown): void {
+    this.#stream.write(JSON.stringify(value) + '\n');
+  }
+  async close(): Promise<void> {
+    this.#stream.end();
+    await once(this.#stream, 'close');
+  }
+}
+
+export class ProxyRunFolder {
+  readonly dir: string;
+  readonly records: RecordWriter;
+  readonly #routing: JsonLines;
+  readonly #events: JsonLines;
+  #manifest: RunManifest;
+
+  private constructor(dir: string, manifest: RunManifest) {
+    this.dir = dir;
+    this.#manifest = manifest;
+    this.records = new RecordWriter(join(dir, 'records.jsonl'));
+    this.#routing = new JsonLines(join(dir, 'routing.jsonl'));
+    this.#events = new JsonLines(join(dir, 'events.jsonl'));
+  }
+
+  static async create(dir: string, manifest: RunManifest): Promise<ProxyRunFolder> {
+    await mkdir(dir, { recursive: true });
+    const folder = new ProxyRunFolder(dir, manifest);
+    await folder.#writeManifest();
+    return folder;
+  }
+
+  route(line: RoutingLine): void {
+    this.#routing.write(line);
+  }
+
+  /** `t_ns` is monotonic ns since run start, like the records' timestamps. */
+  event(event: ProxyEvent, t_ns: number): void {
+    this.#events.write({ at: new Date().toISOString(), t_ns, ...event });
+  }
+
+  async #writeManifest(): Promise<void> {
+    // Write-then-rename: a reader never sees half a run.json.
+    const file = join(this.dir, 'run.json');
+    await writeFile(file + '.tmp', JSON.stringify(this.#manifest, null, 2) + '\n');
+    await rename(file + '.tmp', file);
+  }
+
+  /** Flushes every file and completes run.json. */
+  async close(end: { interrupted: string | null; warnings: string[] }): Promise<void> {
+    await Promise.all([this.records.close(), this.#routing.close(), this.#events.close()]);
+    this.#manifest = {
+      ...this.#manifest,
+      ended_at: new Date().toISOString(),
+      interrupted: end.interrupted,
+      warnings: [...this.#manifest.warnings, ...end.warnings],
+    };
+    await this.#writeManifest();
+  }
+}
