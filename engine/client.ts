@@ -1,0 +1,384 @@
+// The streaming client: sends one request to one arm through undici's dispatch API (no stream or
+// promise machinery per chunk) and fills in its RequestRecord as bytes arrive.
+//
+// Timestamps: every SSE event is stamped with the time its bytes' data callback began (the clock is
+// read once per incoming chunk, not per event: events that arrived in one read share a time).
+//
+// Outcome mapping (every request ends in exactly one record):
+//   ok               [DONE] received (streaming), or a 2xx OpenAI-shaped JSON body (non-streaming)
+//   http_error       non-2xx status; message = the server's error message (truncated)
+//   protocol_error   2xx but not an SSE stream / not JSON / not OpenAI-shaped / an error object in the
+//                    stream / the stream ended cleanly without [DONE]
+//   connection_error refused, reset or closed before the response ended (code kept); a socket
+//                    closed mid-stream says "socket closed mid-stream after N events"
+//   timeout          the per-request limit struck; phase = connect | headers | first_token | stream
+//   cancelled        the run stopped (SIGINT, grace exceeded) before the response ended
+// Partial data (chunks received before a failure) stays in the record.
+import { Agent, type Dispatcher } from 'undici';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { API_PATH, DONE, interpretChunk, interpretResponse, type Api } from '../core/openai.ts';
+import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
+import { redactUrl } from '../core/run.ts';
+import { monoNow } from './pacer.ts';
+
+/** One arm as the sending thread sees it (headers include secrets: never copy them into a record). */
+export interface ArmClient {
+  arm: string;
+  dispatcher: Dispatcher;
+  origin: string;
+  /** Path prefix of the base URL ('' or e.g. '/proxy'), a trailing /v1 removed. */
+  pathPrefix: string;
+  /** The base URL's query string ('' or '?api-version=...'). */
+  query: string;
+  headers: Record<string, string>;
+  /** Strings scrubbed from every message (API keys, header values). */
+  secrets: string[];
+  /** For messages: the URL without credentials. */
+  displayUrl: string;
+}
+
+const MAX_MESSAGE = 300;
+const MAX_ERROR_BODY = 16_384;
+
+/** One connection pool per arm; keep-alive connections are reused, no limit on their number. */
+export function createArmClient(arm: string, url: string, headers: Record<string, string>, timeoutMs: number): ArmClient {
+  const base = new URL(url);
+  const pathPrefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+  const secrets = Object.values(headers).flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]).filter((v) => v.length >= 6);
+  if (base.password) secrets.push(decodeURIComponent(base.password));
+  const authHeaders = { ...headers };
+  if (base.username || base.password) {
+    authHeaders.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`;
+  }
+  return {
+    arm,
+    dispatcher: new Agent({
+      connections: null,
+      pipelining: 1,
+      connectTimeout: timeoutMs,
+      // Our own per-request timer decides outcomes; undici's are only a backstop for abandoned sockets.
+      headersTimeout: timeoutMs + 5_000,
+      bodyTimeout: timeoutMs + 5_000,
+      keepAliveTimeout: 30_000,
+    }),
+    origin: base.origin,
+    pathPrefix,
+    query: base.search,
+    headers: authHeaders,
+    secrets,
+    displayUrl: redactUrl(url),
+  };
+}
+
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('<redacted>');
+  return out;
+}
+
+const truncate = (text: string, max = MAX_MESSAGE) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+/** The server's own words from an error body: OpenAI/vLLM {"error": {"message"}}, {"message"}, {"detail"}, or the text. */
+export function errorBodyMessage(body: string): string {
+  try {
+    const p = JSON.parse(body) as Record<string, unknown>;
+    const e = p.error;
+    if (typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).message === 'string') return (e as Record<string, string>).message as string;
+    if (typeof e === 'string') return e;
+    if (typeof p.message === 'string') return p.message;
+    if (typeof p.detail === 'string') return p.detail;
+    if (p.detail !== undefined) return JSON.stringify(p.detail);
+  } catch {
+    // not JSON: the raw text is the message
+  }
+  return oneLine(body) || '(empty body)';
+}
+
+const CONNECTION_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by the server',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed while sending',
+  UND_ERR_SOCKET: 'the server closed the connection',
+  UND_ERR_CLOSED: 'the client was closed',
+};
+
+export interface SendOptions {
+  client: ArmClient;
+  api: Api;
+  stream: boolean;
+  /** The serialized request body (prepared before the due instant). */
+  body: string;
+  requestId: string;
+  /** Filled in and handed to onDone exactly once. */
+  record: RequestRecord;
+  /** The run's monotonic origin: record times are ns since it. */
+  origin: bigint;
+  timeoutMs: number;
+  onDone: (record: RequestRecord) => void;
+}
+
+export interface InFlightRequest {
+  /** Dispatches now (record.sent_ns = this instant); onDone may run synchronously if sending fails at once. */
+  start(): void;
+  /** Ends the request now with outcome cancelled (no-op once it has ended). */
+  cancel(message: string): void;
+}
+
+type Mode = 'pending' | 'sse' | 'json' | 'not-sse' | 'error-body';
+
+class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
+  readonly #o: SendOptions;
+  readonly #r: RequestRecord;
+  #controller: Dispatcher.DispatchController | null = null;
+  #finished = false;
+  #abortWhenStarted = false;
+  #mode: Mode = 'pending';
+  #contentType = '';
+  #decoder = new TextDecoder();
+  #parser: EventSourceParser | null = null;
+  /** Arrival time of the chunk being parsed (ns since origin). */
+  #chunkNs = 0;
+  #events = 0;
+  #parseError: string | null = null;
+  #body = '';
+  /** usage.completion_tokens on each content chunk (vLLM continuous usage stats), null where absent. */
+  #cumulativeTokens: Array<number | null> = [];
+
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: SendOptions) {
+    this.#o = options;
+    this.#r = options.record;
+  }
+
+  #now(): number {
+    return Number(monoNow() - this.#o.origin);
+  }
+
+  start(): void {
+    const { client, api, body, requestId } = this.#o;
+    const headers: Record<string, string> = {
+      ...client.headers,
+      'content-type': 'application/json',
+      accept: this.#o.stream ? 'text/event-stream' : 'application/json',
+      'x-request-id': requestId,
+    };
+    this.#timer = setTimeout(() => this.#timeout(), this.#o.timeoutMs);
+    this.#r.sent_ns = this.#now();
+    try {
+      client.dispatcher.dispatch({ origin: client.origin, path: client.pathPrefix + API_PATH[api] + client.query, method: 'POST', headers, body }, this);
+    } catch (error) {
+      this.#finish({ kind: 'connection_error', message: `could not send: ${(error as Error).message}` }, this.#now());
+    }
+  }
+
+  cancel(message: string): void {
+    if (this.#finished) return;
+    this.#finish({ kind: 'cancelled', message }, this.#now());
+    this.#abort('cancelled');
+  }
+
+  #timeout(): void {
+    if (this.#finished) return;
+    const r = this.#r;
+    const s = `${this.#o.timeoutMs / 1000} s`;
+    const [phase, message]: [TimeoutPhase, string] =
+      this.#controller === null && r.headers_ns === null
+        ? ['connect', `not connected to ${this.#o.client.displayUrl} within ${s}`]
+        : r.headers_ns === null
+          ? ['headers', `no response headers within ${s}`]
+          : r.first_content_ns === null && this.#o.stream
+            ? ['first_token', `no content within ${s} (headers after ${((r.headers_ns - (r.sent_ns ?? 0)) / 1e6).toFixed(1)} ms, ${this.#events} events)`]
+            : ['stream', `response not finished within ${s} (${r.content_ns.length} content chunks received)`];
+    this.#finish({ kind: 'timeout', phase, message }, this.#now());
+    this.#abort('timeout');
+  }
+
+  #abort(why: string): void {
+    if (this.#controller !== null) {
+      if (!this.#controller.aborted) this.#controller.abort(new Error(`shadowbench: request ${why}`));
+    } else {
+      this.#abortWhenStarted = true;
+    }
+  }
+
+  #finish(outcome: Outcome, endNs: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    const r = this.#r;
+    r.end_ns ??= endNs;
+    if (outcome.kind !== 'ok') outcome.message = truncate(scrub(outcome.message, this.#o.client.secrets));
+    r.outcome = outcome;
+    r.content_tokens = this.#contentTokens();
+    this.#parser = null;
+    this.#o.onDone(r);
+  }
+
+  /** Per-chunk token counts from cumulative usage, when every content chunk carried it; else null. */
+  #contentTokens(): number[] | null {
+    const cumulative = this.#cumulativeTokens;
+    if (cumulative.length === 0 || cumulative.length !== this.#r.content_ns.length) return null;
+    const out: number[] = [];
+    let previous = 0;
+    for (const c of cumulative) {
+      if (c === null || c < previous) return null;
+      out.push(c - previous);
+      previous = c;
+    }
+    return out;
+  }
+
+  // --- undici handler ---------------------------------------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortWhenStarted) controller.abort(new Error('shadowbench: request ended before it was sent'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.#finished) return;
+    const r = this.#r;
+    r.headers_ns = this.#now();
+    r.http_status = statusCode;
+    const ct = headers['content-type'];
+    this.#contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
+    if (statusCode < 200 || statusCode > 299) this.#mode = 'error-body';
+    else if (!this.#o.stream) this.#mode = 'json';
+    else if (/json|html|xml/i.test(this.#contentType)) this.#mode = 'not-sse';
+    else {
+      this.#mode = 'sse';
+      this.#parser = createParser({
+        onEvent: (event) => this.#onEvent(event.data),
+        onError: (error) => {
+          this.#parseError ??= error.message;
+        },
+      });
+    }
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#finished) return;
+    if (this.#mode === 'sse') {
+      this.#chunkNs = this.#now();
+      const text = this.#decoder.decode(chunk, { stream: true });
+      if (this.#events === 0 && this.#body.length < 200) this.#body += text.slice(0, 200); // for "not an SSE stream" messages
+      this.#parser?.feed(text);
+    } else if (this.#mode === 'json' || this.#body.length < MAX_ERROR_BODY) {
+      this.#body += this.#decoder.decode(chunk, { stream: true });
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#finished) return;
+    const t = this.#now();
+    const r = this.#r;
+    switch (this.#mode) {
+      case 'sse': {
+        this.#chunkNs = t;
+        this.#parser?.feed(this.#decoder.decode() + '\n\n'); // a last event without its blank line still counts
+        if (this.#finished) return;
+        const why = this.#events === 0
+          ? `response is not an SSE stream (content-type ${JSON.stringify(this.#contentType)}${this.#parseError ? `; ${this.#parseError}` : ''}): ${JSON.stringify(oneLine(this.#body).slice(0, 120))}`
+          : `stream ended without [DONE] after ${this.#events} events${this.#parseError ? ` (${this.#parseError})` : ''}`;
+        this.#finish({ kind: 'protocol_error', message: why }, t);
+        return;
+      }
+      case 'error-body':
+        this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: oneLine(errorBodyMessage(this.#body)) }, t);
+        return;
+      case 'not-sse':
+      case 'json': {
+        let payload: unknown;
+        try {
+          payload = JSON.parse(this.#body);
+        } catch {
+          this.#finish({ kind: 'protocol_error', message: `response body is not JSON (content-type ${JSON.stringify(this.#contentType)}): ${JSON.stringify(oneLine(this.#body).slice(0, 120))}` }, t);
+          return;
+        }
+        const whole = interpretResponse(this.#o.api, payload);
+        if (!whole.ok) {
+          this.#finish({ kind: 'protocol_error', message: whole.error }, t);
+        } else if (this.#mode === 'not-sse') {
+          this.#finish({ kind: 'protocol_error', message: `asked for a stream but the server answered with one JSON body (content-type ${JSON.stringify(this.#contentType)})` }, t);
+        } else {
+          r.output_text = whole.value.text;
+          r.finish_reason = whole.value.finishReason;
+          r.usage = whole.value.usage;
+          this.#finish({ kind: 'ok' }, t);
+        }
+        return;
+      }
+      case 'pending':
+        this.#finish({ kind: 'protocol_error', message: 'response ended before its headers' }, t);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#finished) return;
+    const t = this.#now();
+    const r = this.#r;
+    const code = (error as { code?: string }).code;
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+      this.#finish({ kind: 'timeout', phase: 'connect', message: `not connected to ${this.#o.client.displayUrl} within ${this.#o.timeoutMs / 1000} s` }, t);
+      return;
+    }
+    const what = (code && CONNECTION_WORDS[code]) ?? error.message;
+    const detail = `${what}${code ? ` (${code})` : ''}`;
+    if (r.headers_ns === null) {
+      this.#finish({ kind: 'connection_error', ...(code && { code }), message: `${detail} — ${this.#o.client.displayUrl}` }, t);
+    } else if (this.#mode === 'error-body') {
+      this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: `${oneLine(errorBodyMessage(this.#body))} (then ${what})` }, t);
+    } else {
+      const received = this.#mode === 'sse' ? `${this.#events} events` : `${this.#body.length} body characters`;
+      this.#finish({ kind: 'connection_error', ...(code && { code }), message: `socket closed mid-stream after ${received}: ${detail}` }, t);
+    }
+  }
+
+  // --- SSE events ---------------------------------------------------------------------------
+
+  #onEvent(data: string): void {
+    if (this.#finished) return;
+    const r = this.#r;
+    const t = this.#chunkNs;
+    this.#events++;
+    r.first_chunk_ns ??= t;
+    if (data === DONE || data.trim() === DONE) {
+      this.#finish({ kind: 'ok' }, t);
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch {
+      this.#finish({ kind: 'protocol_error', message: `SSE event ${this.#events} is not JSON: ${JSON.stringify(data.slice(0, 120))}` }, t);
+      this.#abort('protocol error');
+      return;
+    }
+    const chunk = interpretChunk(this.#o.api, payload);
+    if (!chunk.ok) {
+      this.#finish({ kind: 'protocol_error', message: `SSE event ${this.#events}: ${chunk.error}` }, t);
+      this.#abort('protocol error');
+      return;
+    }
+    const { text, finishReason, usage } = chunk.value;
+    if (text !== '') {
+      r.first_content_ns ??= t;
+      r.content_ns.push(t);
+      r.output_text += text;
+      this.#cumulativeTokens.push(usage?.completion_tokens ?? null);
+    }
+    if (usage !== null) r.usage = usage;
+    if (finishReason !== null) r.finish_reason = finishReason;
+  }
+}
+
+/** A request ready to go: start() sends it; options.onDone gets the finished record exactly once. */
+export function createRequest(options: SendOptions): InFlightRequest {
+  return new ArmRequest(options);
+}

@@ -1,0 +1,81 @@
+// The resolved, validated configuration of one load run: what `npm run load` hands to an engine
+// (the Node engine in engine/run-load.ts, or the k6 engine via cli/load-k6.ts `runK6Load(config)`).
+// Holds secrets in memory (arm headers); `publicConfig` is the only view that may be written anywhere.
+import type { Arm } from '../core/record.ts';
+import type { PlanOptions } from '../core/plan.ts';
+import type { Workload } from '../core/workload.ts';
+import { SECRET_HEADER, redactUrl } from '../core/run.ts';
+
+export interface ArmTarget {
+  arm: Arm;
+  /** Base URL, e.g. http://127.0.0.1:8000 (no path; the API path comes from the item's api). */
+  url: string;
+  /** Replaces the body's model when set. */
+  model: string | null;
+  /** Every header sent on this arm, Authorization included: SECRET, never written out. */
+  headers: Record<string, string>;
+  /** The built-in simulated endpoint's profile when the arm is one. */
+  simulatedProfile: string | null;
+}
+
+export interface LoadConfig {
+  engine: 'node' | 'k6';
+  runId: string;
+  /** The run folder: records.jsonl and run.json go here. */
+  runDir: string;
+  /** baseline, candidate, and baseline_repeat (to the baseline URL) when asked for. */
+  arms: ArmTarget[];
+  workload: Workload;
+  workloadPath: string;
+  /** Everything core/plan.ts needs to compute request i (the same plan on every engine). */
+  plan: PlanOptions;
+  seed: number;
+  stream: boolean;
+  /** Per-request limit, from dispatch to the end of the response. */
+  timeoutMs: number;
+  /** After SIGINT: how long in-flight requests may finish before they are cancelled. */
+  graceMs: number;
+  /** Most request pairs in flight at once (a pair holds its slot until every arm has finished); 0 = no cap. */
+  maxInflight: number;
+  /** Sender threads; 0 = send from the main thread. */
+  workers: number;
+  preflight: boolean;
+  /** Live progress line on stderr. */
+  progress: boolean;
+  /** Every option as resolved (defaults included), for run.json; must already be free of secrets. */
+  options: Record<string, unknown>;
+}
+
+/** Header names only: values may be secrets. */
+export function headerNames(headers: Record<string, string>): string[] {
+  return Object.keys(headers).sort();
+}
+
+/** Parses `Name: value` (the --header syntax); the error names the flag. */
+export function parseHeader(flag: string, text: string): [string, string] {
+  const colon = text.indexOf(':');
+  const name = colon > 0 ? text.slice(0, colon).trim() : '';
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+    throw new Error(`${flag}: expected 'Name: value', got ${JSON.stringify(redactHeaderText(text))}`);
+  }
+  return [name.toLowerCase(), text.slice(colon + 1).trim()];
+}
+
+/** A header line for error messages: the value is dropped when the name looks secret or the value long. */
+function redactHeaderText(text: string): string {
+  const colon = text.indexOf(':');
+  if (colon < 0) return text.length > 40 ? `${text.slice(0, 20)}…` : text;
+  const name = text.slice(0, colon).trim();
+  return SECRET_HEADER.test(name) ? `${name}: <redacted>` : text;
+}
+
+/** The arm list as run.json shows it: URLs without credentials, header names without values. */
+export function publicArms(arms: readonly ArmTarget[]): Array<{ arm: Arm; url: string; model: string | null; simulated_profile: string | null; header_names: string[] }> {
+  return arms.map((a) => ({
+    arm: a.arm,
+    url: redactUrl(a.url),
+    model: a.model,
+    simulated_profile: a.simulatedProfile,
+    header_names: headerNames(a.headers),
+  }));
+}

@@ -1,0 +1,319 @@
+// The Node engine's coordinator: owns the run folder, the record file and run.json, starts the
+// sending threads (each owns the requests i ≡ k mod N, both arms of i, so a pair leaves one thread
+// back to back), collects their records, shows progress, and stops them gracefully on request.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { RECORD_SCHEMA_VERSION, type RequestRecord } from '../core/record.ts';
+import { RUN_MANIFEST_VERSION, type RunManifest } from '../core/run.ts';
+import { RecordWriter } from '../io/records-file.ts';
+import { publicArms, type LoadConfig } from './config.ts';
+import { monoNow } from './pacer.ts';
+import { ProgressLine, type ArmCounts, type ProgressState } from './progress.ts';
+import { Sender, type SenderSetup, type SenderStats } from './sender.ts';
+import type { FromWorker, ToWorker } from './worker.ts';
+
+/** Work share (event-loop utilisation without idle polling) above which response timestamps degrade. */
+export const ELU_WARN = 0.5;
+/** Sending starts this long after every thread is ready, so the first request is not late by construction. */
+const START_DELAY_NS = 50_000_000n;
+
+export interface LoadResult {
+  runDir: string;
+  manifest: RunManifest;
+  /** Records written (all arms). */
+  records: number;
+  /** Pairs sent. */
+  sent: number;
+  interrupted: string | null;
+}
+
+/** A sending thread seen from the coordinator: a worker, or a Sender in this thread (--workers 0). */
+interface SenderHandle {
+  readonly instance: string;
+  stats: SenderStats;
+  readonly finished: Promise<void>;
+  start(origin: bigint): void;
+  stop(reason: string, graceMs: number): void;
+  cancel(message: string): void;
+  terminate(): void;
+}
+
+function emptyStats(instance: string): SenderStats {
+  return { instance, sent: 0, inflight: 0, queued: 0, elu: 0, work: 0, finished: false };
+}
+
+function versions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const out: Record<string, string> = { node: process.version };
+  for (const [name, path] of [['shadowbench', '../package.json'], ['undici', 'undici/package.json'], ['eventsource-parser', 'eventsource-parser/package.json']] as const) {
+    try {
+      out[name] = (require(path) as { version: string }).version;
+    } catch {
+      // a package that hides its package.json: its version is simply not listed
+    }
+  }
+  return out;
+}
+
+/** Write-then-rename, so a reader never sees half a run.json. */
+function writeManifestSync(runDir: string, manifest: object): void {
+  const file = join(runDir, 'run.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}
+
+export class NodeLoadRun {
+  readonly config: LoadConfig;
+  readonly #progress: ProgressLine | null;
+  readonly #counts = new Map<string, ArmCounts>();
+  readonly #warnings: string[] = [];
+  readonly #warnedInstances = new Set<string>();
+  #writer: RecordWriter | null = null;
+  #manifest: RunManifest | null = null;
+  #handles: SenderHandle[] = [];
+  #origin = 0n;
+  #interrupted: string | null = null;
+  #started = false;
+
+  constructor(config: LoadConfig) {
+    this.config = config;
+    this.#progress = config.progress ? new ProgressLine() : null;
+    for (const a of config.arms) this.#counts.set(a.arm, { ok: 0, errors: 0 });
+  }
+
+  get runDir(): string {
+    return this.config.runDir;
+  }
+
+  async run(): Promise<LoadResult> {
+    const c = this.config;
+    mkdirSync(c.runDir, { recursive: true });
+    this.#writer = new RecordWriter(join(c.runDir, 'records.jsonl'));
+    this.#handles = this.#createHandles();
+    await Promise.all(this.#handles.map((h) => (h as { ready?: Promise<void> }).ready));
+    if (this.#interrupted !== null) {
+      // Stopped while the threads were starting: nothing was sent.
+      for (const h of this.#handles) h.terminate();
+      return this.#finish();
+    }
+    this.#origin = monoNow() + START_DELAY_NS;
+    this.#manifest = this.#buildManifest();
+    writeManifestSync(c.runDir, this.#manifest);
+    this.#started = true;
+    for (const h of this.#handles) h.start(this.#origin);
+    this.#progress?.start(() => this.#progressState());
+    await Promise.all(this.#handles.map((h) => h.finished));
+    return this.#finish();
+  }
+
+  /** Graceful stop (first SIGINT): no new sends; in-flight requests get the grace period, then are cancelled. */
+  stop(reason: string): void {
+    if (this.#interrupted !== null) return;
+    this.#interrupted = reason;
+    this.#progress?.note(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for ${this.#sum('inflight')} in-flight requests (again to exit at once)`);
+    for (const h of this.#handles) h.stop(reason, this.config.graceMs);
+  }
+
+  /** Immediate exit (second SIGINT): saves the records already received and run.json, synchronously. */
+  exitNow(reason: string, code: number): never {
+    this.#progress?.stop();
+    this.#writer?.flushSync();
+    if (this.#manifest !== null) {
+      this.#warnings.push(`${reason}: exited without waiting for in-flight requests; their records are missing`);
+      writeManifestSync(this.config.runDir, this.#finalManifest(reason));
+    }
+    process.exit(code);
+  }
+
+  #createHandles(): SenderHandle[] {
+    const c = this.config;
+    const n = Math.max(1, c.workers);
+    const base = (k: number): Omit<SenderSetup, 'origin'> => ({
+      runId: c.runId,
+      instance: c.workers === 0 ? '' : `w${k}`,
+      arms: c.arms.map((a) => ({ arm: a.arm, url: a.url, model: a.model, headers: a.headers })),
+      workload: c.workload,
+      plan: c.plan,
+      stride: n,
+      offset: k,
+      stream: c.stream,
+      timeoutMs: c.timeoutMs,
+      // The cap is split across threads (requests are dealt round-robin, so each gets an even share).
+      maxInflight: c.maxInflight === 0 ? 0 : Math.max(1, Math.floor(c.maxInflight / n) + (k < c.maxInflight % n ? 1 : 0)),
+    });
+    if (c.workers === 0) return [this.#localHandle(base(0))];
+    return Array.from({ length: n }, (_, k) => this.#workerHandle(base(k)));
+  }
+
+  #localHandle(setup: Omit<SenderSetup, 'origin'>): SenderHandle {
+    let sender: Sender | null = null;
+    let resolveFinished!: () => void;
+    const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+    let ticker: NodeJS.Timeout | null = null;
+    const handle: SenderHandle & { ready: Promise<void> } = {
+      instance: setup.instance,
+      stats: emptyStats(setup.instance),
+      finished,
+      ready: Promise.resolve(),
+      start: (origin) => {
+        const s = new Sender({ ...setup, origin }, (r) => this.#onRecord(r));
+        sender = s;
+        ticker = setInterval(() => this.#onStats(handle, s.stats()), 500);
+        s.start();
+        void s.done.then(async () => {
+          if (ticker !== null) clearInterval(ticker);
+          handle.stats = s.stats();
+          await s.close();
+          resolveFinished();
+        });
+      },
+      stop: (reason, graceMs) => void sender?.drain(reason, graceMs),
+      cancel: (message) => sender?.cancelAll(message),
+      terminate: () => resolveFinished(),
+    };
+    return handle;
+  }
+
+  #workerHandle(setup: Omit<SenderSetup, 'origin'>): SenderHandle {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: setup });
+    let resolveReady!: () => void;
+    let resolveFinished!: () => void;
+    const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+    const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+    const send = (message: ToWorker) => worker.postMessage(message);
+    const handle: SenderHandle & { ready: Promise<void> } = {
+      instance: setup.instance,
+      stats: emptyStats(setup.instance),
+      finished,
+      ready,
+      start: (origin) => send({ type: 'start', origin }),
+      stop: (reason, graceMs) => send({ type: 'stop', reason, graceMs }),
+      cancel: (message) => send({ type: 'cancel', message }),
+      terminate: () => void worker.terminate(),
+    };
+    worker.on('message', (message: FromWorker) => {
+      switch (message.type) {
+        case 'record':
+          this.#onRecord(message.record);
+          break;
+        case 'stats':
+          this.#onStats(handle, message.stats);
+          break;
+        case 'finished':
+          handle.stats = message.stats;
+          resolveFinished();
+          break;
+        case 'ready':
+          resolveReady();
+          break;
+      }
+    });
+    worker.on('error', (error) => {
+      this.#warn(`sender ${setup.instance} failed: ${error.message}; its in-flight requests have no records`);
+      this.#interrupted ??= `error in sender ${setup.instance}`;
+      resolveReady();
+      resolveFinished();
+    });
+    worker.on('exit', () => {
+      resolveReady();
+      resolveFinished();
+    });
+    return handle;
+  }
+
+  #onRecord(record: RequestRecord): void {
+    this.#writer?.write(record);
+    const counts = this.#counts.get(record.arm);
+    if (counts !== undefined) {
+      if (record.outcome.kind === 'ok') counts.ok++;
+      else counts.errors++;
+    }
+  }
+
+  #onStats(handle: SenderHandle, stats: SenderStats): void {
+    handle.stats = stats;
+    if (stats.work > ELU_WARN && !this.#warnedInstances.has(handle.instance)) {
+      this.#warnedInstances.add(handle.instance);
+      const elapsed = Number(monoNow() - this.#origin) / 1e9;
+      this.#warn(
+        `sender ${handle.instance || 'main'} event loop ${(stats.work * 100).toFixed(0)} % busy at ${elapsed.toFixed(1)} s ` +
+          `(above ${ELU_WARN * 100} %): send times and token timestamps lag; use more --workers or a lower --qps`,
+      );
+    }
+  }
+
+  #warn(message: string): void {
+    this.#warnings.push(message);
+    if (this.#progress !== null) this.#progress.note(`shadowbench: warning: ${message}`);
+    else process.stderr.write(`shadowbench: warning: ${message}\n`);
+  }
+
+  #sum(key: 'sent' | 'inflight' | 'queued'): number {
+    return this.#handles.reduce((total, h) => total + h.stats[key], 0);
+  }
+
+  #progressState(): ProgressState {
+    return {
+      elapsedS: Math.max(0, Number(monoNow() - this.#origin) / 1e9),
+      sent: this.#sum('sent'),
+      inflight: this.#sum('inflight'),
+      queued: this.#sum('queued'),
+      arms: [...this.#counts],
+    };
+  }
+
+  #buildManifest(): RunManifest {
+    const c = this.config;
+    return {
+      v: RUN_MANIFEST_VERSION,
+      record_schema_version: RECORD_SCHEMA_VERSION,
+      run_id: c.runId,
+      started_at: new Date().toISOString(),
+      ended_at: null,
+      engine: 'node',
+      seed: c.seed,
+      arms: publicArms(c.arms),
+      workload: { path: c.workloadPath, format: c.workload.format, items: c.workload.items.length },
+      config: c.options,
+      versions: versions(),
+      interrupted: null,
+      mono_origin_ns: this.#origin.toString(),
+      warnings: [...(c.workload.notes ?? [])],
+    };
+  }
+
+  #finalManifest(interrupted: string | null): RunManifest & { counts: Record<string, unknown> } {
+    const manifest = this.#manifest as RunManifest;
+    return {
+      ...manifest,
+      ended_at: new Date().toISOString(),
+      interrupted,
+      warnings: [...manifest.warnings, ...this.#warnings],
+      counts: {
+        pairs_sent: this.#sum('sent'),
+        records: this.#writer?.written ?? 0,
+        by_arm: Object.fromEntries(this.#counts),
+      },
+    };
+  }
+
+  async #finish(): Promise<LoadResult> {
+    const final = this.#started ? this.#progressState() : undefined;
+    this.#progress?.stop(final);
+    await this.#writer?.close();
+    if (this.#manifest === null) {
+      this.#origin = monoNow();
+      this.#manifest = this.#buildManifest();
+    }
+    const manifest = this.#finalManifest(this.#interrupted);
+    writeManifestSync(this.config.runDir, manifest);
+    return { runDir: this.config.runDir, manifest, records: this.#writer?.written ?? 0, sent: this.#sum('sent'), interrupted: this.#interrupted };
+  }
+}
+
+/** Runs the Node engine to completion (or until stop()); the caller wires SIGINT to stop/exitNow. */
+export async function runNodeLoad(config: LoadConfig): Promise<LoadResult> {
+  return new NodeLoadRun(config).run();
+}

@@ -1,0 +1,242 @@
+// One sending thread's share of the run: the requests whose index ≡ offset (mod stride), each sent
+// to every arm back to back at its planned instant (open loop: a slow server never delays the
+// schedule; a late wake-up sends every overdue request at once and the lag is recorded).
+// Runs in a worker thread (engine/worker.ts) or in the main thread (--workers 0).
+import { buildRequestBody } from '../core/openai.ts';
+import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
+import { emptyRecord, type RequestRecord } from '../core/record.ts';
+import type { Workload, WorkloadItem } from '../core/workload.ts';
+import { createArmClient, createRequest, type ArmClient, type InFlightRequest } from './client.ts';
+import { LoadMeter, monoNow, Pacer } from './pacer.ts';
+
+/** What a sender needs; structured-cloneable, so it can be a worker's workerData. */
+export interface SenderSetup {
+  runId: string;
+  /** Names the thread in records ('' when there is only one). */
+  instance: string;
+  /** The run's monotonic origin (process.hrtime.bigint()); scheduled times are ns after it. */
+  origin: bigint;
+  arms: Array<{ arm: string; url: string; model: string | null; headers: Record<string, string> }>;
+  workload: Workload;
+  plan: PlanOptions;
+  /** This sender sends the indices i with i % stride === offset. */
+  stride: number;
+  offset: number;
+  stream: boolean;
+  timeoutMs: number;
+  /** Most pairs in flight from this sender; 0 = no cap. */
+  maxInflight: number;
+}
+
+export interface SenderStats {
+  instance: string;
+  /** Pairs sent (every arm dispatched). */
+  sent: number;
+  /** Requests (pair × arm) in flight. */
+  inflight: number;
+  /** Pairs due but waiting for a --max-inflight slot. */
+  queued: number;
+  /** Event-loop utilisation since the previous stats call: raw, and without the pacer's idle polling. */
+  elu: number;
+  work: number;
+  /** The schedule is exhausted or stopped, and nothing is in flight. */
+  finished: boolean;
+}
+
+interface Prepared {
+  planned: PlannedRequest;
+  /** Serialized body per arm (prepared before the due instant so sending costs only the dispatch). */
+  bodies: string[];
+}
+
+interface Pair {
+  remaining: number;
+}
+
+const BODY_CACHE_LIMIT = 10_000;
+
+export class Sender {
+  readonly #s: SenderSetup;
+  readonly #plan: RequestPlan;
+  readonly #clients: ArmClient[];
+  readonly #onRecord: (record: RequestRecord) => void;
+  readonly #pacer = new Pacer();
+  readonly #meter: LoadMeter;
+  readonly #inflight = new Set<InFlightRequest>();
+  readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
+  readonly #bodies = new Map<WorkloadItem, string[]>();
+  #next: number;
+  #sent = 0;
+  #inflightPairs = 0;
+  #stopped = false;
+  #scheduleDone = false;
+  #resolveDone!: () => void;
+  /** Resolves when the schedule is over (exhausted or stopped) and nothing is in flight. */
+  readonly done: Promise<void>;
+
+  constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void) {
+    this.#s = setup;
+    this.#plan = createPlan(setup.workload, setup.plan);
+    this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs));
+    this.#onRecord = onRecord;
+    this.#meter = new LoadMeter(this.#pacer);
+    this.#next = setup.offset;
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  get total(): number {
+    return this.#plan.total;
+  }
+
+  start(): void {
+    this.#armNext();
+  }
+
+  #prepare(index: number): Prepared {
+    const planned = this.#plan.request(index);
+    let bodies = this.#bodies.get(planned.item);
+    if (bodies === undefined) {
+      if (this.#bodies.size >= BODY_CACHE_LIMIT) this.#bodies.clear();
+      bodies = this.#s.arms.map((a) => JSON.stringify(buildRequestBody(planned.item.body, { model: a.model, stream: this.#s.stream })));
+      this.#bodies.set(planned.item, bodies);
+    }
+    return { planned, bodies };
+  }
+
+  #armNext(): void {
+    if (this.#stopped || this.#next >= this.#plan.total) {
+      this.#scheduleDone = true;
+      this.#checkDone();
+      return;
+    }
+    const prepared = this.#prepare(this.#next);
+    this.#pacer.at(this.#s.origin + BigInt(prepared.planned.scheduled_ns), () => {
+      this.#launch(prepared);
+      this.#next += this.#s.stride;
+      // Open loop: everything already due goes out now, late, with its lag on record.
+      while (!this.#stopped && this.#next < this.#plan.total && this.#s.origin + BigInt(this.#plan.scheduledNs(this.#next)) <= monoNow()) {
+        this.#launch(this.#prepare(this.#next));
+        this.#next += this.#s.stride;
+      }
+      this.#armNext();
+    });
+  }
+
+  #launch(prepared: Prepared): void {
+    if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
+      this.#queue.push({ prepared, queuedAt: monoNow() });
+      return;
+    }
+    this.#sendPair(prepared, 0);
+  }
+
+  #record(planned: PlannedRequest, arm: string): RequestRecord {
+    return emptyRecord({
+      run_id: this.#s.runId,
+      arm,
+      index: planned.index,
+      item_id: planned.item.id,
+      warmup: planned.warmup,
+      source: 'node',
+      instance: this.#s.instance,
+      streaming: this.#s.stream,
+      scheduled_ns: planned.scheduled_ns,
+    });
+  }
+
+  #sendPair(prepared: Prepared, queueWaitNs: number): void {
+    const { planned, bodies } = prepared;
+    const pair: Pair = { remaining: this.#clients.length };
+    this.#inflightPairs++;
+    this.#sent++;
+    // Alternate which of the first two arms goes first, so neither gets a systematic head start.
+    const order = this.#clients.map((_, i) => i);
+    if (planned.index % 2 === 1 && order.length >= 2) [order[0], order[1]] = [order[1] as number, order[0] as number];
+    for (const i of order) {
+      const client = this.#clients[i] as ArmClient;
+      const record = this.#record(planned, client.arm);
+      record.queue_wait_ns = queueWaitNs;
+      const request: InFlightRequest = createRequest({
+        client,
+        api: planned.item.api,
+        stream: this.#s.stream,
+        body: bodies[i] as string,
+        requestId: `${this.#s.runId}:${client.arm}:${planned.index}`,
+        record,
+        origin: this.#s.origin,
+        timeoutMs: this.#s.timeoutMs,
+        onDone: (r) => {
+          this.#inflight.delete(request);
+          this.#onRecord(r);
+          if (--pair.remaining === 0) this.#pairDone();
+        },
+      });
+      this.#inflight.add(request);
+      request.start();
+    }
+  }
+
+  #pairDone(): void {
+    this.#inflightPairs--;
+    const waiting = this.#stopped ? undefined : this.#queue.shift();
+    if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
+    this.#checkDone();
+  }
+
+  #checkDone(): void {
+    if (this.#scheduleDone && this.#inflight.size === 0 && this.#inflightPairs === 0 && this.#queue.length === 0) this.#resolveDone();
+  }
+
+  /** Stops sending: no new request leaves; pairs waiting for a --max-inflight slot are recorded as cancelled, never sent. */
+  stop(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#pacer.cancel();
+    const now = Number(monoNow() - this.#s.origin);
+    for (const { prepared, queuedAt } of this.#queue.splice(0)) {
+      for (const client of this.#clients) {
+        const record = this.#record(prepared.planned, client.arm);
+        record.queue_wait_ns = Number(monoNow() - queuedAt);
+        record.end_ns = now;
+        record.outcome = { kind: 'cancelled', message: `never sent: waiting for a --max-inflight slot when the run stopped (${reason})` };
+        this.#onRecord(record);
+      }
+    }
+    this.#scheduleDone = true;
+    this.#checkDone();
+  }
+
+  /** Stops sending, lets in-flight requests finish for up to graceMs, then cancels the rest. */
+  async drain(reason: string, graceMs: number): Promise<void> {
+    this.stop(reason);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([this.done, expired]);
+    clearTimeout(timer);
+    this.cancelAll(`run stopped (${reason}); still in flight after the ${graceMs / 1000} s grace period`);
+    await this.done;
+  }
+
+  /** Ends every in-flight request now with outcome cancelled. */
+  cancelAll(message: string): void {
+    for (const request of [...this.#inflight]) request.cancel(message);
+  }
+
+  stats(): SenderStats {
+    const load = this.#meter.sample();
+    return {
+      instance: this.#s.instance,
+      sent: this.#sent,
+      inflight: this.#inflight.size,
+      queued: this.#queue.length,
+      elu: load.elu,
+      work: load.work,
+      finished: this.#scheduleDone && this.#inflight.size === 0 && this.#inflightPairs === 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#pacer.cancel();
+    await Promise.all(this.#clients.map((c) => c.dispatcher.close().catch(() => undefined)));
+  }
+}

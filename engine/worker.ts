@@ -1,0 +1,48 @@
+// Worker-thread entry: one Sender (its share of the plan, its own pacer and undici pools per arm),
+// posting each finished record to the main thread, which writes them.
+//
+// Protocol (main → worker): start {origin}, stop {reason, graceMs}, cancel {message}.
+//           (worker → main): ready, record {record}, stats {stats}, finished {stats}.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RequestRecord } from '../core/record.ts';
+import { Sender, type SenderSetup, type SenderStats } from './sender.ts';
+
+export type ToWorker =
+  | { type: 'start'; origin: bigint }
+  | { type: 'stop'; reason: string; graceMs: number }
+  | { type: 'cancel'; message: string };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'record'; record: RequestRecord }
+  | { type: 'stats'; stats: SenderStats }
+  | { type: 'finished'; stats: SenderStats };
+
+export const STATS_INTERVAL_MS = 500;
+
+if (parentPort !== null) {
+  const port = parentPort;
+  const setup = workerData as Omit<SenderSetup, 'origin'>;
+  const post = (message: FromWorker) => port.postMessage(message);
+  let sender: Sender | null = null;
+
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'start') {
+      const s = new Sender({ ...setup, origin: message.origin }, (record) => post({ type: 'record', record }));
+      sender = s;
+      const ticker = setInterval(() => post({ type: 'stats', stats: s.stats() }), STATS_INTERVAL_MS);
+      s.start();
+      void s.done.then(async () => {
+        clearInterval(ticker);
+        post({ type: 'finished', stats: s.stats() });
+        await s.close();
+        port.close();
+      });
+    } else if (message.type === 'stop') {
+      void sender?.drain(message.reason, message.graceMs);
+    } else if (message.type === 'cancel') {
+      sender?.cancelAll(message.message);
+    }
+  });
+  post({ type: 'ready' });
+}
