@@ -39,7 +39,7 @@ let stampEven = new Int32Array(1025);
 let stampOdd = new Int32Array(1025);
 let stack = new Int32Array(256);
 
-function grow(buffer: Int32Array, size: number): Int32Array {
+function grow(buffer: Int32Array<ArrayBuffer>, size: number): Int32Array<ArrayBuffer> {
   if (buffer.length >= size) return buffer;
   let n = buffer.length;
   while (n < size) n *= 2;
@@ -47,7 +47,7 @@ function grow(buffer: Int32Array, size: number): Int32Array {
 }
 
 /** Writes the code points of s into a buffer (grown as needed); returns the buffer and the element count. */
-function toCodePoints(s: string, buffer: Int32Array): [Int32Array, number] {
+function toCodePoints(s: string, buffer: Int32Array<ArrayBuffer>): [Int32Array<ArrayBuffer>, number] {
   const out = grow(buffer, s.length);
   let n = 0;
   for (let i = 0; i < s.length; i++) {

@@ -1,0 +1,133 @@
+// The gates file: every threshold the verdict uses, with the migration guide's defaults.
+// JSON or YAML; any subset of keys may be given (the rest keep their defaults). Unknown keys and
+// wrong types are errors naming the key path and what is accepted.
+//
+//   proceed:   { min_mean_ttft_improvement_ms: 0, min_consistency: 0.95, similarity_threshold: 0.9, aa_tolerance: 0.02 }
+//   rollback:  { max_candidate_error_rate: 0.01, max_ttft_p99_ratio: 2.0, max_candidate_timeout_rate: 0.05 }
+//   slo:       { ttft_p99_ms: 500, itl_p99_ms: 50, enforce: false }
+//   validity:  { min_ok_pairs: 20, max_send_lag_p99_ms: 10, max_arm_skew_p99_ms: 10, allow_dropped_iterations: false }
+//   bootstrap: { resamples: 1000, seed: 1, confidence: 0.95 }
+// A future section (e.g. `regression:` thresholds against a reference run) is one more entry in SCHEMA.
+import { parse as parseYaml } from 'yaml';
+
+export interface Gates {
+  proceed: {
+    /** PROCEED needs mean TTFT improvement (baseline − candidate, ms) strictly greater than this. */
+    min_mean_ttft_improvement_ms: number;
+    /** PROCEED needs output consistency strictly greater than this. */
+    min_consistency: number;
+    /** A pair is consistent when its similarity ratio is at least this. */
+    similarity_threshold: number;
+    /** With an A/A arm, low consistency is only flagged when below the baseline's own consistency minus this. */
+    aa_tolerance: number;
+  };
+  rollback: {
+    /** INVESTIGATE when the candidate's error rate (non-ok / requests) exceeds this. */
+    max_candidate_error_rate: number;
+    /** INVESTIGATE when candidate TTFT P99 exceeds this multiple of the baseline's. */
+    max_ttft_p99_ratio: number;
+    /** INVESTIGATE when the candidate's timeout rate exceeds this. */
+    max_candidate_timeout_rate: number;
+  };
+  slo: {
+    ttft_p99_ms: number;
+    itl_p99_ms: number;
+    /** When true, a candidate SLO miss forces INVESTIGATE; otherwise SLOs are reported only. */
+    enforce: boolean;
+  };
+  validity: {
+    /** Fewer ok pairs than this and the comparison means nothing. */
+    min_ok_pairs: number;
+    max_send_lag_p99_ms: number;
+    max_arm_skew_p99_ms: number;
+    /** When false, dropped iterations reported in run.json make the run invalid. */
+    allow_dropped_iterations: boolean;
+  };
+  bootstrap: {
+    resamples: number;
+    seed: number;
+    /** Confidence level of the intervals (0.95 → 2.5th and 97.5th percentiles of the resampled statistic). */
+    confidence: number;
+  };
+}
+
+export const DEFAULT_GATES: Gates = {
+  proceed: { min_mean_ttft_improvement_ms: 0, min_consistency: 0.95, similarity_threshold: 0.9, aa_tolerance: 0.02 },
+  rollback: { max_candidate_error_rate: 0.01, max_ttft_p99_ratio: 2.0, max_candidate_timeout_rate: 0.05 },
+  slo: { ttft_p99_ms: 500, itl_p99_ms: 50, enforce: false },
+  validity: { min_ok_pairs: 20, max_send_lag_p99_ms: 10, max_arm_skew_p99_ms: 10, allow_dropped_iterations: false },
+  bootstrap: { resamples: 1000, seed: 1, confidence: 0.95 },
+};
+
+interface KeySpec {
+  type: 'number' | 'integer' | 'boolean';
+  min?: number;
+  max?: number;
+}
+const num = (min?: number, max?: number): KeySpec => ({ type: 'number', ...(min !== undefined && { min }), ...(max !== undefined && { max }) });
+const int = (min: number, max?: number): KeySpec => ({ type: 'integer', min, ...(max !== undefined && { max }) });
+const bool: KeySpec = { type: 'boolean' };
+
+const SCHEMA: { [S in keyof Gates]: { [K in keyof Gates[S]]: KeySpec } } = {
+  proceed: { min_mean_ttft_improvement_ms: num(), min_consistency: num(0, 1), similarity_threshold: num(0, 1), aa_tolerance: num(0, 1) },
+  rollback: { max_candidate_error_rate: num(0, 1), max_ttft_p99_ratio: num(0), max_candidate_timeout_rate: num(0, 1) },
+  slo: { ttft_p99_ms: num(0), itl_p99_ms: num(0), enforce: bool },
+  validity: { min_ok_pairs: int(1), max_send_lag_p99_ms: num(0), max_arm_skew_p99_ms: num(0), allow_dropped_iterations: bool },
+  bootstrap: { resamples: int(10, 1_000_000), seed: int(0, 0xffffffff), confidence: num(0.5, 0.999) },
+};
+
+/** Version of the gates file format; a file may say `version: 1`. */
+export const GATES_VERSION = 1;
+
+export class GatesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GatesError';
+  }
+}
+
+function describeSpec(spec: KeySpec): string {
+  if (spec.type === 'boolean') return 'true or false';
+  const kind = spec.type === 'integer' ? 'an integer' : 'a number';
+  if (spec.min !== undefined && spec.max !== undefined) return `${kind} from ${spec.min} to ${spec.max}`;
+  if (spec.min !== undefined) return `${kind} ≥ ${spec.min}`;
+  return kind;
+}
+
+/** Parses a gates file (JSON or YAML) over the defaults; throws GatesError naming the file and key path. */
+export function parseGates(text: string, file: string): Gates {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text); // YAML is a superset of JSON
+  } catch (error) {
+    throw new GatesError(`${file}: not valid JSON or YAML (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (doc === null || doc === undefined) return structuredClone(DEFAULT_GATES);
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new GatesError(`${file}: expected a mapping of sections (${Object.keys(SCHEMA).join(', ')})`);
+  const gates = structuredClone(DEFAULT_GATES);
+  for (const [section, body] of Object.entries(doc as Record<string, unknown>)) {
+    if (section === 'version') {
+      if (body !== GATES_VERSION) throw new GatesError(`${file}: version: got ${JSON.stringify(body)}; this build reads gates version ${GATES_VERSION}`);
+      continue;
+    }
+    const keys = (SCHEMA as Record<string, Record<string, KeySpec>>)[section];
+    if (!keys) throw new GatesError(`${file}: unknown section "${section}"; accepted: version, ${Object.keys(SCHEMA).join(', ')}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GatesError(`${file}: ${section}: expected a mapping of ${Object.keys(keys).join(', ')}`);
+    const target = (gates as unknown as Record<string, Record<string, unknown>>)[section] as Record<string, unknown>;
+    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+      const spec = keys[key];
+      if (!spec) throw new GatesError(`${file}: ${section}.${key}: unknown key; accepted in ${section}: ${Object.keys(keys).join(', ')}`);
+      const ok =
+        spec.type === 'boolean'
+          ? typeof value === 'boolean'
+          : typeof value === 'number' &&
+            Number.isFinite(value) &&
+            (spec.type !== 'integer' || Number.isInteger(value)) &&
+            (spec.min === undefined || value >= spec.min) &&
+            (spec.max === undefined || value <= spec.max);
+      if (!ok) throw new GatesError(`${file}: ${section}.${key}: got ${JSON.stringify(value)}; expected ${describeSpec(spec)}`);
+      target[key] = value;
+    }
+  }
+  return gates;
+}

@@ -1,0 +1,331 @@
+// From collected columns to the report (the content of summary.json): per-arm metrics, the paired
+// comparison, output similarity, run validity and the verdict. Pure: no files, no clock.
+import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind } from '../core/record.ts';
+import { bootstrap, type Interval } from './bootstrap.ts';
+import { PRESENT_MEASURED, type ArmColumns, type RunCollector } from './collect.ts';
+import { armSkewMs } from './metrics.ts';
+import type { Gates } from './gates.ts';
+import { describe, Float64Column, type Stats } from './stats.ts';
+import { decide, type Verdict } from './verdict.ts';
+
+/** Bump when a field of summary.json changes meaning or is removed. */
+export const SUMMARY_VERSION = 1;
+
+export const ARM_METRICS = [
+  ['ttft_ms', 'ms', 'time to first token'],
+  ['itl_ms', 'ms', 'inter-token latency (pooled over all chunks)'],
+  ['tpot_ms', 'ms', 'time per output token'],
+  ['e2e_ms', 'ms', 'end-to-end latency'],
+  ['ttfb_ms', 'ms', 'time to first byte'],
+  ['first_chunk_ms', 'ms', 'time to first chunk'],
+  ['output_tokens', 'tokens', 'output tokens per request'],
+  ['output_tokens_per_s', 'tokens/s', 'output tokens/s per request'],
+  ['send_lag_ms', 'ms', 'send lag (sent − scheduled)'],
+] as const;
+export type ArmMetric = (typeof ARM_METRICS)[number][0];
+
+export interface ArmReport {
+  arm: string;
+  /** Measured requests (warm-up excluded), any outcome. */
+  requests: number;
+  warmup_excluded: number;
+  ok: number;
+  outcomes: Record<OutcomeKind, number>;
+  /** Share of requests per outcome kind. */
+  outcome_rates: Record<OutcomeKind, number>;
+  /** (requests − ok) / requests. */
+  error_rate: number;
+  /** timeouts / requests. */
+  timeout_rate: number;
+  /** Requests without token timing (k6 buffered mode): their TTFT, ITL and TPOT are "not measured". */
+  token_timing_missing: number;
+  /** Which token count the output-token figures use: server usage.completion_tokens, chunk count, or both (mixed). */
+  output_tokens_source: 'usage' | 'chunks' | 'mixed' | 'none';
+  instances: string[];
+  metrics: Record<ArmMetric, Stats | null>;
+  throughput: {
+    /** First send to last response end of the measured requests (s). */
+    window_s: number | null;
+    requests_per_s: number | null;
+    ok_requests_per_s: number | null;
+    /** Σ output tokens of ok requests / window. */
+    output_tokens_per_s: number | null;
+  };
+  /** Ok requests meeting the SLOs individually: TTFT ≤ slo.ttft_p99_ms and TPOT ≤ slo.itl_p99_ms (or ≤ 1 token). */
+  goodput: { requests: number; share: number | null; per_s: number | null };
+  slo: { ttft_p99_ms: SloCheck; itl_p99_ms: SloCheck };
+}
+
+export interface SloCheck {
+  limit: number;
+  value: number | null;
+  /** null when not measured. */
+  met: boolean | null;
+}
+
+export interface Improvement {
+  /** baseline − candidate (ms) per ok pair: positive = candidate faster. */
+  stats: Stats | null;
+  ci: { resamples: number; confidence: number; mean: Interval; p99: Interval } | null;
+}
+
+export interface SimilarityReport {
+  pairs: number;
+  /** Share of pairs with ratio ≥ threshold. */
+  consistency: number | null;
+  ratio: Stats | null;
+}
+
+export interface Report {
+  schema: 'shadowbench.summary';
+  version: typeof SUMMARY_VERSION;
+  run_id: string;
+  records: { read: number; warnings: string[] };
+  arms: ArmReport[];
+  comparison: {
+    baseline: string;
+    candidate: string;
+    /** Indices measured on both arms. */
+    pairs: number;
+    /** Indices where both arms succeeded. */
+    ok_pairs: number;
+    ttft_improvement_ms: Improvement;
+    e2e_improvement_ms: Improvement;
+    /** candidate sent − baseline sent, per index sent on both arms. */
+    arm_skew_ms: Stats | null;
+    /** P99 of |arm skew| (the validity check). */
+    arm_skew_abs_p99_ms: number | null;
+  };
+  similarity: {
+    threshold: number;
+    /** Python difflib.SequenceMatcher(None, baseline, other).ratio() over ok pairs. */
+    method: string;
+    baseline_vs_candidate: SimilarityReport;
+    /** The baseline against its own repeat (A/A): how much it diverges from itself. null without a baseline_repeat arm. */
+    baseline_vs_repeat: SimilarityReport | null;
+  };
+  validity: { valid: boolean; problems: string[]; dropped_iterations: number | null };
+  gates: Gates;
+  verdict: Verdict;
+  notes: string[];
+}
+
+export interface RunContext {
+  /** Warnings from reading records.jsonl (truncated last line...). */
+  readWarnings: string[];
+  /** run.json `warnings`, when the manifest exists. */
+  manifestWarnings: string[];
+  /** Dropped iterations reported in run.json (a `dropped_iterations` counter or a warning starting with it). */
+  droppedIterations: number | null;
+}
+
+const okCode = 0; // OUTCOME_KINDS[0] === 'ok'
+
+function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
+  const outcomes = Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
+  let windowStart = Infinity;
+  let windowEnd = -Infinity;
+  let okTokens = 0;
+  let good = 0;
+  let timedOk = 0;
+  for (let i = 0; i < Math.min(size, a.capacity); i++) {
+    if (a.present[i] !== PRESENT_MEASURED) continue;
+    const kind = OUTCOME_KINDS[a.outcome[i] as number] as OutcomeKind;
+    outcomes[kind]++;
+    const sent = a.sentNs[i] as number;
+    const end = a.endNs[i] as number;
+    if (sent === sent && sent < windowStart) windowStart = sent;
+    if (end === end && end > windowEnd) windowEnd = end;
+    if (a.outcome[i] !== okCode) continue;
+    const tokens = a.tokens[i] as number;
+    if (tokens === tokens) okTokens += tokens;
+    const ttft = a.ttft[i] as number;
+    if (ttft !== ttft) continue;
+    timedOk++;
+    const tpot = a.tpot[i] as number;
+    if (ttft <= gates.slo.ttft_p99_ms && (tpot !== tpot || tpot <= gates.slo.itl_p99_ms)) good++;
+  }
+  const n = a.requests;
+  const rate = (count: number) => (n > 0 ? count / n : 0);
+  const window_s = windowEnd > windowStart ? (windowEnd - windowStart) / 1e9 : null;
+  const perS = (count: number) => (window_s === null ? null : count / window_s);
+  const column = (c: Float64Array) => describe(c.subarray(0, Math.min(size, a.capacity)));
+  const metrics: Record<ArmMetric, Stats | null> = {
+    ttft_ms: column(a.ttft),
+    itl_ms: describe(a.itl),
+    tpot_ms: column(a.tpot),
+    e2e_ms: column(a.e2e),
+    ttfb_ms: column(a.ttfb),
+    first_chunk_ms: column(a.firstChunk),
+    output_tokens: column(a.tokens),
+    output_tokens_per_s: column(a.tokensPerS),
+    send_lag_ms: column(a.sendLag),
+  };
+  const slo = (value: number | null, limit: number): SloCheck => ({ limit, value, met: value === null ? null : value <= limit });
+  return {
+    arm: a.arm,
+    requests: n,
+    warmup_excluded: a.warmup,
+    ok: outcomes.ok,
+    outcomes,
+    outcome_rates: Object.fromEntries(OUTCOME_KINDS.map((k) => [k, rate(outcomes[k])])) as Record<OutcomeKind, number>,
+    error_rate: rate(n - outcomes.ok),
+    timeout_rate: rate(outcomes.timeout),
+    token_timing_missing: a.untimed,
+    output_tokens_source: a.tokensFromUsage > 0 ? (a.tokensFromChunks > 0 ? 'mixed' : 'usage') : a.tokensFromChunks > 0 ? 'chunks' : 'none',
+    instances: [...a.instances].sort(),
+    metrics,
+    throughput: {
+      window_s,
+      requests_per_s: perS(n),
+      ok_requests_per_s: perS(outcomes.ok),
+      output_tokens_per_s: perS(okTokens),
+    },
+    goodput: { requests: good, share: timedOk > 0 ? good / outcomes.ok : null, per_s: timedOk > 0 ? perS(good) : null },
+    slo: { ttft_p99_ms: slo(metrics.ttft_ms?.p99 ?? null, gates.slo.ttft_p99_ms), itl_p99_ms: slo(metrics.itl_ms?.p99 ?? null, gates.slo.itl_p99_ms) },
+  };
+}
+
+function improvement(values: Float64Column, gates: Gates, purpose: number): Improvement {
+  const stats = describe(values);
+  if (stats === null) return { stats, ci: null };
+  const flat = new Float64Array(values.length);
+  let n = 0;
+  for (const c of values.chunks()) for (let i = 0; i < c.length; i++) if (c[i] === c[i]) flat[n++] = c[i] as number;
+  const b = bootstrap(flat.subarray(0, n), { ...gates.bootstrap, seed: (gates.bootstrap.seed + purpose) >>> 0, p: 99 });
+  return { stats, ci: { resamples: b.resamples, confidence: b.confidence, mean: b.mean, p99: { low: b.percentile.low, high: b.percentile.high } } };
+}
+
+function similarityReport(ratios: Float64Array, threshold: number): SimilarityReport {
+  const stats = describe(ratios);
+  if (stats === null) return { pairs: 0, consistency: null, ratio: null };
+  let consistent = 0;
+  for (let i = 0; i < ratios.length; i++) if ((ratios[i] as number) >= threshold) consistent++;
+  return { pairs: stats.count, consistency: consistent / stats.count, ratio: stats };
+}
+
+/** Builds the full report. `collector` must have received every record and every similarity answer. */
+export function buildReport(collector: RunCollector, gates: Gates, context: RunContext): Report {
+  const size = collector.size;
+  const order = [BASELINE, CANDIDATE, BASELINE_REPEAT];
+  const armNames = [...collector.arms.keys()].sort((x, y) => {
+    const ix = order.indexOf(x) === -1 ? 99 : order.indexOf(x);
+    const iy = order.indexOf(y) === -1 ? 99 : order.indexOf(y);
+    return ix - iy || x.localeCompare(y);
+  });
+  const arms = armNames.map((name) => armReport(collector.arms.get(name) as ArmColumns, size, gates));
+
+  const base = collector.arms.get(BASELINE);
+  const cand = collector.arms.get(CANDIDATE);
+  const ttftDiff = new Float64Column();
+  const e2eDiff = new Float64Column();
+  const skew = new Float64Column();
+  const absSkew = new Float64Column();
+  const candidateRatios = new Float64Column();
+  const repeatRatios = new Float64Column();
+  let pairs = 0;
+  let okPairs = 0;
+  if (base && cand) {
+    const limit = Math.min(size, base.capacity, cand.capacity);
+    const sim = collector.similarity.candidate;
+    for (let i = 0; i < limit; i++) {
+      if (base.present[i] !== PRESENT_MEASURED || cand.present[i] !== PRESENT_MEASURED) continue;
+      pairs++;
+      const bs = base.sentNs[i] as number;
+      const cs = cand.sentNs[i] as number;
+      if (bs === bs && cs === cs) {
+        const s = armSkewMs(bs, cs);
+        skew.push(s);
+        absSkew.push(Math.abs(s));
+      }
+      if (base.outcome[i] !== okCode || cand.outcome[i] !== okCode) continue;
+      okPairs++;
+      // improvement = baseline − candidate (ms); NaN (not measured) on either side stays NaN and is skipped
+      ttftDiff.push((base.ttft[i] as number) - (cand.ttft[i] as number));
+      e2eDiff.push((base.e2e[i] as number) - (cand.e2e[i] as number));
+      if (i < sim.length && sim[i] === sim[i]) candidateRatios.push(sim[i] as number);
+    }
+  }
+  const rep = collector.arms.get(BASELINE_REPEAT);
+  if (base && rep) {
+    const sim = collector.similarity.repeat;
+    for (let i = 0; i < Math.min(sim.length, base.capacity, rep.capacity); i++) {
+      if (base.present[i] === PRESENT_MEASURED && rep.present[i] === PRESENT_MEASURED && sim[i] === sim[i]) repeatRatios.push(sim[i] as number);
+    }
+  }
+  const flatten = (c: Float64Column) => {
+    const out = new Float64Array(c.length);
+    let n = 0;
+    for (const chunk of c.chunks()) {
+      out.set(chunk, n);
+      n += chunk.length;
+    }
+    return out;
+  };
+  const threshold = gates.proceed.similarity_threshold;
+  const comparison: Report['comparison'] = {
+    baseline: BASELINE,
+    candidate: CANDIDATE,
+    pairs,
+    ok_pairs: okPairs,
+    ttft_improvement_ms: improvement(ttftDiff, gates, 1),
+    e2e_improvement_ms: improvement(e2eDiff, gates, 2),
+    arm_skew_ms: describe(skew),
+    arm_skew_abs_p99_ms: describe(absSkew)?.p99 ?? null,
+  };
+  const similarity: Report['similarity'] = {
+    threshold,
+    method: 'difflib.SequenceMatcher(None, baseline, other).ratio() over code points; pairs where both arms are ok',
+    baseline_vs_candidate: similarityReport(flatten(candidateRatios), threshold),
+    baseline_vs_repeat: rep ? similarityReport(flatten(repeatRatios), threshold) : null,
+  };
+
+  const problems: string[] = [];
+  if (!base) problems.push(`no "${BASELINE}" records: nothing to compare against`);
+  if (!cand) problems.push(`no "${CANDIDATE}" records: nothing to compare`);
+  if (okPairs < gates.validity.min_ok_pairs) problems.push(`only ${okPairs} ok pairs (validity.min_ok_pairs: ${gates.validity.min_ok_pairs})`);
+  for (const a of arms) {
+    if (a.arm !== BASELINE && a.arm !== CANDIDATE) continue;
+    const lag = a.metrics.send_lag_ms?.p99;
+    if (lag !== undefined && lag > gates.validity.max_send_lag_p99_ms) {
+      problems.push(`${a.arm} P99 send lag ${fmt(lag)} ms > ${gates.validity.max_send_lag_p99_ms} ms (validity.max_send_lag_p99_ms): requests left late, the load generator was overloaded`);
+    }
+  }
+  if (comparison.arm_skew_abs_p99_ms !== null && comparison.arm_skew_abs_p99_ms > gates.validity.max_arm_skew_p99_ms) {
+    problems.push(
+      `P99 |arm skew| ${fmt(comparison.arm_skew_abs_p99_ms)} ms > ${gates.validity.max_arm_skew_p99_ms} ms (validity.max_arm_skew_p99_ms): the arms did not receive each request at the same instant`,
+    );
+  }
+  if (context.droppedIterations !== null && context.droppedIterations > 0 && !gates.validity.allow_dropped_iterations) {
+    problems.push(`${context.droppedIterations} dropped iterations reported in run.json: the target rate was not sustained (validity.allow_dropped_iterations: false)`);
+  }
+
+  const notes = [
+    'Warm-up records are excluded from every figure.',
+    'ITL percentiles pool every inter-chunk gap of every ok request (gap ÷ tokens the later chunk carried).',
+    'Percentiles use numpy\'s default linear interpolation; std is the population standard deviation.',
+    'Improvement = baseline − candidate: positive means the candidate is faster.',
+  ];
+  for (const a of arms) {
+    notes.push(`${a.arm}: output tokens from ${a.output_tokens_source === 'usage' ? 'server usage.completion_tokens' : a.output_tokens_source === 'chunks' ? 'the content chunk count (no usage reported)' : a.output_tokens_source === 'mixed' ? 'usage.completion_tokens where reported, else the chunk count' : 'no ok requests'}.`);
+    if (a.token_timing_missing > 0) notes.push(`${a.arm}: ${a.token_timing_missing} requests without token timing (buffered responses): TTFT, ITL and TPOT not measured for them.`);
+  }
+  const report: Omit<Report, 'verdict'> = {
+    schema: 'shadowbench.summary',
+    version: SUMMARY_VERSION,
+    run_id: collector.runId ?? '',
+    records: { read: collector.records, warnings: [...context.readWarnings, ...context.manifestWarnings.map((w) => `run.json: ${w}`)] },
+    arms,
+    comparison,
+    similarity,
+    validity: { valid: problems.length === 0, problems, dropped_iterations: context.droppedIterations },
+    gates,
+    notes,
+  };
+  return { ...report, verdict: decide(report, gates) };
+}
+
+/** Compact number for messages: up to 3 decimals, no trailing zeros. */
+export function fmt(value: number): string {
+  return Number.isFinite(value) ? String(Number(value.toFixed(3))) : String(value);
+}

@@ -1,0 +1,154 @@
+// `npm run analyze -- results/<run-id> [--gates gates.yaml] [--include-text]`
+// Streams records.jsonl through the analysis, writes summary.csv, pairs.csv, ttft_distribution.csv
+// and summary.json into the run folder, prints the report to stdout (progress to stderr).
+import { existsSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BASELINE_REPEAT } from '../core/record.ts';
+import type { RunManifest } from '../core/run.ts';
+import { forEachRecord, RecordFileError } from '../io/records-file.ts';
+import { AnalysisInputError, RunCollector } from '../analysis/collect.ts';
+import { pairsCsv, summaryCsv, summaryJson, ttftDistributionCsv } from '../analysis/export.ts';
+import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
+import { buildReport, type Report } from '../analysis/report.ts';
+import { SimilarityPool } from '../analysis/similarity-pool.ts';
+import { terminalReport } from '../analysis/terminal.ts';
+import { bool, formatHelp, parseOptions, str, UsageError } from './options.ts';
+
+export const ANALYZE_OPTIONS = {
+  gates: str({ help: 'gates file (JSON or YAML) with the verdict thresholds; defaults to the migration guide', meta: 'FILE' }),
+  includeText: bool({ help: 'put both arms\' output texts in pairs.csv (memory grows with the run)' }),
+  quiet: bool({ help: 'do not print the report to stdout' }),
+};
+
+export const ANALYZE_FILES = ['summary.csv', 'pairs.csv', 'ttft_distribution.csv', 'summary.json'] as const;
+
+export interface AnalyzeOptions {
+  gatesFile?: string;
+  includeText?: boolean;
+  quiet?: boolean;
+  /** Similarity worker threads (default: cores − 1). */
+  threads?: number;
+}
+
+export async function loadGates(file: string | undefined): Promise<Gates> {
+  if (file === undefined) return structuredClone(DEFAULT_GATES);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--gates ${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    return parseGates(text, file);
+  } catch (error) {
+    if (error instanceof GatesError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The dropped-iteration count a run reports in run.json: a numeric top-level `dropped_iterations`
+ * field, or a `warnings` entry starting with "dropped_iterations" followed by a number
+ * (e.g. "dropped_iterations: 42 (k6 could not sustain the rate)"). null when neither is present.
+ */
+export function droppedIterations(manifest: Partial<RunManifest> & { dropped_iterations?: unknown }): number | null {
+  let total: number | null = null;
+  if (typeof manifest.dropped_iterations === 'number') total = manifest.dropped_iterations;
+  for (const w of manifest.warnings ?? []) {
+    const m = /^dropped_iterations\D*(\d+)/.exec(w);
+    if (m) total = Math.max(total ?? 0, Number(m[1]));
+    else if (w.startsWith('dropped_iterations')) total = Math.max(total ?? 0, 1);
+  }
+  return total;
+}
+
+async function readManifest(runDir: string): Promise<(Partial<RunManifest> & { dropped_iterations?: unknown }) | null> {
+  const file = join(runDir, 'run.json');
+  if (!existsSync(file)) return null;
+  try {
+    const value: unknown = JSON.parse(await readFile(file, 'utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+    return value as Partial<RunManifest>;
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read the run manifest (${(error as Error).message})`);
+  }
+}
+
+/** Reads and analyses a run folder; returns the report and the collector (for the exporters). */
+export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}): Promise<{ report: Report; collector: RunCollector }> {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UsageError(`${runDir}: no such run folder (expected results/<run-id>/ holding records.jsonl)`);
+  const recordsFile = join(runDir, 'records.jsonl');
+  if (!existsSync(recordsFile)) throw new UsageError(`${recordsFile}: missing; a run folder holds records.jsonl (and usually run.json)`);
+  const gates = await loadGates(options.gatesFile);
+  const manifest = await readManifest(runDir);
+  const manifestArms = Array.isArray(manifest?.arms) ? manifest.arms.map((a) => a.arm) : null;
+  let collector: RunCollector;
+  const pool = new SimilarityPool((comparison, index, ratio) => collector.setSimilarity(comparison, index, ratio), options.threads === undefined ? {} : { threads: options.threads });
+  collector = new RunCollector({
+    // Without run.json we cannot know whether an A/A arm follows, so baseline texts are kept until the end.
+    expectRepeat: manifestArms === null || manifestArms.includes(BASELINE_REPEAT),
+    keepText: options.includeText ?? false,
+    sink: pool.submit,
+  });
+  let summary;
+  try {
+    summary = await forEachRecord(recordsFile, (r) => collector.add(r));
+  } catch (error) {
+    await pool.finish().catch(() => undefined);
+    if (error instanceof RecordFileError || error instanceof AnalysisInputError) throw new UsageError(error.message);
+    throw error;
+  }
+  await pool.finish();
+  if (collector.records === 0) throw new UsageError(`${recordsFile}: no records (the run sent nothing, or the file is empty)`);
+  if (manifest?.run_id !== undefined && manifest.run_id !== collector.runId) {
+    throw new UsageError(`${join(runDir, 'run.json')}: run_id "${manifest.run_id}" does not match the records' run_id "${collector.runId}"; the folder mixes two runs`);
+  }
+  const report = buildReport(collector, gates, {
+    readWarnings: summary.warnings,
+    manifestWarnings: manifest?.warnings ?? [],
+    droppedIterations: manifest ? droppedIterations(manifest) : null,
+  });
+  return { report, collector };
+}
+
+/** Analyses a run folder, writes the exports into it and prints the report. Throws UsageError (exit 2) for unusable input. */
+export async function analyzeRunFolder(
+  runDir: string,
+  options: AnalyzeOptions = {},
+): Promise<{ verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1 }> {
+  const started = performance.now();
+  const { report, collector } = await analyzeFolder(runDir, options);
+  const files: Record<(typeof ANALYZE_FILES)[number], string> = {
+    'summary.csv': summaryCsv(report),
+    'pairs.csv': pairsCsv(collector),
+    'ttft_distribution.csv': ttftDistributionCsv(report),
+    'summary.json': summaryJson(report),
+  };
+  for (const [name, content] of Object.entries(files)) await writeFile(join(runDir, name), content);
+  if (!options.quiet) {
+    process.stdout.write(terminalReport(report));
+    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${ANALYZE_FILES.join(', ')} to ${runDir}\n`);
+  }
+  const verdict = report.verdict.decision;
+  return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1 };
+}
+
+const USAGE = 'shadowbench analyze <run-folder> [options]';
+const DESCRIPTION = 'Analyse a run folder: per-arm percentiles, paired comparison, output similarity and the PROCEED / INVESTIGATE verdict; writes summary.csv, pairs.csv, ttft_distribution.csv and summary.json into the folder.';
+
+export function runFolderArgument(positionals: string[], usage: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected one run folder (got ${positionals.length}); usage: ${usage}`);
+  return positionals[0] as string;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, ANALYZE_OPTIONS));
+    return 0;
+  }
+  const { values, positionals } = parseOptions(ANALYZE_OPTIONS, argv);
+  const runDir = runFolderArgument(positionals, USAGE);
+  await analyzeRunFolder(runDir, { ...(values.gates !== undefined && { gatesFile: values.gates }), includeText: values.includeText, quiet: values.quiet });
+  return 0; // analyze reports; `gate` turns the verdict into the exit code
+}
