@@ -9,6 +9,7 @@ interface CommandModule {
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   // one line per command: name: { summary, load: () => import('./<name>.ts') }
+  load: { summary: 'paired open-loop replay of a workload against baseline and candidate at a target QPS, then analysis', load: () => import('./load.ts') },
   sim: { summary: 'serve a simulated OpenAI-compatible endpoint (vLLM / Dynamo profiles, faults, /metrics)', load: () => import('./sim.ts') },
   analyze: { summary: 'analyse a run folder: percentiles, paired comparison, similarity, verdict, CSVs', load: () => import('./analyze.ts') },
   gate: { summary: 'analyse a run folder and exit 0 PROCEED / 1 INVESTIGATE / 2 bad input (for CI)', load: () => import('./gate.ts') },
