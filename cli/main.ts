@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   analyze: { summary: 'analyse a run folder: percentiles, paired comparison, similarity, verdict, CSVs', load: () => import('./analyze.ts') },
   gate: { summary: 'analyse a run folder and exit 0 PROCEED / 1 INVESTIGATE / 2 bad input (for CI)', load: () => import('./gate.ts') },
   proxy: { summary: 'live shadow / canary proxy: mirror traffic to both arms, shift it by weight, roll back automatically', load: () => import('./proxy.ts') },
+  convert: { summary: 'translate a vLLM serve command line into an NVIDIA Dynamo deployment YAML', load: () => import('./convert.ts') },
 };
 
 function usage(): string {
