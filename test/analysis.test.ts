@@ -1,0 +1,140 @@
+import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serializeRecord, type RequestRecord } from '../core/record.ts';
+import { analyzeRecords } from '../analysis/analyze.ts';
+import { DEFAULT_GATES } from '../analysis/gates.ts';
+import { terminalReport } from '../analysis/terminal.ts';
+import { analyzeRunFolder, ANALYZE_FILES } from '../cli/analyze.ts';
+import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
+
+const GOLDEN = new URL('./golden/analysis/', import.meta.url);
+const update = process.env.UPDATE_GOLDEN === '1';
+
+function writeRun(records: RequestRecord[], manifest: object | null = { v: 1, run_id: records[0]?.run_id, arms: [{ arm: 'baseline' }, { arm: 'candidate' }, { arm: 'baseline_repeat' }], warnings: [] }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-analysis-'));
+  writeFileSync(join(dir, 'records.jsonl'), records.map((r) => serializeRecord(r) + '\n').join(''));
+  if (manifest) writeFileSync(join(dir, 'run.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+test('golden: summary.csv, pairs.csv, ttft_distribution.csv and summary.json of the fixture run', async (t) => {
+  const dir = writeRun(goldenRun());
+  const result = await analyzeRunFolder(dir, { quiet: true });
+  t.deepEqual(result, { verdict: 'INVESTIGATE', exitCode: 1 });
+  for (const name of ANALYZE_FILES) {
+    const got = readFileSync(join(dir, name), 'utf8');
+    if (update) writeFileSync(new URL(name, GOLDEN), got);
+    t.is(got, readFileSync(new URL(name, GOLDEN), 'utf8'), name);
+  }
+  const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+  if (update) writeFileSync(new URL('terminal.txt', GOLDEN), terminalReport(report));
+  t.is(terminalReport(report), readFileSync(new URL('terminal.txt', GOLDEN), 'utf8'));
+  rmSync(dir, { recursive: true });
+});
+
+test('figures on the fixture run match hand computation', (t) => {
+  const { report } = analyzeRecords(goldenRun(), DEFAULT_GATES);
+  const base = report.arms.find((a) => a.arm === 'baseline');
+  const cand = report.arms.find((a) => a.arm === 'candidate');
+  if (!base || !cand) return t.fail('arms missing');
+  // 31 indices, index 0 is warm-up
+  t.is(base.requests, 30);
+  t.is(base.warmup_excluded, 1);
+  t.deepEqual(cand.outcomes, { ok: 27, http_error: 1, timeout: 1, cancelled: 0, connection_error: 0, protocol_error: 1 });
+  t.is(cand.error_rate, 3 / 30);
+  t.is(cand.timeout_rate, 1 / 30);
+  t.is(base.outcomes.connection_error, 1);
+  // baseline TTFT of ok requests: 40 + (7i mod 23) for i = 1..30 except 7
+  const ttfts = [];
+  for (let i = 1; i <= 30; i++) if (i !== 7) ttfts.push(40 + ((i * 7) % 23));
+  t.is(base.metrics.ttft_ms?.count, 29);
+  t.is(base.metrics.ttft_ms?.mean, ttfts.reduce((s, v) => s + v, 0) / 29);
+  t.is(base.metrics.ttft_ms?.min, Math.min(...ttfts));
+  t.is(base.output_tokens_source, 'mixed'); // index 3 has no usage
+  t.is(cand.output_tokens_source, 'usage');
+  // index 3, baseline: 7 chunks carrying 1, 2, 2, 2, 2, 2, 2 tokens and no usage → 13 output tokens from the chunk count
+  const { collector } = analyzeRecords(goldenRun(), DEFAULT_GATES);
+  t.is(collector.arms.get("baseline")?.tokens[3], 13);
+  // ok pairs: 30 − {5, 6, 7, 8} = 26; the candidate is 5 ms faster on every one
+  t.is(report.comparison.ok_pairs, 26);
+  t.is(report.comparison.ttft_improvement_ms.stats?.mean, 5);
+  t.is(report.comparison.ttft_improvement_ms.stats?.p99, 5);
+  t.deepEqual(report.comparison.ttft_improvement_ms.ci?.mean, { low: 5, high: 5 });
+  // similarity: 24 of 26 identical, 2 divergent; A/A: 1 divergent of 29 (baseline 7 failed)
+  t.is(report.similarity.baseline_vs_candidate.pairs, 26);
+  t.is(report.similarity.baseline_vs_repeat?.pairs, 29);
+  t.true((report.similarity.baseline_vs_candidate.consistency as number) <= 24 / 26);
+});
+
+test('ITL divides each gap by the tokens the later chunk carried; TPOT uses (E2E − TTFT)/(tokens − 1)', (t) => {
+  const records = fixtureRun({ indices: 2, withRepeat: false });
+  const r = records.find((x) => x.arm === 'baseline' && x.index === 1) as RequestRecord;
+  r.content_ns = [r.content_ns[0] as number, (r.content_ns[0] as number) + 10_000_000, (r.content_ns[0] as number) + 40_000_000];
+  r.content_tokens = [1, 1, 3];
+  r.usage = { prompt_tokens: 1, completion_tokens: 5, cached_prompt_tokens: null };
+  const { report } = analyzeRecords(records, DEFAULT_GATES);
+  const base = report.arms.find((a) => a.arm === 'baseline');
+  t.deepEqual([base?.metrics.itl_ms?.min, base?.metrics.itl_ms?.max, base?.metrics.itl_ms?.count], [10, 10, 2]);
+  t.is(base?.metrics.tpot_ms?.mean, 40 / 4);
+});
+
+test('records without token timing: TTFT and ITL are not measured, not zero', (t) => {
+  const records = fixtureRun({ indices: 25, withRepeat: false }).map((r) => (r.arm === 'candidate' ? { ...r, token_timing: false, source: 'k6-buffered' as const } : r));
+  const { report } = analyzeRecords(records, DEFAULT_GATES);
+  const cand = report.arms.find((a) => a.arm === 'candidate');
+  t.is(cand?.metrics.ttft_ms, null);
+  t.is(cand?.metrics.itl_ms, null);
+  t.is(cand?.token_timing_missing, 24);
+  t.not(cand?.metrics.e2e_ms, null); // E2E from end_ns
+  t.is(report.comparison.ttft_improvement_ms.stats, null);
+  t.is(report.verdict.decision, 'INVESTIGATE');
+  t.true(report.verdict.reasons.some((r) => r.status === 'fail' && /TTFT improvement not measured/.test(r.message)));
+});
+
+test('records from several instances of one run merge; the same request twice is an error naming both', (t) => {
+  const records = fixtureRun({ indices: 25, withRepeat: false }).map((r) => ({ ...r, instance: `k6-${r.index % 2}` }));
+  const { report } = analyzeRecords(records, DEFAULT_GATES);
+  t.deepEqual(report.arms.find((a) => a.arm === 'baseline')?.instances, ['k6-0', 'k6-1']);
+  const dup = { ...(records[4] as RequestRecord), instance: 'k6-9' };
+  const error = t.throws(() => analyzeRecords([...records, dup], DEFAULT_GATES));
+  t.regex(error.message, /duplicate request: baseline #2 of run "fixture-run" appears twice, as record 5 \(instance "k6-0"\) and record 51 \(instance "k6-9"\)/);
+});
+
+test('text is kept for pairs.csv only with includeText', async (t) => {
+  const dir = writeRun(fixtureRun({ indices: 22, withRepeat: false }));
+  await analyzeRunFolder(dir, { quiet: true });
+  t.true(readFileSync(join(dir, 'pairs.csv'), 'utf8').split('\n')[0]?.endsWith(',similarity'));
+  t.false(readFileSync(join(dir, 'pairs.csv'), 'utf8').includes('alpha'));
+  await analyzeRunFolder(dir, { quiet: true, includeText: true });
+  const pairs = readFileSync(join(dir, 'pairs.csv'), 'utf8');
+  t.true(pairs.split('\n')[0]?.endsWith('baseline_output,candidate_output'));
+  t.true(pairs.includes('alpha'));
+  rmSync(dir, { recursive: true });
+});
+
+test('similarity through worker threads equals the inline computation', async (t) => {
+  const records = fixtureRun({ indices: 60, divergent: [3, 9, 27, 44], repeatDivergent: [5] });
+  const dir = writeRun(records);
+  const inline = analyzeRecords(records, DEFAULT_GATES).report;
+  const { analyzeFolder } = await import('../cli/analyze.ts');
+  // tiny batches force the worker path
+  const { SimilarityPool } = await import('../analysis/similarity-pool.ts');
+  const ratios: number[] = [];
+  const pool = new SimilarityPool((_c, _i, r) => ratios.push(r), { threads: 1, batchChars: 10 });
+  pool.submit('candidate', 0, 'abcd', 'bcde');
+  pool.submit('candidate', 1, 'abxcd', 'abcd');
+  await pool.finish();
+  t.deepEqual(ratios, [0.75, 8 / 9]);
+  const folder = (await analyzeFolder(dir, { threads: 1 })).report;
+  t.deepEqual(folder.similarity, inline.similarity);
+  rmSync(dir, { recursive: true });
+});
+
+test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
+  const dir = writeRun(fixtureRun({ indices: 22, withRepeat: false }), null);
+  const result = await analyzeRunFolder(dir, { quiet: true });
+  t.is(result.verdict, 'PROCEED');
+  rmSync(dir, { recursive: true });
+});
