@@ -1,0 +1,294 @@
+// The proxy against the simulated endpoints: byte-identical passthrough, shadows that fail in every
+// way the sim can fail without touching the client, bounded shadow concurrency, client disconnects,
+// graceful shutdown, per-arm credentials. Serial: some tests bound latencies.
+import test from 'ava';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { createHash } from 'node:crypto';
+import { startSim, DEFAULT_SIM_MODEL, type SimOptions, type SimServer } from '../sim/server.ts';
+import { PROFILES } from '../sim/profiles.ts';
+import { startProxy, type ProxyOptions, type ProxyServer } from '../proxy/server.ts';
+import { DEFAULT_ROLLBACK_THRESHOLDS } from '../proxy/rollback.ts';
+import { TEXT_HASH_PREFIX } from '../proxy/response-recorder.ts';
+import { readRecords } from '../io/records-file.ts';
+import type { RequestRecord } from '../core/record.ts';
+import type { RunManifest } from '../core/run.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'sb-proxy-'));
+
+function proxyOptions(over: Partial<ProxyOptions> & { baselineUrl: string; candidateUrl: string }): ProxyOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    admin: null,
+    weight: 0,
+    schedule: null,
+    scheduleDayMs: 86_400_000,
+    shadow: true,
+    shadowTimeoutMs: 30_000,
+    shadowMaxInflight: 64,
+    primaryTimeoutMs: 60_000,
+    checkIntervalMs: 30_000,
+    windowMs: 300_000,
+    thresholds: DEFAULT_ROLLBACK_THRESHOLDS,
+    recordText: false,
+    apiKeys: { baseline: null, candidate: null },
+    models: { baseline: null, candidate: null },
+    runDir: tmp(),
+    runId: 'proxy-test',
+    seed: 1,
+    drainTimeoutMs: 5_000,
+    maxBodyBytes: 1 << 20,
+    config: {},
+    versions: {},
+    log: () => {},
+    ...over,
+  };
+}
+
+const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: DEFAULT_SIM_MODEL, messages: [{ role: 'user', content }], max_tokens: 12, stream: true, ...extra });
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  endNs: bigint;
+}
+
+async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const parts: Buffer[] = [];
+  for await (const chunk of res.body) parts.push(chunk as Buffer);
+  return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: Buffer.concat(parts).toString('utf8'), endNs: process.hrtime.bigint() };
+}
+
+/** The sim stamps `created` with the wall-clock second of each response; that is the only byte allowed to differ. */
+const normaliseCreated = (text: string) => text.replace(/"created":\d+/g, '"created":0');
+
+/** Polls a condition (no fixed sleeps): resolves when it holds, fails after `ms`. */
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function sims(baseline: Partial<SimOptions>, candidate: Partial<SimOptions>): Promise<[SimServer, SimServer]> {
+  return Promise.all([startSim({ profile: 'vllm-single-node', seed: 1, ...baseline }), startSim({ profile: 'dynamo-disaggregated', seed: 2, ...candidate })]);
+}
+
+const recordsOf = async (proxy: ProxyServer) => (await readRecords(join(proxy.runDir, 'records.jsonl'))).records;
+const jsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test.serial('a client sees byte-identical responses through the proxy and directly (streams, non-streaming, completions, errors)', async (t) => {
+  const [base, cand] = await sims({ timeScale: 0.2 }, { timeScale: 0.2 });
+  const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url }));
+  try {
+    const cases: Array<[string, string, unknown, Record<string, string>]> = [
+      ['chat stream', '/v1/chat/completions', chat('Describe the harbour at dawn.', { max_tokens: 24 }), {}],
+      ['chat stream with usage', '/v1/chat/completions', chat('Two plus two?', { stream_options: { include_usage: true } }), {}],
+      ['chat, not streamed', '/v1/chat/completions', chat('Name a colour.', { stream: false }), {}],
+      ['completions stream', '/v1/completions', { model: DEFAULT_SIM_MODEL, prompt: 'Once upon a time', max_tokens: 16, stream: true }, {}],
+      ['server error', '/v1/chat/completions', chat('fail please'), { 'x-sim-fault': 'error-503' }],
+    ];
+    for (const [name, path, body, headers] of cases) {
+      const id = createHash('sha256').update(name).digest('hex').slice(0, 12); // same x-request-id → same response id
+      const direct = await post(base.url, path, body, { ...headers, 'x-request-id': id });
+      const proxied = await post(proxy.url, path, body, { ...headers, 'x-request-id': id });
+      t.is(proxied.status, direct.status, name);
+      t.is(proxied.headers['content-type'], direct.headers['content-type'], name);
+      t.true(direct.body.length > 0, name);
+      t.is(normaliseCreated(proxied.body), normaliseCreated(direct.body), name);
+    }
+    await until('both arms recorded', () => proxy.state().totals.candidate.shadow === cases.length);
+  } finally {
+    await proxy.close();
+    await Promise.all([base.close(), cand.close()]);
+  }
+  const records = await recordsOf(proxy);
+  t.is(records.length, 10, 'one record per arm per request');
+  for (let i = 0; i < 5; i++) {
+    const pair = records.filter((r) => r.index === i);
+    t.deepEqual(pair.map((r) => r.arm).sort(), ['baseline', 'candidate']);
+    t.true(pair.every((r) => r.source === 'proxy' && r.scheduled_ns === pair[0]?.scheduled_ns && r.item_id === pair[0]?.item_id));
+  }
+  const ok = records.filter((r) => r.outcome.kind === 'ok');
+  t.is(ok.length, 8);
+  t.true(ok.every((r) => r.output_text.startsWith(TEXT_HASH_PREFIX)), 'text is hashed without --record-text');
+  const byIndex = (arm: string, i: number) => records.find((r) => r.arm === arm && r.index === i) as RequestRecord;
+  t.is(byIndex('baseline', 0).output_text, byIndex('candidate', 0).output_text, 'same prompt, same sim text: equal hashes');
+  t.is(byIndex('baseline', 1).usage?.completion_tokens, 12);
+  t.is(byIndex('baseline', 4).outcome.kind, 'http_error');
+  t.deepEqual(jsonLines(join(proxy.runDir, 'routing.jsonl')).map((l) => [l.primary, l.shadow]), Array(5).fill(['baseline', 'sent']));
+  const manifest = JSON.parse(readFileSync(join(proxy.runDir, 'run.json'), 'utf8')) as RunManifest;
+  t.is(manifest.engine, 'proxy');
+  t.truthy(manifest.ended_at);
+  t.regex(manifest.mono_origin_ns ?? '', /^\d+$/);
+  const prompts = readdirSync(proxy.runDir).map((f) => readFileSync(join(proxy.runDir, f), 'utf8')).join('\n');
+  t.false(prompts.includes('harbour'), 'no prompt text in the run folder');
+});
+
+test.serial('a shadow that errors, stalls, disconnects or sends garbage never changes the client\'s response or its latency', async (t) => {
+  const faults: Array<[string, SimOptions['faults'], string]> = [
+    ['error', { errorRate: 1 }, 'http_error'],
+    ['stall', { stallRate: 1 }, 'timeout'],
+    ['disconnect', { disconnectRate: 1 }, 'connection_error'],
+    ['malformed', { malformedRate: 1 }, 'protocol_error'],
+  ];
+  const base = await startSim({ profile: 'vllm-single-node', seed: 1, timeScale: 0.2 });
+  try {
+    for (const [name, fault, expected] of faults) {
+      const cand = await startSim({ profile: 'dynamo-disaggregated', seed: 2, timeScale: 0.2, faults: fault });
+      const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url, shadowTimeoutMs: 500 }));
+      const overheadMs: number[] = [];
+      try {
+        for (let i = 0; i < 6; i++) {
+          const body = chat(`question ${i} for the ${name} case`, { max_tokens: 16 });
+          const direct = await post(base.url, '/v1/chat/completions', body, { 'x-request-id': `${name}-${i}` });
+          const proxied = await post(proxy.url, '/v1/chat/completions', body, { 'x-request-id': `${name}-${i}` });
+          t.is(proxied.status, 200, `${name} ${i}`);
+          t.is(normaliseCreated(proxied.body), normaliseCreated(direct.body), `${name} ${i}`);
+          // Proxy-added latency, free of the sim's own noise: client's last byte − the sim's last content write (same monotonic clock).
+          const truth = base.groundTruth(`${name}-${i}`);
+          overheadMs.push(Number(proxied.endNs - (truth?.last_content_mono_ns as bigint)) / 1e6);
+        }
+        await until(`${name} shadows recorded`, () => proxy.state().totals.candidate.shadow === 6);
+      } finally {
+        await proxy.close();
+        await cand.close();
+      }
+      t.log(`${name}: proxy-added latency (client last byte − sim last content) ${overheadMs.map((x) => x.toFixed(2)).join(', ')} ms`);
+      t.true(Math.max(...overheadMs) < 50, `${name}: proxy-added latency ${overheadMs.map((x) => x.toFixed(1)).join(', ')} ms`);
+      const records = await recordsOf(proxy);
+      t.deepEqual(records.filter((r) => r.arm === 'baseline').map((r) => r.outcome.kind), Array(6).fill('ok'), name);
+      t.deepEqual(records.filter((r) => r.arm === 'candidate').map((r) => r.outcome.kind), Array(6).fill(expected), name);
+      if (name === 'stall') {
+        const waited = records.filter((r) => r.arm === 'candidate').map((r) => ((r.end_ns ?? 0) - (r.sent_ns ?? 0)) / 1e6);
+        t.true(waited.every((ms) => ms >= 495), `stalled shadows ended by their 500 ms timeout: ${waited.join(', ')}`);
+      }
+    }
+  } finally {
+    await base.close();
+  }
+});
+
+test.serial('beyond --shadow-max-inflight, shadows are dropped and counted, never queued; shutdown cancels the stalled ones and flushes', async (t) => {
+  const [base, cand] = await sims({ timeScale: 0 }, { faults: { stallRate: 1 } });
+  const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url, shadowMaxInflight: 2, shadowTimeoutMs: 60_000, drainTimeoutMs: 200 }));
+  try {
+    for (let i = 0; i < 6; i++) {
+      const reply = await post(proxy.url, '/v1/chat/completions', chat(`q${i}`));
+      t.is(reply.status, 200);
+      t.true(reply.body.endsWith('data: [DONE]\n\n'));
+    }
+    const totals = proxy.state().totals;
+    t.is(totals.shadow_inflight, 2);
+    t.is(totals.shadow_dropped, 4);
+    t.is(totals.baseline.ok, 6);
+  } finally {
+    const started = Date.now();
+    await proxy.close();
+    t.true(Date.now() - started < 3_000, 'shutdown waits at most the drain timeout for stalled shadows');
+    await Promise.all([base.close(), cand.close()]);
+  }
+  t.deepEqual(jsonLines(join(proxy.runDir, 'routing.jsonl')).map((l) => l.shadow), ['sent', 'sent', 'dropped', 'dropped', 'dropped', 'dropped']);
+  const records = await recordsOf(proxy);
+  t.is(records.filter((r) => r.arm === 'baseline').length, 6);
+  t.deepEqual(
+    records.filter((r) => r.arm === 'candidate').map((r) => [r.index, r.outcome.kind]),
+    [[0, 'cancelled'], [1, 'cancelled']],
+  );
+  const manifest = JSON.parse(readFileSync(join(proxy.runDir, 'run.json'), 'utf8')) as RunManifest;
+  t.regex(manifest.warnings.join('\n'), /4 shadow requests were dropped/);
+});
+
+test.serial('a client that disconnects mid-stream cancels the primary request', async (t) => {
+  const slow = { ...PROFILES['vllm-single-node'], interTokenMs: 40 };
+  const [base, cand] = await sims({ profile: slow, timeScale: 1 }, { timeScale: 0 });
+  const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url }));
+  try {
+    const controller = new AbortController();
+    const res = await request(proxy.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chat('a long answer please', { max_tokens: 100 })), // ≈ 4 s at 40 ms per token
+      signal: controller.signal,
+    });
+    let seen = '';
+    try {
+      for await (const chunk of res.body) {
+        seen += String(chunk);
+        if (seen.includes('"content":"') && (seen.match(/data:/g) ?? []).length >= 3) controller.abort();
+      }
+    } catch {
+      // aborted by us
+    }
+    const abortedAt = Date.now();
+    await until('the cancelled primary is recorded', () => proxy.state().totals.baseline.cancelled === 1, 3_000);
+    t.true(Date.now() - abortedAt < 1_000, 'the primary was cancelled, not left to run to its end');
+  } finally {
+    await proxy.close();
+    await Promise.all([base.close(), cand.close()]);
+  }
+  const primary = (await recordsOf(proxy)).find((r) => r.arm === 'baseline') as RequestRecord;
+  t.deepEqual(primary.outcome, { kind: 'cancelled', message: 'client disconnected' });
+  t.true(primary.content_ns.length >= 2 && primary.content_ns.length < 50, `${primary.content_ns.length} chunks before the cancel`);
+});
+
+test.serial('graceful shutdown lets an in-flight request finish, refuses new connections, and completes run.json', async (t) => {
+  const slow = { ...PROFILES['vllm-single-node'], interTokenMs: 20 };
+  const [base, cand] = await sims({ profile: slow }, { profile: slow });
+  const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url }));
+  const res = await request(proxy.url + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat('finish me', { max_tokens: 20 })) });
+  const closed = proxy.close('SIGTERM');
+  let body = '';
+  for await (const chunk of res.body) body += String(chunk);
+  await closed;
+  t.true(body.endsWith('data: [DONE]\n\n'), 'the in-flight response completed');
+  await t.throwsAsync(request(proxy.url + '/v1/models'), undefined, 'the listener is closed');
+  await Promise.all([base.close(), cand.close()]);
+  const records = await recordsOf(proxy);
+  t.deepEqual(records.map((r) => [r.arm, r.outcome.kind]).sort(), [['baseline', 'ok'], ['candidate', 'ok']]);
+  const manifest = JSON.parse(readFileSync(join(proxy.runDir, 'run.json'), 'utf8')) as RunManifest;
+  t.truthy(manifest.ended_at);
+  t.is(manifest.interrupted, 'SIGTERM');
+  t.deepEqual(jsonLines(join(proxy.runDir, 'events.jsonl')).map((e) => e.event), ['started', 'stopped']);
+});
+
+test.serial('per-arm credentials replace the client\'s key; no key and no prompt reaches the run folder', async (t) => {
+  // The sim does not expose the headers it received, so two minimal servers capture them here.
+  const seen: Record<string, string | undefined> = {};
+  const capture = (name: string) =>
+    new Promise<{ url: string; close: () => void }>((resolve) => {
+      const server = createServer((req, res) => {
+        seen[name] = req.headers.authorization;
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end('data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n');
+        });
+      });
+      server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }));
+    });
+  const [a, b] = await Promise.all([capture('baseline'), capture('candidate')]);
+  const proxy = await startProxy(proxyOptions({ baselineUrl: a.url, candidateUrl: b.url, apiKeys: { baseline: 'sk-baseline-key-123', candidate: null } }));
+  try {
+    const reply = await post(proxy.url, '/v1/chat/completions', chat('my secret prompt'), { authorization: 'Bearer sk-client-key-456' });
+    t.is(reply.status, 200);
+    await until('shadow recorded', () => proxy.state().totals.candidate.shadow === 1);
+  } finally {
+    await proxy.close();
+    a.close();
+    b.close();
+  }
+  t.is(seen.baseline, 'Bearer sk-baseline-key-123');
+  t.is(seen.candidate, 'Bearer sk-client-key-456', 'without CANDIDATE_API_KEY the client\'s key is forwarded');
+  const everything = readdirSync(proxy.runDir).map((f) => readFileSync(join(proxy.runDir, f), 'utf8')).join('\n');
+  for (const secret of ['sk-baseline-key-123', 'sk-client-key-456', 'my secret prompt']) t.false(everything.includes(secret), secret);
+  t.regex(everything, /"header_names": \[\s*"authorization"\s*\]/);
+});
