@@ -1,0 +1,107 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { serializeRecord, type RequestRecord } from '../core/record.ts';
+import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
+import { analyzeRunFolder, droppedIterations } from '../cli/analyze.ts';
+import { UsageError } from '../cli/options.ts';
+import { fixtureRun } from './fixtures/analysis/build-run.ts';
+
+const run = promisify(execFile);
+const MAIN = new URL('../cli/main.ts', import.meta.url).pathname;
+
+function folder(lines: string[], manifest?: object): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-gate-'));
+  writeFileSync(join(dir, 'records.jsonl'), lines.join(''));
+  if (manifest) writeFileSync(join(dir, 'run.json'), JSON.stringify(manifest));
+  return dir;
+}
+const jsonl = (records: RequestRecord[]) => records.map((r) => serializeRecord(r) + '\n');
+
+async function gate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [MAIN, 'gate', ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('gate exits 0 for PROCEED, 1 for INVESTIGATE, 2 for a bad folder or gates file', async (t) => {
+  const good = folder(jsonl(fixtureRun({ withRepeat: false })));
+  const bad = folder(jsonl(fixtureRun({ withRepeat: false, candidateTtftShiftMs: 5 })));
+  const gatesFile = join(good, 'gates.yaml');
+  writeFileSync(gatesFile, 'proceed:\n  min_consistency: 2\n');
+  const [proceed, investigate, missing, badGates] = await Promise.all([gate([good]), gate([bad]), gate([join(good, 'nope')]), gate([good, '--gates', gatesFile])]);
+  t.is(proceed.code, 0, proceed.stderr);
+  t.regex(proceed.stdout, /VERDICT: PROCEED/);
+  t.is(investigate.code, 1);
+  t.regex(investigate.stdout, /VERDICT: INVESTIGATE/);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /nope: no such run folder/);
+  t.is(badGates.code, 2);
+  t.regex(badGates.stderr, /gates\.yaml: proceed\.min_consistency: got 2; expected a number from 0 to 1/);
+  rmSync(good, { recursive: true });
+  rmSync(bad, { recursive: true });
+});
+
+test('bad inputs give clear messages (UsageError, exit 2)', async (t) => {
+  const records = jsonl(fixtureRun({ withRepeat: false, indices: 22 }));
+  const cases: Array<[string, string[], RegExp, object?]> = [
+    ['empty records', [], /records\.jsonl: no records/],
+    ['unknown schema version', [records[0] as string, (records[1] as string).replace('{"v":1,', '{"v":7,')], /records\.jsonl:2: unknown record schema version 7 \(this build reads version 1\)/],
+    ['two runs', [records[0] as string, (records[1] as string).replace('"run_id":"fixture-run"', '"run_id":"other-run"')], /records from two different runs: "fixture-run" .* and "other-run" \(record 2, candidate #0\)/],
+    ['run.json from another run', records, /run\.json: run_id "elsewhere" does not match the records' run_id "fixture-run"/, { run_id: 'elsewhere' }],
+  ];
+  for (const [name, lines, message, manifest] of cases) {
+    const dir = folder(lines, manifest);
+    const error = await t.throwsAsync(analyzeRunFolder(dir, { quiet: true }), { instanceOf: UsageError }, name);
+    t.regex(error?.message ?? '', message, name);
+    rmSync(dir, { recursive: true });
+  }
+  const noRecords = mkdtempSync(join(tmpdir(), 'sb-gate-'));
+  await t.throwsAsync(analyzeRunFolder(noRecords, { quiet: true }), { instanceOf: UsageError, message: /records\.jsonl: missing/ });
+  rmSync(noRecords, { recursive: true });
+});
+
+test('a truncated last line is reported and the rest is analysed', async (t) => {
+  const records = jsonl(fixtureRun({ withRepeat: false }));
+  const last = records.pop() as string;
+  const dir = folder([...records, last.slice(0, 40)]);
+  const result = await analyzeRunFolder(dir, { quiet: true });
+  t.is(result.verdict, 'PROCEED');
+  const summary = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'summary.json'), 'utf8'));
+  t.regex(summary.records.warnings.join(), /records\.jsonl:62: last line is incomplete/);
+  rmSync(dir, { recursive: true });
+});
+
+test('parseGates: JSON or YAML over the defaults; unknown keys and wrong types name the key', (t) => {
+  t.deepEqual(parseGates('', 'g.yaml'), DEFAULT_GATES);
+  const yaml = parseGates('version: 1\nrollback:\n  max_ttft_p99_ratio: 1.5\nslo:\n  enforce: true\n', 'g.yaml');
+  t.is(yaml.rollback.max_ttft_p99_ratio, 1.5);
+  t.true(yaml.slo.enforce);
+  t.is(yaml.proceed.min_consistency, 0.95);
+  t.is(parseGates('{"bootstrap": {"resamples": 200, "seed": 9}}', 'g.json').bootstrap.resamples, 200);
+  const bad: Array<[string, RegExp]> = [
+    ['proceed:\n  min_consistancy: 0.9\n', /g: proceed\.min_consistancy: unknown key; accepted in proceed: min_mean_ttft_improvement_ms, min_consistency, similarity_threshold, aa_tolerance/],
+    ['regression:\n  max: 1\n', /g: unknown section "regression"; accepted: version, proceed, rollback, slo, validity, bootstrap/],
+    ['slo:\n  ttft_p99_ms: fast\n', /g: slo\.ttft_p99_ms: got "fast"; expected a number ≥ 0/],
+    ['validity:\n  min_ok_pairs: 2.5\n', /g: validity\.min_ok_pairs: got 2\.5; expected an integer ≥ 1/],
+    ['slo:\n  enforce: 1\n', /g: slo\.enforce: got 1; expected true or false/],
+    ['version: 2\n', /g: version: got 2; this build reads gates version 1/],
+    ['- a\n- b\n', /g: expected a mapping of sections/],
+    ['proceed: [\n', /g: not valid JSON or YAML/],
+  ];
+  for (const [text, message] of bad) t.throws(() => parseGates(text, 'g'), { instanceOf: GatesError, message });
+});
+
+test('dropped iterations are read from run.json (counter field or a warnings entry)', (t) => {
+  t.is(droppedIterations({ warnings: [] }), null);
+  t.is(droppedIterations({ dropped_iterations: 5 }), 5);
+  t.is(droppedIterations({ warnings: ['event loop busy', 'dropped_iterations: 42 (k6 could not keep up)'] }), 42);
+  t.is(droppedIterations({ warnings: ['dropped_iterations seen'] }), 1);
+});
