@@ -45,7 +45,7 @@ test('rollback trigger: candidate error rate above 1 %', (t) => {
   const r = run({ candidateFailures: { 4: { kind: 'http_error', status: 500, message: 'boom' } } });
   t.deepEqual(failing(r), ['rollback.max_candidate_error_rate']);
   t.regex(r.verdict.reasons[0]?.message ?? '', /candidate error rate 3\.333 % > 1 % \(1 http_error\)/);
-  t.deepEqual(failing(run({ candidateFailures: { 4: { kind: 'http_error', status: 500, message: 'boom' } } }, gates((g) => (g.rollback.max_candidate_error_rate = 0.05))), []), []);
+  t.deepEqual(failing(run({ candidateFailures: { 4: { kind: 'http_error', status: 500, message: 'boom' } } }, gates((g) => (g.rollback.max_candidate_error_rate = 0.05)))), []);
 });
 
 test('rollback trigger: candidate timeout rate above 5 %', (t) => {
