@@ -1,0 +1,220 @@
+// `npm run load -- --engine k6 ...`: runs the resolved LoadConfig through grafana k6 instead of the
+// Node engine. Builds the k6 bundle if it is stale, writes the script's config and the resolved
+// workload into the run folder, runs `k6 run` (binary from K6_BIN or PATH, always
+// --no-usage-report, records on --console-output), converts the console output to records.jsonl
+// and writes run.json. cli/load.ts then analyses the folder as for any engine.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { API_PATH } from '../core/openai.ts';
+import { createPlan } from '../core/plan.ts';
+import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
+import { RUN_MANIFEST_VERSION, type RunManifest } from '../core/run.ts';
+import type { Workload } from '../core/workload.ts';
+import { DEFAULT_GATES, parseGates, type Gates } from '../analysis/gates.ts';
+import { publicArms, type LoadConfig } from '../engine/config.ts';
+import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
+import { ensureK6Bundle } from '../scripts/build.ts';
+import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../scripts/config.ts';
+import { gatesToThresholds, RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
+import { UsageError } from './options.ts';
+
+/** Exit code of a missing k6 / extension (the CLI's usage-error code). */
+export const K6_MISSING_EXIT = 2;
+
+export const K6_INSTALL_HINT = [
+  'shadowbench: --engine k6 needs grafana k6 v1.2 or newer.',
+  '  install it from https://github.com/grafana/k6/releases or your package manager',
+  '  (https://grafana.com/docs/k6/latest/set-up/install-k6/: apt/dnf repositories, brew install k6, winget, docker grafana/k6),',
+  '  then put it on PATH or point K6_BIN at the binary.',
+  '  Streaming mode also needs the xk6-sse extension (import "k6/x/sse"): k6 ≥ 1.2 resolves it automatically',
+  '  when it has network access; offline, build a binary with it: xk6 build --with github.com/phymbert/xk6-sse',
+  '  (go install go.k6.io/xk6/cmd/xk6@latest), or use --no-stream (buffered mode, core k6/http only).',
+].join('\n');
+
+/** The k6 binary: K6_BIN when set (must be executable), else the first `k6` on PATH; null when none. */
+export function findK6(env: Record<string, string | undefined> = process.env): string | null {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (env.K6_BIN) return executable(env.K6_BIN) ? resolve(env.K6_BIN) : null;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && executable(join(dir, 'k6'))) return join(dir, 'k6');
+  }
+  return null;
+}
+
+/**
+ * The workload exactly as the Node side resolved it (format detection, sampling, synthesis, model
+ * filling done once), as openai wrapper JSONL: the k6 script re-parses it with the same core parser
+ * and gets the same items, ids and order.
+ */
+export function resolvedWorkloadJsonl(workload: Workload): string {
+  return workload.items
+    .map((item) => JSON.stringify({ id: item.id, ...(item.timestamp_ms !== null && { timestamp_ms: item.timestamp_ms }), method: 'POST', url: API_PATH[item.api], body: item.body }))
+    .join('\n') + '\n';
+}
+
+export interface K6RunFiles {
+  /** Path the script opens for the workload (absolute locally; relative to the script in a ConfigMap). */
+  workloadFile: string;
+  summaryFile: string | null;
+}
+
+/** Reads an option the load command may or may not declare (k6-specific flags are optional). */
+function option<T>(config: LoadConfig, key: string, fallback: T): T {
+  const value = config.options[key];
+  return value === undefined || value === null ? fallback : (value as T);
+}
+
+export function loadGates(config: LoadConfig): Gates {
+  const file = option<string | null>(config, 'gates', null);
+  return file === null ? DEFAULT_GATES : parseGates(readFileSync(file, 'utf8'), file);
+}
+
+/** The script config for a LoadConfig (no secrets: header values travel in SB_HEADERS only). */
+export function k6ScriptConfig(config: LoadConfig, files: K6RunFiles, gates: Gates): K6ScriptConfig {
+  if (config.plan.arrival !== 'constant') {
+    throw new UsageError(`--engine k6 supports --arrival constant only (k6 runs each arm as a constant-arrival-rate scenario); got --arrival ${config.plan.arrival}: use --engine node`);
+  }
+  for (const a of config.arms) {
+    if (!K6_ARMS.includes(a.arm)) throw new UsageError(`--engine k6: arm ${a.arm} is not one the k6 script runs (${K6_ARMS.join(', ')})`);
+  }
+  const mode = option<K6Mode>(config, 'k6Mode', config.stream ? 'sse' : 'buffered');
+  if (!K6_MODES.includes(mode)) throw new UsageError(`--k6-mode: got ${JSON.stringify(mode)}; expected ${K6_MODES.join(' or ')}`);
+  const plan = createPlan(config.workload, config.plan);
+  const timeoutS = config.timeoutMs / 1000;
+  return {
+    v: K6_CONFIG_VERSION,
+    run_id: config.runId,
+    mode,
+    qps: config.plan.qps!,
+    total_requests: plan.total,
+    warmup: plan.warmup,
+    seed: config.seed,
+    order: config.plan.order ?? 'sequential',
+    workload_file: files.workloadFile,
+    workload: { format: 'openai' },
+    arms: config.arms.map((a) => ({ arm: a.arm, url: a.url, model: a.model })),
+    timeout_s: timeoutS,
+    expected_latency_s: option<number>(config, 'k6ExpectedLatency', Math.min(3, timeoutS)),
+    max_vus: option<number>(config, 'k6MaxVus', 0),
+    start_delay_s: 0,
+    thresholds: gatesToThresholds(gates),
+    summary_file: files.summaryFile,
+  };
+}
+
+/** Arm → header values, for SB_HEADERS in k6's environment (never written to a file). */
+export function secretHeaders(config: LoadConfig): Record<string, Record<string, string>> {
+  return Object.fromEntries(config.arms.map((a) => [a.arm, a.headers]));
+}
+
+/** The exact `k6 run` arguments. */
+export function k6RunArgs(bundle: string, consoleFile: string, quiet: boolean): string[] {
+  return ['run', '--no-usage-report', '--console-output', consoleFile, '--log-format', 'raw', ...(quiet ? ['--quiet'] : []), bundle];
+}
+
+/** What k6's exit codes mean (https://github.com/grafana/k6/blob/master/errext/exitcodes/codes.go). */
+const K6_EXIT: Record<number, string> = {
+  0: 'ok',
+  97: 'cloud test failed',
+  98: 'setup timeout',
+  99: 'thresholds crossed',
+  100: 'teardown timeout',
+  101: 'generic timeout',
+  103: 'invalid config',
+  104: 'cloud failed to get progress',
+  105: 'external abort (Ctrl-C)',
+  106: 'cannot start REST API',
+  107: 'script exception',
+  108: 'script aborted',
+  109: 'Go panic',
+  110: 'marked as failed',
+};
+
+function k6Version(bin: string): string {
+  const out = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 10_000 });
+  return (out.stdout ?? '').trim().split('\n')[0] || `unknown (k6 version exited ${out.status})`;
+}
+
+export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number }> {
+  const runDir = resolve(config.runDir);
+  mkdirSync(runDir, { recursive: true });
+  const gates = loadGates(config);
+  const files: K6RunFiles = { workloadFile: join(runDir, 'k6-workload.jsonl'), summaryFile: join(runDir, 'k6-summary.json') };
+  const scriptConfig = k6ScriptConfig(config, files, gates);
+
+  const bin = findK6();
+  if (bin === null) {
+    process.stderr.write(`${K6_INSTALL_HINT}\n  (${process.env.K6_BIN ? `K6_BIN=${process.env.K6_BIN} is not an executable file` : 'no k6 on PATH and K6_BIN is not set'})\n`);
+    return { exitCode: K6_MISSING_EXIT };
+  }
+  const bundle = await ensureK6Bundle();
+  writeFileSync(files.workloadFile, resolvedWorkloadJsonl(config.workload));
+  const configFile = join(runDir, 'k6-config.json');
+  writeFileSync(configFile, JSON.stringify(scriptConfig, null, 2) + '\n');
+  // k6 appends to --console-output: start from an empty file so only this run's lines are in it.
+  const consoleFile = join(runDir, 'k6-console.log');
+  writeFileSync(consoleFile, '');
+  const version = k6Version(bin);
+  const args = k6RunArgs(bundle, consoleFile, !config.progress);
+  process.stderr.write(`shadowbench: run ${config.runId} → ${runDir} (k6 ${scriptConfig.mode}; ${config.arms.map((a) => a.arm).join(', ')}; ${scriptConfig.qps}/s × ${scriptConfig.total_requests})\n  ${bin} ${args.join(' ')}\n`);
+
+  const startedAt = new Date();
+  let stderrTail = '';
+  const code = await new Promise<number>((done, fail) => {
+    const child = spawn(bin, args, {
+      stdio: ['ignore', 'inherit', 'pipe'],
+      env: { ...process.env, SB_CONFIG_FILE: configFile, SB_HEADERS: JSON.stringify(secretHeaders(config)) },
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    // Ctrl-C reaches k6 too (same process group): k6 stops gracefully and exits 105; wait for it.
+    child.on('error', fail);
+    child.on('close', (status, signal) => done(status ?? (signal ? 128 : 1)));
+  });
+  const endedAt = new Date();
+  if (code !== 0 && code !== 99 && /k6\/x\/sse|unknown module|extension/i.test(stderrTail)) {
+    process.stderr.write(`${K6_INSTALL_HINT}\n`);
+  }
+
+  const converted = await convertK6Console([consoleFile], join(runDir, 'records.jsonl'), { summaryFiles: [files.summaryFile!] });
+  const dropped = droppedIterations(converted.summaries);
+  const warnings = [
+    ...(config.workload.notes ?? []),
+    ...k6Warnings(converted),
+    `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
+  ];
+  if (code !== 0) warnings.push(`k6 exited ${code} (${K6_EXIT[code] ?? 'see k6 output'})`);
+  const manifest: RunManifest & { dropped_iterations: number | null; k6: Record<string, unknown> } = {
+    v: RUN_MANIFEST_VERSION,
+    record_schema_version: RECORD_SCHEMA_VERSION,
+    run_id: config.runId,
+    started_at: new Date(converted.originUnixMs ?? startedAt.getTime()).toISOString(),
+    ended_at: endedAt.toISOString(),
+    engine: 'k6',
+    seed: config.seed,
+    arms: publicArms(config.arms),
+    workload: { path: config.workloadPath, format: config.workload.format, items: config.workload.items.length },
+    config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
+    versions: { k6: version, node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
+    interrupted: code === 105 ? 'SIGINT (k6 external abort)' : code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})` : null,
+    warnings,
+    dropped_iterations: dropped?.total ?? null,
+    k6: { exit_code: code, exit_meaning: K6_EXIT[code] ?? null, records: converted.records, ignored_console_lines: converted.ignoredLines, instances: converted.metas, summaries: converted.summaries },
+  };
+  const manifestFile = join(runDir, 'run.json');
+  writeFileSync(`${manifestFile}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+  renameSync(`${manifestFile}.tmp`, manifestFile);
+  process.stderr.write(`shadowbench: k6 exited ${code} (${K6_EXIT[code] ?? 'error'}); ${converted.records} records in ${join(runDir, 'records.jsonl')}${dropped ? `, ${dropped.total} dropped iterations` : ''}\n`);
+  if (converted.records === 0) return { exitCode: 2 };
+  return { exitCode: 0 };
+}
