@@ -407,6 +407,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
           },
           resetRollback(weight) {
             traffic.resetRollback(weight);
+            window.clear();
             folder.event({ event: 'rollback_reset', weight: traffic.weight(Date.now()) }, clock());
             options.log('proxy: rollback reset by operator');
             noteWeight('admin');

@@ -61,6 +61,12 @@ export class SlidingWindow {
     }
   }
 
+  /** Forgets everything (after an operator's reset: the errors that caused a rollback must not trigger it again). */
+  clear(): void {
+    this.#entries = [];
+    this.#head = 0;
+  }
+
   stats(nowMs: number): WindowStats {
     this.#prune(nowMs);
     const live = this.#entries.slice(this.#head);
