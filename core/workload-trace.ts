@@ -67,33 +67,37 @@ export const WORDS: readonly string[] = (
 
 ).split(' ').filter((w, i, all) => all.indexOf(w) === i).map((w) => ` ${w}`);
 
-function wordsFrom(random: () => number, count: number): string[] {
-  const out = new Array<string>(count);
-  for (let i = 0; i < count; i++) out[i] = WORDS[Math.floor(random() * WORDS.length)] as string;
-  return out;
+/** `count` words drawn from `random`, each with its leading space. */
+function words(random: () => number, count: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(WORDS[Math.floor(random() * WORDS.length)]!);
+  return out.join('');
 }
 
-/** The words of one prefix block: a function of (seed, hash id) only. */
-export function blockWords(seed: number, hashId: number, blockSize: number): string[] {
-  return wordsFrom(derivedRandom(seed, `trace:block:${hashId}`), blockSize);
+/**
+ * The first `count` words of a prefix block: a function of (seed, hash id) only. A partial block is
+ * the start of the full one, since both come from the same generator.
+ */
+export function blockText(seed: number, hashId: number, count: number): string {
+  return words(derivedRandom(seed, `trace:block:${hashId}`), count);
 }
 
 /** A synthetic prompt of `inputLength` words: one block per hash id, then words drawn from (seed, line). */
-export function synthesisePrompt(seed: number, line: number, inputLength: number, hashIds: readonly number[], blockSize: number, cache?: Map<number, string[]>): string {
+export function synthesisePrompt(seed: number, line: number, inputLength: number, hashIds: readonly number[], blockSize: number, fullBlocks?: Map<number, string>): string {
   const parts: string[] = [];
   let covered = 0;
   for (const hashId of hashIds) {
     if (covered >= inputLength) break;
-    let block = cache?.get(hashId);
-    if (block === undefined) {
-      block = blockWords(seed, hashId, blockSize);
-      cache?.set(hashId, block);
-    }
     const take = Math.min(blockSize, inputLength - covered);
-    parts.push(take === blockSize ? block.join('') : block.slice(0, take).join(''));
+    let block = take < blockSize ? undefined : fullBlocks?.get(hashId);
+    if (block === undefined) {
+      block = blockText(seed, hashId, take);
+      if (take === blockSize) fullBlocks?.set(hashId, block);
+    }
+    parts.push(block);
     covered += take;
   }
-  if (covered < inputLength) parts.push(wordsFrom(derivedRandom(seed, `trace:line:${line}`), inputLength - covered).join(''));
+  if (covered < inputLength) parts.push(words(derivedRandom(seed, `trace:line:${line}`), inputLength - covered));
   return parts.join('').slice(1); // drop the leading space of the first word
 }
 
@@ -103,7 +107,7 @@ export function parseTraceJsonl(text: string, options: TraceParseOptions): Workl
   if (!isPositiveInteger(blockSize)) throw new WorkloadError(file, null, `blockSize ${preview(blockSize)} must be a positive integer (tokens per hash id)`);
   const model = options.model ?? DEFAULT_MODEL;
   const api = options.api ?? 'chat';
-  const cache = new Map<number, string[]>();
+  const fullBlocks = new Map<number, string>();
   const items: WorkloadItem[] = [];
   let previous: { line: number; ms: number } | null = null;
   for (const { line, value } of jsonObjectLines(text, file, LINE_SHAPE)) {
@@ -131,7 +135,7 @@ export function parseTraceJsonl(text: string, options: TraceParseOptions): Workl
       id = String(value.id);
     }
     previous = { line, ms: timestamp };
-    const prompt = synthesisePrompt(seed, line, inputLength, ids, blockSize, cache);
+    const prompt = synthesisePrompt(seed, line, inputLength, ids, blockSize, fullBlocks);
     const limits = { max_tokens: outputLength, min_tokens: outputLength, ignore_eos: true };
     const body = api === 'chat' ? { model, messages: [{ role: 'user', content: prompt }], ...limits } : { model, prompt, ...limits };
     items.push({ id, api, body, timestamp_ms: timestamp });
