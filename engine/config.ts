@@ -79,3 +79,9 @@ export function publicArms(arms: readonly ArmTarget[]): Array<{ arm: Arm; url: s
     header_names: headerNames(a.headers),
   }));
 }
+
+/** Sortable and unique enough: UTC timestamp plus a short random suffix, e.g. 20260124-101530-4f9c. */
+export function newRunId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
+  return `${stamp}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
+}

@@ -1,0 +1,285 @@
+// `shadowbench load` (npm run load): paired open-loop replay of a workload against a baseline and a
+// candidate at a target rate, then the analysis of the run folder.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
+import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
+import { redactUrl } from '../core/run.ts';
+import { WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
+import { loadWorkloadFile } from '../io/workload-file.ts';
+import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
+import { preflight, PreflightError } from '../engine/preflight.ts';
+import { NodeLoadRun } from '../engine/run-load.ts';
+import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
+import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from './options.ts';
+
+const DEFAULT_DURATION_S = 30;
+
+export const LOAD_OPTIONS = {
+  baseline: str({ meta: 'URL', help: 'baseline base URL (e.g. http://10.0.0.5:8000); with neither --baseline nor --candidate, two simulated endpoints are started on loopback' }),
+  candidate: str({ meta: 'URL', help: 'candidate base URL' }),
+  model: str({ meta: 'NAME', help: 'model name sent to every arm (default: the workload\'s)' }),
+  baselineModel: str({ meta: 'NAME', help: 'model name sent to the baseline (overrides --model)' }),
+  candidateModel: str({ meta: 'NAME', help: 'model name sent to the candidate (overrides --model)' }),
+  baselineRepeat: bool({ help: 'also send every request to the baseline a second time at the same instant (arm baseline_repeat: the baseline\'s own output noise, A/A)' }),
+  header: list({ meta: 'NAME: VALUE', help: 'extra header on every arm (API keys: use BASELINE_API_KEY / CANDIDATE_API_KEY)' }),
+  baselineHeader: list({ meta: 'NAME: VALUE', help: 'extra header on the baseline (and baseline_repeat) only' }),
+  candidateHeader: list({ meta: 'NAME: VALUE', help: 'extra header on the candidate only' }),
+  workload: str({ default: 'workloads/sample-chat.jsonl', meta: 'FILE', help: 'workload file (formats: workloads/FORMATS.md)' }),
+  format: str({ choices: WORKLOAD_FORMATS, help: 'workload format [default: detected from the content]' }),
+  sample: num({ integer: true, min: 1, help: 'use a seeded random subset of this many workload items' }),
+  order: str({ default: 'sequential', choices: ITEM_ORDERS, help: 'item order: file order, or a seeded shuffle per pass' }),
+  qps: num({ default: 10, min: 0.001, help: 'target rate in requests (pairs) per second; each request goes to every arm' }),
+  arrival: str({ default: 'constant', choices: ARRIVALS, help: 'constant: every 1/qps s; poisson: seeded exponential gaps; trace: the workload\'s own timestamps' }),
+  timeScale: num({ default: 1, min: 0.000001, help: 'trace arrival: multiplies the workload\'s time offsets (0.5 = twice as fast)' }),
+  duration: num({ min: 0.001, meta: 'SECONDS', help: `measured length in seconds [default ${DEFAULT_DURATION_S} s unless --requests is given, or one pass over a trace]; with --requests the shorter wins` }),
+  requests: num({ integer: true, min: 1, help: 'measured requests (pairs); with --duration the shorter wins' }),
+  warmup: num({ default: 0, integer: true, min: 0, help: 'warm-up requests sent first on the same schedule, flagged and excluded from analysis' }),
+  maxInflight: num({ default: 0, integer: true, min: 0, help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns); 0 = no cap' }),
+  timeout: num({ default: 60, min: 0.001, meta: 'SECONDS', help: 'per-request limit from send to the end of the response' }),
+  grace: num({ default: 10, min: 0, meta: 'SECONDS', help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)' }),
+  stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); --no-stream sends stream: false (no token timing)' }),
+  workers: num({ default: availableParallelism(), integer: true, min: 0, max: 64, help: 'sending threads (requests dealt round-robin, both arms of a request from one thread); 0 = the main thread' }),
+  seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json' }),
+  out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
+  preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending (--no-preflight skips)' }),
+  analyze: bool({ default: true, help: 'analyse the run folder when the run ends' }),
+  progress: bool({ default: true, help: 'live progress line on stderr' }),
+  engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (cli/load-k6.ts)' }),
+  baselineProfile: str({ default: 'vllm-single-node', meta: 'PROFILE', help: 'simulated baseline profile (only without --baseline/--candidate)' }),
+  candidateProfile: str({ default: 'dynamo-disaggregated', meta: 'PROFILE', help: 'simulated candidate profile (only without --baseline/--candidate)' }),
+};
+
+type LoadValues = Values<typeof LOAD_OPTIONS>;
+
+const DESCRIPTION =
+  'Replays a workload at a target rate (open loop: a slow server never delays the schedule) against a baseline\n' +
+  'and a candidate at the same instant, writes one record per request per arm to <run folder>/records.jsonl and\n' +
+  'run.json, then analyses the folder. API keys come from BASELINE_API_KEY and CANDIDATE_API_KEY (sent as\n' +
+  'Authorization: Bearer; never written anywhere). Ctrl-C stops sending, lets in-flight requests finish for\n' +
+  '--grace seconds, and leaves an analysable run folder (exit 130).';
+
+const PLAN_FLAGS: Record<string, string> = { durationS: '--duration', timeScale: '--time-scale', workload: '--workload' };
+
+function usage(message: string): never {
+  throw new UsageError(message);
+}
+
+function planOptions(v: LoadValues, explicit: Set<keyof LoadValues>): PlanOptions {
+  const plan: PlanOptions = { arrival: v.arrival, seed: v.seed, order: v.order, warmup: v.warmup };
+  if (v.arrival === 'trace') {
+    plan.timeScale = v.timeScale;
+    if (explicit.has('qps')) usage('--qps does not apply with --arrival trace (the workload\'s timestamps set the rate; use --time-scale)');
+  } else {
+    plan.qps = v.qps;
+    if (explicit.has('timeScale')) usage('--time-scale applies only with --arrival trace');
+  }
+  if (v.requests !== undefined) plan.requests = v.requests;
+  if (v.duration !== undefined) plan.durationS = v.duration;
+  else if (v.requests === undefined && v.arrival !== 'trace') plan.durationS = DEFAULT_DURATION_S;
+  return plan;
+}
+
+function headersFor(v: LoadValues, env: Record<string, string | undefined>, side: 'baseline' | 'candidate'): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const add = (flag: string, lines: string[]) => {
+    for (const line of lines) {
+      try {
+        const [name, value] = parseHeader(flag, line);
+        headers[name] = value;
+      } catch (error) {
+        usage((error as Error).message);
+      }
+    }
+  };
+  add('--header', v.header);
+  add(side === 'baseline' ? '--baseline-header' : '--candidate-header', side === 'baseline' ? v.baselineHeader : v.candidateHeader);
+  const key = env[side === 'baseline' ? 'BASELINE_API_KEY' : 'CANDIDATE_API_KEY'];
+  if (key !== undefined && key !== '') headers.authorization = `Bearer ${key}`;
+  return headers;
+}
+
+function checkUrl(flag: string, url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    usage(`${flag}: ${JSON.stringify(redactUrl(url) === '<invalid url>' ? url.slice(0, 60) : redactUrl(url))} is not a URL (expected e.g. http://10.0.0.5:8000)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${flag}: expected an http:// or https:// URL, got ${parsed.protocol}`);
+}
+
+/** Options as run.json shows them: header values and URL credentials removed. */
+function publicOptions(v: LoadValues): Record<string, unknown> {
+  const names = (lines: string[]) => lines.map((l) => l.slice(0, Math.max(0, l.indexOf(':'))).trim().toLowerCase());
+  return {
+    ...v,
+    baseline: v.baseline === undefined ? null : redactUrl(v.baseline),
+    candidate: v.candidate === undefined ? null : redactUrl(v.candidate),
+    header: names(v.header),
+    baselineHeader: names(v.baselineHeader),
+    candidateHeader: names(v.candidateHeader),
+    api_keys_from_env: [],
+  };
+}
+
+function modelsInWorkload(workload: Workload): string[] {
+  return [...new Set(workload.items.map((i) => i.body.model).filter((m): m is string => typeof m === 'string'))];
+}
+
+/** Resolves argv + environment + endpoints into the engine's configuration (validating every combination). */
+export async function resolveConfig(
+  v: LoadValues,
+  explicit: Set<keyof LoadValues>,
+  env: Record<string, string | undefined>,
+  endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null },
+): Promise<LoadConfig> {
+  const plan = planOptions(v, explicit);
+  let workload: Workload;
+  try {
+    workload = await loadWorkloadFile(v.workload, { seed: v.seed, ...(v.format !== undefined && { format: v.format }), ...(v.sample !== undefined && { sample: v.sample }) });
+  } catch (error) {
+    if (error instanceof WorkloadError) usage(`--workload: ${error.message}`);
+    throw error;
+  }
+  try {
+    createPlan(workload, plan);
+  } catch (error) {
+    if (error instanceof PlanError) usage(`${PLAN_FLAGS[error.option] ?? flagOf(error.option)}: ${error.message}`);
+    throw error;
+  }
+  const baselineHeaders = headersFor(v, env, 'baseline');
+  const arms: ArmTarget[] = [
+    { arm: BASELINE, url: endpoints.baseline, model: v.baselineModel ?? v.model ?? null, headers: baselineHeaders, simulatedProfile: endpoints.baselineProfile },
+    { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: headersFor(v, env, 'candidate'), simulatedProfile: endpoints.candidateProfile },
+  ];
+  if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...baselineHeaders } });
+  const runId = newRunId();
+  const runDir = v.out ?? join('results', runId);
+  if (existsSync(join(runDir, 'records.jsonl'))) usage(`--out: ${runDir} already holds a run (records.jsonl); choose another folder`);
+  return {
+    engine: v.engine,
+    runId,
+    runDir,
+    arms,
+    workload,
+    workloadPath: v.workload,
+    plan,
+    seed: v.seed,
+    stream: v.stream,
+    timeoutMs: v.timeout * 1000,
+    graceMs: v.grace * 1000,
+    maxInflight: v.maxInflight,
+    workers: v.workers,
+    preflight: v.preflight,
+    progress: v.progress,
+    options: { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan },
+  };
+}
+
+interface K6Module {
+  runK6Load(config: LoadConfig): Promise<number | { exitCode?: number } | void>;
+}
+
+async function analyze(runDir: string): Promise<number | null> {
+  let module: { analyzeRunFolder?: (dir: string) => Promise<{ exitCode: number }> };
+  try {
+    module = (await import('./analyze.ts')) as typeof module;
+  } catch (error) {
+    process.stderr.write(`shadowbench: analysis is not available (${(error as Error).message.split('\n')[0]}); analyse later with: npm run analyze -- ${runDir}\n`);
+    return null;
+  }
+  if (typeof module.analyzeRunFolder !== 'function') {
+    process.stderr.write(`shadowbench: analysis is not available yet (cli/analyze.ts has no analyzeRunFolder); records are in ${runDir}\n`);
+    return null;
+  }
+  return (await module.analyzeRunFolder(runDir)).exitCode;
+}
+
+export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(formatHelp('shadowbench load [options]   (npm run load -- [options])', DESCRIPTION, LOAD_OPTIONS));
+    return 0;
+  }
+  const { values: v, positionals, explicit } = parseOptions(LOAD_OPTIONS, argv, env);
+  if (positionals.length > 0) usage(`unexpected argument "${positionals[0]}"; load takes only options (see --help)`);
+  if ((v.baseline === undefined) !== (v.candidate === undefined)) {
+    usage(`${v.baseline === undefined ? '--baseline' : '--candidate'} is missing: give both --baseline and --candidate, or neither to use the simulated endpoints`);
+  }
+  if (v.baseline !== undefined) checkUrl('--baseline', v.baseline);
+  if (v.candidate !== undefined) checkUrl('--candidate', v.candidate);
+  planOptions(v, explicit); // flag combinations fail before any endpoint is started
+
+  // Ctrl-C: before the load starts (sims, preflight) it just stops; during the load the first one
+  // drains gracefully and the second exits at once; after the load (analysis) it exits at once.
+  let loadRun: NodeLoadRun | null = null;
+  let phase: 'starting' | 'loading' | 'after' = 'starting';
+  let interrupts = 0;
+  let interruptedEarly = false;
+  const onSigint = () => {
+    interrupts++;
+    if (phase === 'starting') interruptedEarly = true;
+    else if (phase === 'after' || loadRun === null) process.exit(130);
+    else if (interrupts === 1) loadRun.stop('SIGINT');
+    else loadRun.exitNow('SIGINT (second)', 130);
+  };
+  const sims: SimProcess[] = [];
+  try {
+    if (v.engine === 'node') process.on('SIGINT', onSigint);
+    let endpoints;
+    if (v.baseline !== undefined && v.candidate !== undefined) {
+      endpoints = { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null };
+    } else {
+      const seedArgs = ['--seed', String(v.seed)];
+      const started = await Promise.all([startSimProcess(v.baselineProfile, seedArgs), startSimProcess(v.candidateProfile, seedArgs)]);
+      sims.push(...started);
+      const [b, c] = started as [SimProcess, SimProcess];
+      process.stderr.write(`shadowbench: simulated endpoints: baseline ${b.profile} at ${b.url}, candidate ${c.profile} at ${c.url}\n`);
+      endpoints = { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
+    }
+    const config = await resolveConfig(v, explicit, env, endpoints);
+    if (config.preflight) {
+      try {
+        await preflight(
+          config.arms.filter((a) => a.arm !== BASELINE_REPEAT),
+          (a) => (a.model !== null ? [a.model] : modelsInWorkload(config.workload)),
+          (a) => redactUrl(a.url),
+        );
+      } catch (error) {
+        if (error instanceof PreflightError) usage(error.message);
+        throw error;
+      }
+    }
+    if (interruptedEarly) return 130;
+
+    if (config.engine === 'k6') {
+      let k6: K6Module;
+      try {
+        k6 = (await import('./load-k6.ts' as string)) as K6Module;
+      } catch (error) {
+        usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
+      }
+      const result = await k6.runK6Load(config);
+      const k6Code = typeof result === 'number' ? result : (result?.exitCode ?? 0);
+      if (k6Code !== 0) return k6Code;
+    } else {
+      process.stderr.write(
+        `shadowbench: run ${config.runId} → ${config.runDir} (${config.arms.map((a) => a.arm).join(', ')}; ` +
+          `${config.plan.arrival}${config.plan.qps !== undefined ? ` ${config.plan.qps}/s` : ''}; ${config.workers === 0 ? 'main thread' : `${config.workers} workers`})\n`,
+      );
+      loadRun = new NodeLoadRun(config);
+      phase = 'loading';
+      const result = await loadRun.run();
+      phase = 'after';
+      process.stderr.write(`shadowbench: ${result.sent} pairs sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
+    }
+    for (const sim of sims.splice(0)) await sim.close();
+    const code = v.analyze ? await analyze(config.runDir) : null;
+    if (interrupts > 0) return 130;
+    return code ?? 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await Promise.all(sims.map((s) => s.close()));
+  }
+}

@@ -1,0 +1,279 @@
+// The streaming client against a tiny in-test HTTP server that misbehaves on purpose: every wire-level
+// fault must end in one record with the right outcome kind, a clear message and the partial data.
+// (End-to-end runs against the real simulated endpoints are in engine.test.ts and load.test.ts.)
+import test from 'ava';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { emptyRecord, recordErrors, type RequestRecord } from '../core/record.ts';
+import { createArmClient, createRequest } from '../engine/client.ts';
+import { monoNow } from '../engine/pacer.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const chunk = (content: string, extra: Record<string, unknown> = {}) =>
+  `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra })}\n\n`;
+const roleChunk = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] })}\n\n`;
+const usageChunk = `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 3 } })}\n\n`;
+
+/** Starts a server whose handler is chosen per request by path suffix; resolves with its base URL. */
+async function server(t: { teardown(fn: () => void): void }, handler: Handler): Promise<string> {
+  const s = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(req, res));
+  });
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    s.closeAllConnections();
+    s.close();
+  });
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+interface SendOpts {
+  stream?: boolean;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+  api?: 'chat' | 'completions';
+  cancelAfterMs?: number;
+}
+
+function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
+  const stream = opts.stream ?? true;
+  const client = createArmClient('baseline', url, opts.headers ?? {}, opts.timeoutMs ?? 2000);
+  const record = emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'node', streaming: stream, scheduled_ns: 0 });
+  return new Promise((resolve) => {
+    const request = createRequest({
+      client,
+      api: opts.api ?? 'chat',
+      stream,
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }),
+      requestId: 'r:baseline:0',
+      record,
+      origin: monoNow(),
+      timeoutMs: opts.timeoutMs ?? 2000,
+      onDone: (r) => {
+        void client.dispatcher.destroy();
+        resolve(r);
+      },
+    });
+    request.start();
+    if (opts.cancelAfterMs !== undefined) setTimeout(() => request.cancel('run stopped (test)'), opts.cancelAfterMs);
+  });
+}
+
+const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
+
+test('a well-formed stream: content chunks timed, role-only and usage chunks not content, [DONE] ends it', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.write(roleChunk);
+    res.write(chunk('Hel'));
+    setTimeout(() => {
+      res.write(chunk('lo', { choices: [{ index: 0, delta: { content: 'lo' }, finish_reason: 'stop' }] }));
+      res.end(usageChunk + 'data: [DONE]\n\n');
+    }, 20);
+  });
+  const r = await send(url);
+  t.deepEqual(recordErrors(r), []);
+  t.is(r.outcome.kind, 'ok');
+  t.is(r.output_text, 'Hello');
+  t.is(r.content_ns.length, 2);
+  t.is(r.first_content_ns, r.content_ns[0]!);
+  t.true(r.first_chunk_ns! <= r.first_content_ns!, 'the role-only chunk counts as the first chunk');
+  t.true(r.content_ns[1]! - r.content_ns[0]! >= 15e6, 'the second chunk is stamped when it arrived (~20 ms later)');
+  t.true(r.sent_ns! <= r.headers_ns! && r.headers_ns! <= r.first_chunk_ns!);
+  t.deepEqual(r.usage, { prompt_tokens: 7, completion_tokens: 3, cached_prompt_tokens: null });
+  t.is(r.finish_reason, 'stop');
+  t.is(r.content_tokens, null, 'no per-chunk usage: tokens per chunk unknown');
+  t.is(r.http_status, 200);
+});
+
+test('continuous usage stats (cumulative completion_tokens per chunk) fill content_tokens', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.write(chunk('a', { usage: { prompt_tokens: 5, completion_tokens: 1 } }));
+    res.write(chunk('bc', { usage: { prompt_tokens: 5, completion_tokens: 3 } }));
+    res.end(chunk('d', { usage: { prompt_tokens: 5, completion_tokens: 4 } }) + 'data: [DONE]\n\n');
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'ok');
+  t.deepEqual(r.content_tokens, [1, 2, 1]);
+});
+
+test('non-streaming: the whole JSON body is interpreted and no token timing is claimed', async (t) => {
+  const url = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'length' }], usage: { prompt_tokens: 2, completion_tokens: 9 } }));
+  });
+  const r = await send(url, { stream: false });
+  t.is(r.outcome.kind, 'ok');
+  t.false(r.token_timing);
+  t.is(r.output_text, 'whole answer');
+  t.is(r.usage?.completion_tokens, 9);
+  t.is(r.first_content_ns, null);
+  t.deepEqual(recordErrors(r), []);
+});
+
+test('HTTP error: http_error with the status and the server\'s own message', async (t) => {
+  const url = await server(t, (_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'error', message: 'The model `m` does not exist.', type: 'NotFoundError', code: 404 }));
+  });
+  const r = await send(url);
+  t.deepEqual(r.outcome, { kind: 'http_error', status: 404, message: 'The model `m` does not exist.' });
+  t.is(r.http_status, 404);
+});
+
+test('a non-OpenAI server (HTML page) is a protocol_error naming the content type', async (t) => {
+  const url = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<html><body>Welcome to nginx!</body></html>');
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /not JSON.*text\/html.*nginx/);
+});
+
+test('a stream request answered with one JSON body is a protocol_error', async (t) => {
+  const url = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ choices: [{ message: { content: 'x' } }] }));
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /asked for a stream/);
+});
+
+test('malformed SSE: an event that is not JSON is a protocol_error, earlier content kept', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.write(chunk('ok so far'));
+    res.end('data: {"choices": [tru\n\ndata: [DONE]\n\n');
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /SSE event 2 is not JSON/);
+  t.is(r.output_text, 'ok so far');
+  t.is(r.content_ns.length, 1);
+});
+
+test('a body that is not SSE at all (plain text lines) is a protocol_error', async (t) => {
+  const url = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('hello\nworld\n');
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /not an SSE stream/);
+});
+
+test('JSON events that are not OpenAI-shaped are a protocol_error', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.end('data: {"token": "hi"}\n\ndata: [DONE]\n\n');
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /no "choices"/);
+});
+
+test('an error object inside a 200 stream is a protocol_error with the server\'s message', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.write(chunk('a'));
+    res.end(`data: ${JSON.stringify({ error: { message: 'KV cache exhausted', code: 500 } })}\n\n`);
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /KV cache exhausted/);
+});
+
+test('a stream that ends cleanly without [DONE] is a protocol_error with the event count', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.end(chunk('a') + chunk('b'));
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.regex((r.outcome as { message: string }).message, /without \[DONE\] after 2 events/);
+  t.is(r.output_text, 'ab');
+});
+
+test('a socket closed mid-stream is a connection_error, partial content kept', async (t) => {
+  const url = await server(t, (req, res) => {
+    sse(res);
+    res.write(chunk('part'));
+    setTimeout(() => req.socket.destroy(), 20);
+  });
+  const r = await send(url);
+  t.is(r.outcome.kind, 'connection_error');
+  t.regex((r.outcome as { message: string }).message, /socket closed mid-stream after 1 events/);
+  t.is(r.output_text, 'part');
+  t.not(r.end_ns, null);
+});
+
+test('connection refused is a connection_error with its code and the URL', async (t) => {
+  // A port that was free a moment ago refuses connections.
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const freePort = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  const r = await send(`http://127.0.0.1:${freePort}`);
+  t.is(r.outcome.kind, 'connection_error');
+  t.is((r.outcome as { code?: string }).code, 'ECONNREFUSED');
+  t.regex((r.outcome as { message: string }).message, new RegExp(`connection refused.*127\\.0\\.0\\.1:${freePort}`));
+  t.is(r.headers_ns, null);
+  t.not(r.end_ns, null);
+});
+
+test('timeouts name their phase: headers, first_token, stream', async (t) => {
+  const url = await server(t, (req, res) => {
+    if (req.url?.includes('completions') && req.headers['x-phase'] === 'headers') return; // never answers
+    sse(res);
+    if (req.headers['x-phase'] === 'first_token') res.write(roleChunk); // headers and a role chunk, then silence
+    if (req.headers['x-phase'] === 'stream') res.write(chunk('first'));
+  });
+  const [headers, firstToken, stream] = await Promise.all(
+    ['headers', 'first_token', 'stream'].map((phase) => send(url, { timeoutMs: 150, headers: { 'x-phase': phase } })),
+  );
+  t.like(headers!.outcome, { kind: 'timeout', phase: 'headers' });
+  t.like(firstToken!.outcome, { kind: 'timeout', phase: 'first_token' });
+  t.like(stream!.outcome, { kind: 'timeout', phase: 'stream' });
+  t.is(stream!.output_text, 'first');
+  for (const r of [headers!, firstToken!, stream!]) {
+    const elapsedMs = (r.end_ns! - r.sent_ns!) / 1e6;
+    t.true(elapsedMs >= 140 && elapsedMs < 1000, `timed out after ${elapsedMs} ms`);
+  }
+});
+
+test('cancel ends an in-flight request with outcome cancelled and keeps what arrived', async (t) => {
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    res.write(chunk('before'));
+  });
+  const r = await send(url, { cancelAfterMs: 50 });
+  t.deepEqual(r.outcome, { kind: 'cancelled', message: 'run stopped (test)' });
+  t.is(r.output_text, 'before');
+});
+
+test('secrets sent in headers never appear in a record, even when the server echoes them', async (t) => {
+  const url = await server(t, (req, res) => {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${String(req.headers.authorization).replace('Bearer ', '')}` } }));
+  });
+  const r = await send(url, { headers: { authorization: 'Bearer sk-test-SECRET-4242' } });
+  t.is(r.outcome.kind, 'http_error');
+  t.false(JSON.stringify(r).includes('SECRET-4242'));
+  t.regex((r.outcome as { message: string }).message, /Incorrect API key provided: <redacted>/);
+});
+
+test('completions API: text chunks are content', async (t) => {
+  const url = await server(t, (req, res) => {
+    t.is(req.url, '/v1/completions');
+    sse(res);
+    res.end(`data: ${JSON.stringify({ choices: [{ text: 'abc', finish_reason: null }] })}\n\ndata: [DONE]\n\n`);
+  });
+  const r = await send(`${url}/v1`, { api: 'completions' });
+  t.is(r.outcome.kind, 'ok');
+  t.is(r.output_text, 'abc');
+});
