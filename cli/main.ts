@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   gate: { summary: 'analyse a run folder and exit 0 PROCEED / 1 INVESTIGATE / 2 bad input (for CI)', load: () => import('./gate.ts') },
   proxy: { summary: 'live shadow / canary proxy: mirror traffic to both arms, shift it by weight, roll back automatically', load: () => import('./proxy.ts') },
   convert: { summary: 'translate a vLLM serve command line into an NVIDIA Dynamo deployment YAML', load: () => import('./convert.ts') },
+  'k6-manifest': { summary: 'k6-operator TestRun + ConfigMap for a distributed k6 run (--parallelism N); --collect converts the runners\' logs', load: () => import('./k6-manifest.ts') },
 };
 
 function usage(): string {
