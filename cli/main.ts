@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   proxy: { summary: 'live shadow / canary proxy: mirror traffic to both arms, shift it by weight, roll back automatically', load: () => import('./proxy.ts') },
   convert: { summary: 'translate a vLLM serve command line into an NVIDIA Dynamo deployment YAML', load: () => import('./convert.ts') },
   'k6-manifest': { summary: 'k6-operator TestRun + ConfigMap for a distributed k6 run (--parallelism N); --collect converts the runners\' logs', load: () => import('./k6-manifest.ts') },
+  assess: { summary: 'should we migrate? score a baseline run against the migration guide\'s criteria', load: () => import('./assess.ts') },
 };
 
 function usage(): string {

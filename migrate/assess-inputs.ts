@@ -1,0 +1,162 @@
+// Gathers the figures `assess` needs from a baseline run folder: summary.json (the analysis),
+// metrics/<arm>.jsonl (server scrapes), run.json (workload, seed, arms) and records.jsonl (send
+// times). Everything missing is reported as "not measured" with what would provide it.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BASELINE } from '../core/record.ts';
+import type { RunManifest } from '../core/run.ts';
+import type { Workload, WorkloadFormat } from '../core/workload.ts';
+import { forEachRecord } from '../io/records-file.ts';
+import { loadWorkloadFile } from '../io/workload-file.ts';
+import { readMetricsDir } from '../io/prometheus-scrape.ts';
+import { deriveServerMetrics } from '../analysis/server-metrics.ts';
+import { modelsOf, peakToAverage, prefixReuseRate, promptText, type AssessInputs, type AssessThresholds } from './assess.ts';
+
+export class AssessInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AssessInputError';
+  }
+}
+
+async function readJson(file: string, missing: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new AssessInputError(`${file}: not found; ${missing}`);
+    throw new AssessInputError(`${file}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AssessInputError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** TTFT P99 and the SLO of the baseline arm, read from summary.json (shadowbench.summary v1). */
+export function ttftFromSummary(summary: unknown, arm: string): { p99: number | null; slo: number | null; note: string } {
+  const s = record(summary);
+  if (s.schema !== 'shadowbench.summary') return { p99: null, slo: null, note: 'summary.json is not a shadowbench summary' };
+  const arms = Array.isArray(s.arms) ? s.arms.map(record) : [];
+  const a = arms.find((x) => x.arm === arm);
+  if (!a) return { p99: null, slo: null, note: `summary.json has no "${arm}" arm` };
+  const check = record(record(a.slo).ttft_p99_ms);
+  const p99 = numberOrNull(check.value) ?? numberOrNull(record(record(a.metrics).ttft_ms).p99);
+  return { p99, slo: numberOrNull(check.limit), note: p99 === null ? `no TTFT was measured on the ${arm} arm (no successful streamed request)` : 'from summary.json' };
+}
+
+export interface GatherOptions {
+  /** Workload file to use instead of the one named in run.json. */
+  workload?: string;
+  thresholds: AssessThresholds;
+}
+
+export async function gatherAssessInputs(runDir: string, options: GatherOptions): Promise<AssessInputs> {
+  const manifest = record(await readJson(join(runDir, 'run.json'), 'is this a run folder (results/<run-id>/)?')) as Partial<RunManifest>;
+  const summary = await readJson(join(runDir, 'summary.json'), `analyse the run first: npm run analyze -- ${runDir}`);
+  const baseline = typeof record(record(summary).comparison).baseline === 'string' ? (record(record(summary).comparison).baseline as string) : BASELINE;
+  const ttft = ttftFromSummary(summary, baseline);
+
+  // Server metrics of the baseline arm
+  const { byArm } = await readMetricsDir(runDir);
+  const entries = byArm.get(baseline);
+  let gpu: number | null = null;
+  let gpuNote: string;
+  let serverHitRate: number | null = null;
+  if (entries === undefined) {
+    gpuNote = `no metrics/${baseline}.jsonl: run the load with --baseline-metrics URL (vLLM /metrics plus a DCGM exporter)`;
+  } else {
+    const server = deriveServerMetrics(baseline, entries);
+    serverHitRate = server.prefix_cache?.hit_rate ?? null;
+    gpu = server.gpu_utilization_pct?.mean ?? null;
+    gpuNote =
+      gpu !== null
+        ? `mean of ${server.gpu_utilization_pct?.samples} scrapes`
+        : server.scrapes === 0
+          ? `all ${server.gaps} scrapes of the ${baseline} metrics failed (${server.gap_list[0]?.error ?? 'no scrape'})`
+          : 'the metrics endpoint does not expose DCGM_FI_DEV_GPU_UTIL (scrape a DCGM exporter too)';
+  }
+
+  // The workload: models, prefix reuse, arrival timestamps
+  let workload: Workload | null = null;
+  let workloadNote = '';
+  const workloadPath = options.workload ?? record(manifest.workload).path;
+  if (typeof workloadPath !== 'string') {
+    workloadNote = 'run.json names no workload file (give one with --workload FILE)';
+  } else {
+    const format = record(manifest.workload).format;
+    try {
+      workload = await loadWorkloadFile(workloadPath, {
+        seed: typeof manifest.seed === 'number' ? manifest.seed : 0,
+        ...(options.workload === undefined && typeof format === 'string' ? { format: format as WorkloadFormat } : {}),
+      });
+    } catch (error) {
+      workloadNote = `${(error as Error).message} (give the workload with --workload FILE)`;
+    }
+  }
+
+  let models: string[] | null = null;
+  let modelsNote = workloadNote;
+  if (workload) {
+    models = modelsOf(workload.items);
+    modelsNote = `from ${workload.items.length} workload requests`;
+  } else if (Array.isArray(manifest.arms)) {
+    const armModel = manifest.arms.find((a) => a.arm === baseline)?.model;
+    if (typeof armModel === 'string') {
+      models = [armModel];
+      modelsNote = `the ${baseline} arm's model in run.json (workload unavailable: ${workloadNote})`;
+    }
+  }
+
+  let prefixReuse: number | null = null;
+  let prefixNote = workloadNote;
+  if (workload) {
+    const reuse = prefixReuseRate(workload.items.map(promptText), options.thresholds.prefix_block_chars);
+    prefixReuse = reuse?.rate ?? null;
+    prefixNote = reuse ? `${options.thresholds.prefix_block_chars}-character blocks over ${reuse.chars.toLocaleString('en-US')} prompt characters` : 'the workload prompts are empty';
+  }
+
+  // Arrivals: the workload's own timestamps when it has them (production traffic), else the run's send times.
+  let arrivals: number[] = [];
+  let arrivalSource = '';
+  let arrivalsMissing = 'the workload has no timestamps and records.jsonl has no sent baseline request';
+  const stamps = workload?.items.map((i) => i.timestamp_ms) ?? [];
+  if (stamps.length > 1 && stamps.every((t): t is number => t !== null)) {
+    arrivals = stamps;
+    arrivalSource = 'workload timestamps';
+  } else {
+    try {
+      await forEachRecord(join(runDir, 'records.jsonl'), (r) => {
+        if (r.arm === baseline && !r.warmup && r.sent_ns !== null) arrivals.push(r.sent_ns / 1e6);
+      });
+      arrivalSource = "the run's send times: the load you generated, not production traffic (use a workload with timestamps)";
+    } catch (error) {
+      arrivalsMissing = `the workload has no timestamps and records.jsonl is unreadable (${(error as Error).message})`;
+    }
+  }
+  const burst = arrivals.length > 0 ? peakToAverage(arrivals, options.thresholds.arrival_bin_s) : null;
+
+  return {
+    run_id: typeof manifest.run_id === 'string' ? manifest.run_id : runDir,
+    gpu_utilization_pct: gpu,
+    gpu_note: gpuNote,
+    ttft_p99_ms: ttft.p99,
+    ttft_slo_ms: ttft.slo,
+    ttft_note: ttft.note,
+    models,
+    models_note: modelsNote,
+    peak_to_average: burst?.ratio ?? null,
+    peak_to_average_note: burst
+      ? `${burst.bins} bins of ${options.thresholds.arrival_bin_s} s, ${arrivalSource}`
+      : arrivals.length === 0
+        ? arrivalsMissing
+        : `arrivals span less than two ${options.thresholds.arrival_bin_s} s bins (${arrivalSource})`,
+    prefix_reuse: prefixReuse,
+    prefix_reuse_note: prefixNote,
+    server_prefix_cache_hit_rate: serverHitRate,
+  };
+}
