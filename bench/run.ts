@@ -14,6 +14,7 @@ export interface Benchmark {
 
 // One line per benchmark module; each exports `benchmark: Benchmark`.
 const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
+  () => import('./sim.ts'),
 ];
 
 export function formatTable(table: BenchTable): string {
