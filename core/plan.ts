@@ -134,19 +134,24 @@ function poissonSchedule(qps: number, seed: number): Schedule {
 }
 
 function traceSchedule(workload: Workload, timeScale: number): { schedule: Schedule; periodMs: number } {
-  const items = workload.items;
-  const untimed = items.find((item) => item.timestamp_ms === null);
-  if (untimed !== undefined) {
-    throw new PlanError('arrival', `arrival "trace" needs a timestamp on every item, but ${workload.source} item ${untimed.id} has none (use a trace file or openai lines with timestamp_ms, or arrival constant/poisson)`);
+  // Only length and index access: in k6 the items are a SharedArray, which has no array methods
+  // and parses an element on every access, so the timestamps are copied out once.
+  const n = workload.items.length;
+  const timestamps = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const item = workload.items[k]!;
+    if (item.timestamp_ms === null) {
+      throw new PlanError('arrival', `arrival "trace" needs a timestamp on every item, but ${workload.source} item ${item.id} has none (use a trace file or openai lines with timestamp_ms, or arrival constant/poisson)`);
+    }
+    timestamps[k] = item.timestamp_ms;
   }
-  const first = items[0]!.timestamp_ms!;
-  const spanMs = items[items.length - 1]!.timestamp_ms! - first;
+  const first = timestamps[0]!;
+  const spanMs = timestamps[n - 1]! - first;
   // A repeated trace starts its next pass one mean inter-arrival gap after its last request.
-  const periodMs = items.length > 1 ? spanMs + spanMs / (items.length - 1) : 0;
-  const n = items.length;
+  const periodMs = n > 1 ? spanMs + spanMs / (n - 1) : 0;
   const schedule: Schedule = (i) => {
     const pass = Math.floor(i / n);
-    return (items[i - pass * n]!.timestamp_ms! - first + pass * periodMs) * timeScale * 1e6;
+    return (timestamps[i - pass * n]! - first + pass * periodMs) * timeScale * 1e6;
   };
   return { schedule, periodMs };
 }

@@ -144,3 +144,24 @@ test('bad plan options are refused, naming the option', (t) => {
   }
   t.throws(() => createPlan(w, { arrival: 'constant', qps: 1, requests: 3, seed: 1 }).request(3), { instanceOf: RangeError });
 });
+
+test('plans need only length and index access to the items, like k6 SharedArray gives', (t) => {
+  const w = workload(5, [0, 10, 30, 60, 100]);
+  // k6's SharedArray has length, indexing (a fresh copy each time) and iteration, no array methods.
+  const shared = new Proxy(w.items, {
+    get(target, key) {
+      if (key === 'length') return target.length;
+      if (typeof key === 'string' && /^\d+$/.test(key)) return structuredClone(target[Number(key)]);
+      throw new TypeError(`SharedArray has no ${String(key)}`);
+    },
+  });
+  const onShared: Workload = { ...w, items: shared };
+  for (const options of [
+    { arrival: 'trace', requests: 12, warmup: 2, seed: 4 },
+    { arrival: 'poisson', qps: 3, requests: 12, order: 'shuffle', seed: 4 },
+  ] as PlanOptions[]) {
+    const expected = planRequests(w, options).map((r) => [r.item.id, r.scheduled_ns, r.warmup]);
+    t.deepEqual(planRequests(onShared, options).map((r) => [r.item.id, r.scheduled_ns, r.warmup]), expected);
+    t.deepEqual(expected.map((_, i) => itemForIndex(onShared, i, options).id), expected.map((e) => e[0]));
+  }
+});
