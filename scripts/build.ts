@@ -39,7 +39,7 @@ export interface BuildOptions {
 /** Bundles the entries; returns the output files. */
 export async function buildK6(options: BuildOptions = {}): Promise<string[]> {
   const outdir = options.outdir ?? K6_OUT_DIR;
-  const entries = (options.entries ?? K6_ENTRIES).map((e) => join(ROOT, e));
+  const entries = (options.entries ?? K6_ENTRIES).map((e) => resolve(ROOT, e));
   const result = await build({
     entryPoints: entries,
     outdir,

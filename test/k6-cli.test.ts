@@ -1,0 +1,91 @@
+// runK6Load without k6: the missing-binary message, and the exact `k6 run` command line it would run.
+// The stand-in K6_BIN only writes down how it was called and exits non-zero: it never pretends to
+// be k6 (no output, no records), so what is tested is the command line and the folder set-up.
+import test from 'ava';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseWorkload } from '../core/workload.ts';
+import type { LoadConfig } from '../engine/config.ts';
+import { findK6, K6_MISSING_EXIT, runK6Load } from '../cli/load-k6.ts';
+import { bundleStatus } from '../scripts/build.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sb-k6-cli-'));
+const workloadText = Array.from({ length: 3 }, (_, i) => JSON.stringify({ id: `q${i}`, messages: [{ role: 'user', content: `hi ${i}` }], max_tokens: 4 })).join('\n') + '\n';
+
+function loadConfig(runDir: string): LoadConfig {
+  return {
+    engine: 'k6', runId: 'run-cli', runDir,
+    arms: [
+      { arm: 'baseline', url: 'http://127.0.0.1:9', model: null, headers: { authorization: 'Bearer SECRET-B' }, simulatedProfile: null },
+      { arm: 'candidate', url: 'http://127.0.0.1:10', model: 'cand-model', headers: {}, simulatedProfile: null },
+    ],
+    workload: parseWorkload(workloadText, { file: 'w.jsonl', seed: 1, model: 'm' }), workloadPath: 'w.jsonl',
+    plan: { arrival: 'constant', qps: 5, requests: 4, warmup: 1, seed: 1, order: 'sequential' },
+    seed: 1, stream: true, timeoutMs: 20_000, graceMs: 0, maxInflight: 0, workers: 0, preflight: false, progress: false, options: {},
+  };
+}
+
+async function capturingStderr<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
+  const write = process.stderr.write.bind(process.stderr);
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { value: await fn(), stderr };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+test.serial('no k6: exit 2 with how to install k6 ≥ 1.2 and the xk6-sse extension', async (t) => {
+  process.env.K6_BIN = join(dir, 'no-such-k6');
+  const { value, stderr } = await capturingStderr(() => runK6Load(loadConfig(join(dir, 'run-missing'))));
+  t.is(value.exitCode, K6_MISSING_EXIT);
+  t.regex(stderr, /needs grafana k6 v1\.2 or newer/);
+  t.regex(stderr, /github\.com\/grafana\/k6\/releases/);
+  t.regex(stderr, /xk6 build --with github\.com\/phymbert\/xk6-sse/);
+  t.regex(stderr, /K6_BIN=.*no-such-k6 is not an executable file/);
+  t.is(findK6({ PATH: dir }), null);
+});
+
+test.serial('k6 present: builds the bundle, empties the console file, passes the exact arguments; secrets only in the environment', async (t) => {
+  const calls = join(dir, 'calls.jsonl');
+  const fake = join(dir, 'k6');
+  writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "{\\"argv\\": \\"$*\\", \\"config\\": \\"$SB_CONFIG_FILE\\", \\"headers\\": $([ -n "$SB_HEADERS" ] && echo true || echo false)}" >> ${calls}\nexit 3\n`);
+  chmodSync(fake, 0o755);
+  process.env.K6_BIN = fake;
+  const runDir = join(dir, 'run-argv');
+  const { value } = await capturingStderr(() => runK6Load(loadConfig(runDir)));
+  t.is(value.exitCode, 2, 'no records: the run failed');
+  const lines = readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string; config: string; headers: boolean });
+  t.is(lines.length, 2);
+  t.is(lines[0]!.argv, 'version');
+  const bundle = bundleStatus().file;
+  t.is(lines[1]!.argv, `run --no-usage-report --console-output ${join(runDir, 'k6-console.log')} --log-format raw --quiet ${bundle}`);
+  t.is(lines[1]!.config, join(runDir, 'k6-config.json'));
+  t.true(lines[1]!.headers);
+  t.false(bundleStatus().stale);
+  t.is(readFileSync(join(runDir, 'k6-console.log'), 'utf8'), '');
+  const config = JSON.parse(readFileSync(join(runDir, 'k6-config.json'), 'utf8'));
+  t.is(config.total_requests, 5);
+  t.is(config.warmup, 1);
+  t.deepEqual(config.arms, [{ arm: 'baseline', url: 'http://127.0.0.1:9', model: null }, { arm: 'candidate', url: 'http://127.0.0.1:10', model: 'cand-model' }]);
+  for (const file of ['k6-config.json', 'run.json', 'k6-workload.jsonl']) t.false(readFileSync(join(runDir, file), 'utf8').includes('SECRET-B'), file);
+  const manifest = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+  t.is(manifest.engine, 'k6');
+  t.is(manifest.interrupted, 'k6 exit 3 (error)');
+  t.true(manifest.warnings.includes('k6 exited 3 (see k6 output)'));
+  t.is(manifest.dropped_iterations, null);
+  t.true(existsSync(join(runDir, 'records.jsonl')));
+  t.is(readFileSync(join(runDir, 'records.jsonl'), 'utf8'), '');
+});
+
+test.serial('the resolved workload file re-parses to the same items', async (t) => {
+  const { resolvedWorkloadJsonl } = await import('../cli/load-k6.ts');
+  const original = parseWorkload(workloadText, { file: 'w.jsonl', seed: 1, model: 'm' });
+  const again = parseWorkload(resolvedWorkloadJsonl(original), { file: 'k6-workload.jsonl', seed: 1, format: 'openai' });
+  t.deepEqual(again.items, original.items);
+});
