@@ -7,8 +7,12 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { redactUrl } from '../core/run.ts';
 import {
+  deriveServerMetrics,
+  formatServerMetrics,
   METRICS_FILE_VERSION,
   parseMetricsLines,
+  serverMetricsCsv,
+  type ServerMetrics,
   type MetricSample,
   type SampleValue,
   type ScrapeEntry,
@@ -92,6 +96,8 @@ export interface ScrapeOptions {
   clock: ScrapeClock;
   /** Per-scrape time limit; default min(interval, 10 s), at least 250 ms. */
   timeoutMs?: number;
+  /** A second, third... endpoint of the same arm (e.g. its DCGM exporter) writes to `<arm>.<target>.jsonl`. */
+  target?: number;
 }
 
 export interface ScrapeSummary {
@@ -111,7 +117,8 @@ export interface Scraper {
 }
 
 export const METRICS_DIR = 'metrics';
-export const metricsFile = (runDir: string, arm: string): string => join(runDir, METRICS_DIR, `${arm}.jsonl`);
+export const metricsFile = (runDir: string, arm: string, target = 1): string =>
+  join(runDir, METRICS_DIR, target === 1 ? `${arm}.jsonl` : `${arm}.${target}.jsonl`);
 
 /** Fetches and parses one exposition. Throws with a message fit for a gap entry (never the URL: it may carry a token). */
 async function fetchExposition(url: string, dispatcher: Agent, timeoutMs: number): Promise<MetricSample[]> {
@@ -149,7 +156,7 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
   if (!(intervalMs > 0)) throw new RangeError(`scrape interval must be > 0 ms, got ${intervalMs}`);
   new URL(url); // throws TypeError on a malformed URL before anything starts
   const timeoutMs = options.timeoutMs ?? Math.max(250, Math.min(intervalMs, 10_000));
-  const file = metricsFile(runDir, arm);
+  const file = metricsFile(runDir, arm, options.target ?? 1);
   await mkdir(join(runDir, METRICS_DIR), { recursive: true });
   const handle: FileHandle = await open(file, 'a');
   const dispatcher = new Agent({ connections: 1, keepAliveTimeout: Math.max(intervalMs * 2, 4000) });
@@ -215,7 +222,7 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
   };
 }
 
-/** Scrape entries of every arm in `<runDir>/metrics/` (empty when the run was not scraped). */
+/** Scrape entries of every arm in `<runDir>/metrics/`, grouped by the entries' arm (all of an arm's targets together); empty when the run was not scraped. */
 export async function readMetricsDir(runDir: string): Promise<{ byArm: Map<string, ScrapeEntry[]>; warnings: string[] }> {
   const byArm = new Map<string, ScrapeEntry[]>();
   const warnings: string[] = [];
@@ -229,10 +236,52 @@ export async function readMetricsDir(runDir: string): Promise<{ byArm: Map<strin
   for (const name of names.filter((n) => n.endsWith('.jsonl')).sort()) {
     const file = join(runDir, METRICS_DIR, name);
     const parsed = parseMetricsLines(await readFile(file, 'utf8'), file);
-    byArm.set(name.slice(0, -'.jsonl'.length), parsed.entries);
+    for (const entry of parsed.entries) {
+      const list = byArm.get(entry.arm) ?? [];
+      list.push(entry);
+      byArm.set(entry.arm, list);
+    }
     warnings.push(...parsed.warnings);
   }
   return { byArm, warnings };
+}
+
+/**
+ * Hook for the load command: one scraper per (arm, URL) — an arm may have several endpoints, e.g.
+ * vLLM's /metrics and a DCGM exporter — all on the run's clock. stop() stops them together.
+ */
+export async function startRunScrapers(options: {
+  runDir: string;
+  /** The run's origin on the monotonic clock (process.hrtime.bigint() at run start; run.json mono_origin_ns). */
+  originNs: bigint;
+  /** Arm → Prometheus endpoints. Arms without URLs are not scraped. */
+  targets: Record<string, readonly string[]>;
+  intervalMs: number;
+}): Promise<{ scrapers: Scraper[]; stop(): Promise<ScrapeSummary[]> }> {
+  const clock = clockFromOrigin(options.originNs);
+  const scrapers: Scraper[] = [];
+  try {
+    for (const [arm, urls] of Object.entries(options.targets)) {
+      for (let i = 0; i < urls.length; i++) {
+        scrapers.push(await startScraping({ arm, url: urls[i] as string, intervalMs: options.intervalMs, runDir: options.runDir, clock, target: i + 1 }));
+      }
+    }
+  } catch (error) {
+    await Promise.all(scrapers.map((s) => s.stop({ finalScrape: false })));
+    throw error;
+  }
+  return { scrapers, stop: () => Promise.all(scrapers.map((s) => s.stop())) };
+}
+
+/**
+ * Hook for the analysis: the server figures of every scraped arm of a run folder, the
+ * server-metrics.csv text and terminal lines; `arms` is empty (and csv null) when nothing was scraped.
+ */
+export async function serverMetricsForRun(runDir: string): Promise<{ arms: ServerMetrics[]; csv: string | null; lines: string[]; warnings: string[] }> {
+  const { byArm, warnings } = await readMetricsDir(runDir);
+  const order = (arm: string) => (arm === 'baseline' ? 0 : arm === 'candidate' ? 1 : 2);
+  const arms = [...byArm.entries()].sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b)).map(([arm, entries]) => deriveServerMetrics(arm, entries));
+  return { arms, csv: arms.length > 0 ? serverMetricsCsv(arms) : null, lines: arms.length > 0 ? formatServerMetrics(arms) : [], warnings };
 }
 
 /** For run.json / logs: the scrape target without credentials. */

@@ -1,0 +1,90 @@
+// End to end against the simulated endpoints: their /metrics carry vLLM's names and DCGM's GPU gauge.
+import test from 'ava';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { startSim } from '../sim/server.ts';
+import { serverMetricsForRun, startRunScrapers } from '../io/prometheus-scrape.ts';
+import { scrapeTargets, SERVER_METRICS_OPTIONS } from '../cli/metrics-options.ts';
+import { parseOptions, UsageError } from '../cli/options.ts';
+
+const SYSTEM = 'You are a careful assistant for the finance team. Answer only from the ledger excerpts. '.repeat(20);
+
+async function chat(url: string, question: string): Promise<void> {
+  const res = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'meta-llama/Llama-3.1-8B-Instruct', max_tokens: 8, messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: question }] }),
+  });
+  await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`sim answered ${res.statusCode}`);
+}
+
+const closedPort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+};
+
+test('scrapes both simulated arms during traffic; a down target records gaps and the rest carries on', async (t) => {
+  const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-sim-'));
+  t.teardown(() => rm(runDir, { recursive: true, force: true }));
+  const baseline = await startSim({ profile: 'vllm-single-node', timeScale: 0, seed: 1 });
+  const candidate = await startSim({ profile: 'dynamo-disaggregated', timeScale: 0, seed: 2 });
+  t.teardown(() => Promise.all([baseline.close(), candidate.close()]));
+  const down = `http://127.0.0.1:${await closedPort()}/metrics`;
+
+  const { values } = parseOptions(SERVER_METRICS_OPTIONS, [
+    '--baseline-metrics', `${baseline.url}/metrics`,
+    '--candidate-metrics', `${candidate.url}/metrics`,
+    '--candidate-metrics', down, // e.g. a DCGM exporter that is not running
+    '--metrics-interval-ms', '50',
+  ]);
+  const scraping = await startRunScrapers({ runDir, originNs: process.hrtime.bigint(), targets: scrapeTargets(values), intervalMs: values.metricsIntervalMs });
+  for (let i = 0; i < 6; i++) {
+    await Promise.all([chat(baseline.url, `question ${i}`), chat(candidate.url, `question ${i}`)]);
+  }
+  const summaries = await scraping.stop();
+  t.deepEqual(summaries.map((s) => [s.arm, s.file.split('/').pop()]), [['baseline', 'baseline.jsonl'], ['candidate', 'candidate.jsonl'], ['candidate', 'candidate.2.jsonl']]);
+  t.deepEqual((await readdir(join(runDir, 'metrics'))).sort(), ['baseline.jsonl', 'candidate.2.jsonl', 'candidate.jsonl']);
+  const downSummary = summaries[2];
+  t.is(downSummary?.scrapes, 0);
+  t.true((downSummary?.gaps ?? 0) >= 2); // first scrape + final scrape at least
+
+  const result = await serverMetricsForRun(runDir);
+  t.deepEqual(result.arms.map((a) => a.arm), ['baseline', 'candidate']);
+  for (const arm of result.arms) {
+    t.true(arm.scrapes >= 2, `${arm.arm} scrapes`);
+    // six requests sharing a long system prompt: the later ones hit the prefix cache
+    t.true((arm.prefix_cache?.queries ?? 0) > 0, `${arm.arm} prefix queries`);
+    t.true((arm.prefix_cache?.hit_rate ?? 0) > 0.3, `${arm.arm} hit rate ${arm.prefix_cache?.hit_rate}`);
+    t.truthy(arm.requests_running);
+    t.truthy(arm.requests_waiting);
+    t.truthy(arm.kv_cache_usage_pct);
+    t.is(arm.gpu_utilization_pct?.gpus, 1);
+  }
+  const cand = result.arms[1];
+  t.is(cand?.gaps, downSummary?.gaps);
+  t.true(cand?.gap_list.every((g) => /ECONNREFUSED/.test(g.error)));
+  t.regex(result.csv ?? '', /^arm,scrapes,gaps,/);
+  t.is(result.csv?.trim().split('\n').length, 3);
+});
+
+test('metrics flags: repeatable URLs per arm, bad URL named', (t) => {
+  const parse = (argv: string[]) => scrapeTargets(parseOptions(SERVER_METRICS_OPTIONS, argv).values);
+  t.deepEqual(parse([]), {});
+  t.deepEqual(parse(['--baseline-metrics', 'http://a:1/metrics', '--baseline-metrics', 'http://a:9400/metrics']), { baseline: ['http://a:1/metrics', 'http://a:9400/metrics'] });
+  t.throws(() => parse(['--candidate-metrics', 'localhost:8000']), { instanceOf: UsageError, message: /--candidate-metrics: localhost: URLs are not supported|--candidate-metrics: got/ });
+  t.throws(() => parse(['--baseline-metrics', 'not a url']), { instanceOf: UsageError, message: /--baseline-metrics: got "not a url"; expected an http\(s\) URL/ });
+});
+
+test('a run without scrapes has no server metrics (analysis adds nothing)', async (t) => {
+  const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-none-'));
+  t.teardown(() => rm(runDir, { recursive: true, force: true }));
+  t.deepEqual(await serverMetricsForRun(runDir), { arms: [], csv: null, lines: [], warnings: [] });
+});
