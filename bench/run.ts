@@ -15,6 +15,7 @@ export interface Benchmark {
 // One line per benchmark module; each exports `benchmark: Benchmark`.
 const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
   () => import('./sim.ts'),
+  () => import('./engine.ts'),
 ];
 
 export function formatTable(table: BenchTable): string {
