@@ -76,6 +76,7 @@ export class NodeLoadRun {
   #origin = 0n;
   #interrupted: string | null = null;
   #started = false;
+  #maxWork = 0;
 
   constructor(config: LoadConfig) {
     this.config = config;
@@ -233,8 +234,11 @@ export class NodeLoadRun {
   }
 
   #onStats(handle: SenderHandle, stats: SenderStats): void {
+    // Sustained: two samples in a row (≥ 1 s), the thread's start-up (module compilation) excluded.
+    const sustained = stats.work > ELU_WARN && handle.stats.work > ELU_WARN && handle.stats.sent > 0;
     handle.stats = stats;
-    if (stats.work > ELU_WARN && !this.#warnedInstances.has(handle.instance)) {
+    this.#maxWork = Math.max(this.#maxWork, stats.work);
+    if (sustained && !this.#warnedInstances.has(handle.instance)) {
       this.#warnedInstances.add(handle.instance);
       const elapsed = Number(monoNow() - this.#origin) / 1e9;
       this.#warn(
@@ -293,6 +297,7 @@ export class NodeLoadRun {
       warnings: [...manifest.warnings, ...this.#warnings],
       counts: {
         pairs_sent: this.#sum('sent'),
+        max_sender_busy: Number(this.#maxWork.toFixed(3)),
         records: this.#writer?.written ?? 0,
         by_arm: Object.fromEntries(this.#counts),
       },
