@@ -90,12 +90,7 @@ export function* jsonObjectLines(text: string, file: string, expected: string): 
     const raw = body.slice(start, end);
     start = end + 1;
     if (raw.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (error) {
-      throw new WorkloadError(file, line, `not valid JSON: ${(error as Error).message} (each line must be one JSON object: ${expected})`);
-    }
+    const value = parseJsonText(raw, file, line, `each line must be one JSON object: ${expected}`);
     if (!isObject(value)) throw new WorkloadError(file, line, `expected a JSON object, got ${typeName(value)} (each line must be one JSON object: ${expected})`);
     yield { line, value };
   }
@@ -127,20 +122,98 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line, column: end - lineStart + 1 };
 }
 
-/**
- * Where a JSON.parse error happened. V8 says "... at position N (line L column C)"; other runtimes
- * (k6's) may say less: without a position the error is placed at the end of the text, which is
- * right for the commonest case ("Unexpected end of JSON input").
- */
-export function jsonErrorLocation(text: string, error: unknown): { line: number; column: number } {
-  const message = error instanceof Error ? error.message : String(error);
-  const match = /position (\d+)/.exec(message);
-  const offset = match ? Number(match[1]) : text.length;
-  return lineColumn(text, offset);
+/** Where and why a text is not valid JSON. */
+export interface JsonSyntaxError {
+  offset: number;
+  reason: string;
 }
 
-/** A JSON.parse message without V8's own "at position N (line L column C)" suffix, since we print the location first. */
-export function jsonErrorReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*(in JSON )?at position \d+( \(line \d+ column \d+\))?/, '').trim();
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * Finds the first JSON syntax error in a text, or null when it is valid. Run only after JSON.parse
+ * failed: JSON.parse's messages differ between runtimes and V8's often give no position
+ * ("Unexpected token 'x', ... is not valid JSON"), while a file:line:column needs one.
+ */
+export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
+  let i = 0;
+  // What is at i: a whole word (a misspelt literal, an unquoted key) or one character.
+  const found = () => (i >= text.length ? 'the end of the text' : JSON.stringify(/^[A-Za-z_$][\w$]{0,19}/.exec(text.slice(i, i + 20))?.[0] ?? text[i]));
+  const fail = (expected: string): never => {
+    throw { offset: i, reason: `expected ${expected} but found ${found()}` } satisfies JsonSyntaxError;
+  };
+  const space = () => {
+    for (let c = text.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(++i));
+  };
+  const string = () => {
+    i++; // opening quote
+    for (;;) {
+      if (i >= text.length) fail('a closing \'"\'');
+      const c = text.charCodeAt(i);
+      if (c === 0x22) return void i++;
+      if (c < 0x20) throw { offset: i, reason: 'a control character (such as a raw newline or tab) inside a string; escape it as \\n or \\t' } satisfies JsonSyntaxError;
+      if (c === 0x5c) {
+        const e = text[i + 1];
+        if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
+        else {
+          i++;
+          fail('an escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)');
+        }
+      } else i++;
+    }
+  };
+  const value = (): void => {
+    space();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      space();
+      if (text[i] === close) return void i++;
+      for (;;) {
+        if (c === '{') {
+          space();
+          if (text[i] !== '"') fail('a property name in double quotes');
+          string();
+          space();
+          if (text[i] !== ':') fail("':' after the property name");
+          i++;
+        }
+        value();
+        space();
+        if (text[i] === ',') i++;
+        else if (text[i] === close) return void i++;
+        else fail(`',' or '${close}'`);
+      }
+    }
+    if (c === '"') return string();
+    for (const word of ['true', 'false', 'null']) {
+      if (text.startsWith(word, i)) return void (i += word.length);
+    }
+    NUMBER.lastIndex = i;
+    if (c !== undefined && /[-0-9]/.test(c) && NUMBER.test(text)) return void (i = NUMBER.lastIndex);
+    fail('a value (object, array, string, number, true, false or null)');
+  };
+  try {
+    value();
+    space();
+    if (i < text.length) fail('the end of the text after the JSON value');
+    return null;
+  } catch (error) {
+    if (typeof error === 'object' && error !== null && 'offset' in error) return error as JsonSyntaxError;
+    if (error instanceof RangeError) return null; // nested too deep to scan: the caller falls back to JSON.parse's message
+    throw error;
+  }
+}
+
+/** JSON.parse, or a WorkloadError at the first syntax error's file:line:column (`firstLine` is the text's first line in the file). */
+export function parseJsonText(text: string, file: string, firstLine: number, expected: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const syntax = findJsonSyntaxError(text) ?? { offset: text.length, reason: (error as Error).message };
+    const { line, column } = lineColumn(text, syntax.offset);
+    throw new WorkloadError(file, firstLine + line - 1, `not valid JSON: ${syntax.reason} (${expected})`, column);
+  }
 }

@@ -8,10 +8,9 @@ import {
   DEFAULT_MODEL,
   isObject,
   isPositiveInteger,
-  jsonErrorLocation,
-  jsonErrorReason,
   jsonObjectLines,
   lineColumn,
+  parseJsonText,
   preview,
   stripBom,
   typeName,
@@ -56,14 +55,7 @@ export function parseShareGpt(text: string, options: ShareGptParseOptions): { it
   const body = stripBom(text);
   const entries: Entry[] = [];
   if (body.trimStart().startsWith('[')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (error) {
-      const { line, column } = jsonErrorLocation(body, error);
-      throw new WorkloadError(file, line, `not valid JSON: ${jsonErrorReason(error)} (expected an array of ${ENTRY_SHAPE})`, column);
-    }
-    const array = parsed as unknown[];
+    const array = parseJsonText(body, file, 1, `expected an array of ${ENTRY_SHAPE}`) as unknown[];
     if (array.length === 0) throw new WorkloadError(file, 1, `the array is empty (expected an array of ${ENTRY_SHAPE})`);
     array.forEach((value, i) => entries.push({ ordinal: i + 1, value, line: () => lineColumn(body, arrayElementOffset(body, i)).line }));
   } else {

@@ -3,7 +3,7 @@
 // reads files under Node.
 import type { Api } from './openai.ts';
 import { derivedRandom, shuffle } from './random.ts';
-import { firstContentLine, isObject, isPositiveInteger, stripBom, WORKLOAD_FORMATS, WorkloadError, type Workload, type WorkloadFormat } from './workload-common.ts';
+import { firstContentLine, isObject, parseJsonText, isPositiveInteger, stripBom, WORKLOAD_FORMATS, WorkloadError, type Workload, type WorkloadFormat } from './workload-common.ts';
 import { parseOpenAiJsonl } from './workload-openai.ts';
 import { parseShareGpt } from './workload-sharegpt.ts';
 import { parseTraceJsonl } from './workload-trace.ts';
@@ -45,9 +45,9 @@ export function detectFormat(text: string, file: string): WorkloadFormat {
   let value: unknown;
   try {
     value = JSON.parse(first.text);
-  } catch (error) {
+  } catch {
     if (/\.json$/i.test(file)) return 'sharegpt';
-    throw new WorkloadError(file, first.line, `not valid JSON: ${(error as Error).message} (expected ${SHAPES})`);
+    value = parseJsonText(first.text, file, first.line, `expected ${SHAPES}`); // throws, naming line and column
   }
   if (isObject(value)) {
     if ('conversations' in value) return 'sharegpt';

@@ -51,8 +51,9 @@ test('content parts, developer/tool roles and tool-call-only assistant turns are
   t.deepEqual(parse(lines({ model: 'm', messages })).items[0]!.body.messages, messages);
 });
 
-const BAD: Array<[name: string, text: string, line: number, reason: RegExp]> = [
-  ['not JSON', lines(chat(1), '{"messages": [', chat(3)), 2, /not valid JSON/],
+const BAD: Array<[name: string, text: string, where: number | string, reason: RegExp]> = [
+  ['not JSON', lines(chat(1), '{"messages": [', chat(3)), '2:15', /not valid JSON: expected a value \(object, array, string, number, true, false or null\) but found the end of the text/],
+  ['not JSON, mid-line', lines(chat(1), chat(2), '{"messages": [], max_tokens: 3}'), '3:18', /not valid JSON: expected a property name in double quotes but found "max_tokens"/],
   ['a JSON array line', lines(chat(1), [chat(2)]), 2, /expected a JSON object, got array/],
   ['missing messages', lines(chat(1), chat(2), { model: 'm', max_tokens: 3 }), 3, /missing "messages" \(chat\) or "prompt" \(completions\)/],
   ['messages not an array', lines({ messages: 'hi' }), 1, /"messages" must be an array of \{role, content\}, got string/],
@@ -88,11 +89,11 @@ const BAD: Array<[name: string, text: string, line: number, reason: RegExp]> = [
   ['whitespace-only file', '\n  \n\t\n', 1, /file is empty/],
 ];
 
-for (const [name, text, line, reason] of BAD) {
+for (const [name, text, where, reason] of BAD) {
   test(`bad input fails with file:line — ${name}`, (t) => {
     const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
-    t.true(error.message.startsWith(`${FILE}:${line}: `), error.message);
+    t.true(error.message.startsWith(`${FILE}:${where}: `), error.message);
     t.regex(error.message, reason);
-    t.is(error.line, line);
+    t.is(error.line, Number(String(where).split(':')[0]));
   });
 }

@@ -51,9 +51,16 @@ test('a JSON syntax error is reported as file:line:column', (t) => {
   const text = '[\n  {"id": "e1", "conversations": []},\n  {"id": "e2" "conversations": []}\n]';
   const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
   // The bad character is the `"` after "e2", on line 3 at column 15.
-  t.true(error.message.startsWith(`${FILE}:3:15: not valid JSON: Expected ',' or '}' after property value`), error.message);
+  t.true(error.message.startsWith(`${FILE}:3:15: not valid JSON: expected ',' or '}' but found "\\""`), error.message);
   t.is(error.line, 3);
   t.is(error.column, 15);
+});
+
+test('a JSON error that V8 reports without a position still gets its line and column', (t) => {
+  // V8 says only "Unexpected token '}', ... is not valid JSON" here.
+  const text = '[\n  {"id": "e1", "conversations": []},\n  {"id": "e2", "conversations": [tru]}\n]';
+  const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
+  t.true(error.message.startsWith(`${FILE}:3:34: not valid JSON: expected a value (object, array, string, number, true, false or null) but found "tru"`), error.message);
 });
 
 test('a truncated file is reported at its end', (t) => {

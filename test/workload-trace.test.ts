@@ -61,8 +61,8 @@ test('the default block size is 512 tokens, and the completions endpoint and a m
   t.is(words(w, 0).length, 600);
 });
 
-const BAD: Array<[name: string, text: string, line: number, reason: RegExp]> = [
-  ['not JSON', lines(row(0, 5, 5), 'timestamp=5'), 2, /not valid JSON/],
+const BAD: Array<[name: string, text: string, where: number | string, reason: RegExp]> = [
+  ['not JSON', lines(row(0, 5, 5), 'timestamp=5'), '2:1', /not valid JSON: expected a value \(object, array, string, number, true, false or null\) but found "timestamp"/],
   ['missing timestamp', lines(row(0, 5, 5), { input_length: 5, output_length: 5 }), 2, /missing "timestamp"/],
   ['negative timestamp', lines(row(-1, 5, 5)), 1, /"timestamp" is -1 \(expected a number of milliseconds ≥ 0\)/],
   ['string timestamp', lines({ ...row(0, 5, 5), timestamp: '0' }), 1, /"timestamp" is "0"/],
@@ -78,10 +78,10 @@ const BAD: Array<[name: string, text: string, line: number, reason: RegExp]> = [
   ['an id of the wrong type', lines({ ...row(0, 5, 5), id: true }), 1, /"id" is true/],
 ];
 
-for (const [name, text, line, reason] of BAD) {
+for (const [name, text, where, reason] of BAD) {
   test(`bad trace input fails with file:line — ${name}`, (t) => {
     const error = t.throws(() => parseWorkload(text, { file: FILE, format: 'trace', seed: 1, blockSize: 4 }), { instanceOf: WorkloadError });
-    t.true(error.message.startsWith(`${FILE}:${line}: `), error.message);
+    t.true(error.message.startsWith(`${FILE}:${where}: `), error.message);
     t.regex(error.message, reason);
   });
 }

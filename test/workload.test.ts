@@ -1,6 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { detectFormat, parseWorkload, sampleWorkload, WorkloadError } from '../core/workload.ts';
+import { findJsonSyntaxError } from '../core/workload-common.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'workloads');
@@ -23,8 +24,8 @@ test('an undetectable first line names the line, its keys and the accepted shape
   t.regex(error.message, /^x\.jsonl:2: cannot tell the workload format: the first line is an object with keys question, answer \(expected openai JSONL/);
   t.regex(error.message, /name the format: openai, sharegpt, trace/);
   // A leading '[' is ShareGPT, whose parser then reports the JSON error with its column.
-  t.regex(t.throws(() => parseWorkload('[1', { file: 'x.json', seed: 1 }), { instanceOf: WorkloadError }).message, /^x\.json:1:3: not valid JSON/);
-  t.regex(t.throws(() => parseWorkload('{"messages": [}', { file: 'x.jsonl', seed: 1 }), { instanceOf: WorkloadError }).message, /^x\.jsonl:1: not valid JSON/);
+  t.regex(t.throws(() => parseWorkload('[1', { file: 'x.json', seed: 1 }), { instanceOf: WorkloadError }).message, /^x\.json:1:3: not valid JSON: expected ',' or '\]' but found the end of the text/);
+  t.regex(t.throws(() => parseWorkload('{"messages": [}', { file: 'x.jsonl', seed: 1 }), { instanceOf: WorkloadError }).message, /^x\.jsonl:1:15: not valid JSON: expected a value/);
 });
 
 test('a given format overrides detection, and an unknown one is refused', (t) => {
@@ -79,4 +80,27 @@ test('loadWorkloadFile errors name the file (and line)', async (t) => {
   await t.throwsAsync(loadWorkloadFile(FIXTURES, { seed: 1 }), { instanceOf: WorkloadError, message: /is a directory/ });
   const bad = fixture('bad-role.jsonl');
   await t.throwsAsync(loadWorkloadFile(bad, { seed: 1 }), { instanceOf: WorkloadError, message: new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: messages\\[0\\]\\.role "human" is not a known role`) });
+});
+
+test('the JSON syntax locator agrees with JSON.parse on every one-character corruption of a document', (t) => {
+  const doc = JSON.stringify({ id: 'a\u00e9"\\/', n: [0, -1.5, 2e-3, 10], ok: true, no: false, none: null, nested: [{ k: 'v\n\t' }, []], e: {} }, null, 1);
+  const replacements = ['', 'x', '"', ',', '}', ']', '{', '[', ':', '\\', '0', '-', ' ', 'e', '\n'];
+  let checked = 0;
+  for (let k = 0; k <= doc.length; k++) {
+    for (const r of replacements) {
+      const text = doc.slice(0, k) + r + doc.slice(k + 1);
+      let valid = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        valid = false;
+      }
+      const error = findJsonSyntaxError(text);
+      if ((error === null) !== valid) t.fail(`disagrees on ${JSON.stringify(text)}: ${JSON.stringify(error)}`);
+      if (error !== null && (error.offset < 0 || error.offset > text.length)) t.fail(`offset out of range on ${JSON.stringify(text)}`);
+      checked++;
+    }
+  }
+  t.true(checked > 1000);
+  t.deepEqual(findJsonSyntaxError('{"a": 1,\n "b" 2}'), { offset: 14, reason: 'expected \':\' after the property name but found "2"' });
 });
