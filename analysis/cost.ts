@@ -107,3 +107,21 @@ export function formatCost(costs: readonly ArmCost[]): string[] {
   lines.push(`Monthly = ${HOURS_PER_MONTH} h. Per-query and per-token costs use the throughput measured at the tested load, not maximum capacity.`);
   return lines;
 }
+
+/**
+ * Hook for the analysis: cost figures of every priced arm, from the per-arm throughput the
+ * analysis measured (ok requests/s and output tokens/s over the measured window). Arms without a
+ * price, or without measured throughput, are left out.
+ */
+export function costsForArms(
+  specs: Readonly<Record<string, CostSpec | null>>,
+  arms: ReadonlyArray<{ arm: string; throughput: { ok_requests_per_s: number | null; output_tokens_per_s: number | null } }>,
+): ArmCost[] {
+  const out: ArmCost[] = [];
+  for (const a of arms) {
+    const spec = specs[a.arm];
+    if (!spec) continue;
+    out.push(armCost(a.arm, spec, { requests_per_s: a.throughput.ok_requests_per_s ?? 0, output_tokens_per_s: a.throughput.output_tokens_per_s ?? 0 }));
+  }
+  return out;
+}

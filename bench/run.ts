@@ -15,6 +15,7 @@ export interface Benchmark {
 // One line per benchmark module; each exports `benchmark: Benchmark`.
 const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
   () => import('./sim.ts'),
+  () => import('./scrape.ts'),
   () => import('./k6-convert.ts'),
   () => import('./engine.ts'),
 ];

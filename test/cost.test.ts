@@ -1,5 +1,5 @@
 import test from 'ava';
-import { armCost, costCsv, formatCost, HOURS_PER_MONTH, nodesCostPerHour } from '../analysis/cost.ts';
+import { armCost, costCsv, costsForArms, formatCost, HOURS_PER_MONTH, nodesCostPerHour } from '../analysis/cost.ts';
 import { COST_OPTIONS, costSpecsFromOptions } from '../cli/cost-options.ts';
 import { parseOptions, UsageError } from '../cli/options.ts';
 
@@ -55,4 +55,17 @@ test('costCsv and formatCost', (t) => {
   const lines = formatCost([a, b]);
   t.regex(lines[0] ?? '', /per 1k queries 1\.00 +per 1M output tokens 10\.00/);
   t.regex(lines.at(-1) ?? '', /730 h.*tested load, not maximum capacity/);
+});
+
+test('costsForArms: priced arms only, throughput taken from the analysis figures', (t) => {
+  const costs = costsForArms(
+    { baseline: { cost_per_hour: 36, basis: { kind: 'direct' } }, candidate: null },
+    [
+      { arm: 'baseline', throughput: { ok_requests_per_s: 5, output_tokens_per_s: null } },
+      { arm: 'candidate', throughput: { ok_requests_per_s: 5, output_tokens_per_s: 100 } },
+    ],
+  );
+  t.is(costs.length, 1);
+  t.is(costs[0]?.cost_per_1k_queries, 2); // 36 / 18,000 × 1,000
+  t.is(costs[0]?.cost_per_1m_output_tokens, null);
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startSim } from '../sim/server.ts';
-import { serverMetricsForRun, startRunScrapers } from '../io/prometheus-scrape.ts';
+import { readMetricsDir, serverMetricsForRun, startRunScrapers } from '../io/prometheus-scrape.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from '../cli/metrics-options.ts';
 import { parseOptions, UsageError } from '../cli/options.ts';
 
@@ -55,6 +55,12 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
   const downSummary = summaries[2];
   t.is(downSummary?.scrapes, 0);
   t.true((downSummary?.gaps ?? 0) >= 2); // first scrape + final scrape at least
+
+  // histogram buckets are dropped by default, _sum and _count kept
+  const { byArm } = await readMetricsDir(runDir);
+  const names = new Set(byArm.get('baseline')?.flatMap((e) => (e.kind === 'scrape' ? e.samples.map((x) => x.name) : [])));
+  t.false([...names].some((n) => n.endsWith('_bucket')));
+  t.true(names.has('vllm:time_to_first_token_seconds_count'));
 
   const result = await serverMetricsForRun(runDir);
   t.deepEqual(result.arms.map((a) => a.arm), ['baseline', 'candidate']);
