@@ -200,6 +200,8 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
     const n = workload.items.length;
     const startNs = schedule(warmup);
     const limitNs = options.durationS * NS_PER_S;
+    const expected = arrival !== 'trace' ? options.durationS * options.qps! : tracePeriodMs > 0 ? (limitNs / 1e6 / (options.timeScale ?? 1) / tracePeriodMs) * n : n;
+    if (expected > MAX_REQUESTS) throw new PlanError('durationS', `durationS ${options.durationS} s would hold about ${expected.toExponential(1)} requests (at most ${MAX_REQUESTS})`);
     // The first measured arrival at or after the limit; constant jumps near it, the others walk (O(count)).
     let j = arrival === 'constant' ? Math.min(measured, Math.max(0, Math.ceil(options.durationS * options.qps!) - 2)) : 0;
     while (j < measured && schedule(warmup + j) - startNs < limitNs) {

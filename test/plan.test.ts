@@ -134,6 +134,7 @@ test('bad plan options are refused, naming the option', (t) => {
     [{ arrival: 'constant', qps: 1, warmup: -1 }, 'warmup', /warmup must be an integer from 0/],
     [{ arrival: 'constant', qps: 1, durationS: -1 }, 'durationS', /durationS must be a positive number/],
     [{ arrival: 'trace', timeScale: 0 }, 'timeScale', /timeScale must be a positive number/],
+    [{ arrival: 'poisson', qps: 1e6, durationS: 1e6 }, 'durationS', /would hold about 1\.0e\+12 requests/],
     [{ arrival: 'burst' as 'constant', qps: 1 }, 'arrival', /arrival must be one of constant, poisson, trace/],
     [{ arrival: 'constant', qps: 1, order: 'random' as 'shuffle' }, 'order', /order must be one of sequential, shuffle/],
   ];
