@@ -14,6 +14,8 @@ export interface Benchmark {
 
 // One line per benchmark module; each exports `benchmark: Benchmark`.
 const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
+  () => import('./workload-plan.ts'),
+  () => import('./analysis.ts'),
   () => import('./sim.ts'),
   () => import('./scrape.ts'),
   () => import('./k6-convert.ts'),
