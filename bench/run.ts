@@ -20,6 +20,7 @@ const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
   () => import('./scrape.ts'),
   () => import('./k6-convert.ts'),
   () => import('./engine.ts'),
+  () => import('./proxy.ts'),
 ];
 
 export function formatTable(table: BenchTable): string {
