@@ -171,7 +171,7 @@ export function k6Warnings(result: K6ConvertResult): string[] {
   if (dropped === null) out.push('k6 summary missing: dropped iterations unknown (k6 stopped before handleSummary?)');
   else {
     const parts = Object.entries(dropped.byArm).map(([arm, n]) => `${arm} ${n}`).join(', ');
-    out.push(`dropped_iterations: ${dropped.total} (${parts}) — k6 had no free VU when these iterations were due; raise --k6-max-vus or lower --qps`);
+    out.push(`dropped_iterations: ${dropped.total} (${parts}) — k6 had no free VU when these iterations were due (raise the VU cap or expected latency, or lower --qps)`);
   }
   const clocks = new Set(result.metas.map((m) => `${m.clock} (${m.resolution_ns >= 1e6 ? `${m.resolution_ns / 1e6} ms` : `${m.resolution_ns / 1e3} µs`} steps)`));
   if (clocks.size > 0) out.push(`k6 timestamps: ${[...clocks].join(', ')}; *_ns fields are these readings converted to ns`);

@@ -132,15 +132,21 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
   // Due time: scenario start + i / qps, so scheduled_ns − i/qps is the same offset for every record.
   const offsets = records.map((r) => r.scheduled_ns - Math.round((r.index * 1e9) / QPS));
   t.true(offsets.every((o) => Math.abs(o - offsets[0]!) <= 1 && o >= 0 && o < 1e9), JSON.stringify(offsets));
-  // Real timing: TTFT seen by the script ≈ the server's first-content − received, for every request.
+  // Real timing: TTFT seen by the script ≈ the server's first-content − received. The client can never
+  // see it earlier; it is later by the network path, more on a loaded machine (bounded loosely per
+  // request, tightly in the median).
+  const excess: number[] = [];
   for (const r of records) {
     const res = await fetch(`${r.arm === 'baseline' ? sims.urls[0] : sims.urls[1]}/sim/ground-truth?id=${encodeURIComponent(`${r.run_id}:${r.arm}:${r.index}`)}`);
     t.is(res.status, 200);
     const truth = (await res.json()) as { received_mono_ns: string; first_content_mono_ns: string };
     const serverTtftMs = Number(BigInt(truth.first_content_mono_ns) - BigInt(truth.received_mono_ns)) / 1e6;
     const clientTtftMs = (r.first_content_ns! - r.sent_ns!) / 1e6;
-    t.true(clientTtftMs >= serverTtftMs - 0.5 && clientTtftMs - serverTtftMs < 15, `${r.arm}:${r.index} client ${clientTtftMs} ms vs server ${serverTtftMs} ms`);
+    t.true(clientTtftMs >= serverTtftMs - 0.5 && clientTtftMs - serverTtftMs < 50, `${r.arm}:${r.index} client ${clientTtftMs} ms vs server ${serverTtftMs} ms`);
+    excess.push(clientTtftMs - serverTtftMs);
   }
+  excess.sort((a, b) => a - b);
+  t.true(excess[Math.floor(excess.length / 2)]! < 10, `median client − server TTFT ${excess[Math.floor(excess.length / 2)]} ms`);
   // k6 metrics: only measured requests (no warm-up), tagged by arm through the scenario tags.
   const ttft = samples.get('ttft')!.values;
   t.is(ttft.filter((s) => s.tags.arm === 'candidate').length, 6);
