@@ -3,9 +3,26 @@
 // calibration test and runnable by hand to re-tune sim/profiles.ts:
 //
 //   node sim/calibrate.ts [profile] [qps] [seconds]      (starts the sim in this process)
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
+import { buildRequestBody } from '../core/openai.ts';
 import { derivedRandom } from '../core/random.ts';
+import { parseWorkload } from '../core/workload.ts';
+
+/** The shipped sample workload the profiles are calibrated against. */
+export const SAMPLE_WORKLOAD = fileURLToPath(new URL('../workloads/sample-chat.jsonl', import.meta.url));
+
+/** `count` streaming chat bodies (usage included) cycling through the sample workload in file order, as `npm run load` sends them. */
+export function sampleWorkloadRequests(count: number): Array<Record<string, unknown>> {
+  const workload = parseWorkload(readFileSync(SAMPLE_WORKLOAD, 'utf8'), { file: SAMPLE_WORKLOAD, seed: 1 });
+  const items = workload.items.filter((item) => item.api === 'chat');
+  return Array.from({ length: count }, (_, i) => buildRequestBody((items[i % items.length] as (typeof items)[number]).body, { model: null, stream: true }));
+}
 
 /**
  * Chat requests shaped like the shipped sample workload: a few long shared system prompts (so the
@@ -92,19 +109,22 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 if (import.meta.main) {
-  const { startSim } = await import('./server.ts');
-  const profile = (process.argv[2] ?? 'vllm-single-node') as 'vllm-single-node';
+  // The sim runs in a child process, as `npm run load` runs it, so client and server do not share a core.
+  const profile = process.argv[2] ?? 'vllm-single-node';
   const qps = Number(process.argv[3] ?? 100);
   const seconds = Number(process.argv[4] ?? 10);
-  const sim = await startSim({ profile, port: 0, seed: 1 });
-  const bodies = syntheticChatRequests(Math.round(qps * seconds), 7, sim.model);
+  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+  const child = spawn(process.execPath, [main, 'sim', '--profile', profile, '--port', '0', '--seed', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  const { url, model } = JSON.parse(line) as { url: string; model: string };
+  const bodies = process.argv[5] === 'synthetic' ? syntheticChatRequests(Math.round(qps * seconds), 7, model) : sampleWorkloadRequests(Math.round(qps * seconds));
   const probe = setTimeout(async () => {
-    const text = await (await fetch(`${sim.url}/metrics`)).text();
-    process.stdout.write(text.split('\n').filter((l) => /^vllm:num_requests|^vllm:kv|^DCGM|^vllm:prefix/.test(l)).join('\n') + '\n');
+    const text = await (await fetch(`${url}/metrics`)).text();
+    process.stdout.write(text.split('\n').filter((l) => /^vllm:num_requests|^vllm:kv|^DCGM/.test(l)).join('\n') + '\n');
   }, (seconds * 1000) / 2);
-  const timings = await openLoop(sim.url, bodies, qps, Math.round(qps));
+  const timings = await openLoop(url, bodies, qps, Math.round(qps));
   clearTimeout(probe);
-  await sim.close();
+  child.kill('SIGTERM');
   const ttft = timings.map((t) => t.ttftMs).filter((v): v is number => v !== null);
   const itl = timings.flatMap((t) => t.itlMs);
   const f = (v: number) => v.toFixed(1);

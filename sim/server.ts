@@ -2,7 +2,10 @@
 //
 // Latency model (sim/profiles.ts): TTFT = FIFO queueing for a decode slot + load × (base + prefill of
 // the prompt tokens the prefix cache does not hold) × log-normal noise; each content chunk waits a
-// log-normal ITL that also grows with the number of running requests.
+// log-normal ITL that also grows with load. The load is the number of requests whose simulated
+// schedule (TTFT + all gaps, drawn when the request starts) has not ended: unlike the count of open
+// responses it does not grow when the simulator's own event loop falls behind, which would feed back
+// into ever longer latencies on a busy machine.
 //
 // Determinism: the answer text depends only on the prompt; divergence on seed + prompt; every other
 // random choice (TTFT noise, ITL, faults) on seed + the request's arrival index at this server, so
@@ -14,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Api } from '../core/openai.ts';
 import { derivedRandom, hash32, shuffle } from '../core/random.ts';
 import { PROMETHEUS_CONTENT_TYPE, SimMetrics, type FinishedReason } from './metrics.ts';
+import { MinHeap } from './min-heap.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { isProfileName, itlMs, normalFrom, normalQuantile, PROFILE_NAMES, PROFILES, ttftMs, type ProfileName, type SimProfile } from './profiles.ts';
 import { answerTokens, chatPromptTokens, completionPromptTokens, diverges, outputLength, perturb, promptKey } from './text.ts';
@@ -103,6 +107,8 @@ interface Generation {
   res: http.ServerResponse;
   truth: GroundTruth | undefined;
   random: () => number;
+  /** Simulated delay before each content chunk after the first, ms (drawn at start). */
+  gaps: Float64Array;
   receivedMs: number;
   state: 'waiting' | 'running' | 'done';
   timer: NodeJS.Timeout | null;
@@ -164,6 +170,8 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   let kvTokens = 0;
   let arrivals = 0;
   let closing = false;
+  /** Simulated end times of started requests, performance.now() ms. */
+  const scheduledEnds = new MinHeap();
   const strata = new Map<number, number[]>();
 
   // ---- TTFT noise: stratified standard normal draws over arrival order ----
@@ -315,6 +323,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
       res,
       truth,
       random,
+      gaps: new Float64Array(0),
       receivedMs,
       state: 'waiting',
       timer: null,
@@ -335,20 +344,22 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
 
   function start(gen: Generation): void {
     gen.state = 'running';
-    const others = running;
     running++;
     kvTokens += gen.promptTokens + gen.completionTokens;
     metrics.promptTokens += gen.promptTokens;
-    const ttft = timeScale * ttftMs(profile, others, gen.promptTokens - gen.cachedTokens, ttftNoise(gen.index, gen.random));
-    gen.due = performance.now() + ttft;
+    const now = performance.now();
+    const load = scheduledEnds.dropUpTo(now);
+    const ttft = timeScale * ttftMs(profile, load, gen.promptTokens - gen.cachedTokens, ttftNoise(gen.index, gen.random));
+    const gaps = new Float64Array(Math.max(0, gen.chunks.length - 1));
+    let total = ttft;
+    if (!instantChunks) {
+      for (let i = 0; i < gaps.length; i++) total += gaps[i] = timeScale * itlMs(profile, load, normalFrom(gen.random));
+    }
+    gen.gaps = gaps;
+    if (total > 0) scheduledEnds.push(now + total);
+    gen.due = now + ttft;
     if (ttft <= 0) emit(gen);
     else gen.timer = setTimeout(emit, Math.max(0, gen.due - performance.now()), gen);
-  }
-
-  /** Delay before the next chunk, ms (0 in zero-delay mode). */
-  function gap(gen: Generation): number {
-    if (instantChunks) return 0;
-    return timeScale * itlMs(profile, running - 1, normalFrom(gen.random));
   }
 
   function hrNow(): bigint {
@@ -409,7 +420,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     }
     res.write(out);
     gen.lastWriteMs = now;
-    gen.due += gap(gen);
+    gen.due += gen.gaps[gen.next - 1] as number;
     gen.timer = setTimeout(emit, Math.max(0, gen.due - performance.now()), gen);
   }
 
@@ -423,7 +434,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     if (gen.next === 0 && !instantChunks && gen.chunks.length > 1) {
       // Wait out the decode time first, as the server would.
       let total = 0;
-      for (let i = 1; i < gen.chunks.length; i++) total += gap(gen);
+      for (const g of gen.gaps) total += g;
       gen.next = 1;
       metrics.ttft.observe((now - gen.receivedMs) / 1000);
       gen.due += total;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { openLoop, percentile, syntheticChatRequests } from '../sim/calibrate.ts';
+import { openLoop, percentile, sampleWorkloadRequests } from '../sim/calibrate.ts';
 
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 
@@ -28,8 +28,8 @@ for (const [profile, target] of Object.entries(TARGETS)) {
     const extra: string[] = [];
     lines.on('line', (l) => extra.push(l));
 
-    // 4.5 s at 100 QPS; the first second warms the server up to its steady running count.
-    const timings = await openLoop(ready.url, syntheticChatRequests(450, 7, ready.model), 100, 100);
+    // 4.5 s at 100 QPS of the shipped sample workload; the first second warms the server up to its steady running count.
+    const timings = await openLoop(ready.url, sampleWorkloadRequests(450), 100, 100);
     t.true(timings.every((r) => r.status === 200));
     const ttft = timings.map((r) => r.ttftMs).filter((v): v is number => v !== null);
     t.is(ttft.length, 350);
