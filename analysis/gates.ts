@@ -7,7 +7,8 @@
 //   slo:       { ttft_p99_ms: 500, itl_p99_ms: 50, enforce: false }
 //   validity:  { min_ok_pairs: 20, max_send_lag_p99_ms: 10, max_arm_skew_p99_ms: 10, allow_dropped_iterations: false }
 //   bootstrap: { resamples: 1000, seed: 1, confidence: 0.95 }
-// A future section (e.g. `regression:` thresholds against a reference run) is one more entry in SCHEMA.
+//   regression: { max_ttft_p99_increase: 0.10, max_throughput_decrease: 0.05, max_consistency_decrease: 0.01, max_error_rate_increase: 0.005 }
+//              (tonight's candidate against a reference run: `gate --against`; see analysis/regression.ts)
 import { parse as parseYaml } from 'yaml';
 
 export interface Gates {
@@ -49,6 +50,17 @@ export interface Gates {
     /** Confidence level of the intervals (0.95 → 2.5th and 97.5th percentiles of the resampled statistic). */
     confidence: number;
   };
+  /** `gate --against <reference>`: how much worse than the reference run tonight's candidate may be (analysis/regression.ts). */
+  regression: {
+    /** Fail when candidate TTFT P99 rose by more than this fraction (0.10 = 10 %). */
+    max_ttft_p99_increase: number;
+    /** Fail when candidate output tokens/s fell by more than this fraction (0.05 = 5 %). */
+    max_throughput_decrease: number;
+    /** Fail when output consistency fell by more than this (a fraction: 0.01 = 1 percentage point). */
+    max_consistency_decrease: number;
+    /** Fail when the candidate error rate rose by more than this (a fraction: 0.005 = 0.5 percentage point). */
+    max_error_rate_increase: number;
+  };
 }
 
 export const DEFAULT_GATES: Gates = {
@@ -57,6 +69,7 @@ export const DEFAULT_GATES: Gates = {
   slo: { ttft_p99_ms: 500, itl_p99_ms: 50, enforce: false },
   validity: { min_ok_pairs: 20, max_send_lag_p99_ms: 10, max_arm_skew_p99_ms: 10, allow_dropped_iterations: false },
   bootstrap: { resamples: 1000, seed: 1, confidence: 0.95 },
+  regression: { max_ttft_p99_increase: 0.1, max_throughput_decrease: 0.05, max_consistency_decrease: 0.01, max_error_rate_increase: 0.005 },
 };
 
 interface KeySpec {
@@ -74,6 +87,7 @@ const SCHEMA: { [S in keyof Gates]: { [K in keyof Gates[S]]: KeySpec } } = {
   slo: { ttft_p99_ms: num(0), itl_p99_ms: num(0), enforce: bool },
   validity: { min_ok_pairs: int(1), max_send_lag_p99_ms: num(0), max_arm_skew_p99_ms: num(0), allow_dropped_iterations: bool },
   bootstrap: { resamples: int(10, 1_000_000), seed: int(0, 0xffffffff), confidence: num(0.5, 0.999) },
+  regression: { max_ttft_p99_increase: num(0), max_throughput_decrease: num(0, 1), max_consistency_decrease: num(0, 1), max_error_rate_increase: num(0, 1) },
 };
 
 /** Version of the gates file format; a file may say `version: 1`. */

@@ -88,7 +88,7 @@ test('parseGates: JSON or YAML over the defaults; unknown keys and wrong types n
   t.is(parseGates('{"bootstrap": {"resamples": 200, "seed": 9}}', 'g.json').bootstrap.resamples, 200);
   const bad: Array<[string, RegExp]> = [
     ['proceed:\n  min_consistancy: 0.9\n', /g: proceed\.min_consistancy: unknown key; accepted in proceed: min_mean_ttft_improvement_ms, min_consistency, similarity_threshold, aa_tolerance/],
-    ['regression:\n  max: 1\n', /g: unknown section "regression"; accepted: version, proceed, rollback, slo, validity, bootstrap/],
+    ['regressions:\n  max: 1\n', /g: unknown section "regressions"; accepted: version, proceed, rollback, slo, validity, bootstrap, regression/],
     ['slo:\n  ttft_p99_ms: fast\n', /g: slo\.ttft_p99_ms: got "fast"; expected a number ≥ 0/],
     ['validity:\n  min_ok_pairs: 2.5\n', /g: validity\.min_ok_pairs: got 2\.5; expected an integer ≥ 1/],
     ['slo:\n  enforce: 1\n', /g: slo\.enforce: got 1; expected true or false/],
