@@ -1,0 +1,184 @@
+// The load command: help, start-up validation, preflight, secrets, SIGINT, and the default run with
+// built-in simulated endpoints (child processes) followed by the analysis.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readRecords } from '../io/records-file.ts';
+import { LOAD_OPTIONS, run } from '../cli/load.ts';
+import { flagOf, UsageError } from '../cli/options.ts';
+import { startSim, type SimServer } from '../sim/server.ts';
+
+const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const tmp = () => mkdtempSync(join(tmpdir(), 'sb-load-'));
+
+async function sim(t: { teardown(fn: () => Promise<void>): void }, timeScale = 0.05): Promise<SimServer> {
+  const server = await startSim({ profile: 'vllm-single-node', port: 0, timeScale });
+  t.teardown(() => server.close());
+  return server;
+}
+
+/** Every file under dir, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+test('--help lists every option with its default', async (t) => {
+  let out = '';
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => {
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    t.is(await run(['--help']), 0);
+  } finally {
+    process.stdout.write = write;
+  }
+  for (const [key, opt] of Object.entries(LOAD_OPTIONS)) {
+    const flag = opt.kind === 'boolean' && opt.default === true ? `--no-${flagOf(key).slice(2)}` : flagOf(key);
+    t.true(out.includes(flag), `${flag} listed`);
+    if (opt.kind !== 'boolean' && opt.default !== undefined && !Array.isArray(opt.default)) t.true(out.includes(`default ${String(opt.default)}`), `${flag} default shown`);
+  }
+  t.regex(out, /BASELINE_API_KEY/);
+});
+
+test('bad combinations fail at start-up naming the flag', async (t) => {
+  await t.throwsAsync(run(['--baseline', 'http://127.0.0.1:1']), { instanceOf: UsageError, message: /--candidate is missing/ });
+  await t.throwsAsync(run(['--baseline', 'ftp://x', '--candidate', 'http://127.0.0.1:1']), { instanceOf: UsageError, message: /--baseline: expected an http/ });
+  await t.throwsAsync(run(['--arrival', 'trace', '--qps', '5']), { instanceOf: UsageError, message: /--qps does not apply with --arrival trace/ });
+  await t.throwsAsync(run(['--time-scale', '2']), { instanceOf: UsageError, message: /--time-scale applies only with --arrival trace/ });
+  await t.throwsAsync(run(['--qps', '0']), { instanceOf: UsageError, message: /--qps: got "0"/ });
+  await t.throwsAsync(run(['--engine', 'jmeter']), { instanceOf: UsageError, message: /--engine.*node, k6/ });
+  // The sample workload has no timestamps: trace arrival is refused before any load, naming the flag.
+  const s = await sim(t);
+  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--arrival', 'trace', '--no-progress', '--out', join(tmp(), 'r')]), { instanceOf: UsageError, message: /^--arrival: .*needs a timestamp/ });
+  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--workload', 'no/such/file.jsonl']), { instanceOf: UsageError, message: /--workload: no\/such\/file\.jsonl: .*no such file/ });
+});
+
+test('preflight fails fast with a readable message naming the arm, the URL and what is wrong', async (t) => {
+  const s = await sim(t);
+  const closed = await startSim({ profile: 'vllm-single-node', port: 0 });
+  await closed.close();
+  await t.throwsAsync(run(['--baseline', s.url, '--candidate', closed.url, '--requests', '2']), {
+    instanceOf: UsageError,
+    message: new RegExp(`preflight failed.*\\n  candidate \\(${closed.url.replace(/\./g, '\\.')}\\): cannot connect: connection refused`, 's'),
+  });
+  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--candidate-model', 'gpt-nope', '--requests', '2']), {
+    instanceOf: UsageError,
+    message: /candidate \(.*\) does not serve model "gpt-nope"; it serves "meta-llama\/Llama-3\.1-8B-Instruct" \(set --candidate-model or --model\)/,
+  });
+  // A server that wants a key, and one that is not OpenAI-compatible.
+  const guarded = createServer((req, res) => {
+    if (req.headers.authorization !== 'Bearer right-key-123') {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'invalid api key' } }));
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>hello</html>');
+    }
+  });
+  await new Promise<void>((resolve) => guarded.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => guarded.close());
+  const url = `http://127.0.0.1:${(guarded.address() as AddressInfo).port}`;
+  await t.throwsAsync(run(['--baseline', url, '--candidate', s.url, '--requests', '2'], { BASELINE_API_KEY: 'wrong-key-456' }), {
+    message: /baseline \(.*\): GET \/v1\/models was refused \(401\): invalid api key — check BASELINE_API_KEY/,
+  });
+  const notOpenAi = await t.throwsAsync(run(['--baseline', url, '--candidate', s.url, '--requests', '2'], { BASELINE_API_KEY: 'right-key-123' }), { message: /did not return JSON \(not an OpenAI-compatible server\?\)/ });
+  t.false(notOpenAi?.message.includes('right-key-123'));
+});
+
+test.serial('secrets (API keys, secret headers) appear nowhere under the run folder; run.json lists header names only', async (t) => {
+  const [b, c] = [await sim(t), await sim(t)];
+  const dir = join(tmp(), 'run');
+  const env = { BASELINE_API_KEY: 'sk-base-SECRET-111111', CANDIDATE_API_KEY: 'sk-cand-SECRET-222222' };
+  const code = await run(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--requests', '8', '--header', 'x-api-key: hdr-SECRET-333333', '--baseline-repeat', '--no-progress', '--out', dir], env);
+  t.true(code === 0 || code === 1, `analysis exit code ${code}`);
+  const files = filesUnder(dir);
+  t.true(files.some((f) => f.endsWith('records.jsonl')) && files.some((f) => f.endsWith('run.json')));
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    for (const secret of ['SECRET-111111', 'SECRET-222222', 'SECRET-333333']) t.false(text.includes(secret), `${file} holds ${secret}`);
+  }
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.deepEqual(manifest.arms.map((a: { header_names: string[] }) => a.header_names), [['authorization', 'x-api-key'], ['authorization', 'x-api-key'], ['authorization', 'x-api-key']]);
+  t.deepEqual(manifest.config.api_keys_from_env, ['BASELINE_API_KEY', 'CANDIDATE_API_KEY']);
+  const { records } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(records.length, 24);
+});
+
+/** Spawns the load command; resolves when it exits. */
+function spawnLoad(args: string[]) {
+  const child = spawn(process.execPath, [MAIN, 'load', '--no-progress', '--no-analyze', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr };
+}
+
+async function waitForLines(file: string, n: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(file) && readFileSync(file, 'utf8').split('\n').length > n) return;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // polling a file another process writes
+  }
+  throw new Error(`${file} did not reach ${n} lines`);
+}
+
+test.serial('SIGINT: stops sending, lets in-flight requests finish, and leaves an analysable folder with records = arms × sent', async (t) => {
+  const [b, c] = [await sim(t, 0.3), await sim(t, 0.3)];
+  const dir = join(tmp(), 'run');
+  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '40', '--duration', '30', '--out', dir]);
+  await waitForLines(join(dir, 'records.jsonl'), 20);
+  load.child.kill('SIGINT');
+  t.is(await load.exited, 130, load.stderr());
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.is(manifest.interrupted, 'SIGINT');
+  t.truthy(manifest.ended_at);
+  const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(summary.truncatedLastLine, null);
+  t.true(manifest.counts.pairs_sent < 40 * 30, 'stopped early');
+  t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
+  t.true(records.every((r) => r.outcome.kind === 'ok'), 'in-flight requests finished within the grace period');
+});
+
+test.serial('SIGINT with requests still in flight after --grace: they are recorded as cancelled', async (t) => {
+  const [b, c] = [await sim(t), await sim(t)];
+  const dir = join(tmp(), 'run');
+  // The candidate stalls forever, so its requests are in flight when the grace period ends.
+  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--duration', '30', '--grace', '0.3', '--candidate-header', 'x-sim-fault: stall', '--out', dir]);
+  await waitForLines(join(dir, 'records.jsonl'), 10);
+  load.child.kill('SIGINT');
+  t.is(await load.exited, 130, load.stderr());
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  const { records } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(records.length, 2 * manifest.counts.pairs_sent);
+  const candidate = records.filter((r) => r.arm === 'candidate');
+  t.true(candidate.length > 0 && candidate.every((r) => r.outcome.kind === 'cancelled'));
+  t.regex((candidate[0]!.outcome as { message: string }).message, /grace period/);
+});
+
+test.serial('with no endpoints: starts the two simulated endpoints, runs, and analyses the folder', async (t) => {
+  const dir = join(tmp(), 'run');
+  const load = spawn(process.execPath, [MAIN, 'load', '--qps', '20', '--requests', '20', '--no-progress', '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  load.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  load.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((resolve) => load.on('exit', resolve));
+  t.true(code === 0 || code === 1, `exit ${code}: ${stderr}`);
+  t.regex(stderr, /simulated endpoints: baseline vllm-single-node at http:\/\/127\.0\.0\.1:\d+, candidate dynamo-disaggregated/);
+  t.regex(stdout, /VERDICT: (PROCEED|INVESTIGATE)/);
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.deepEqual(manifest.arms.map((a: { simulated_profile: string }) => a.simulated_profile), ['vllm-single-node', 'dynamo-disaggregated']);
+  t.true(existsSync(join(dir, 'summary.json')));
+  const { records } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(records.length, 40);
+});
