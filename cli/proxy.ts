@@ -2,13 +2,13 @@
 // Prints exactly one JSON line on stdout when ready ({"event":"listening",...}); logs go to stderr.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { bool, formatHelp, num, parseOptions, str, UsageError } from './options.ts';
 import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
 import { isLoopback } from '../proxy/admin.ts';
 import { rollbackThresholds } from '../proxy/rollback.ts';
 import { parseSchedule, ScheduleError, type WeightSchedule } from '../proxy/schedule.ts';
 import { startProxy, type ProxyServer } from '../proxy/server.ts';
+import { newRunId } from '../engine/config.ts';
 
 export const PROXY_OPTIONS = {
   baseline: str({ meta: 'URL', help: 'baseline endpoint base URL (e.g. http://10.0.0.5:8000, without /v1); required' }),
@@ -29,7 +29,7 @@ export const PROXY_OPTIONS = {
   baselineModel: str({ meta: 'NAME', help: 'model name sent to the baseline (default: the client\'s)' }),
   candidateModel: str({ meta: 'NAME', help: 'model name sent to the candidate (default: the client\'s)' }),
   out: str({ default: 'results', meta: 'DIR', help: 'folder holding run folders' }),
-  runId: str({ meta: 'ID', help: 'run folder name [default: proxy-<UTC time>-<random>]' }),
+  runId: str({ meta: 'ID', help: 'run folder name [default: proxy-<UTC time>-<random>, as the load command names runs]' }),
   seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of the routing draws' }),
   drainTimeout: num({ default: 10, min: 0, help: 'at shutdown, seconds in-flight requests may take to finish before they are cancelled' }),
   maxBodyBytes: num({ default: 16 * 1024 * 1024, min: 1, integer: true, help: 'largest request body accepted (413 beyond)' }),
@@ -67,7 +67,6 @@ function baseUrl(flag: string, text: string | undefined): string {
   return text;
 }
 
-const defaultRunId = () => `proxy-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
 
 async function readConfigFile(flag: string, path: string): Promise<string> {
   try {
@@ -114,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
       throw error;
     }
   }
-  const runId = values.runId ?? defaultRunId();
+  const runId = values.runId ?? `proxy-${newRunId()}`;
   if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UsageError(`--run-id: got ${JSON.stringify(runId)}; expected letters, digits, '.', '_' or '-'`);
   const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   const env = (name: string) => (process.env[name] ? (process.env[name] as string) : null);
