@@ -1,0 +1,271 @@
+// The nightly regression gate: tonight's candidate against the candidate of a stored reference run.
+// Pure: samples of both runs in, one result per rule out.
+//
+// Each rule measures how much WORSE tonight is than the reference ("worsening", w):
+//   regression.max_ttft_p99_increase    w = P99_tonight / P99_reference − 1           (TTFT of ok candidate requests)
+//   regression.max_throughput_decrease  w = 1 − tput_tonight / tput_reference          (output tokens/s = Σ ok tokens / window)
+//   regression.max_consistency_decrease w = consistency_reference − consistency_tonight (share of ok pairs with similarity ≥ threshold)
+//   regression.max_error_rate_increase  w = error_rate_tonight − error_rate_reference   (non-ok / measured candidate requests)
+// and is decided with a bootstrap of both runs, so noise does not fail the build:
+//   - each run's per-request values are resampled independently (seeded, B = bootstrap.resamples),
+//     giving B replicates of w; its confidence interval is their (1 − c)/2 and (1 + c)/2 percentiles;
+//   - PASS   when the point estimate w ≤ threshold;
+//   - FAIL   when w > threshold AND the whole interval lies above it (low > threshold): even the
+//            most favourable plausible reading of the two runs is a regression beyond the threshold;
+//   - NOISE  when w > threshold but the interval reaches the threshold: reported, does not fail;
+//   - SKIPPED when either run has nothing to measure for the rule (reported, does not fail).
+// Throughput treats each run's window as fixed: its variability comes from the requests' output.
+// Both runs are evaluated with tonight's gates (same similarity threshold), from per-request values:
+// the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
+import { hash32, seededRandom } from '../core/random.ts';
+import { CANDIDATE } from '../core/record.ts';
+import type { Interval } from './bootstrap.ts';
+import { PRESENT_MEASURED, type RunCollector } from './collect.ts';
+import type { Gates } from './gates.ts';
+import { fmt, type Report } from './report.ts';
+import { lerp, percentilePosition, percentileSorted } from './stats.ts';
+
+export interface RegressionSamples {
+  run_id: string;
+  /** TTFT (ms) of the ok candidate requests (warm-up excluded). */
+  ttft_ms: Float64Array;
+  /** Output tokens of each measured candidate request, 0 when it failed: Σ / window_s = output tokens/s. */
+  ok_tokens: Float64Array;
+  /** The candidate's measurement window (s): first send to last end. */
+  window_s: number | null;
+  /** 1 for each measured candidate request that did not succeed, else 0. */
+  errors: Float64Array;
+  /** 1 for each ok pair whose similarity ratio ≥ the threshold, else 0. */
+  consistent: Float64Array;
+}
+
+export type RuleStatus = 'pass' | 'fail' | 'noise' | 'skipped';
+
+export interface RuleResult {
+  /** Gate key path, e.g. "regression.max_ttft_p99_increase". */
+  rule: string;
+  label: string;
+  status: RuleStatus;
+  /** The figure on each run (ms, tokens/s or a fraction). */
+  tonight: number | null;
+  reference: number | null;
+  /** Worsening w (relative for TTFT and throughput, a fraction — points/100 — for rates). */
+  worsening: number | null;
+  /** Bootstrap interval of w. */
+  ci: Interval | null;
+  threshold: number;
+  message: string;
+}
+
+export interface RegressionResult {
+  tonight_run_id: string;
+  reference_run_id: string;
+  rules: RuleResult[];
+  /** Whether any rule failed. */
+  failed: boolean;
+  /** How the rules are decided, for summary.md and the report. */
+  method: string;
+}
+
+export const REGRESSION_METHOD =
+  'Each rule compares tonight\'s candidate with the reference run\'s candidate. Both runs\' per-request values are resampled independently (seeded bootstrap); ' +
+  'a rule FAILS only when the worsening exceeds its threshold and the whole confidence interval of the worsening lies beyond the threshold. ' +
+  'Beyond the threshold but within the interval is NOISE and does not fail the build.';
+
+const OK = 0; // OUTCOME_KINDS[0] === 'ok'
+
+/** The per-request values the rules need, from a collector and its report (candidate arm). */
+export function regressionSamples(collector: RunCollector, report: Report): RegressionSamples {
+  const cand = collector.arms.get(CANDIDATE);
+  const arm = report.arms.find((a) => a.arm === CANDIDATE);
+  const ttft: number[] = [];
+  const okTokens: number[] = [];
+  const errors: number[] = [];
+  if (cand) {
+    for (let i = 0; i < Math.min(collector.size, cand.capacity); i++) {
+      if (cand.present[i] !== PRESENT_MEASURED) continue;
+      const ok = cand.outcome[i] === OK;
+      errors.push(ok ? 0 : 1);
+      const tokens = cand.tokens[i] as number;
+      okTokens.push(ok && tokens === tokens ? tokens : 0);
+      const t = cand.ttft[i] as number;
+      if (ok && t === t) ttft.push(t);
+    }
+  }
+  // Consistency per ok pair, with the same pairing as report.ts (both arms measured and ok, ratio known).
+  const base = collector.arms.get('baseline');
+  const sim = collector.similarity.candidate;
+  const threshold = report.similarity.threshold;
+  const consistent: number[] = [];
+  if (base && cand) {
+    for (let i = 0; i < Math.min(collector.size, base.capacity, cand.capacity, sim.length); i++) {
+      if (base.present[i] !== PRESENT_MEASURED || cand.present[i] !== PRESENT_MEASURED || base.outcome[i] !== OK || cand.outcome[i] !== OK) continue;
+      const ratio = sim[i] as number;
+      if (ratio === ratio) consistent.push(ratio >= threshold ? 1 : 0);
+    }
+  }
+  return {
+    run_id: report.run_id,
+    ttft_ms: Float64Array.from(ttft),
+    ok_tokens: Float64Array.from(okTokens),
+    window_s: arm?.throughput.window_s ?? null,
+    errors: Float64Array.from(errors),
+    consistent: Float64Array.from(consistent),
+  };
+}
+
+/**
+ * B bootstrap replicates of the mean and of the p-th percentile of `values`: each draws n values
+ * with replacement. Draws are counted per rank of the sorted values, so the percentile is read
+ * by walking the counts (no sort per resample).
+ */
+export function replicates(values: Float64Array, resamples: number, seed: number, p: number): { mean: Float64Array; percentile: Float64Array } {
+  const n = values.length;
+  const sorted = Float64Array.from(values).sort();
+  const random = seededRandom(seed);
+  const counts = new Uint32Array(n);
+  const mean = new Float64Array(resamples);
+  const percentile = new Float64Array(resamples);
+  const { lo, hi, t } = percentilePosition(n, p);
+  const at = (rank: number): number => {
+    let seen = 0;
+    for (let r = 0; r < n; r++) {
+      seen += counts[r] as number;
+      if (seen > rank) return sorted[r] as number;
+    }
+    return sorted[n - 1] as number;
+  };
+  for (let b = 0; b < resamples; b++) {
+    counts.fill(0);
+    for (let k = 0; k < n; k++) {
+      const r = Math.floor(random() * n);
+      counts[r] = (counts[r] as number) + 1;
+    }
+    let sum = 0;
+    for (let r = 0; r < n; r++) sum += (counts[r] as number) * (sorted[r] as number);
+    mean[b] = sum / n;
+    percentile[b] = lerp(at(lo), at(hi), t);
+  }
+  return { mean, percentile };
+}
+
+function interval(values: Float64Array, confidence: number): Interval {
+  const sorted = Float64Array.from(values).sort();
+  return { low: percentileSorted(sorted, ((1 - confidence) / 2) * 100), high: percentileSorted(sorted, ((1 + confidence) / 2) * 100) };
+}
+
+interface RuleSpec {
+  rule: keyof Gates['regression'];
+  label: string;
+  /** Per-request values of one run. */
+  values: (s: RegressionSamples) => Float64Array;
+  /** The run's figure from the replicate statistic (mean or P99) of its values. */
+  statistic: 'mean' | 'p99';
+  figure: (stat: number, s: RegressionSamples) => number | null;
+  /** Worsening from the two figures. */
+  worsening: (tonight: number, reference: number) => number;
+  show: (v: number) => string;
+  showWorsening: (w: number) => string;
+}
+
+const pct = (v: number) => `${fmt(v * 100)} %`;
+const points = (v: number) => `${fmt(v * 100)} points`;
+
+const RULES: RuleSpec[] = [
+  {
+    rule: 'max_ttft_p99_increase',
+    label: 'TTFT P99 increase',
+    values: (s) => s.ttft_ms,
+    statistic: 'p99',
+    figure: (p99) => p99,
+    worsening: (t, r) => t / r - 1,
+    show: (v) => `${fmt(v)} ms`,
+    showWorsening: (w) => `${w >= 0 ? '+' : ''}${pct(w)}`,
+  },
+  {
+    rule: 'max_throughput_decrease',
+    label: 'Output throughput decrease',
+    values: (s) => s.ok_tokens,
+    statistic: 'mean',
+    // output tokens/s = mean ok tokens per request × requests / window (s)
+    figure: (mean, s) => (s.window_s ? (mean * s.ok_tokens.length) / s.window_s : null),
+    worsening: (t, r) => 1 - t / r,
+    show: (v) => `${fmt(v)} tokens/s`,
+    showWorsening: (w) => `${w >= 0 ? '−' : '+'}${pct(Math.abs(w))}`,
+  },
+  {
+    rule: 'max_consistency_decrease',
+    label: 'Output consistency decrease',
+    values: (s) => s.consistent,
+    statistic: 'mean',
+    figure: (mean) => mean,
+    worsening: (t, r) => r - t,
+    show: pct,
+    showWorsening: (w) => `${w >= 0 ? '−' : '+'}${points(Math.abs(w))}`,
+  },
+  {
+    rule: 'max_error_rate_increase',
+    label: 'Error rate increase',
+    values: (s) => s.errors,
+    statistic: 'mean',
+    figure: (mean) => mean,
+    worsening: (t, r) => t - r,
+    show: pct,
+    showWorsening: (w) => `${w >= 0 ? '+' : '−'}${points(Math.abs(w))}`,
+  },
+];
+
+function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: RegressionSamples, gates: Gates): RuleResult {
+  const threshold = gates.regression[spec.rule];
+  const rule = `regression.${spec.rule}`;
+  const vt = spec.values(tonight);
+  const vr = spec.values(reference);
+  const point = (s: RegressionSamples, v: Float64Array): number | null => {
+    if (v.length === 0) return null;
+    const stat = spec.statistic === 'p99' ? percentileSorted(Float64Array.from(v).sort(), 99) : v.reduce((a, x) => a + x, 0) / v.length;
+    return spec.figure(stat, s);
+  };
+  const t = point(tonight, vt);
+  const r = point(reference, vr);
+  const skipped = (why: string): RuleResult => ({ rule, label: spec.label, status: 'skipped', tonight: t, reference: r, worsening: null, ci: null, threshold, message: `${spec.label}: not compared (${why})` });
+  if (t === null || r === null) return skipped(t === null ? 'nothing measured tonight' : 'nothing measured in the reference run');
+  if ((spec.rule === 'max_ttft_p99_increase' || spec.rule === 'max_throughput_decrease') && r <= 0) return skipped('the reference figure is 0');
+  const w = spec.worsening(t, r);
+  const { resamples, confidence, seed } = gates.bootstrap;
+  const stat = (s: RegressionSamples, v: Float64Array, run: string): Float64Array => {
+    const reps = replicates(v, resamples, hash32(`${seed}:${rule}:${run}`), 99);
+    const raw = spec.statistic === 'p99' ? reps.percentile : reps.mean;
+    return raw.map((x) => spec.figure(x, s) as number);
+  };
+  const st = stat(tonight, vt, 'tonight');
+  const sr = stat(reference, vr, 'reference');
+  const ws = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) ws[b] = spec.worsening(st[b] as number, sr[b] as number);
+  const ci = interval(ws, confidence);
+  const status: RuleStatus = !(w > threshold) ? 'pass' : ci.low > threshold ? 'fail' : 'noise';
+  const ciText = `${fmt(confidence * 100)} % CI ${spec.showWorsening(ci.low)} to ${spec.showWorsening(ci.high)}`;
+  const limit = spec.rule === 'max_ttft_p99_increase' || spec.rule === 'max_throughput_decrease' ? pct(threshold) : points(threshold);
+  const verdict =
+    status === 'pass'
+      ? `within the ${limit} allowed`
+      : status === 'fail'
+        ? `beyond the ${limit} allowed, and the whole interval is beyond it: a regression`
+        : `beyond the ${limit} allowed, but the interval reaches the threshold: within noise, not failing`;
+  return {
+    rule,
+    label: spec.label,
+    status,
+    tonight: t,
+    reference: r,
+    worsening: w,
+    ci,
+    threshold,
+    message: `${spec.label}: tonight ${spec.show(t)} vs reference ${spec.show(r)} (${spec.showWorsening(w)}, ${ciText}); ${verdict}`,
+  };
+}
+
+/** Compares tonight's candidate with the reference run's candidate, rule by rule. */
+export function compareRuns(tonight: RegressionSamples, reference: RegressionSamples, gates: Gates): RegressionResult {
+  const rules = RULES.map((spec) => evaluate(spec, tonight, reference, gates));
+  return { tonight_run_id: tonight.run_id, reference_run_id: reference.run_id, rules, failed: rules.some((r) => r.status === 'fail'), method: REGRESSION_METHOD };
+}
