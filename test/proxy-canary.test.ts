@@ -143,7 +143,7 @@ test.serial('a candidate error burst triggers rollback within one check interval
     await until('rollback', () => proxy.state().rolled_back, 5_000);
     const reaction = performance.now() - burstDone;
     t.log(`rollback ${reaction.toFixed(0)} ms after the burst's last record (check interval ${CHECK_MS} ms)`);
-    t.true(reaction <= CHECK_MS + 50, `rolled back ${reaction.toFixed(0)} ms after the burst (check interval ${CHECK_MS} ms)`);
+    t.true(reaction <= CHECK_MS + 100, `rolled back ${reaction.toFixed(0)} ms after the burst (check interval ${CHECK_MS} ms)`);
 
     const state = (await admin(proxy, 'GET', '/admin/state')).json as unknown as ProxyState;
     t.is(state.weight, 0);
