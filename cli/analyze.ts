@@ -1,6 +1,6 @@
 // `npm run analyze -- results/<run-id> [--gates gates.yaml] [--include-text]`
-// Streams records.jsonl through the analysis, writes summary.csv, pairs.csv, ttft_distribution.csv
-// and summary.json into the run folder, prints the report to stdout (progress to stderr).
+// Streams records.jsonl through the analysis, writes summary.csv, pairs.csv, ttft_distribution.csv,
+// summary.json and report.html into the run folder, prints the report to stdout (progress to stderr).
 import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,11 @@ import { AnalysisInputError, RunCollector } from '../analysis/collect.ts';
 import { pairsCsv, summaryCsv, summaryJson, ttftDistributionCsv } from '../analysis/export.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
 import { buildReport, type Report } from '../analysis/report.ts';
+import { chartData } from '../analysis/charts.ts';
+import { htmlReport } from '../analysis/html-report.ts';
+import { deriveServerMetrics, type ServerMetrics } from '../analysis/server-metrics.ts';
+import { readMetricsDir } from '../io/prometheus-scrape.ts';
+import { readReportAssets } from '../io/report-assets.ts';
 import { SimilarityPool } from '../analysis/similarity-pool.ts';
 import { terminalReport } from '../analysis/terminal.ts';
 import { bool, formatHelp, parseOptions, str, UsageError } from './options.ts';
@@ -22,6 +27,8 @@ export const ANALYZE_OPTIONS = {
 };
 
 export const ANALYZE_FILES = ['summary.csv', 'pairs.csv', 'ttft_distribution.csv', 'summary.json'] as const;
+/** The readable report (analysis/html-report.ts), written beside the exports. */
+export const REPORT_FILE = 'report.html';
 
 export interface AnalyzeOptions {
   gatesFile?: string;
@@ -112,13 +119,34 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
   return { report, collector };
 }
 
+/**
+ * Server figures (KV-cache hit rate...) of each scraped arm in `<runDir>/metrics/`, for report.html.
+ * A damaged metrics file costs only those figures (warned on stderr), not the analysis.
+ */
+export async function readServerMetrics(runDir: string): Promise<ServerMetrics[]> {
+  try {
+    const { byArm } = await readMetricsDir(runDir);
+    return [...byArm].map(([arm, entries]) => deriveServerMetrics(arm, entries));
+  } catch (error) {
+    process.stderr.write(`warning: server metrics not shown in report.html: ${(error as Error).message}\n`);
+    return [];
+  }
+}
+
 /** Analyses a run folder, writes the exports into it and prints the report. Throws UsageError (exit 2) for unusable input. */
-export async function analyzeRunFolder(
+export async function analyzeRunFolder(runDir: string, options: AnalyzeOptions = {}): Promise<{ verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1 }> {
+  const { verdict, exitCode } = await analyzeRunFolderDetailed(runDir, options);
+  return { verdict, exitCode };
+}
+
+/** analyzeRunFolder, also returning the report, the collector and the server figures (for `gate --against`). */
+export async function analyzeRunFolderDetailed(
   runDir: string,
   options: AnalyzeOptions = {},
-): Promise<{ verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1 }> {
+): Promise<{ verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1; report: Report; collector: RunCollector; serverMetrics: ServerMetrics[] }> {
   const started = performance.now();
   const { report, collector } = await analyzeFolder(runDir, options);
+  const serverMetrics = await readServerMetrics(runDir);
   const files: Record<(typeof ANALYZE_FILES)[number], string> = {
     'summary.csv': summaryCsv(report),
     'pairs.csv': pairsCsv(collector),
@@ -126,16 +154,17 @@ export async function analyzeRunFolder(
     'summary.json': summaryJson(report),
   };
   for (const [name, content] of Object.entries(files)) await writeFile(join(runDir, name), content);
+  await writeFile(join(runDir, REPORT_FILE), htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics }));
   if (!options.quiet) {
     process.stdout.write(terminalReport(report));
-    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${ANALYZE_FILES.join(', ')} to ${runDir}\n`);
+    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${[...ANALYZE_FILES, REPORT_FILE].join(', ')} to ${runDir}\n`);
   }
   const verdict = report.verdict.decision;
-  return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1 };
+  return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1, report, collector, serverMetrics };
 }
 
 const USAGE = 'shadowbench analyze <run-folder> [options]';
-const DESCRIPTION = 'Analyse a run folder: per-arm percentiles, paired comparison, output similarity and the PROCEED / INVESTIGATE verdict; writes summary.csv, pairs.csv, ttft_distribution.csv and summary.json into the folder.';
+const DESCRIPTION = 'Analyse a run folder: per-arm percentiles, paired comparison, output similarity and the PROCEED / INVESTIGATE verdict; writes summary.csv, pairs.csv, ttft_distribution.csv, summary.json and report.html into the folder.';
 
 export function runFolderArgument(positionals: string[], usage: string): string {
   if (positionals.length !== 1) throw new UsageError(`expected one run folder (got ${positionals.length}); usage: ${usage}`);
