@@ -1,23 +1,64 @@
-// `npm run gate -- results/<run-id> [--gates gates.yaml]`: analyse and exit with the verdict, for CI.
-// Exit 0 = PROCEED, 1 = INVESTIGATE, 2 = usage or input error (bad run folder, bad gates file).
-import { analyzeRunFolder, ANALYZE_OPTIONS, runFolderArgument } from './analyze.ts';
-import { formatHelp, parseOptions } from './options.ts';
+// `npm run gate -- results/<tonight> [--against results/<reference>] [--gates gates.yaml]`: analyse
+// and exit with the verdict, for CI. With --against, tonight's candidate is also compared with the
+// reference run's candidate (analysis/regression.ts; thresholds in the gates file's `regression:`).
+// Writes junit.xml (one test case per rule) and summary.md (for a CI step summary) into tonight's
+// folder, and report.html gains the regression section.
+// Exit 0 = PROCEED and no regression, 1 = INVESTIGATE or a regression, 2 = usage or input error
+// (bad run folder, bad reference folder, bad gates file).
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { chartData } from '../analysis/charts.ts';
+import { htmlReport } from '../analysis/html-report.ts';
+import { junitXml } from '../analysis/junit.ts';
+import { compareRuns, regressionSamples, type RegressionResult } from '../analysis/regression.ts';
+import { summaryMarkdown } from '../analysis/summary-md.ts';
+import { readReportAssets } from '../io/report-assets.ts';
+import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, REPORT_FILE, runFolderArgument } from './analyze.ts';
+import { formatHelp, parseOptions, str, UsageError } from './options.ts';
 
-const USAGE = 'shadowbench gate <run-folder> [--gates FILE]';
-const DESCRIPTION = 'Analyse a run folder and exit 0 for PROCEED, 1 for INVESTIGATE, 2 for usage or input errors (for nightly pipelines).';
+export const GATE_OPTIONS = {
+  ...ANALYZE_OPTIONS,
+  against: str({ help: 'reference run folder: also fail when tonight\'s candidate regressed against its candidate (thresholds: regression section of the gates file)', meta: 'FOLDER' }),
+};
+
+export const GATE_FILES = ['junit.xml', 'summary.md'] as const;
+
+const USAGE = 'shadowbench gate <run-folder> [--against <reference-run-folder>] [--gates FILE]';
+const DESCRIPTION =
+  'Analyse a run folder and exit 0 for PROCEED (and, with --against, no regression against the reference run), 1 for INVESTIGATE or a regression, 2 for usage or input errors; writes junit.xml and summary.md into the folder (for nightly pipelines).';
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, ANALYZE_OPTIONS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, GATE_OPTIONS));
     return 0;
   }
-  const { values, positionals } = parseOptions(ANALYZE_OPTIONS, argv);
+  const { values, positionals } = parseOptions(GATE_OPTIONS, argv);
   const runDir = runFolderArgument(positionals, USAGE);
-  const { verdict, exitCode } = await analyzeRunFolder(runDir, {
-    ...(values.gates !== undefined && { gatesFile: values.gates }),
-    includeText: values.includeText,
-    quiet: values.quiet,
-  });
-  process.stderr.write(`gate: ${verdict} (exit ${exitCode})\n`);
+  if (values.against !== undefined && resolve(values.against) === resolve(runDir)) throw new UsageError(`--against ${values.against}: is tonight's run folder itself; give the stored reference run`);
+  const gatesOption = values.gates !== undefined ? { gatesFile: values.gates } : {};
+  const tonight = await analyzeRunFolderDetailed(runDir, { ...gatesOption, includeText: values.includeText, quiet: values.quiet });
+
+  let regression: RegressionResult | null = null;
+  if (values.against !== undefined) {
+    let reference;
+    try {
+      // Analysed with tonight's gates, so both runs use the same similarity threshold; nothing is written into the reference folder.
+      reference = await analyzeFolder(values.against, { ...gatesOption, quiet: true });
+    } catch (error) {
+      if (error instanceof UsageError) throw new UsageError(`--against: ${error.message}`);
+      throw error;
+    }
+    regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates);
+    const html = htmlReport({ report: tonight.report, charts: chartData(tonight.collector, tonight.report), assets: await readReportAssets(), serverMetrics: tonight.serverMetrics, regression });
+    await writeFile(join(runDir, REPORT_FILE), html);
+  }
+  const exitCode = tonight.exitCode === 0 && !(regression?.failed ?? false) ? 0 : 1;
+  await writeFile(join(runDir, 'junit.xml'), junitXml(tonight.report, regression));
+  await writeFile(join(runDir, 'summary.md'), summaryMarkdown(tonight.report, regression, exitCode, tonight.serverMetrics));
+  if (regression && !values.quiet) {
+    process.stdout.write(`\nREGRESSION against ${regression.reference_run_id}: ${regression.failed ? 'FAILED' : 'none'}\n`);
+    for (const r of regression.rules) process.stdout.write(`  ${r.status.toUpperCase().padEnd(7)} ${r.rule}: ${r.message}\n`);
+  }
+  process.stderr.write(`gate: ${tonight.verdict}${regression ? (regression.failed ? ', regression' : ', no regression') : ''} (exit ${exitCode}); wrote ${GATE_FILES.join(', ')} to ${runDir}\n`);
   return exitCode;
 }
