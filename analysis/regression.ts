@@ -165,11 +165,15 @@ interface RuleSpec {
   /** Worsening from the two figures. */
   worsening: (tonight: number, reference: number) => number;
   show: (v: number) => string;
-  showWorsening: (w: number) => string;
+  /** The rule watches a decrease: the signed change shown to readers is −w. */
+  decrease: boolean;
+  /** A signed change (tonight relative to / minus the reference) for messages. */
+  showChange: (change: number) => string;
 }
 
 const pct = (v: number) => `${fmt(v * 100)} %`;
-const points = (v: number) => `${fmt(v * 100)} points`;
+const points = (v: number) => `${fmt(v * 100)} point${fmt(v * 100) === '1' ? '' : 's'}`;
+const signed = (show: (v: number) => string) => (v: number) => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${show(Math.abs(v))}`;
 
 const RULES: RuleSpec[] = [
   {
@@ -180,7 +184,8 @@ const RULES: RuleSpec[] = [
     figure: (p99) => p99,
     worsening: (t, r) => t / r - 1,
     show: (v) => `${fmt(v)} ms`,
-    showWorsening: (w) => `${w >= 0 ? '+' : ''}${pct(w)}`,
+    decrease: false,
+    showChange: signed(pct),
   },
   {
     rule: 'max_throughput_decrease',
@@ -191,7 +196,8 @@ const RULES: RuleSpec[] = [
     figure: (mean, s) => (s.window_s ? (mean * s.ok_tokens.length) / s.window_s : null),
     worsening: (t, r) => 1 - t / r,
     show: (v) => `${fmt(v)} tokens/s`,
-    showWorsening: (w) => `${w >= 0 ? '−' : '+'}${pct(Math.abs(w))}`,
+    decrease: true,
+    showChange: signed(pct),
   },
   {
     rule: 'max_consistency_decrease',
@@ -201,7 +207,8 @@ const RULES: RuleSpec[] = [
     figure: (mean) => mean,
     worsening: (t, r) => r - t,
     show: pct,
-    showWorsening: (w) => `${w >= 0 ? '−' : '+'}${points(Math.abs(w))}`,
+    decrease: true,
+    showChange: signed(points),
   },
   {
     rule: 'max_error_rate_increase',
@@ -211,7 +218,8 @@ const RULES: RuleSpec[] = [
     figure: (mean) => mean,
     worsening: (t, r) => t - r,
     show: pct,
-    showWorsening: (w) => `${w >= 0 ? '+' : '−'}${points(Math.abs(w))}`,
+    decrease: false,
+    showChange: signed(points),
   },
 ];
 
@@ -243,7 +251,9 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
   for (let b = 0; b < resamples; b++) ws[b] = spec.worsening(st[b] as number, sr[b] as number);
   const ci = interval(ws, confidence);
   const status: RuleStatus = !(w > threshold) ? 'pass' : ci.low > threshold ? 'fail' : 'noise';
-  const ciText = `${fmt(confidence * 100)} % CI ${spec.showWorsening(ci.low)} to ${spec.showWorsening(ci.high)}`;
+  const change = (x: number) => (spec.decrease ? -x : x);
+  const ends = [change(ci.low), change(ci.high)].sort((a, b) => a - b) as [number, number];
+  const ciText = `${fmt(confidence * 100)} % CI ${spec.showChange(ends[0])} to ${spec.showChange(ends[1])}`;
   const limit = spec.rule === 'max_ttft_p99_increase' || spec.rule === 'max_throughput_decrease' ? pct(threshold) : points(threshold);
   const verdict =
     status === 'pass'
@@ -260,7 +270,7 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
     worsening: w,
     ci,
     threshold,
-    message: `${spec.label}: tonight ${spec.show(t)} vs reference ${spec.show(r)} (${spec.showWorsening(w)}, ${ciText}); ${verdict}`,
+    message: `${spec.label}: tonight ${spec.show(t)} vs reference ${spec.show(r)} (${spec.showChange(change(w))}, ${ciText}); ${verdict}`,
   };
 }
 
