@@ -128,7 +128,8 @@ export const benchmark: Benchmark = {
         columns: ['shadow', 'path', 'n', 'P50', 'P90', 'P99', 'max'],
         rows,
         notes: [
-          'The proxy row minus the direct row is what the proxy adds to TTFT. Sims, proxy and client are separate processes on the same 2 cores.',
+          'The proxy row minus the direct row is what the proxy adds to TTFT. Sims, proxy and client are separate processes on the same 2 cores,',
+          'so the P99 rows carry OS-scheduling noise: compare the direct P99 across the two scenarios to see how much (it is the same path both times).',
           'Stalled shadow: every candidate request stalls (sim --stall-rate 1) until the 5 s shadow timeout; beyond 64 in flight, shadows are dropped.',
         ],
       },
