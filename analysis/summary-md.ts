@@ -12,8 +12,10 @@ const STATUS = { pass: '✅ pass', fail: '❌ fail', info: 'ℹ️ info', noise:
 
 function ruleFigures(r: RuleResult): string[] {
   const relative = r.rule === 'regression.max_ttft_p99_increase' || r.rule === 'regression.max_throughput_decrease';
-  const show = (v: number | null) => (v === null ? '—' : relative ? fmt(Number(v.toFixed(3))) : `${fmt(Number((v * 100).toFixed(3)))} %`);
-  const w = (v: number) => (relative ? `${fmt(Number((v * 100).toFixed(2)))} %` : `${fmt(Number((v * 100).toFixed(2)))} pt`);
+  const unit = r.rule === 'regression.max_ttft_p99_increase' ? ' ms' : ' tok/s';
+  const show = (v: number | null) => (v === null ? '—' : relative ? `${fmt(Number(v.toFixed(2)))}${unit}` : `${fmt(Number((v * 100).toFixed(2)))} %`);
+  // worsening: positive = tonight is worse (relative % for TTFT and throughput, percentage points for rates)
+  const w = (v: number) => `${v < 0 ? '−' : ''}${fmt(Number(Math.abs(v * 100).toFixed(2)))}${relative ? ' %' : ' pt'}`;
   return [
     show(r.tonight),
     show(r.reference),
@@ -56,7 +58,7 @@ export function summaryMarkdown(report: Report, regression: RegressionResult | n
     out.push('|---|---|---:|---:|---:|---:|---:|');
     for (const r of regression.rules) out.push(row([STATUS[r.status], `\`${r.rule}\``, ...ruleFigures(r)]));
     out.push('');
-    out.push('TTFT P99 in ms, throughput in output tokens/s, consistency and error rate in % of pairs / requests. Worsening: TTFT P99 increase and throughput decrease relative to the reference (%), consistency decrease and error-rate increase in percentage points.');
+    out.push('Candidate arm. Worsening is positive when tonight is worse: TTFT P99 increase and output-throughput decrease relative to the reference (%), consistency decrease and error-rate increase in percentage points (pt).');
     out.push('');
     out.push(regression.method);
     out.push('');
