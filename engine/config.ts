@@ -39,6 +39,8 @@ export interface LoadConfig {
   maxInflight: number;
   /** Sender threads; 0 = send from the main thread. */
   workers: number;
+  /** How senders wake at the due instant (engine/clock.ts vs engine/pacer.ts). */
+  pacer: 'clock' | 'spin';
   preflight: boolean;
   /** Live progress line on stderr. */
   progress: boolean;

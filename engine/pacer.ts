@@ -6,7 +6,7 @@
 //
 // Polling keeps the loop "busy" for performance.eventLoopUtilization(), so the pacer counts the
 // polling it did with nothing else to do (consecutive polls closer than IDLE_POLL_GAP_NS) and
-// `workUtilization` reports ELU minus that idle polling: the share of time spent on real work.
+// LoadMeter subtracts it from the thread's CPU time: the share of time spent on real work.
 
 /** Monotonic now in ns (CLOCK_MONOTONIC: shared by every thread and process of the machine). */
 export const monoNow = (): bigint => process.hrtime.bigint();
@@ -15,7 +15,19 @@ const SPIN_WINDOW_MS = 2;
 /** Two polls this close together had no I/O work between them: the gap was idle waiting. */
 const IDLE_POLL_GAP_NS = 100_000n;
 
-export class Pacer {
+/** Wakes a sender at a due instant (see Pacer below and ClockPacer in clock.ts). */
+export interface PacerLike {
+  /** Calls `fire(now)` once monoNow() ≥ due. Replaces any pending wake-up. */
+  at(due: bigint, fire: (now: bigint) => void): void;
+  cancel(): void;
+  /** Idle polling so far, in ns (subtract from CPU time to get real work). */
+  readonly idlePollNs: bigint;
+  close(): void;
+}
+
+export type PacerKind = 'clock' | 'spin';
+
+export class Pacer implements PacerLike {
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
   #idlePollNs = 0n;
@@ -53,8 +65,8 @@ export class Pacer {
     this.#immediate = null;
   }
 
-  get pending(): boolean {
-    return this.#timer !== null || this.#immediate !== null;
+  close(): void {
+    this.cancel();
   }
 
   /** Idle polling so far, in ns (subtract from event-loop active time to get real work). */
@@ -63,26 +75,47 @@ export class Pacer {
   }
 }
 
+/** How busy one thread was over an interval (all shares of wall-clock time, 0-1). */
+export interface ThreadLoad {
+  /** Event-loop utilisation: not waiting for I/O (includes the pacer's polling and time spent descheduled). */
+  elu: number;
+  /** CPU time of this thread minus the pacer's idle polling: real work. Above ~0.5 timestamps start to lag. */
+  work: number;
+  /** Active but not on a CPU (event loop busy, thread not running): the machine has more runnable threads than cores. */
+  starved: number;
+}
+
 /**
- * Event-loop utilisation of this thread since the previous call, raw and without the pacer's idle
- * polling. Above ~0.5 of real work, response timestamps start to lag the bytes' arrival.
+ * Measures this thread's load since the previous sample. CPU time comes from
+ * process.threadCpuUsage() (this thread only), so time the OS kept the thread off the CPU is not
+ * mistaken for work; it shows up as `starved` instead.
  */
 export class LoadMeter {
   #last = performance.eventLoopUtilization();
+  #lastCpuUs = threadCpuUs();
   #lastIdlePoll = 0n;
-  #pacer: Pacer;
-  constructor(pacer: Pacer) {
+  #pacer: PacerLike;
+  constructor(pacer: PacerLike) {
     this.#pacer = pacer;
   }
-  sample(): { elu: number; work: number } {
+  sample(): ThreadLoad {
     const now = performance.eventLoopUtilization();
     const delta = performance.eventLoopUtilization(now, this.#last);
     this.#last = now;
+    const cpuUs = threadCpuUs();
+    const cpuMs = (cpuUs - this.#lastCpuUs) / 1000;
+    this.#lastCpuUs = cpuUs;
     const idlePoll = this.#pacer.idlePollNs;
     const idleMs = Number(idlePoll - this.#lastIdlePoll) / 1e6;
     this.#lastIdlePoll = idlePoll;
-    const total = delta.active + delta.idle;
-    const work = total > 0 ? Math.max(0, (delta.active - idleMs) / total) : 0;
-    return { elu: delta.utilization, work };
+    const wallMs = delta.active + delta.idle;
+    if (!(wallMs > 0)) return { elu: 0, work: 0, starved: 0 };
+    const clamp = (x: number) => Math.min(1, Math.max(0, x));
+    return { elu: delta.utilization, work: clamp((cpuMs - idleMs) / wallMs), starved: clamp((delta.active - cpuMs) / wallMs) };
   }
+}
+
+function threadCpuUs(): number {
+  const usage = process.threadCpuUsage();
+  return usage.user + usage.system;
 }

@@ -16,6 +16,8 @@ import type { FromWorker, ToWorker } from './worker.ts';
 
 /** Work share (event-loop utilisation without idle polling) above which response timestamps degrade. */
 export const ELU_WARN = 0.5;
+/** Share of time a sender was runnable but not running above which the machine is oversubscribed. */
+export const STARVED_WARN = 0.2;
 /** Sending starts this long after every thread is ready, so the first request is not late by construction. */
 const START_DELAY_NS = 50_000_000n;
 
@@ -41,7 +43,7 @@ interface SenderHandle {
 }
 
 function emptyStats(instance: string): SenderStats {
-  return { instance, sent: 0, inflight: 0, queued: 0, elu: 0, work: 0, finished: false };
+  return { instance, sent: 0, inflight: 0, queued: 0, elu: 0, work: 0, starved: 0, finished: false };
 }
 
 function versions(): Record<string, string> {
@@ -77,6 +79,7 @@ export class NodeLoadRun {
   #interrupted: string | null = null;
   #started = false;
   #maxWork = 0;
+  #maxStarved = 0;
 
   constructor(config: LoadConfig) {
     this.config = config;
@@ -131,7 +134,7 @@ export class NodeLoadRun {
   #createHandles(): SenderHandle[] {
     const c = this.config;
     const n = Math.max(1, c.workers);
-    const base = (k: number): Omit<SenderSetup, 'origin'> => ({
+    const base = (k: number): SenderSetup => ({
       runId: c.runId,
       instance: c.workers === 0 ? '' : `w${k}`,
       arms: c.arms.map((a) => ({ arm: a.arm, url: a.url, model: a.model, headers: a.headers })),
@@ -142,14 +145,15 @@ export class NodeLoadRun {
       stream: c.stream,
       timeoutMs: c.timeoutMs,
       // The cap is split across threads (requests are dealt round-robin, so each gets an even share).
+      pacer: c.pacer,
       maxInflight: c.maxInflight === 0 ? 0 : Math.max(1, Math.floor(c.maxInflight / n) + (k < c.maxInflight % n ? 1 : 0)),
     });
     if (c.workers === 0) return [this.#localHandle(base(0))];
     return Array.from({ length: n }, (_, k) => this.#workerHandle(base(k)));
   }
 
-  #localHandle(setup: Omit<SenderSetup, 'origin'>): SenderHandle {
-    let sender: Sender | null = null;
+  #localHandle(setup: SenderSetup): SenderHandle {
+    const sender = new Sender(setup, (r) => this.#onRecord(r));
     let resolveFinished!: () => void;
     const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
     let ticker: NodeJS.Timeout | null = null;
@@ -157,27 +161,28 @@ export class NodeLoadRun {
       instance: setup.instance,
       stats: emptyStats(setup.instance),
       finished,
-      ready: Promise.resolve(),
+      ready: sender.ready,
       start: (origin) => {
-        const s = new Sender({ ...setup, origin }, (r) => this.#onRecord(r));
-        sender = s;
-        ticker = setInterval(() => this.#onStats(handle, s.stats()), 500);
-        s.start();
-        void s.done.then(async () => {
+        ticker = setInterval(() => this.#onStats(handle, sender.stats()), 500);
+        sender.start(origin);
+        void sender.done.then(async () => {
           if (ticker !== null) clearInterval(ticker);
-          handle.stats = s.stats();
-          await s.close();
+          handle.stats = sender.stats();
+          await sender.close();
           resolveFinished();
         });
       },
-      stop: (reason, graceMs) => void sender?.drain(reason, graceMs),
-      cancel: (message) => sender?.cancelAll(message),
-      terminate: () => resolveFinished(),
+      stop: (reason, graceMs) => void sender.drain(reason, graceMs),
+      cancel: (message) => sender.cancelAll(message),
+      terminate: () => {
+        void sender.close();
+        resolveFinished();
+      },
     };
     return handle;
   }
 
-  #workerHandle(setup: Omit<SenderSetup, 'origin'>): SenderHandle {
+  #workerHandle(setup: SenderSetup): SenderHandle {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: setup });
     let resolveReady!: () => void;
     let resolveFinished!: () => void;
@@ -235,17 +240,28 @@ export class NodeLoadRun {
 
   #onStats(handle: SenderHandle, stats: SenderStats): void {
     // Sustained: two samples in a row (≥ 1 s), the thread's start-up (module compilation) excluded.
-    const sustained = stats.work > ELU_WARN && handle.stats.work > ELU_WARN && handle.stats.sent > 0;
+    const previous = handle.stats;
     handle.stats = stats;
+    if (previous.sent === 0) return;
     this.#maxWork = Math.max(this.#maxWork, stats.work);
-    if (sustained && !this.#warnedInstances.has(handle.instance)) {
-      this.#warnedInstances.add(handle.instance);
-      const elapsed = Number(monoNow() - this.#origin) / 1e9;
-      this.#warn(
-        `sender ${handle.instance || 'main'} event loop ${(stats.work * 100).toFixed(0)} % busy at ${elapsed.toFixed(1)} s ` +
-          `(above ${ELU_WARN * 100} %): send times and token timestamps lag; use more --workers or a lower --qps`,
+    this.#maxStarved = Math.max(this.#maxStarved, stats.starved);
+    const name = handle.instance || 'main';
+    const elapsed = (Number(monoNow() - this.#origin) / 1e9).toFixed(1);
+    if (stats.work > ELU_WARN && previous.work > ELU_WARN) {
+      this.#warnOnce(`busy:${name}`, `sender ${name} spent ${(stats.work * 100).toFixed(0)} % of its time working at ${elapsed} s (above ${ELU_WARN * 100} %): send times and token timestamps lag; use more --workers or a lower --qps`);
+    }
+    if (stats.starved > STARVED_WARN && previous.starved > STARVED_WARN) {
+      this.#warnOnce(
+        `starved:${name}`,
+        `sender ${name} was ready to run but off the CPU ${(stats.starved * 100).toFixed(0)} % of the time at ${elapsed} s: this machine runs more busy threads than it has cores (other processes, or too many --workers); send times and token timestamps lag`,
       );
     }
+  }
+
+  #warnOnce(key: string, message: string): void {
+    if (this.#warnedInstances.has(key)) return;
+    this.#warnedInstances.add(key);
+    this.#warn(message);
   }
 
   #warn(message: string): void {
@@ -298,6 +314,7 @@ export class NodeLoadRun {
       counts: {
         pairs_sent: this.#sum('sent'),
         max_sender_busy: Number(this.#maxWork.toFixed(3)),
+        max_sender_starved: Number(this.#maxStarved.toFixed(3)),
         records: this.#writer?.written ?? 0,
         by_arm: Object.fromEntries(this.#counts),
       },

@@ -7,15 +7,14 @@ import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } f
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import type { Workload, WorkloadItem } from '../core/workload.ts';
 import { createArmClient, createRequest, type ArmClient, type InFlightRequest } from './client.ts';
-import { LoadMeter, monoNow, Pacer } from './pacer.ts';
+import { ClockPacer } from './clock.ts';
+import { LoadMeter, monoNow, Pacer, type PacerKind, type PacerLike } from './pacer.ts';
 
 /** What a sender needs; structured-cloneable, so it can be a worker's workerData. */
 export interface SenderSetup {
   runId: string;
   /** Names the thread in records ('' when there is only one). */
   instance: string;
-  /** The run's monotonic origin (process.hrtime.bigint()); scheduled times are ns after it. */
-  origin: bigint;
   arms: Array<{ arm: string; url: string; model: string | null; headers: Record<string, string> }>;
   workload: Workload;
   plan: PlanOptions;
@@ -26,6 +25,8 @@ export interface SenderSetup {
   timeoutMs: number;
   /** Most pairs in flight from this sender; 0 = no cap. */
   maxInflight: number;
+  /** clock: a helper thread wakes the sender (little CPU); spin: timer then setImmediate polling for the last 2 ms. */
+  pacer: PacerKind;
 }
 
 export interface SenderStats {
@@ -36,9 +37,10 @@ export interface SenderStats {
   inflight: number;
   /** Pairs due but waiting for a --max-inflight slot. */
   queued: number;
-  /** Event-loop utilisation since the previous stats call: raw, and without the pacer's idle polling. */
+  /** Load since the previous stats call (see ThreadLoad). */
   elu: number;
   work: number;
+  starved: number;
   /** The schedule is exhausted or stopped, and nothing is in flight. */
   finished: boolean;
 }
@@ -60,12 +62,14 @@ export class Sender {
   readonly #plan: RequestPlan;
   readonly #clients: ArmClient[];
   readonly #onRecord: (record: RequestRecord) => void;
-  readonly #pacer = new Pacer();
+  readonly #pacer: PacerLike;
   readonly #meter: LoadMeter;
   readonly #inflight = new Set<InFlightRequest>();
   readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
   readonly #bodies = new Map<WorkloadItem, string[]>();
   #next: number;
+  /** The run's monotonic origin (process.hrtime.bigint()); scheduled times are ns after it. Set by start(). */
+  #origin = 0n;
   #sent = 0;
   #inflightPairs = 0;
   #stopped = false;
@@ -79,6 +83,7 @@ export class Sender {
     this.#plan = createPlan(setup.workload, setup.plan);
     this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs));
     this.#onRecord = onRecord;
+    this.#pacer = setup.pacer === 'clock' ? new ClockPacer() : new Pacer();
     this.#meter = new LoadMeter(this.#pacer);
     this.#next = setup.offset;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -88,7 +93,13 @@ export class Sender {
     return this.#plan.total;
   }
 
-  start(): void {
+  /** Resolves once the sender can keep time (its clock thread is running). */
+  get ready(): Promise<void> {
+    return this.#pacer instanceof ClockPacer ? this.#pacer.ready : Promise.resolve();
+  }
+
+  start(origin: bigint): void {
+    this.#origin = origin;
     this.#armNext();
   }
 
@@ -110,11 +121,11 @@ export class Sender {
       return;
     }
     const prepared = this.#prepare(this.#next);
-    this.#pacer.at(this.#s.origin + BigInt(prepared.planned.scheduled_ns), () => {
+    this.#pacer.at(this.#origin + BigInt(prepared.planned.scheduled_ns), () => {
       this.#launch(prepared);
       this.#next += this.#s.stride;
       // Open loop: everything already due goes out now, late, with its lag on record.
-      while (!this.#stopped && this.#next < this.#plan.total && this.#s.origin + BigInt(this.#plan.scheduledNs(this.#next)) <= monoNow()) {
+      while (!this.#stopped && this.#next < this.#plan.total && this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= monoNow()) {
         this.#launch(this.#prepare(this.#next));
         this.#next += this.#s.stride;
       }
@@ -163,7 +174,7 @@ export class Sender {
         body: bodies[i] as string,
         requestId: `${this.#s.runId}:${client.arm}:${planned.index}`,
         record,
-        origin: this.#s.origin,
+        origin: this.#origin,
         timeoutMs: this.#s.timeoutMs,
         onDone: (r) => {
           this.#inflight.delete(request);
@@ -192,7 +203,7 @@ export class Sender {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#pacer.cancel();
-    const now = Number(monoNow() - this.#s.origin);
+    const now = Number(monoNow() - this.#origin);
     for (const { prepared, queuedAt } of this.#queue.splice(0)) {
       for (const client of this.#clients) {
         const record = this.#record(prepared.planned, client.arm);
@@ -231,12 +242,13 @@ export class Sender {
       queued: this.#queue.length,
       elu: load.elu,
       work: load.work,
+      starved: load.starved,
       finished: this.#scheduleDone && this.#inflight.size === 0 && this.#inflightPairs === 0,
     };
   }
 
   async close(): Promise<void> {
-    this.#pacer.cancel();
+    this.#pacer.close();
     await Promise.all(this.#clients.map((c) => c.dispatcher.close().catch(() => undefined)));
   }
 }

@@ -22,27 +22,24 @@ export const STATS_INTERVAL_MS = 500;
 
 if (parentPort !== null) {
   const port = parentPort;
-  const setup = workerData as Omit<SenderSetup, 'origin'>;
   const post = (message: FromWorker) => port.postMessage(message);
-  let sender: Sender | null = null;
+  const sender = new Sender(workerData as SenderSetup, (record) => post({ type: 'record', record }));
 
   port.on('message', (message: ToWorker) => {
     if (message.type === 'start') {
-      const s = new Sender({ ...setup, origin: message.origin }, (record) => post({ type: 'record', record }));
-      sender = s;
-      const ticker = setInterval(() => post({ type: 'stats', stats: s.stats() }), STATS_INTERVAL_MS);
-      s.start();
-      void s.done.then(async () => {
+      const ticker = setInterval(() => post({ type: 'stats', stats: sender.stats() }), STATS_INTERVAL_MS);
+      sender.start(message.origin);
+      void sender.done.then(async () => {
         clearInterval(ticker);
-        post({ type: 'finished', stats: s.stats() });
-        await s.close();
+        post({ type: 'finished', stats: sender.stats() });
+        await sender.close();
         port.close();
       });
     } else if (message.type === 'stop') {
-      void sender?.drain(message.reason, message.graceMs);
+      void sender.drain(message.reason, message.graceMs);
     } else if (message.type === 'cancel') {
-      sender?.cancelAll(message.message);
+      sender.cancelAll(message.message);
     }
   });
-  post({ type: 'ready' });
+  void sender.ready.then(() => post({ type: 'ready' }));
 }
