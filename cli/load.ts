@@ -36,7 +36,7 @@ export const LOAD_OPTIONS = {
   duration: num({ min: 0.001, meta: 'SECONDS', help: `measured length in seconds [default ${DEFAULT_DURATION_S} s unless --requests is given, or one pass over a trace]; with --requests the shorter wins` }),
   requests: num({ integer: true, min: 1, help: 'measured requests (pairs); with --duration the shorter wins' }),
   warmup: num({ default: 0, integer: true, min: 0, help: 'warm-up requests sent first on the same schedule, flagged and excluded from analysis' }),
-  maxInflight: num({ default: 0, integer: true, min: 0, help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns); 0 = no cap' }),
+  maxInflight: num({ default: 0, integer: true, min: 0, help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns; split across --workers, which it caps); 0 = no cap' }),
   timeout: num({ default: 60, min: 0.001, meta: 'SECONDS', help: 'per-request limit from send to the end of the response' }),
   grace: num({ default: 10, min: 0, meta: 'SECONDS', help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)' }),
   stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); --no-stream sends stream: false (no token timing)' }),
@@ -172,7 +172,8 @@ export async function resolveConfig(
     timeoutMs: v.timeout * 1000,
     graceMs: v.grace * 1000,
     maxInflight: v.maxInflight,
-    workers: v.workers,
+    // The in-flight cap is split across sender threads, so there are never more threads than slots.
+    workers: v.maxInflight > 0 ? Math.min(v.workers, v.maxInflight) : v.workers,
     pacer: v.pacer,
     preflight: v.preflight,
     progress: v.progress,

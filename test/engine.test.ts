@@ -2,7 +2,7 @@
 // the real simulated endpoints (startSim on port 0, or a sim child process where timing matters) and
 // the real workload loader. Serial: these tests measure time and share a 2-core machine.
 import test from 'ava';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutcomeKind, RequestRecord } from '../core/record.ts';
@@ -170,6 +170,17 @@ test.serial('--baseline-repeat adds the A/A arm at the same instant; --warmup fl
     t.is(r.output_text, base.output_text, 'the sim answers the same prompt the same way');
     t.is(r.instance, '');
   }
+});
+
+test.serial('trace arrivals replay the workload\'s own timestamps, scaled by --time-scale', async (t) => {
+  const [b, c] = [await sim(t), await sim(t)];
+  const file = join(tmp(), 'trace.jsonl');
+  const offsets = [1000, 1100, 1150, 1400];
+  writeFileSync(file, offsets.map((ms, i) => JSON.stringify({ timestamp_ms: ms, messages: [{ role: 'user', content: `q${i}` }], max_tokens: 4 })).join('\n') + '\n');
+  const { records } = await load([...endpoints(b, c), '--workload', file, '--arrival', 'trace', '--time-scale', '0.5']);
+  const base = byArm(records, 'baseline');
+  t.deepEqual(base.map((r) => r.scheduled_ns), [0, 50e6, 75e6, 200e6], 'one pass over the trace, offsets × 0.5 from the first');
+  for (const r of base) t.true(r.sent_ns! >= r.scheduled_ns);
 });
 
 test.serial('--max-inflight holds pairs back and records the wait as queue_wait_ns', async (t) => {

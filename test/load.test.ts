@@ -165,6 +165,26 @@ test.serial('SIGINT with requests still in flight after --grace: they are record
   t.regex((candidate[0]!.outcome as { message: string }).message, /grace period/);
 });
 
+test.serial('a second SIGINT exits at once, keeping the records already received and a valid run.json', async (t) => {
+  const [b, c] = [await sim(t), await sim(t)];
+  const dir = join(tmp(), 'run');
+  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--duration', '30', '--grace', '60', '--candidate-header', 'x-sim-fault: stall', '--out', dir]);
+  await waitForLines(join(dir, 'records.jsonl'), 10);
+  load.child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let the first one start the graceful stop
+  const second = Date.now();
+  load.child.kill('SIGINT');
+  t.is(await load.exited, 130, load.stderr());
+  t.true(Date.now() - second < 5000, 'exited without waiting for the 60 s grace period');
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.is(manifest.interrupted, 'SIGINT (second)');
+  t.regex(manifest.warnings.join('\n'), /exited without waiting for in-flight requests/);
+  const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(summary.truncatedLastLine, null);
+  t.true(records.length >= 10 && records.every((r) => r.arm === 'baseline'), 'the stalled candidate requests were still in flight');
+  t.is(manifest.counts.records, records.length);
+});
+
 test.serial('with no endpoints: starts the two simulated endpoints, runs, and analyses the folder', async (t) => {
   const dir = join(tmp(), 'run');
   const load = spawn(process.execPath, [MAIN, 'load', '--qps', '20', '--requests', '20', '--no-progress', '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
