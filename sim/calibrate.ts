@@ -94,8 +94,14 @@ async function one(agent: Agent, url: string, body: Record<string, unknown>, mea
       last = now;
     },
   });
-  res.body.setEncoding('utf8');
-  for await (const chunk of res.body) if (measureItl || first === null) parser.feed(chunk as string);
+  const decoder = new TextDecoder();
+  await new Promise<void>((resolve, reject) => {
+    res.body.on('data', (chunk: Buffer) => {
+      if (measureItl || first === null) parser.feed(decoder.decode(chunk, { stream: true }));
+    });
+    res.body.once('end', resolve);
+    res.body.once('error', reject);
+  });
   return { status: res.statusCode, ttftMs: first === null ? null : (first as number) - sent, itlMs: itl };
 }
 

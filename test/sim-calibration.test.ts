@@ -17,6 +17,9 @@ const TARGETS = {
 for (const [profile, target] of Object.entries(TARGETS)) {
   test.serial(`${profile}: TTFT P50/P99 at 100 QPS within ±15 % of ${target.p50} / ${target.p99} ms; the CLI prints its ready line and exits cleanly on SIGTERM`, async (t) => {
     const child = spawn(process.execPath, [MAIN, 'sim', '--profile', profile, '--port', '0', '--seed', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); // a failed assertion must not leave it running
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const lines = createInterface({ input: child.stdout });
