@@ -117,7 +117,7 @@ export function regressionSamples(collector: RunCollector, report: Report): Regr
 /**
  * B bootstrap replicates of the mean and of the p-th percentile of `values`: each draws n values
  * with replacement. Draws are counted per rank of the sorted values, so the percentile is read
- * by walking the counts (no sort per resample).
+ * by walking the counts (from the top for high percentiles; no sort per resample).
  */
 export function replicates(values: Float64Array, resamples: number, seed: number, p: number): { mean: Float64Array; percentile: Float64Array } {
   const n = values.length;
@@ -129,11 +129,18 @@ export function replicates(values: Float64Array, resamples: number, seed: number
   const { lo, hi, t } = percentilePosition(n, p);
   const at = (rank: number): number => {
     let seen = 0;
-    for (let r = 0; r < n; r++) {
-      seen += counts[r] as number;
-      if (seen > rank) return sorted[r] as number;
+    if (p >= 50) {
+      for (let r = n - 1; r >= 0; r--) {
+        seen += counts[r] as number;
+        if (seen > n - 1 - rank) return sorted[r] as number;
+      }
+    } else {
+      for (let r = 0; r < n; r++) {
+        seen += counts[r] as number;
+        if (seen > rank) return sorted[r] as number;
+      }
     }
-    return sorted[n - 1] as number;
+    throw new Error('unreachable: counts sum to n');
   };
   for (let b = 0; b < resamples; b++) {
     counts.fill(0);
@@ -147,6 +154,32 @@ export function replicates(values: Float64Array, resamples: number, seed: number
     percentile[b] = lerp(at(lo), at(hi), t);
   }
   return { mean, percentile };
+}
+
+/**
+ * B bootstrap replicates of the mean of 0/1 values. Resampling n values of which k are 1 gives
+ * Binomial(n, k/n) ones: drawn exactly by skipping geometric gaps between the rarer outcome, so a
+ * replicate costs O(min(k, n − k)) instead of O(n) (errors and inconsistent pairs are rare).
+ */
+export function bernoulliReplicates(values: Float64Array, resamples: number, seed: number): Float64Array {
+  const n = values.length;
+  let k = 0;
+  for (let i = 0; i < n; i++) if (values[i] === 1) k++;
+  const random = seededRandom(seed);
+  const rareOnes = k <= n - k;
+  const q = (rareOnes ? k : n - k) / n; // probability of the rarer outcome per draw
+  const out = new Float64Array(resamples);
+  const logMiss = Math.log1p(-q);
+  for (let b = 0; b < resamples; b++) {
+    let rare = 0;
+    if (q === 1) rare = n;
+    else if (q > 0) {
+      // position of the next rare draw: geometric gap ⌊ln U / ln(1 − q)⌋ draws of the common outcome before it
+      for (let at = Math.floor(Math.log(1 - random()) / logMiss); at < n; at += 1 + Math.floor(Math.log(1 - random()) / logMiss)) rare++;
+    }
+    out[b] = (rareOnes ? rare : n - rare) / n;
+  }
+  return out;
 }
 
 function interval(values: Float64Array, confidence: number): Interval {
@@ -241,8 +274,9 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
   const w = spec.worsening(t, r);
   const { resamples, confidence, seed } = gates.bootstrap;
   const stat = (s: RegressionSamples, v: Float64Array, run: string): Float64Array => {
-    const reps = replicates(v, resamples, hash32(`${seed}:${rule}:${run}`), 99);
-    const raw = spec.statistic === 'p99' ? reps.percentile : reps.mean;
+    const runSeed = hash32(`${seed}:${rule}:${run}`);
+    const raw =
+      spec.statistic === 'p99' ? replicates(v, resamples, runSeed, 99).percentile : v.every((x) => x === 0 || x === 1) ? bernoulliReplicates(v, resamples, runSeed) : replicates(v, resamples, runSeed, 99).mean;
     return raw.map((x) => spec.figure(x, s) as number);
   };
   const st = stat(tonight, vt, 'tonight');

@@ -49,9 +49,9 @@ browserTest('the fixture run\'s report.html loads offline with no errors; verdic
 
     // Keyboard: the first Tab reaches the skip link, which moves focus to the report.
     await page.keyboard.press('Tab');
-    t.is(await page.evaluate(() => document.activeElement?.className), 'skip');
+    t.is(await page.evaluate('document.activeElement?.className'), 'skip');
     await page.keyboard.press('Enter');
-    t.is(await page.evaluate(() => document.activeElement?.id), 'main');
+    t.is(await page.evaluate('document.activeElement?.id'), 'main');
     // A series toggle is a real button: Space hides the series and says so.
     const toggle = page.locator('.series-toggles[data-for="chart-ttft-cdf"] button').first();
     await toggle.focus();

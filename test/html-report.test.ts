@@ -18,7 +18,7 @@ test('chart aggregates of the fixture run: CDF at the report\'s percentiles, his
   t.deepEqual(charts.ttft_cdf.arms.map((a) => a.arm), ['baseline', 'candidate', 'baseline_repeat']);
   for (const a of charts.ttft_cdf.arms) {
     const arm = report.arms.find((x) => x.arm === a.arm);
-    t.is(a.count, arm?.metrics.ttft_ms?.count);
+    t.is(a.count, arm?.metrics.ttft_ms?.count as number);
     t.is(a.values[CDF_PROBABILITIES.indexOf(0.5)], Math.round((arm?.metrics.ttft_ms?.p50 as number) * 1e4) / 1e4);
     t.is(a.values[CDF_PROBABILITIES.indexOf(0.99)], Math.round((arm?.metrics.ttft_ms?.p99 as number) * 1e4) / 1e4);
     t.is(a.values[0], arm?.metrics.ttft_ms?.min);

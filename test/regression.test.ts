@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
-import { compareRuns, replicates, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
+import { bernoulliReplicates, compareRuns, replicates, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
 import { percentile } from '../analysis/stats.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 
@@ -110,6 +110,20 @@ test('seeded: the same inputs give the same intervals; replicates are resamples 
   for (const m of reps.mean) t.true(m >= 1 && m <= 5);
   for (const p of reps.percentile) t.true([1, 2, 3, 4, 5].some((v) => p >= v - 1 && p <= 5));
   t.true(new Set(reps.mean).size > 5, 'resamples differ');
+});
+
+test('0/1 replicates draw Binomial(n, k/n) exactly: mean and variance of the resampled share', (t) => {
+  for (const [n, k] of [[1000, 30], [1000, 970], [400, 200]] as const) {
+    const values = f(range(n, (i) => (i < k ? 1 : 0)));
+    const reps = bernoulliReplicates(values, 4000, 11);
+    const p = k / n;
+    const mean = reps.reduce((a, x) => a + x, 0) / reps.length;
+    const variance = reps.reduce((a, x) => a + (x - mean) ** 2, 0) / reps.length;
+    t.true(Math.abs(mean - p) < 4 * Math.sqrt(p * (1 - p) / n / reps.length), `n=${n} k=${k}: mean ${mean}`);
+    t.true(Math.abs(variance / (p * (1 - p) / n) - 1) < 0.1, `n=${n} k=${k}: variance ratio ${variance / (p * (1 - p) / n)}`);
+  }
+  t.deepEqual([...bernoulliReplicates(f([0, 0, 0]), 5, 1)], [0, 0, 0, 0, 0]);
+  t.deepEqual([...bernoulliReplicates(f([1, 1]), 3, 1)], [1, 1, 1]);
 });
 
 test('gates file: regression thresholds are validated like the rest', (t) => {
