@@ -21,6 +21,7 @@ const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
   () => import('./k6-convert.ts'),
   () => import('./engine.ts'),
   () => import('./proxy.ts'),
+  () => import('./report.ts'),
 ];
 
 export function formatTable(table: BenchTable): string {
