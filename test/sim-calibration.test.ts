@@ -31,7 +31,8 @@ for (const [profile, target] of Object.entries(TARGETS)) {
     const extra: string[] = [];
     lines.on('line', (l) => extra.push(l));
 
-    // 4.5 s at 100 QPS of the shipped sample workload; the first second warms the server up to its steady running count.
+    // 4.5 s at 100 QPS of the shipped sample workload; the first second warms the server up to its steady load.
+    // The client closes each stream at its first content chunk (see openLoop: the simulated load is unchanged).
     const timings = await openLoop(ready.url, sampleWorkloadRequests(450), 100, 100, false);
     t.true(timings.every((r) => r.status === 200));
     const ttft = timings.map((r) => r.ttftMs).filter((v): v is number => v !== null);
