@@ -1,9 +1,9 @@
 // A precise alarm clock for an event loop that burns (almost) no CPU while it waits.
 //
 // libuv sleeps in epoll_wait with millisecond timeouts, so a plain timer wakes up to ~1-2 ms late;
-// the spin pacer (pacer.ts) fixes that by polling for the last 2 ms before each send, which costs
-// ~25-40 % of a core per sending thread at 100-150 sends/s — CPU the servers and the other senders
-// need on a small machine. Here a helper thread sleeps in Atomics.wait (a futex with a nanosecond
+// the spin pacer (pacer.ts) fixes that by polling for the last 2 ms before each send, which cost
+// ≈ 20-30 % of a core per sending thread at 100 wake-ups/s on the dev VM — CPU the servers and the
+// other senders need on a small machine. Here a helper thread sleeps in Atomics.wait (a futex with a nanosecond
 // timeout), wakes LEAD_NS before the due instant and posts a message, which wakes the sender's
 // event loop at once (an eventfd in its epoll set). The sender then polls only the last few hundred
 // microseconds (absorbing the thread wake-up latency of this VM, ~0.1-0.3 ms).
