@@ -5,16 +5,16 @@
 // ≈ 20-30 % of a core per sending thread at 100 wake-ups/s on the dev VM — CPU the servers and the
 // other senders need on a small machine. Here a helper thread sleeps in Atomics.wait (a futex with a nanosecond
 // timeout), wakes LEAD_NS before the due instant and posts a message, which wakes the sender's
-// event loop at once (an eventfd in its epoll set). The sender then polls only the last few hundred
-// microseconds (absorbing the thread wake-up latency of this VM, ~0.1-0.3 ms).
+// event loop at once (an eventfd in its epoll set). The sender then polls only the last millisecond
+// (absorbing the wake-up latency of a sleeping thread on this VM: ~0.2-0.3 ms median, ~1 ms p99).
 //
 // Protocol through a SharedArrayBuffer: slot DUE holds the next alarm (absolute monotonic ns, 0 =
 // none), GEN counts re-arms (the helper waits on it, so re-arming wakes it), STOP ends the helper.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { monoNow, type PacerLike } from './pacer.ts';
 
-/** Wake this long before the due instant; the sender polls the rest. */
-const LEAD_NS = 400_000n;
+/** Wake this long before the due instant; the sender polls the rest (≈ the VM's p99 thread wake-up latency). */
+const LEAD_NS = 1_000_000n;
 const IDLE_POLL_GAP_NS = 100_000n;
 
 const GEN = 0;
