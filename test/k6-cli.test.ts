@@ -22,7 +22,7 @@ function loadConfig(runDir: string): LoadConfig {
     ],
     workload: parseWorkload(workloadText, { file: 'w.jsonl', seed: 1, model: 'm' }), workloadPath: 'w.jsonl',
     plan: { arrival: 'constant', qps: 5, requests: 4, warmup: 1, seed: 1, order: 'sequential' },
-    seed: 1, stream: true, timeoutMs: 20_000, graceMs: 0, maxInflight: 0, workers: 0, preflight: false, progress: false, options: {},
+    seed: 1, stream: true, timeoutMs: 20_000, graceMs: 0, maxInflight: 0, workers: 0, pacer: 'clock', preflight: false, progress: false, options: {},
   };
 }
 
