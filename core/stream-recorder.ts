@@ -1,0 +1,182 @@
+// One response → the fields of its RequestRecord, the same for every engine (Node client, k6 script,
+// shadow proxy) so their records analyse alike. Fed with what arrived and when; knows nothing of
+// sockets or SSE framing (each engine parses bytes its own way and hands over event data strings).
+// Runtime-agnostic: no Node or k6 imports here.
+//
+// Per SSE event (data, arrival ns):
+//   every event      first_chunk_ns (role-only, empty and usage-only chunks included)
+//   content chunk    non-empty content or reasoning text (core/openai.ts interpretChunk): first_content_ns,
+//                    content_ns, the text, and the chunk's cumulative usage.completion_tokens
+//   any chunk        usage and finish_reason, the last seen kept
+//   [DONE]           the stream is complete: ok, end = the [DONE] event
+//   bad event        not JSON, not OpenAI-shaped, or an error object in the stream: protocol_error
+// Outcome when the body ends without [DONE]: protocol_error, "not an SSE stream" when no event came,
+// else "stream ended without [DONE] after N events".
+//
+// A bad event either stops the stream (`onBadEvent: 'stop'`: a client that owns the exchange aborts it,
+// end = the bad event) or is noted while recording goes on (`'observe'`: a passthrough must not cut the
+// client's stream; the first problem decides the outcome, end = the body's end, even after [DONE]).
+import { DONE, interpretChunk, interpretResponse, type Api } from './openai.ts';
+import type { Outcome, RequestRecord } from './record.ts';
+
+/** What one event meant: more to come, the stream is complete, or the stream is bad. */
+export type StreamStep = 'more' | 'done' | 'bad';
+
+/** A decided outcome and the end time that goes with it (ns since the run's origin). */
+export interface StreamEnd {
+  outcome: Outcome;
+  endNs: number;
+}
+
+export interface StreamRecorderOptions {
+  onBadEvent: 'stop' | 'observe';
+  /** Where content text goes (e.g. a hash); by default it is appended to record.output_text. */
+  onText?: (text: string) => void;
+}
+
+/** What the caller knows about a response, for messages: all optional, each said when given. */
+export interface ResponseContext {
+  contentType?: string;
+  /** What the SSE framing parser complained about, if anything. */
+  framingError?: string | null;
+  /** The start of the body as received, quoted in "not SSE / not JSON" messages; omit to keep the body out of records. */
+  bodySample?: string;
+}
+
+const SAMPLE_CHARS = 120;
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+const sample = (context: ResponseContext) => (context.bodySample === undefined ? '' : `: ${JSON.stringify(oneLine(context.bodySample).slice(0, SAMPLE_CHARS))}`);
+const contentTypeOf = (context: ResponseContext) => (context.contentType === undefined ? [] : [`content-type ${JSON.stringify(context.contentType)}`]);
+
+export class StreamRecorder {
+  readonly record: RequestRecord;
+  readonly #api: Api;
+  readonly #stopAtBadEvent: boolean;
+  readonly #onText: (text: string) => void;
+  #events = 0;
+  #doneNs: number | null = null;
+  /** The first problem found, and when (ns). */
+  #problem: string | null = null;
+  #problemNs = 0;
+  /** usage.completion_tokens on each content chunk (vLLM continuous usage stats), null where absent. */
+  #cumulativeTokens: Array<number | null> = [];
+
+  constructor(record: RequestRecord, api: Api, options: StreamRecorderOptions) {
+    this.record = record;
+    this.#api = api;
+    this.#stopAtBadEvent = options.onBadEvent === 'stop';
+    this.#onText = options.onText ?? ((text) => {
+      record.output_text += text;
+    });
+  }
+
+  /** Events received so far (until the stream was complete, or stopped at a bad event). */
+  get events(): number {
+    return this.#events;
+  }
+
+  /**
+   * One SSE event's data, arrived at `ns`. Returns what this event meant; once the stream is complete
+   * (or stopped at a bad event) further events are ignored and the same step is returned again.
+   */
+  event(data: string, ns: number): StreamStep {
+    if (this.#doneNs !== null) return 'done';
+    if (this.#stopAtBadEvent && this.#problem !== null) return 'bad';
+    const r = this.record;
+    this.#events++;
+    r.first_chunk_ns ??= ns;
+    if (data.trim() === DONE) {
+      this.#doneNs = ns;
+      return 'done';
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch {
+      return this.problem(`SSE event ${this.#events} is not JSON: ${JSON.stringify(data.slice(0, SAMPLE_CHARS))}`, ns);
+    }
+    const chunk = interpretChunk(this.#api, payload);
+    if (!chunk.ok) return this.problem(`SSE event ${this.#events}: ${chunk.error}`, ns);
+    const { text, finishReason, usage } = chunk.value;
+    if (text !== '') {
+      r.first_content_ns ??= ns;
+      r.content_ns.push(ns);
+      this.#onText(text);
+      this.#cumulativeTokens.push(usage?.completion_tokens ?? null);
+    }
+    if (usage !== null) r.usage = usage;
+    if (finishReason !== null) r.finish_reason = finishReason;
+    return 'more';
+  }
+
+  /** A problem found at `ns` outside the event data (e.g. bad SSE framing): the first one counts, as a bad event would. */
+  problem(message: string, ns: number): 'bad' {
+    if (this.#problem === null) {
+      this.#problem = message;
+      this.#problemNs = ns;
+    }
+    return 'bad';
+  }
+
+  /** The outcome the events have already decided: ok at [DONE], or (stop mode) the bad event; null while open. */
+  settled(): StreamEnd | null {
+    if (this.#problem !== null) return this.#stopAtBadEvent ? { outcome: { kind: 'protocol_error', message: this.#problem }, endNs: this.#problemNs } : null;
+    if (this.#doneNs !== null) return { outcome: { kind: 'ok' }, endNs: this.#doneNs };
+    return null;
+  }
+
+  /** The outcome once the response body ended normally at `ns`. */
+  endOfStream(ns: number, context: ResponseContext = {}): StreamEnd {
+    const settled = this.settled();
+    if (settled !== null) return settled;
+    if (this.#problem !== null) return { outcome: { kind: 'protocol_error', message: this.#problem }, endNs: ns };
+    const framing = context.framingError ?? null;
+    if (this.#events === 0) {
+      const details = [...contentTypeOf(context), ...(framing === null ? [] : [framing])];
+      const why = `response is not an SSE stream${details.length > 0 ? ` (${details.join('; ')})` : ''}${sample(context)}`;
+      return { outcome: { kind: 'protocol_error', message: why }, endNs: ns };
+    }
+    return { outcome: { kind: 'protocol_error', message: `stream ended without [DONE] after ${this.#events} events${framing === null ? '' : ` (${framing})`}` }, endNs: ns };
+  }
+
+  /** Tokens each content chunk carried, from cumulative usage, when every content chunk said it; else null. */
+  contentTokens(): number[] | null {
+    return contentTokens(this.#cumulativeTokens, this.record.content_ns.length);
+  }
+}
+
+/** Per-chunk counts from cumulative completion_tokens: c[k] − c[k−1]; null when any is missing or decreases. */
+export function contentTokens(cumulative: ReadonlyArray<number | null>, chunks: number): number[] | null {
+  if (cumulative.length === 0 || cumulative.length !== chunks) return null;
+  const out: number[] = [];
+  let previous = 0;
+  for (const c of cumulative) {
+    if (c === null || c < previous) return null;
+    out.push(c - previous);
+    previous = c;
+  }
+  return out;
+}
+
+/**
+ * A whole 2xx body (non-streaming, or a stream request answered with one JSON body) → text, usage,
+ * finish_reason and outcome: ok for an OpenAI-shaped response to a non-streaming request, else protocol_error.
+ * `askedForStream`: the request wanted a stream, so even a good JSON body is the wrong answer.
+ */
+export function recordWholeResponse(record: RequestRecord, api: Api, body: string, askedForStream: boolean, context: ResponseContext = {}, onText?: (text: string) => void): Outcome {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch {
+    const details = contentTypeOf(context);
+    return { kind: 'protocol_error', message: `response body is not JSON${details.length > 0 ? ` (${details.join('; ')})` : ''}${sample(context)}` };
+  }
+  const whole = interpretResponse(api, payload);
+  if (!whole.ok) return { kind: 'protocol_error', message: whole.error };
+  if (askedForStream) return { kind: 'protocol_error', message: `asked for a stream but the server answered with one JSON body (content-type ${JSON.stringify(context.contentType ?? '')})` };
+  if (onText === undefined) record.output_text = whole.value.text;
+  else onText(whole.value.text);
+  record.finish_reason = whole.value.finishReason;
+  record.usage = whole.value.usage;
+  return { kind: 'ok' };
+}

@@ -1,0 +1,171 @@
+// core/stream-recorder.ts on its own: which events are content, per-chunk token counts, and every
+// outcome rule in both bad-event modes (stop for an engine, observe for a passthrough).
+import test from 'ava';
+import { emptyRecord, type RequestRecord } from '../core/record.ts';
+import { contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
+
+const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
+const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') => new StreamRecorder(fresh(), api, { onBadEvent });
+
+const delta = (d: Record<string, unknown>, extra: Record<string, unknown> = {}) => JSON.stringify({ choices: [{ index: 0, delta: d, finish_reason: null }], ...extra });
+const content = (text: string, completionTokens?: number) =>
+  delta({ content: text }, completionTokens === undefined ? {} : { usage: { prompt_tokens: 5, completion_tokens: completionTokens } });
+const ROLE_ONLY = delta({ role: 'assistant', content: '' });
+const EMPTY = delta({ content: '' });
+const FINISH = JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] });
+const USAGE_ONLY = JSON.stringify({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 3 } });
+
+/** Feeds `events` at 10, 20, 30 … ns and returns the steps. */
+function feed(rec: StreamRecorder, events: string[]): string[] {
+  return events.map((data, k) => rec.event(data, 10 * (k + 1)));
+}
+
+test('role-only, empty, finish-only and usage-only chunks are chunks but not content; [DONE] ends ok at its own time', (t) => {
+  const rec = recorder();
+  const steps = feed(rec, [ROLE_ONLY, EMPTY, content('Hel'), content('lo'), FINISH, USAGE_ONLY, '[DONE]']);
+  t.deepEqual(steps, ['more', 'more', 'more', 'more', 'more', 'more', 'done']);
+  const r = rec.record;
+  t.is(r.first_chunk_ns, 10, 'the role-only chunk is the first chunk');
+  t.is(r.first_content_ns, 30);
+  t.deepEqual(r.content_ns, [30, 40], 'neither the finish chunk nor the trailing usage chunk is a content chunk');
+  t.is(r.output_text, 'Hello');
+  t.is(r.finish_reason, 'length');
+  t.deepEqual(r.usage, { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: null });
+  t.deepEqual(rec.settled(), { outcome: { kind: 'ok' }, endNs: 70 });
+  t.deepEqual(rec.endOfStream(99), { outcome: { kind: 'ok' }, endNs: 70 }, 'the body ending later does not move the end');
+  t.is(rec.contentTokens(), null, 'no per-chunk usage: tokens per chunk unknown');
+  t.is(rec.events, 7);
+});
+
+test('reasoning text counts as content; completions text chunks are content; [DONE] with spaces is [DONE]', (t) => {
+  const chat = recorder();
+  feed(chat, [delta({ reasoning_content: 'think ' }), delta({ reasoning: 'more ' }), content('say'), ' [DONE] ']);
+  t.is(chat.record.output_text, 'think more say');
+  t.deepEqual(chat.record.content_ns, [10, 20, 30]);
+  t.is(chat.settled()?.outcome.kind, 'ok');
+
+  const completions = recorder('stop', 'completions');
+  feed(completions, [JSON.stringify({ choices: [{ text: '' }] }), JSON.stringify({ choices: [{ text: 'abc', finish_reason: 'stop' }] }), '[DONE]']);
+  t.is(completions.record.output_text, 'abc');
+  t.deepEqual(completions.record.content_ns, [20]);
+  t.is(completions.record.finish_reason, 'stop');
+});
+
+test('per-chunk tokens from cumulative usage; null when one content chunk lacks it or the count goes back', (t) => {
+  const full = recorder();
+  feed(full, [ROLE_ONLY, content('a', 1), content('bc', 3), content('d', 4), USAGE_ONLY, '[DONE]']);
+  t.deepEqual(full.contentTokens(), [1, 2, 1], 'the usage-only chunk adds no entry');
+
+  const gap = recorder();
+  feed(gap, [content('a', 1), content('b'), content('c', 3), '[DONE]']);
+  t.is(gap.contentTokens(), null);
+
+  const back = recorder();
+  feed(back, [content('a', 2), content('b', 1), '[DONE]']);
+  t.is(back.contentTokens(), null);
+
+  t.deepEqual(contentTokens([2, 2, 5], 3), [2, 0, 3], 'a chunk may carry no new token');
+  t.is(contentTokens([1, 2], 3), null, 'counts must cover every content chunk');
+  t.is(contentTokens([], 0), null);
+});
+
+test('stop mode: an event that is not JSON ends the stream at that event; later events are ignored', (t) => {
+  const rec = recorder('stop');
+  t.deepEqual(feed(rec, [content('ok so far'), '{"choices": [tru', content('late'), '[DONE]']), ['more', 'bad', 'bad', 'bad']);
+  t.deepEqual(rec.settled(), { outcome: { kind: 'protocol_error', message: 'SSE event 2 is not JSON: "{\\"choices\\": [tru"' }, endNs: 20 });
+  t.is(rec.record.output_text, 'ok so far');
+  t.deepEqual(rec.record.content_ns, [10]);
+  t.is(rec.events, 2);
+  t.deepEqual(rec.endOfStream(50).endNs, 20);
+});
+
+test('stop mode: an event that is not OpenAI-shaped, or an error object in the stream, is a protocol_error naming the event', (t) => {
+  const shape = recorder('stop');
+  t.deepEqual(feed(shape, ['{"token": "hi"}']), ['bad']);
+  t.regex((shape.settled()?.outcome as { message: string }).message, /^SSE event 1: chunk has no "choices"/);
+
+  const error = recorder('stop');
+  t.deepEqual(feed(error, [content('a'), JSON.stringify({ error: { message: 'KV cache exhausted', code: 500 } })]), ['more', 'bad']);
+  t.deepEqual(error.settled(), { outcome: { kind: 'protocol_error', message: 'SSE event 2: server error in stream: KV cache exhausted' }, endNs: 20 });
+});
+
+test('observe mode: a bad event is noted and recording goes on; the first problem wins over a later [DONE], end = body end', (t) => {
+  const rec = recorder('observe');
+  t.deepEqual(feed(rec, [content('a'), '{not json', content('b'), '{"token": 1}', '[DONE]', content('after done')]), ['more', 'bad', 'more', 'bad', 'done', 'done']);
+  t.is(rec.record.output_text, 'ab', 'content after the bad event is still recorded; content after [DONE] is not');
+  t.deepEqual(rec.record.content_ns, [10, 30]);
+  t.is(rec.settled(), null, 'a noted problem leaves the outcome to the end of the body');
+  t.deepEqual(rec.endOfStream(90), { outcome: { kind: 'protocol_error', message: 'SSE event 2 is not JSON: "{not json"' }, endNs: 90 });
+});
+
+test('observe mode without a problem: ok at [DONE], decided as soon as it arrives', (t) => {
+  const rec = recorder('observe');
+  feed(rec, [content('a'), '[DONE]']);
+  t.deepEqual(rec.settled(), { outcome: { kind: 'ok' }, endNs: 20 });
+});
+
+test('a problem found outside the events (SSE framing) counts like a bad event in either mode', (t) => {
+  const observe = recorder('observe');
+  feed(observe, [content('a')]);
+  t.is(observe.problem('invalid SSE: Unknown field "x"', 15), 'bad');
+  observe.event('[DONE]', 20);
+  t.deepEqual(observe.endOfStream(30), { outcome: { kind: 'protocol_error', message: 'invalid SSE: Unknown field "x"' }, endNs: 30 });
+
+  const stop = recorder('stop');
+  stop.problem('first', 5);
+  stop.problem('second', 6);
+  t.deepEqual(stop.settled(), { outcome: { kind: 'protocol_error', message: 'first' }, endNs: 5 });
+  t.is(stop.event(content('x'), 7), 'bad');
+  t.is(stop.record.first_chunk_ns, null);
+});
+
+test('a body that ends without [DONE]: "stream ended" with the event count, or "not an SSE stream" when no event came', (t) => {
+  const cut = recorder();
+  feed(cut, [content('a'), content('b')]);
+  t.is(cut.settled(), null);
+  t.deepEqual(cut.endOfStream(40), { outcome: { kind: 'protocol_error', message: 'stream ended without [DONE] after 2 events' }, endNs: 40 });
+  t.deepEqual(cut.endOfStream(40, { framingError: 'Unknown field "x"' }).outcome, { kind: 'protocol_error', message: 'stream ended without [DONE] after 2 events (Unknown field "x")' });
+
+  const none = recorder();
+  t.deepEqual(none.endOfStream(40).outcome, { kind: 'protocol_error', message: 'response is not an SSE stream' });
+  t.deepEqual(none.endOfStream(40, { contentType: 'text/plain', framingError: 'Unknown field "hello"', bodySample: 'hello\nworld\n' }).outcome, {
+    kind: 'protocol_error',
+    message: 'response is not an SSE stream (content-type "text/plain"; Unknown field "hello"): "hello world"',
+  });
+});
+
+test('text goes to onText when given, not to output_text', (t) => {
+  const parts: string[] = [];
+  const rec = new StreamRecorder(fresh(), 'chat', { onBadEvent: 'observe', onText: (text) => parts.push(text) });
+  feed(rec, [content('se'), content('cret'), '[DONE]']);
+  t.deepEqual(parts, ['se', 'cret']);
+  t.is(rec.record.output_text, '');
+});
+
+test('a whole body: ok with text, usage and finish_reason; not JSON, not OpenAI-shaped, or JSON to a stream request are protocol errors', (t) => {
+  const body = JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'stop' }], usage: { prompt_tokens: 2, completion_tokens: 9 } });
+  const ok = fresh();
+  t.deepEqual(recordWholeResponse(ok, 'chat', body, false), { kind: 'ok' });
+  t.is(ok.output_text, 'whole answer');
+  t.is(ok.finish_reason, 'stop');
+  t.is(ok.usage?.completion_tokens, 9);
+
+  const sunk: string[] = [];
+  const hashed = fresh();
+  recordWholeResponse(hashed, 'chat', body, false, {}, (text) => sunk.push(text));
+  t.deepEqual(sunk, ['whole answer']);
+  t.is(hashed.output_text, '');
+
+  t.deepEqual(recordWholeResponse(fresh(), 'chat', '<html>Welcome to  nginx</html>', false, { contentType: 'text/html', bodySample: '<html>Welcome to  nginx</html>' }), {
+    kind: 'protocol_error',
+    message: 'response body is not JSON (content-type "text/html"): "<html>Welcome to nginx</html>"',
+  });
+  t.deepEqual(recordWholeResponse(fresh(), 'chat', 'oops', false), { kind: 'protocol_error', message: 'response body is not JSON' }, 'no sample unless asked: the body stays out of the record');
+  t.deepEqual(recordWholeResponse(fresh(), 'chat', '{"choices": []}', false), { kind: 'protocol_error', message: 'response has no choices[0] (not an OpenAI-compatible response?)' });
+  const wrong = fresh();
+  t.deepEqual(recordWholeResponse(wrong, 'chat', body, true, { contentType: 'application/json' }), {
+    kind: 'protocol_error',
+    message: 'asked for a stream but the server answered with one JSON body (content-type "application/json")',
+  });
+  t.is(wrong.output_text, '', 'a wrong answer records no text');
+});
