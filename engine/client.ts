@@ -16,8 +16,9 @@
 // Partial data (chunks received before a failure) stays in the record.
 import { Agent, type Dispatcher } from 'undici';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { API_PATH, DONE, interpretChunk, interpretResponse, type Api } from '../core/openai.ts';
+import { API_PATH, type Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
+import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
 import { redactUrl } from '../core/run.ts';
 import { monoNow } from './pacer.ts';
 
@@ -143,17 +144,17 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #parser: EventSourceParser | null = null;
   /** Arrival time of the chunk being parsed (ns since origin). */
   #chunkNs = 0;
-  #events = 0;
+  /** SSE events → record fields; the first bad event ends the request (and aborts it). */
+  readonly #stream: StreamRecorder;
   #parseError: string | null = null;
   #body = '';
-  /** usage.completion_tokens on each content chunk (vLLM continuous usage stats), null where absent. */
-  #cumulativeTokens: Array<number | null> = [];
 
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: SendOptions) {
     this.#o = options;
     this.#r = options.record;
+    this.#stream = new StreamRecorder(options.record, options.api, { onBadEvent: 'stop' });
   }
 
   #now(): number {
@@ -193,7 +194,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
         : r.headers_ns === null
           ? ['headers', `no response headers within ${s}`]
           : r.first_content_ns === null && this.#o.stream
-            ? ['first_token', `no content within ${s} (headers after ${((r.headers_ns - (r.sent_ns ?? 0)) / 1e6).toFixed(1)} ms, ${this.#events} events)`]
+            ? ['first_token', `no content within ${s} (headers after ${((r.headers_ns - (r.sent_ns ?? 0)) / 1e6).toFixed(1)} ms, ${this.#stream.events} events)`]
             : ['stream', `response not finished within ${s} (${r.content_ns.length} content chunks received)`];
     this.#finish({ kind: 'timeout', phase, message }, this.#now());
     this.#abort('timeout');
@@ -215,23 +216,9 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     r.end_ns ??= endNs;
     if (outcome.kind !== 'ok') outcome.message = truncate(scrub(outcome.message, this.#o.client.secrets));
     r.outcome = outcome;
-    r.content_tokens = this.#contentTokens();
+    r.content_tokens = this.#stream.contentTokens();
     this.#parser = null;
     this.#o.onDone(r);
-  }
-
-  /** Per-chunk token counts from cumulative usage, when every content chunk carried it; else null. */
-  #contentTokens(): number[] | null {
-    const cumulative = this.#cumulativeTokens;
-    if (cumulative.length === 0 || cumulative.length !== this.#r.content_ns.length) return null;
-    const out: number[] = [];
-    let previous = 0;
-    for (const c of cumulative) {
-      if (c === null || c < previous) return null;
-      out.push(c - previous);
-      previous = c;
-    }
-    return out;
   }
 
   // --- undici handler ---------------------------------------------------------------------
@@ -267,7 +254,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     if (this.#mode === 'sse') {
       this.#chunkNs = this.#now();
       const text = this.#decoder.decode(chunk, { stream: true });
-      if (this.#events === 0 && this.#body.length < 200) this.#body += text.slice(0, 200); // for "not an SSE stream" messages
+      if (this.#stream.events === 0 && this.#body.length < 200) this.#body += text.slice(0, 200); // for "not an SSE stream" messages
       this.#parser?.feed(text);
     } else if (this.#mode === 'json' || this.#body.length < MAX_ERROR_BODY) {
       this.#body += this.#decoder.decode(chunk, { stream: true });
@@ -283,37 +270,17 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
         this.#chunkNs = t;
         this.#parser?.feed(this.#decoder.decode() + '\n\n'); // a last event without its blank line still counts
         if (this.#finished) return;
-        const why = this.#events === 0
-          ? `response is not an SSE stream (content-type ${JSON.stringify(this.#contentType)}${this.#parseError ? `; ${this.#parseError}` : ''}): ${JSON.stringify(oneLine(this.#body).slice(0, 120))}`
-          : `stream ended without [DONE] after ${this.#events} events${this.#parseError ? ` (${this.#parseError})` : ''}`;
-        this.#finish({ kind: 'protocol_error', message: why }, t);
+        const end = this.#stream.endOfStream(t, { contentType: this.#contentType, framingError: this.#parseError, bodySample: this.#body });
+        this.#finish(end.outcome, end.endNs);
         return;
       }
       case 'error-body':
         this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: oneLine(errorBodyMessage(this.#body)) }, t);
         return;
       case 'not-sse':
-      case 'json': {
-        let payload: unknown;
-        try {
-          payload = JSON.parse(this.#body);
-        } catch {
-          this.#finish({ kind: 'protocol_error', message: `response body is not JSON (content-type ${JSON.stringify(this.#contentType)}): ${JSON.stringify(oneLine(this.#body).slice(0, 120))}` }, t);
-          return;
-        }
-        const whole = interpretResponse(this.#o.api, payload);
-        if (!whole.ok) {
-          this.#finish({ kind: 'protocol_error', message: whole.error }, t);
-        } else if (this.#mode === 'not-sse') {
-          this.#finish({ kind: 'protocol_error', message: `asked for a stream but the server answered with one JSON body (content-type ${JSON.stringify(this.#contentType)})` }, t);
-        } else {
-          r.output_text = whole.value.text;
-          r.finish_reason = whole.value.finishReason;
-          r.usage = whole.value.usage;
-          this.#finish({ kind: 'ok' }, t);
-        }
+      case 'json':
+        this.#finish(recordWholeResponse(r, this.#o.api, this.#body, this.#mode === 'not-sse', { contentType: this.#contentType, bodySample: this.#body }), t);
         return;
-      }
       case 'pending':
         this.#finish({ kind: 'protocol_error', message: 'response ended before its headers' }, t);
     }
@@ -335,7 +302,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     } else if (this.#mode === 'error-body') {
       this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: `${oneLine(errorBodyMessage(this.#body))} (then ${what})` }, t);
     } else {
-      const received = this.#mode === 'sse' ? `${this.#events} events` : `${this.#body.length} body characters`;
+      const received = this.#mode === 'sse' ? `${this.#stream.events} events` : `${this.#body.length} body characters`;
       this.#finish({ kind: 'connection_error', ...(code && { code }), message: `socket closed mid-stream after ${received}: ${detail}` }, t);
     }
   }
@@ -344,37 +311,11 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
 
   #onEvent(data: string): void {
     if (this.#finished) return;
-    const r = this.#r;
-    const t = this.#chunkNs;
-    this.#events++;
-    r.first_chunk_ns ??= t;
-    if (data === DONE || data.trim() === DONE) {
-      this.#finish({ kind: 'ok' }, t);
-      return;
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(data);
-    } catch {
-      this.#finish({ kind: 'protocol_error', message: `SSE event ${this.#events} is not JSON: ${JSON.stringify(data.slice(0, 120))}` }, t);
-      this.#abort('protocol error');
-      return;
-    }
-    const chunk = interpretChunk(this.#o.api, payload);
-    if (!chunk.ok) {
-      this.#finish({ kind: 'protocol_error', message: `SSE event ${this.#events}: ${chunk.error}` }, t);
-      this.#abort('protocol error');
-      return;
-    }
-    const { text, finishReason, usage } = chunk.value;
-    if (text !== '') {
-      r.first_content_ns ??= t;
-      r.content_ns.push(t);
-      r.output_text += text;
-      this.#cumulativeTokens.push(usage?.completion_tokens ?? null);
-    }
-    if (usage !== null) r.usage = usage;
-    if (finishReason !== null) r.finish_reason = finishReason;
+    const step = this.#stream.event(data, this.#chunkNs);
+    if (step === 'more') return;
+    const end = this.#stream.settled();
+    if (end !== null) this.#finish(end.outcome, end.endNs);
+    if (step === 'bad') this.#abort('protocol error');
   }
 }
 
