@@ -382,7 +382,7 @@ const SCRIPT = String.raw`
 
 export function htmlReport(input: HtmlReportInput): string {
   const { report, charts, assets } = input;
-  const serverMetrics = input.serverMetrics ?? [];
+  const serverMetrics = input.serverMetrics ?? report.server_metrics ?? [];
   const decision = report.verdict.decision;
   const notes = [...report.notes, ...report.records.warnings.map((w) => `Warning: ${w}`)];
   const title = `shadowbench — ${report.run_id} — ${decision}`;

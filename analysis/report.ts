@@ -2,13 +2,19 @@
 // comparison, output similarity, run validity and the verdict. Pure: no files, no clock.
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind } from '../core/record.ts';
 import { bootstrap, type Interval } from './bootstrap.ts';
+import { HOURS_PER_MONTH, type ArmCost } from './cost.ts';
 import { PRESENT_MEASURED, type ArmColumns, type RunCollector } from './collect.ts';
 import { armSkewMs } from './metrics.ts';
 import type { Gates } from './gates.ts';
+import type { ServerMetrics } from './server-metrics.ts';
 import { describe, Float64Column, type Stats } from './stats.ts';
 import { decide, type Verdict } from './verdict.ts';
 
-/** Bump when a field of summary.json changes meaning or is removed. */
+/**
+ * Bump when a field of summary.json changes meaning or is removed. Adding an optional field does
+ * not bump it: `server_metrics` and `cost` were added in version 1 as keys that are absent when the
+ * run has no such figures, so readers of older summaries keep working.
+ */
 export const SUMMARY_VERSION = 1;
 
 export const ARM_METRICS = [
@@ -108,6 +114,10 @@ export interface Report {
   gates: Gates;
   verdict: Verdict;
   notes: string[];
+  /** Server-side figures per scraped arm (analysis/server-metrics.ts); absent when the run was not scraped. Optional, added in version 1. */
+  server_metrics?: ServerMetrics[];
+  /** Cost per priced arm at the tested load (analysis/cost.ts); absent when no arm has a price. Optional, added in version 1. */
+  cost?: ArmCost[];
 }
 
 export interface RunContext {
@@ -323,6 +333,29 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
     notes,
   };
   return { ...report, verdict: decide(report, gates) };
+}
+
+/**
+ * The report with the figures that come from beside the records: the scraped server metrics and the
+ * cost of each priced arm (computed from the report's own throughput). Each key is added only when
+ * there is something to say, with a note on how to read it, so an unscraped, unpriced run's summary
+ * is unchanged.
+ */
+export function withServerFigures(report: Report, serverMetrics: readonly ServerMetrics[], cost: readonly ArmCost[]): Report {
+  const notes = [...report.notes];
+  if (serverMetrics.length > 0) {
+    notes.push('Server metrics come from the arms\' Prometheus endpoints, scraped during the run: prefix-cache hit rate = increase of hits ÷ increase of queries over the run; gauges are means and maxima over the scrapes; GPU utilisation is DCGM_FI_DEV_GPU_UTIL averaged over GPUs.');
+    for (const m of serverMetrics) {
+      if (m.gaps > 0) notes.push(`${m.arm}: ${m.gaps} of ${m.gaps + m.scrapes} metrics scrapes failed (first: ${m.gap_list[0]?.error ?? 'unknown'}); its server figures cover the successful scrapes only.`);
+    }
+  }
+  if (cost.length > 0) notes.push(`Cost per 1,000 queries and per 1M output tokens divide the hourly price by the throughput measured at the tested load, not by maximum capacity; monthly = ${HOURS_PER_MONTH} h.`);
+  return {
+    ...report,
+    notes,
+    ...(serverMetrics.length > 0 && { server_metrics: [...serverMetrics] }),
+    ...(cost.length > 0 && { cost: [...cost] }),
+  };
 }
 
 /** Compact number for messages: up to 3 decimals, no trailing zeros. */

@@ -1,5 +1,6 @@
 // summary.md for a CI step summary (GitHub's $GITHUB_STEP_SUMMARY and the like): the gate's outcome,
 // the verdict's reasons, the side-by-side table and the regression rules. Pure: returns Markdown.
+import { HOURS_PER_MONTH } from './cost.ts';
 import type { RegressionResult, RuleResult } from './regression.ts';
 import { fmt, type Report } from './report.ts';
 import type { ServerMetrics } from './server-metrics.ts';
@@ -25,7 +26,7 @@ function ruleFigures(r: RuleResult): string[] {
   ];
 }
 
-export function summaryMarkdown(report: Report, regression: RegressionResult | null, exitCode: number, serverMetrics: readonly ServerMetrics[] = []): string {
+export function summaryMarkdown(report: Report, regression: RegressionResult | null, exitCode: number, serverMetrics: readonly ServerMetrics[] = report.server_metrics ?? []): string {
   const decision = report.verdict.decision;
   const regressed = regression?.failed ?? false;
   const passed = exitCode === 0;
@@ -51,6 +52,10 @@ export function summaryMarkdown(report: Report, regression: RegressionResult | n
   out.push('|' + ['---', ...sbs.arms.map(() => '---:'), ...(sbs.hasDelta ? ['---:'] : [])].join('|') + '|');
   for (const r of sbs.rows) out.push(row([r.label, ...r.values.map((v) => formatValue(v, r.unit)), ...(sbs.hasDelta ? [formatDelta(r)] : [])]));
   out.push('');
+  if (sbs.rows.some((r) => r.unit === 'price')) {
+    out.push(`Costs use the throughput measured at the tested load, not maximum capacity; monthly = ${HOURS_PER_MONTH} h.`);
+    out.push('');
+  }
   if (regression) {
     out.push(`## Regression against \`${regression.reference_run_id}\``);
     out.push('');

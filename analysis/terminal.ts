@@ -1,7 +1,9 @@
 // The readable terminal report: aligned per-arm table with units and delta, the paired comparison,
 // similarity, validity and the verdict with its reasons. Pure: returns the text.
 import { BASELINE, CANDIDATE } from '../core/record.ts';
+import { formatCost } from './cost.ts';
 import type { ArmReport, Improvement, Report, SimilarityReport } from './report.ts';
+import { formatServerMetrics } from './server-metrics.ts';
 
 const num = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`);
@@ -83,6 +85,19 @@ export function terminalReport(report: Report): string {
   if (s.baseline_vs_repeat) simRows.push(similarityLine('baseline vs itself (A/A)', s.baseline_vs_repeat));
   out.push(...table(simRows, (i) => i >= 1));
   out.push('');
+  if (report.server_metrics && report.server_metrics.length > 0) {
+    out.push('Server metrics (scraped from the arms\' Prometheus endpoints during the run)');
+    out.push(...formatServerMetrics(report.server_metrics));
+    for (const m of report.server_metrics) {
+      if (m.gaps > 0) out.push(`  ! ${m.arm}: ${m.gaps} of ${m.gaps + m.scrapes} scrapes failed (first: ${m.gap_list[0]?.error ?? 'unknown'})`);
+    }
+    out.push('');
+  }
+  if (report.cost && report.cost.length > 0) {
+    out.push('Cost');
+    out.push(...formatCost(report.cost));
+    out.push('');
+  }
   if (report.records.warnings.length > 0) {
     out.push('Warnings');
     for (const w of report.records.warnings) out.push(`  ! ${w}`);

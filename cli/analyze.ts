@@ -1,6 +1,8 @@
 // `npm run analyze -- results/<run-id> [--gates gates.yaml] [--include-text]`
 // Streams records.jsonl through the analysis, writes summary.csv, pairs.csv, ttft_distribution.csv,
 // summary.json and report.html into the run folder, prints the report to stdout (progress to stderr).
+// A scraped run (metrics/) also gets server-metrics.csv, a priced one (cost flags in run.json) cost.csv;
+// both figures go into summary.json (`server_metrics`, `cost`), the terminal report and report.html.
 import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,14 +12,16 @@ import { forEachRecord, RecordFileError } from '../io/records-file.ts';
 import { AnalysisInputError, RunCollector } from '../analysis/collect.ts';
 import { pairsCsv, summaryCsv, summaryJson, ttftDistributionCsv } from '../analysis/export.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
-import { buildReport, type Report } from '../analysis/report.ts';
+import { buildReport, withServerFigures, type Report } from '../analysis/report.ts';
+import { costCsv, costsForArms, type ArmCost } from '../analysis/cost.ts';
 import { chartData } from '../analysis/charts.ts';
 import { htmlReport } from '../analysis/html-report.ts';
-import { deriveServerMetrics, type ServerMetrics } from '../analysis/server-metrics.ts';
-import { readMetricsDir } from '../io/prometheus-scrape.ts';
+import type { ServerMetrics } from '../analysis/server-metrics.ts';
+import { serverMetricsForRun } from '../io/prometheus-scrape.ts';
 import { readReportAssets } from '../io/report-assets.ts';
 import { SimilarityPool } from '../analysis/similarity-pool.ts';
 import { terminalReport } from '../analysis/terminal.ts';
+import { costSpecsFromOptions } from './cost-options.ts';
 import { bool, formatHelp, parseOptions, str, UsageError } from './options.ts';
 
 export const ANALYZE_OPTIONS = {
@@ -29,6 +33,9 @@ export const ANALYZE_OPTIONS = {
 export const ANALYZE_FILES = ['summary.csv', 'pairs.csv', 'ttft_distribution.csv', 'summary.json'] as const;
 /** The readable report (analysis/html-report.ts), written beside the exports. */
 export const REPORT_FILE = 'report.html';
+/** Written only when the run has the figures: server metrics were scraped / an arm has a price. */
+export const SERVER_METRICS_FILE = 'server-metrics.csv';
+export const COST_FILE = 'cost.csv';
 
 export interface AnalyzeOptions {
   gatesFile?: string;
@@ -120,16 +127,29 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
 }
 
 /**
- * Server figures (KV-cache hit rate...) of each scraped arm in `<runDir>/metrics/`, for report.html.
- * A damaged metrics file costs only those figures (warned on stderr), not the analysis.
+ * Server figures (KV-cache hit rate...) of each scraped arm in `<runDir>/metrics/`, with the
+ * server-metrics.csv text (null when nothing was scraped). A damaged metrics file costs only those
+ * figures (warned on stderr), not the analysis.
  */
-export async function readServerMetrics(runDir: string): Promise<ServerMetrics[]> {
+export async function readServerMetrics(runDir: string): Promise<{ arms: ServerMetrics[]; csv: string | null }> {
   try {
-    const { byArm } = await readMetricsDir(runDir);
-    return [...byArm].map(([arm, entries]) => deriveServerMetrics(arm, entries));
+    const { arms, csv, warnings } = await serverMetricsForRun(runDir);
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    return { arms, csv };
   } catch (error) {
-    process.stderr.write(`warning: server metrics not shown in report.html: ${(error as Error).message}\n`);
-    return [];
+    process.stderr.write(`warning: server metrics left out of the analysis: ${(error as Error).message}\n`);
+    return { arms: [], csv: null };
+  }
+}
+
+/** Cost of each priced arm: prices from run.json's `config` (the load command's cost flags), throughput from the report. */
+async function runCosts(runDir: string, report: Report): Promise<ArmCost[]> {
+  const config = (await readManifest(runDir))?.config;
+  try {
+    return costsForArms(costSpecsFromOptions(typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : {}), report.arms);
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${join(runDir, 'run.json')}: config: ${error.message}`);
+    throw error;
   }
 }
 
@@ -145,26 +165,35 @@ export async function analyzeRunFolderDetailed(
   options: AnalyzeOptions = {},
 ): Promise<{ verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1; report: Report; collector: RunCollector; serverMetrics: ServerMetrics[] }> {
   const started = performance.now();
-  const { report, collector } = await analyzeFolder(runDir, options);
-  const serverMetrics = await readServerMetrics(runDir);
+  const analysed = await analyzeFolder(runDir, options);
+  const collector = analysed.collector;
+  const server = await readServerMetrics(runDir);
+  const serverMetrics = server.arms;
+  const costs = await runCosts(runDir, analysed.report);
+  const report = withServerFigures(analysed.report, serverMetrics, costs);
   const files: Record<(typeof ANALYZE_FILES)[number], string> = {
     'summary.csv': summaryCsv(report),
     'pairs.csv': pairsCsv(collector),
     'ttft_distribution.csv': ttftDistributionCsv(report),
     'summary.json': summaryJson(report),
   };
-  for (const [name, content] of Object.entries(files)) await writeFile(join(runDir, name), content);
+  const optional: Array<[string, string]> = [];
+  if (server.csv !== null) optional.push([SERVER_METRICS_FILE, server.csv]);
+  if (costs.length > 0) optional.push([COST_FILE, costCsv(costs)]);
+  for (const [name, content] of [...Object.entries(files), ...optional]) await writeFile(join(runDir, name), content);
   await writeFile(join(runDir, REPORT_FILE), htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics }));
   if (!options.quiet) {
     process.stdout.write(terminalReport(report));
-    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${[...ANALYZE_FILES, REPORT_FILE].join(', ')} to ${runDir}\n`);
+    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${[...ANALYZE_FILES, ...optional.map(([name]) => name), REPORT_FILE].join(', ')} to ${runDir}\n`);
   }
   const verdict = report.verdict.decision;
   return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1, report, collector, serverMetrics };
 }
 
 const USAGE = 'shadowbench analyze <run-folder> [options]';
-const DESCRIPTION = 'Analyse a run folder: per-arm percentiles, paired comparison, output similarity and the PROCEED / INVESTIGATE verdict; writes summary.csv, pairs.csv, ttft_distribution.csv, summary.json and report.html into the folder.';
+const DESCRIPTION =
+  'Analyse a run folder: per-arm percentiles, paired comparison, output similarity and the PROCEED / INVESTIGATE verdict; writes summary.csv, pairs.csv, ttft_distribution.csv, summary.json and report.html into the folder, ' +
+  'plus server-metrics.csv when the run scraped server metrics and cost.csv when run.json prices an arm.';
 
 export function runFolderArgument(positionals: string[], usage: string): string {
   if (positionals.length !== 1) throw new UsageError(`expected one run folder (got ${positionals.length}); usage: ${usage}`);
