@@ -1,6 +1,7 @@
 // `shadowbench load` (npm run load): paired open-loop replay of a workload against a baseline and a
 // candidate at a target rate, then the analysis of the run folder.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
@@ -8,10 +9,14 @@ import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
 import { WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
+import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
+import { GatesError, parseGates } from '../analysis/gates.ts';
 import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
 import { preflight, PreflightError } from '../engine/preflight.ts';
 import { NodeLoadRun } from '../engine/run-load.ts';
 import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
+import { COST_OPTIONS, costSpecsFromOptions } from './cost-options.ts';
+import { scrapeTargets, SERVER_METRICS_OPTIONS } from './metrics-options.ts';
 import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from './options.ts';
 
 const DEFAULT_DURATION_S = 30;
@@ -46,11 +51,21 @@ export const LOAD_OPTIONS = {
   out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
   preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending (--no-preflight skips)' }),
   analyze: bool({ default: true, help: 'analyse the run folder when the run ends' }),
+  gates: str({ meta: 'FILE', help: 'gates file (JSON or YAML) with the verdict thresholds of the analysis at the end of the run; with --engine k6 its absolute rules also become k6 thresholds [default: the built-in gates]' }),
   progress: bool({ default: true, help: 'live progress line on stderr' }),
-  engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (cli/load-k6.ts)' }),
+  engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (grafana k6 on PATH or K6_BIN)' }),
+  k6Mode: str({ default: 'streaming', choices: ['streaming', 'buffered'] as const, help: '--engine k6 only: streaming (xk6-sse, token timing) or buffered (core k6/http: no TTFT, ITL, TPOT); --no-stream also selects buffered' }),
+  k6MaxVus: num({ default: 0, integer: true, min: 0, help: '--engine k6 only: most VUs per arm; 0 = derived from --qps × --timeout' }),
+  k6ExpectedLatency: num({ min: 1, meta: 'MS', help: '--engine k6 only: typical request latency in ms; sizes the pre-allocated VUs (--qps × this × 1.5) [default: 3000 or --timeout, the shorter]' }),
   baselineProfile: str({ default: 'vllm-single-node', meta: 'PROFILE', help: 'simulated baseline profile (only without --baseline/--candidate)' }),
   candidateProfile: str({ default: 'dynamo-disaggregated', meta: 'PROFILE', help: 'simulated candidate profile (only without --baseline/--candidate)' }),
+  metrics: bool({ default: true, help: "scrape server metrics during the run into <run folder>/metrics/: the simulated endpoints' /metrics automatically, and every --baseline-metrics / --candidate-metrics (--no-metrics scrapes nothing)" }),
+  ...SERVER_METRICS_OPTIONS,
+  ...COST_OPTIONS,
 };
+
+/** Options that only the k6 engine reads. */
+const K6_ONLY_OPTIONS = ['k6Mode', 'k6MaxVus', 'k6ExpectedLatency'] as const;
 
 type LoadValues = Values<typeof LOAD_OPTIONS>;
 
@@ -59,7 +74,11 @@ const DESCRIPTION =
   'and a candidate at the same instant, writes one record per request per arm to <run folder>/records.jsonl and\n' +
   'run.json, then analyses the folder. API keys come from BASELINE_API_KEY and CANDIDATE_API_KEY (sent as\n' +
   'Authorization: Bearer; never written anywhere). Ctrl-C stops sending, lets in-flight requests finish for\n' +
-  '--grace seconds, and leaves an analysable run folder (exit 130).';
+  '--grace seconds, and leaves an analysable run folder (exit 130).\n' +
+  'Server metrics (prefix/KV-cache hit rate, running and waiting requests, GPU utilisation) are scraped from\n' +
+  'the --baseline-metrics / --candidate-metrics Prometheus endpoints (the simulated endpoints: automatically);\n' +
+  'with a price per arm (--baseline-cost-per-hour, or --baseline-nodes with --gpu-hour-price...) the analysis\n' +
+  'adds monthly cost and cost per 1,000 queries and per 1M output tokens at the tested load.';
 
 const PLAN_FLAGS: Record<string, string> = { durationS: '--duration', timeScale: '--time-scale', workload: '--workload' };
 
@@ -101,6 +120,57 @@ function headersFor(v: LoadValues, env: Record<string, string | undefined>, side
   return headers;
 }
 
+/** Flag combinations of the engine options: k6-only flags need --engine k6, and the k6 mode must agree with --stream. */
+function checkEngineOptions(v: LoadValues, explicit: Set<keyof LoadValues>): void {
+  if (v.engine !== 'k6') {
+    for (const key of K6_ONLY_OPTIONS) {
+      if (explicit.has(key)) usage(`${flagOf(key)} applies only with --engine k6 (this run uses --engine ${v.engine})`);
+    }
+  } else if (explicit.has('k6Mode') && v.k6Mode === 'streaming' && !v.stream) {
+    usage('--k6-mode streaming contradicts --no-stream; give one of them (--no-stream alone selects buffered)');
+  }
+}
+
+/** The k6 settings as cli/load-k6.ts reads them from config.options: k6's own mode names, latency in seconds. */
+function k6Options(v: LoadValues, explicit: Set<keyof LoadValues>): { k6Mode: 'sse' | 'buffered'; k6MaxVus: number; k6ExpectedLatency: number | null } {
+  // Without --k6-mode, --no-stream selects buffered (as before the flag existed).
+  const streaming = explicit.has('k6Mode') ? v.k6Mode !== 'buffered' : v.stream;
+  return {
+    k6Mode: streaming ? 'sse' : 'buffered',
+    k6MaxVus: v.k6MaxVus,
+    // seconds = --k6-expected-latency ms / 1000; null lets runK6Load use min(3 s, --timeout)
+    k6ExpectedLatency: v.k6ExpectedLatency === undefined ? null : v.k6ExpectedLatency / 1000,
+  };
+}
+
+/** Reads and parses --gates at start-up, so a bad file fails before any load rather than at the analysis. */
+async function checkGatesFile(file: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    usage(`--gates ${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    parseGates(text, file);
+  } catch (error) {
+    if (error instanceof GatesError) usage(`--gates: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Arm → Prometheus endpoints to scrape: --baseline-metrics / --candidate-metrics, and the /metrics of
+ * a built-in simulated arm given none; nothing with --no-metrics.
+ */
+export function metricsTargets(v: LoadValues, endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null }): Record<string, string[]> {
+  if (!v.metrics) return {};
+  const targets = scrapeTargets(v);
+  if (endpoints.baselineProfile !== null) targets.baseline ??= [`${endpoints.baseline}/metrics`];
+  if (endpoints.candidateProfile !== null) targets.candidate ??= [`${endpoints.candidate}/metrics`];
+  return targets;
+}
+
 function checkUrl(flag: string, url: string): void {
   let parsed: URL;
   try {
@@ -121,6 +191,8 @@ function publicOptions(v: LoadValues): Record<string, unknown> {
     header: names(v.header),
     baselineHeader: names(v.baselineHeader),
     candidateHeader: names(v.candidateHeader),
+    baselineMetrics: v.baselineMetrics.map(describeTarget),
+    candidateMetrics: v.candidateMetrics.map(describeTarget),
     api_keys_from_env: [],
   };
 }
@@ -156,6 +228,10 @@ export async function resolveConfig(
     { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: headersFor(v, env, 'candidate'), simulatedProfile: endpoints.candidateProfile },
   ];
   if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...baselineHeaders } });
+  const options: Record<string, unknown> = { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan };
+  // The k6 settings only where k6 reads them (cli/load-k6.ts, from config.options).
+  for (const key of K6_ONLY_OPTIONS) delete options[key];
+  if (v.engine === 'k6') Object.assign(options, k6Options(v, explicit));
   const runId = newRunId();
   const runDir = v.out ?? join('results', runId);
   if (existsSync(join(runDir, 'records.jsonl'))) usage(`--out: ${runDir} already holds a run (records.jsonl); choose another folder`);
@@ -177,7 +253,7 @@ export async function resolveConfig(
     pacer: v.pacer,
     preflight: v.preflight,
     progress: v.progress,
-    options: { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan },
+    options,
   };
 }
 
@@ -185,8 +261,8 @@ interface K6Module {
   runK6Load(config: LoadConfig): Promise<number | { exitCode?: number } | void>;
 }
 
-async function analyze(runDir: string): Promise<number | null> {
-  let module: { analyzeRunFolder?: (dir: string) => Promise<{ exitCode: number }> };
+async function analyze(runDir: string, gatesFile: string | undefined): Promise<number | null> {
+  let module: { analyzeRunFolder?: (dir: string, options?: { gatesFile?: string }) => Promise<{ exitCode: number }> };
   try {
     module = (await import('./analyze.ts')) as typeof module;
   } catch (error) {
@@ -197,7 +273,7 @@ async function analyze(runDir: string): Promise<number | null> {
     process.stderr.write(`shadowbench: analysis is not available yet (cli/analyze.ts has no analyzeRunFolder); records are in ${runDir}\n`);
     return null;
   }
-  return (await module.analyzeRunFolder(runDir)).exitCode;
+  return (await module.analyzeRunFolder(runDir, gatesFile === undefined ? {} : { gatesFile })).exitCode;
 }
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
@@ -213,6 +289,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (v.baseline !== undefined) checkUrl('--baseline', v.baseline);
   if (v.candidate !== undefined) checkUrl('--candidate', v.candidate);
   planOptions(v, explicit); // flag combinations fail before any endpoint is started
+  checkEngineOptions(v, explicit);
+  if (!v.metrics && (v.baselineMetrics.length > 0 || v.candidateMetrics.length > 0)) {
+    usage(`--no-metrics contradicts ${v.baselineMetrics.length > 0 ? '--baseline-metrics' : '--candidate-metrics'}; give one of them`);
+  }
+  scrapeTargets(v); // a malformed metrics URL fails before any endpoint is started
+  costSpecsFromOptions(v); // so does conflicting or incomplete pricing
+  if (v.gates !== undefined) await checkGatesFile(v.gates);
 
   // Ctrl-C: before the load starts (sims, preflight) it just stops; during the load the first one
   // drains gracefully and the second exits at once; after the load (analysis) it exits at once.
@@ -228,6 +311,32 @@ export async function run(argv: string[], env: Record<string, string | undefined
     else loadRun.exitNow('SIGINT (second)', 130);
   };
   const sims: SimProcess[] = [];
+  // Server-metrics scrapers: started at the run's origin, stopped (with one last scrape) after the
+  // last response, before the simulated endpoints close. Their failures never stop the run.
+  let scraping: Promise<{ stop(): Promise<ScrapeSummary[]> } | null> | null = null;
+  const startScrapers = (runDir: string, targets: Record<string, string[]>, originNs: bigint) => {
+    if (Object.keys(targets).length === 0) return;
+    process.stderr.write(
+      `shadowbench: scraping server metrics every ${v.metricsIntervalMs} ms: ` +
+        Object.entries(targets).map(([arm, urls]) => `${arm} ${urls.map(describeTarget).join(', ')}`).join('; ') + '\n',
+    );
+    scraping = startRunScrapers({ runDir, originNs, targets, intervalMs: v.metricsIntervalMs }).catch((error: unknown) => {
+      process.stderr.write(`shadowbench: warning: server metrics not scraped: ${(error as Error).message}\n`);
+      return null;
+    });
+  };
+  const stopScrapers = async () => {
+    const started = await scraping;
+    scraping = null;
+    if (started === null) return;
+    const summaries = await started.stop();
+    const byArm = new Map<string, { scrapes: number; gaps: number }>();
+    for (const s of summaries) {
+      const total = byArm.get(s.arm) ?? { scrapes: 0, gaps: 0 };
+      byArm.set(s.arm, { scrapes: total.scrapes + s.scrapes, gaps: total.gaps + s.gaps });
+    }
+    process.stderr.write(`shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`);
+  };
   try {
     if (v.engine === 'node') process.on('SIGINT', onSigint);
     let endpoints;
@@ -242,6 +351,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
       endpoints = { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
     }
     const config = await resolveConfig(v, explicit, env, endpoints);
+    const targets = metricsTargets(v, endpoints);
+    config.options.metricsTargets = Object.fromEntries(Object.entries(targets).map(([arm, urls]) => [arm, urls.map(describeTarget)]));
     if (config.preflight) {
       try {
         await preflight(
@@ -263,7 +374,10 @@ export async function run(argv: string[], env: Record<string, string | undefined
       } catch (error) {
         usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
       }
+      // k6 keeps its own clock: the scrapes' origin is this process's clock when k6 is launched.
+      startScrapers(config.runDir, targets, process.hrtime.bigint());
       const result = await k6.runK6Load(config);
+      await stopScrapers();
       const k6Code = typeof result === 'number' ? result : (result?.exitCode ?? 0);
       if (k6Code !== 0) return k6Code;
     } else {
@@ -271,18 +385,20 @@ export async function run(argv: string[], env: Record<string, string | undefined
         `shadowbench: run ${config.runId} → ${config.runDir} (${config.arms.map((a) => a.arm).join(', ')}; ` +
           `${config.plan.arrival}${config.plan.qps !== undefined ? ` ${config.plan.qps}/s` : ''}; ${config.workers === 0 ? 'main thread' : `${config.workers} workers`})\n`,
       );
-      loadRun = new NodeLoadRun(config);
+      loadRun = new NodeLoadRun(config, { onStart: (originNs) => startScrapers(config.runDir, targets, originNs) });
       phase = 'loading';
       const result = await loadRun.run();
       phase = 'after';
+      await stopScrapers();
       process.stderr.write(`shadowbench: ${result.sent} pairs sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
     }
     for (const sim of sims.splice(0)) await sim.close();
-    const code = v.analyze ? await analyze(config.runDir) : null;
+    const code = v.analyze ? await analyze(config.runDir, v.gates) : null;
     if (interrupts > 0) return 130;
     return code ?? 0;
   } finally {
     process.off('SIGINT', onSigint);
+    await stopScrapers().catch(() => undefined);
     await Promise.all(sims.map((s) => s.close()));
   }
 }

@@ -31,6 +31,15 @@ export interface LoadResult {
   interrupted: string | null;
 }
 
+/** Callbacks for the command driving the run (e.g. cli/load.ts starting its metrics scrapers). */
+export interface LoadRunHooks {
+  /**
+   * Called once, synchronously, when the run's monotonic origin is fixed (run.json mono_origin_ns),
+   * just before the senders are started; not called when the run is stopped before sending.
+   */
+  onStart?(originNs: bigint): void;
+}
+
 /** A sending thread seen from the coordinator: a worker, or a Sender in this thread (--workers 0). */
 interface SenderHandle {
   readonly instance: string;
@@ -68,6 +77,7 @@ function writeManifestSync(runDir: string, manifest: object): void {
 
 export class NodeLoadRun {
   readonly config: LoadConfig;
+  readonly #hooks: LoadRunHooks;
   readonly #progress: ProgressLine | null;
   readonly #counts = new Map<string, ArmCounts>();
   readonly #warnings: string[] = [];
@@ -81,8 +91,9 @@ export class NodeLoadRun {
   #maxWork = 0;
   #maxStarved = 0;
 
-  constructor(config: LoadConfig) {
+  constructor(config: LoadConfig, hooks: LoadRunHooks = {}) {
     this.config = config;
+    this.#hooks = hooks;
     this.#progress = config.progress ? new ProgressLine() : null;
     for (const a of config.arms) this.#counts.set(a.arm, { ok: 0, errors: 0 });
   }
@@ -106,6 +117,7 @@ export class NodeLoadRun {
     this.#manifest = this.#buildManifest();
     writeManifestSync(c.runDir, this.#manifest);
     this.#started = true;
+    this.#hooks.onStart?.(this.#origin);
     for (const h of this.#handles) h.start(this.#origin);
     this.#progress?.start(() => this.#progressState());
     await Promise.all(this.#handles.map((h) => h.finished));
