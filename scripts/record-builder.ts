@@ -1,8 +1,9 @@
 // Turns what k6 observed about one request into the standard RequestRecord (core/record.ts):
 // SSE events as xk6-sse delivers them (sse mode), or a whole k6/http response (buffered mode).
 // No k6 imports: the k6 entry (scripts/shadow.ts) feeds it; the logic is the same under the doubles.
-import { DONE, interpretChunk, interpretResponse, type Api } from '../core/openai.ts';
-import type { RequestRecord, TimeoutPhase } from '../core/record.ts';
+import type { Api } from '../core/openai.ts';
+import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
+import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
 
 /** xk6-sse reports a non-SSE line (e.g. a JSON error body) as an error "unknown event: <line>". */
 const UNKNOWN_EVENT = /^unknown event: /;
@@ -15,16 +16,16 @@ const UNKNOWN_EVENT = /^unknown event: /;
  */
 export class SseRecorder {
   readonly record: RequestRecord;
-  readonly #api: Api;
   readonly #timeoutNs: number;
-  #done = false;
-  #failure: RequestRecord['outcome'] | null = null;
+  /** Event data → record fields (core/stream-recorder.ts, as the Node engine): a bad event ends the stream. */
+  readonly #stream: StreamRecorder;
+  #timeout: Outcome | null = null;
   readonly #errors: string[] = [];
 
   constructor(record: RequestRecord, api: Api, timeoutNs: number) {
     this.record = record;
-    this.#api = api;
     this.#timeoutNs = timeoutNs;
+    this.#stream = new StreamRecorder(record, api, { onBadEvent: 'stop' });
   }
 
   open(nowNs: number): void {
@@ -33,37 +34,12 @@ export class SseRecorder {
 
   event(data: string, nowNs: number): boolean {
     const r = this.record;
-    if (this.#done || this.#failure !== null) return true;
-    r.first_chunk_ns ??= nowNs;
+    if (this.#timeout !== null || this.#stream.settled() !== null) return true;
+    r.first_chunk_ns ??= nowNs; // an event that arrives past the limit is still the first chunk
     if (this.#timedOut(nowNs)) return true;
-    if (data.trim() === DONE) {
-      this.#done = true;
-      r.end_ns = nowNs;
-      return true;
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(data);
-    } catch {
-      this.#failure = { kind: 'protocol_error', message: `SSE data is not JSON: ${data.slice(0, 80)}` };
-      r.end_ns = nowNs;
-      return true;
-    }
-    const chunk = interpretChunk(this.#api, payload);
-    if (!chunk.ok) {
-      this.#failure = { kind: 'protocol_error', message: chunk.error };
-      r.end_ns = nowNs;
-      return true;
-    }
-    const { text, finishReason, usage } = chunk.value;
-    if (text !== '') {
-      r.first_content_ns ??= nowNs;
-      r.content_ns.push(nowNs);
-      r.output_text += text;
-    }
-    if (finishReason !== null) r.finish_reason = finishReason;
-    if (usage !== null) r.usage = usage;
-    return false;
+    if (this.#stream.event(data, nowNs) === 'more') return false;
+    r.end_ns = this.#stream.settled()?.endNs ?? nowNs;
+    return true;
   }
 
   error(message: string): void {
@@ -75,14 +51,17 @@ export class SseRecorder {
     const r = this.record;
     r.end_ns ??= nowNs;
     if (status >= 100) r.http_status = status;
-    if (this.#failure === null) this.#timedOut(r.end_ns);
+    const settled = this.#stream.settled();
+    if (this.#timeout === null && settled?.outcome.kind !== 'protocol_error') this.#timedOut(r.end_ns);
+    const failure = this.#timeout ?? (settled?.outcome.kind === 'protocol_error' ? settled.outcome : null);
     const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '') ?? '';
-    if (this.#failure !== null) r.outcome = this.#failure;
+    if (failure !== null) r.outcome = failure;
     else if (status === 0 || status === undefined) r.outcome = { kind: 'connection_error', message: error || firstError || 'no response' };
     else if (status >= 400) r.outcome = { kind: 'http_error', status, message: (firstError || error || `HTTP ${status}`).slice(0, 300) };
-    else if (this.#done) r.outcome = { kind: 'ok' };
+    else if (settled !== null) r.outcome = settled.outcome;
     else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: firstError.slice(0, 300) };
-    else r.outcome = { kind: 'protocol_error', message: 'stream ended without [DONE]' };
+    else r.outcome = this.#stream.endOfStream(r.end_ns).outcome;
+    r.content_tokens = this.#stream.contentTokens();
     return r;
   }
 
@@ -91,7 +70,7 @@ export class SseRecorder {
     const sent = this.record.sent_ns ?? 0;
     if (nowNs - sent <= this.#timeoutNs) return false;
     const phase: TimeoutPhase = this.record.headers_ns === null ? 'headers' : this.record.first_content_ns === null ? 'first_token' : 'stream';
-    this.#failure = { kind: 'timeout', phase, message: `no complete response within ${this.#timeoutNs / 1e6} ms` };
+    this.#timeout = { kind: 'timeout', phase, message: `no complete response within ${this.#timeoutNs / 1e6} ms` };
     this.record.end_ns = nowNs;
     return true;
   }
@@ -141,21 +120,6 @@ export function fillBufferedRecord(record: RequestRecord, api: Api, res: HttpRes
     r.outcome = { kind: 'http_error', status: res.status, message: body.slice(0, 300) || `HTTP ${res.status}` };
     return r;
   }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(body);
-  } catch {
-    r.outcome = { kind: 'protocol_error', message: `response is not JSON: ${body.slice(0, 80)}` };
-    return r;
-  }
-  const whole = interpretResponse(api, payload);
-  if (!whole.ok) {
-    r.outcome = { kind: 'protocol_error', message: whole.error };
-    return r;
-  }
-  r.output_text = whole.value.text;
-  r.finish_reason = whole.value.finishReason;
-  r.usage = whole.value.usage;
-  r.outcome = { kind: 'ok' };
+  r.outcome = recordWholeResponse(r, api, body, false, { bodySample: body });
   return r;
 }

@@ -3,6 +3,7 @@
 import test from 'ava';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
+import { SseRecorder } from '../scripts/record-builder.ts';
 
 const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
 const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') => new StreamRecorder(fresh(), api, { onBadEvent });
@@ -168,4 +169,41 @@ test('a whole body: ok with text, usage and finish_reason; not JSON, not OpenAI-
     message: 'asked for a stream but the server answered with one JSON body (content-type "application/json")',
   });
   t.is(wrong.output_text, '', 'a wrong answer records no text');
+});
+
+// The k6 script's SseRecorder (scripts/record-builder.ts) feeds the same core: its own part is the
+// timeout checked on arrival and xk6-sse's status/error reporting.
+test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeout on arrival, missing [DONE]', (t) => {
+  const make = () => {
+    const record = fresh();
+    record.sent_ns = 0;
+    return new SseRecorder(record, 'chat', 1_000);
+  };
+  const ok = make();
+  ok.open(5);
+  t.deepEqual([ROLE_ONLY, content('a', 1), content('bc', 3), USAGE_ONLY, '[DONE]', content('late')].map((d, k) => ok.event(d, 10 * (k + 1))), [false, false, false, false, true, true]);
+  const r = ok.finish(200, '', 90);
+  t.deepEqual(r.outcome, { kind: 'ok' });
+  t.is(r.end_ns, 50, 'end = the [DONE] event');
+  t.deepEqual(r.content_tokens, [1, 2]);
+  t.is(r.output_text, 'abc');
+
+  const bad = make();
+  bad.open(5);
+  t.true(bad.event('{"token": 1}', 10));
+  t.deepEqual(bad.finish(200, '', 20).outcome, { kind: 'protocol_error', message: 'SSE event 1: chunk has no "choices" array (not an OpenAI-compatible stream?)' });
+  t.is(bad.record.end_ns, 10);
+
+  const slow = make();
+  slow.open(5);
+  t.false(slow.event(content('a'), 500));
+  t.true(slow.event('[DONE]', 1_500), 'an event past the limit closes the stream');
+  t.like(slow.finish(200, '', 1_600).outcome, { kind: 'timeout', phase: 'stream' });
+  t.is(slow.record.end_ns, 1_500);
+
+  const cut = make();
+  cut.open(5);
+  cut.event(content('a'), 10);
+  t.deepEqual(cut.finish(200, '', 20).outcome, { kind: 'protocol_error', message: 'stream ended without [DONE] after 1 events' });
+  t.deepEqual(make().finish(0, 'dial tcp: connection refused', 20).outcome, { kind: 'connection_error', message: 'dial tcp: connection refused' });
 });
