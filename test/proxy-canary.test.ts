@@ -1,66 +1,31 @@
 // Traffic shifting, automatic rollback, the admin endpoint and the proxy command, against the sim.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
-import { startSim, DEFAULT_SIM_MODEL } from '../sim/server.ts';
-import { startProxy, type ProxyOptions, type ProxyServer, type ProxyState } from '../proxy/server.ts';
-import { DEFAULT_ROLLBACK_THRESHOLDS } from '../proxy/rollback.ts';
+import { startSim } from '../sim/server.ts';
+import { startProxy, type ProxyServer, type ProxyState } from '../proxy/server.ts';
 import { readRecords } from '../io/records-file.ts';
+import { CHAT_PATH, chat as chatBody, jsonLines, post, proxyOptions as testProxyOptions, tmpDir, until, type Reply } from './support/proxy-harness.ts';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'sb-canary-'));
 const TOKEN = 'test-admin-token-0123456789';
 const CANDIDATE_MODEL = 'candidate-served-model';
 
-function proxyOptions(over: Partial<ProxyOptions> & { baselineUrl: string; candidateUrl: string }): ProxyOptions {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    admin: null,
-    weight: 0,
-    schedule: null,
-    scheduleDayMs: 86_400_000,
-    shadow: true,
-    shadowTimeoutMs: 30_000,
-    shadowMaxInflight: 64,
-    primaryTimeoutMs: 60_000,
-    checkIntervalMs: 30_000,
-    windowMs: 300_000,
-    thresholds: DEFAULT_ROLLBACK_THRESHOLDS,
-    recordText: false,
-    apiKeys: { baseline: null, candidate: null },
-    models: { baseline: null, candidate: null },
-    runDir: tmp(),
-    runId: 'canary-test',
-    seed: 1,
-    drainTimeoutMs: 5_000,
-    maxBodyBytes: 1 << 20,
-    config: {},
-    versions: {},
-    log: () => {},
-    ...over,
-  };
-}
-
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: DEFAULT_SIM_MODEL, messages: [{ role: 'user', content }], max_tokens: 8, stream: true, ...extra });
-
-async function post(base: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const res = await request(base + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: res.statusCode, body: await res.body.text() };
-}
+const proxyOptions = (over: Parameters<typeof testProxyOptions>[0]) => testProxyOptions({ runId: 'canary-test', ...over });
+/** Short answers: 8 tokens. */
+const chat = (content: string, extra: Record<string, unknown> = {}) => chatBody(content, { max_tokens: 8, ...extra });
 
 /** Sends `n` requests, `concurrency` at a time. */
 async function sendMany(base: string, n: number, concurrency: number, make: (i: number) => [unknown, Record<string, string>]) {
-  const replies: Array<{ status: number; body: string }> = new Array(n);
+  const replies: Reply[] = new Array(n);
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let i = next++; i < n; i = next++) {
         const [body, headers] = make(i);
-        replies[i] = await post(base, body, headers);
+        replies[i] = await post(base, CHAT_PATH, body, headers);
       }
     }),
   );
@@ -71,16 +36,6 @@ async function admin(proxy: ProxyServer, method: 'GET' | 'POST', path: string, b
   const res = await request(`${proxy.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
 }
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const jsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test.serial('a weight of 0.25 sends a binomial share of 400 requests to the candidate, which really serves them; users stick to one arm', async (t) => {
   const [base, cand] = await Promise.all([startSim({ profile: 'vllm-single-node', timeScale: 0 }), startSim({ profile: 'dynamo-disaggregated', timeScale: 0, model: CANDIDATE_MODEL })]);
@@ -203,7 +158,7 @@ function startCli(args: string[], env: Record<string, string> = {}) {
 
 test.serial('npm run proxy: schedule, admin, SIGTERM flushes the run folder; bad input exits 2 naming the flag or file', async (t) => {
   const [base, cand] = await Promise.all([startSim({ profile: 'vllm-single-node', timeScale: 0 }), startSim({ profile: 'dynamo-disaggregated', timeScale: 0, model: CANDIDATE_MODEL })]);
-  const dir = tmp();
+  const dir = tmpDir('sb-canary-');
   const schedule = join(dir, 'schedule.yaml');
   writeFileSync(schedule, 'steps:\n  - {day: 1, weight: 1}\n');
   try {
@@ -215,7 +170,7 @@ test.serial('npm run proxy: schedule, admin, SIGTERM flushes the run folder; bad
     t.is(ready.event, 'listening');
     t.is(ready.weight, 1);
     t.is(ready.source, 'schedule');
-    const reply = await post(String(ready.url), chat('scheduled'));
+    const reply = await post(String(ready.url), CHAT_PATH, chat('scheduled'));
     t.true(reply.body.includes(CANDIDATE_MODEL), 'day 1 of this schedule sends everything to the candidate');
     const state = await request(`${String(ready.admin_url)}/admin/state`, { headers: { authorization: `Bearer ${TOKEN}` } });
     t.is(((await state.body.json()) as ProxyState).totals.requests, 1);

@@ -4,23 +4,22 @@
 // candidate shadow); both run folders go through the analysis. Two scenarios, so agreement is not an
 // accident of one verdict: a healthy faster candidate (PROCEED) and one failing 10 % of requests (INVESTIGATE).
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startSim, type SimFaults } from '../sim/server.ts';
 import { startProxy } from '../proxy/server.ts';
-import { DEFAULT_ROLLBACK_THRESHOLDS } from '../proxy/rollback.ts';
 import { LOAD_OPTIONS, resolveConfig } from '../cli/load.ts';
 import { parseOptions } from '../cli/options.ts';
 import { runNodeLoad } from '../engine/run-load.ts';
 import { planRequests } from '../core/plan.ts';
 import { API_PATH, buildRequestBody } from '../core/openai.ts';
 import { analyzeFolder } from '../cli/analyze.ts';
+import { proxyOptions, tmpDir } from './support/proxy-harness.ts';
 
 const REQUESTS = 40;
 const QPS = 20;
-const tmp = () => mkdtempSync(join(tmpdir(), 'sb-verdict-'));
+const tmp = () => tmpDir('sb-verdict-');
 const loadArgs = (out: string) => ['--workload', 'workloads/sample-chat.jsonl', '--requests', String(REQUESTS), '--qps', String(QPS), '--workers', '0', '--no-progress', '--no-preflight', '--no-analyze', '--out', out];
 
 async function sims(candidateFaults: SimFaults) {
@@ -45,34 +44,7 @@ async function proxied(candidateFaults: SimFaults): Promise<string> {
   const [base, cand] = await sims(candidateFaults);
   const { values, explicit } = parseOptions(LOAD_OPTIONS, loadArgs(tmp()), {});
   const config = await resolveConfig(values, explicit, {}, { baseline: base.url, candidate: cand.url, baselineProfile: null, candidateProfile: null });
-  const proxy = await startProxy({
-    baselineUrl: base.url,
-    candidateUrl: cand.url,
-    host: '127.0.0.1',
-    port: 0,
-    admin: null,
-    weight: 0,
-    schedule: null,
-    scheduleDayMs: 86_400_000,
-    shadow: true,
-    shadowTimeoutMs: 30_000,
-    shadowMaxInflight: 64,
-    primaryTimeoutMs: 60_000,
-    checkIntervalMs: 30_000,
-    windowMs: 300_000,
-    thresholds: DEFAULT_ROLLBACK_THRESHOLDS,
-    recordText: false,
-    apiKeys: { baseline: null, candidate: null },
-    models: { baseline: null, candidate: null },
-    runDir: tmp(),
-    runId: 'proxied',
-    seed: 1,
-    drainTimeoutMs: 5_000,
-    maxBodyBytes: 1 << 20,
-    config: {},
-    versions: {},
-    log: () => {},
-  });
+  const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url, runDir: tmp(), runId: 'proxied' }));
   try {
     const start = performance.now();
     await Promise.all(

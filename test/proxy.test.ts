@@ -2,88 +2,29 @@
 // way the sim can fail without touching the client, bounded shadow concurrency, client disconnects,
 // graceful shutdown, per-arm credentials. Serial: some tests bound latencies.
 import test from 'ava';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { createHash } from 'node:crypto';
 import { startSim, DEFAULT_SIM_MODEL, type SimOptions, type SimServer } from '../sim/server.ts';
 import { PROFILES } from '../sim/profiles.ts';
-import { startProxy, type ProxyOptions, type ProxyServer } from '../proxy/server.ts';
-import { DEFAULT_ROLLBACK_THRESHOLDS } from '../proxy/rollback.ts';
+import { startProxy, type ProxyServer } from '../proxy/server.ts';
 import { TEXT_HASH_PREFIX } from '../proxy/response-recorder.ts';
 import { readRecords } from '../io/records-file.ts';
 import type { RequestRecord } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-
-const tmp = () => mkdtempSync(join(tmpdir(), 'sb-proxy-'));
-
-function proxyOptions(over: Partial<ProxyOptions> & { baselineUrl: string; candidateUrl: string }): ProxyOptions {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    admin: null,
-    weight: 0,
-    schedule: null,
-    scheduleDayMs: 86_400_000,
-    shadow: true,
-    shadowTimeoutMs: 30_000,
-    shadowMaxInflight: 64,
-    primaryTimeoutMs: 60_000,
-    checkIntervalMs: 30_000,
-    windowMs: 300_000,
-    thresholds: DEFAULT_ROLLBACK_THRESHOLDS,
-    recordText: false,
-    apiKeys: { baseline: null, candidate: null },
-    models: { baseline: null, candidate: null },
-    runDir: tmp(),
-    runId: 'proxy-test',
-    seed: 1,
-    drainTimeoutMs: 5_000,
-    maxBodyBytes: 1 << 20,
-    config: {},
-    versions: {},
-    log: () => {},
-    ...over,
-  };
-}
-
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: DEFAULT_SIM_MODEL, messages: [{ role: 'user', content }], max_tokens: 12, stream: true, ...extra });
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-  endNs: bigint;
-}
-
-async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  const parts: Buffer[] = [];
-  for await (const chunk of res.body) parts.push(chunk as Buffer);
-  return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: Buffer.concat(parts).toString('utf8'), endNs: process.hrtime.bigint() };
-}
+import { chat, jsonLines, post, proxyOptions, until } from './support/proxy-harness.ts';
 
 /** The sim stamps `created` with the wall-clock second of each response; that is the only byte allowed to differ. */
 const normaliseCreated = (text: string) => text.replace(/"created":\d+/g, '"created":0');
-
-/** Polls a condition (no fixed sleeps): resolves when it holds, fails after `ms`. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function sims(baseline: Partial<SimOptions>, candidate: Partial<SimOptions>): Promise<[SimServer, SimServer]> {
   return Promise.all([startSim({ profile: 'vllm-single-node', seed: 1, ...baseline }), startSim({ profile: 'dynamo-disaggregated', seed: 2, ...candidate })]);
 }
 
 const recordsOf = async (proxy: ProxyServer) => (await readRecords(join(proxy.runDir, 'records.jsonl'))).records;
-const jsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test.serial('a client sees byte-identical responses through the proxy and directly (streams, non-streaming, completions, errors)', async (t) => {
   const [base, cand] = await sims({ timeScale: 0.2 }, { timeScale: 0.2 });
