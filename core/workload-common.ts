@@ -77,11 +77,8 @@ export interface JsonLine {
   value: Record<string, unknown>;
 }
 
-/**
- * Yields every non-blank line of a JSONL text as a JSON object; a line that is not JSON, or not an
- * object, throws WorkloadError naming its line. `\r\n` endings are accepted.
- */
-export function* jsonObjectLines(text: string, file: string, expected: string): Generator<JsonLine> {
+/** Every non-blank line of a text with its 1-based number (BOM removed; `\r\n` endings leave a `\r` the JSON parser ignores). */
+function* contentLines(text: string): Generator<{ line: number; text: string }> {
   const body = stripBom(text);
   let start = 0;
   for (let line = 1; start <= body.length; line++) {
@@ -89,7 +86,16 @@ export function* jsonObjectLines(text: string, file: string, expected: string): 
     const end = nl === -1 ? body.length : nl;
     const raw = body.slice(start, end);
     start = end + 1;
-    if (raw.trim() === '') continue;
+    if (raw.trim() !== '') yield { line, text: raw };
+  }
+}
+
+/**
+ * Yields every non-blank line of a JSONL text as a JSON object; a line that is not JSON, or not an
+ * object, throws WorkloadError naming its line. `\r\n` endings are accepted.
+ */
+export function* jsonObjectLines(text: string, file: string, expected: string): Generator<JsonLine> {
+  for (const { line, text: raw } of contentLines(text)) {
     const value = parseJsonText(raw, file, line, `each line must be one JSON object: ${expected}`);
     if (!isObject(value)) throw new WorkloadError(file, line, `expected a JSON object, got ${typeName(value)} (each line must be one JSON object: ${expected})`);
     yield { line, value };
@@ -98,15 +104,7 @@ export function* jsonObjectLines(text: string, file: string, expected: string): 
 
 /** The first non-blank line's number, or null when the text is empty or only whitespace. */
 export function firstContentLine(text: string): { line: number; text: string } | null {
-  const body = stripBom(text);
-  let start = 0;
-  for (let line = 1; start <= body.length; line++) {
-    const nl = body.indexOf('\n', start);
-    const end = nl === -1 ? body.length : nl;
-    const raw = body.slice(start, end);
-    if (raw.trim() !== '') return { line, text: raw };
-    start = end + 1;
-  }
+  for (const first of contentLines(text)) return first;
   return null;
 }
 
