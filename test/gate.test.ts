@@ -1,17 +1,13 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
 import { analyzeRunFolder, droppedIterations } from '../cli/analyze.ts';
 import { UsageError } from '../cli/options.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
-
-const run = promisify(execFile);
-const MAIN = new URL('../cli/main.ts', import.meta.url).pathname;
+import { runCli } from './support/run-cli.ts';
 
 function folder(lines: string[], manifest?: object): string {
   const dir = mkdtempSync(join(tmpdir(), 'sb-gate-'));
@@ -21,15 +17,7 @@ function folder(lines: string[], manifest?: object): string {
 }
 const jsonl = (records: RequestRecord[]) => records.map((r) => serializeRecord(r) + '\n');
 
-async function gate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, 'gate', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const gate = (args: string[]) => runCli(['gate', ...args]);
 
 test('gate exits 0 for PROCEED, 1 for INVESTIGATE, 2 for a bad folder or gates file', async (t) => {
   const good = folder(jsonl(fixtureRun({ withRepeat: false })));

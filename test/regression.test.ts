@@ -1,14 +1,13 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
 import { bernoulliReplicates, compareRuns, replicates, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
 import { percentile } from '../analysis/stats.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
+import { runCli } from './support/run-cli.ts';
 
 const gates: Gates = DEFAULT_GATES;
 const f = (values: number[]) => Float64Array.from(values);
@@ -132,17 +131,7 @@ test('gates file: regression thresholds are validated like the rest', (t) => {
   t.throws(() => parseGates('regression:\n  max_p99: 1\n', 'g'), { instanceOf: GatesError, message: /regression\.max_p99: unknown key; accepted in regression: max_ttft_p99_increase, max_throughput_decrease, max_consistency_decrease, max_error_rate_increase/ });
 });
 
-const run = promisify(execFile);
-const MAIN = new URL('../cli/main.ts', import.meta.url).pathname;
-async function gate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, 'gate', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const gate = (args: string[]) => runCli(['gate', ...args]);
 function folder(records: RequestRecord[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'sb-regression-'));
   writeFileSync(join(dir, 'records.jsonl'), records.map((r) => serializeRecord(r) + '\n').join(''));
