@@ -80,6 +80,9 @@ export function scrub(text: string, secrets: readonly string[]): string {
 const truncate = (text: string, max = MAX_MESSAGE) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
+/** An outcome message fit for a record (engine or proxy): secrets replaced, at most MAX_MESSAGE characters. */
+export const recordMessage = (text: string, secrets: readonly string[]): string => truncate(scrub(text, secrets));
+
 /** The server's own words from an error body: OpenAI/vLLM {"error": {"message"}}, {"message"}, {"detail"}, or the text. */
 export function errorBodyMessage(body: string): string {
   try {
@@ -95,6 +98,9 @@ export function errorBodyMessage(body: string): string {
   }
   return oneLine(body) || '(empty body)';
 }
+
+/** An http_error's message: the server's own words from its error body, on one line. */
+export const httpErrorMessage = (body: string): string => oneLine(errorBodyMessage(body));
 
 const CONNECTION_WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -214,7 +220,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     clearTimeout(this.#timer);
     const r = this.#r;
     r.end_ns ??= endNs;
-    if (outcome.kind !== 'ok') outcome.message = truncate(scrub(outcome.message, this.#o.client.secrets));
+    if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#o.client.secrets);
     r.outcome = outcome;
     r.content_tokens = this.#stream.contentTokens();
     this.#parser = null;
@@ -275,7 +281,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
         return;
       }
       case 'error-body':
-        this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: oneLine(errorBodyMessage(this.#body)) }, t);
+        this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: httpErrorMessage(this.#body) }, t);
         return;
       case 'not-sse':
       case 'json':
@@ -300,7 +306,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     if (r.headers_ns === null) {
       this.#finish({ kind: 'connection_error', ...(code && { code }), message: `${detail} — ${this.#o.client.displayUrl}` }, t);
     } else if (this.#mode === 'error-body') {
-      this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: `${oneLine(errorBodyMessage(this.#body))} (then ${what})` }, t);
+      this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: `${httpErrorMessage(this.#body)} (then ${what})` }, t);
     } else {
       const received = this.#mode === 'sse' ? `${this.#stream.events} events` : `${this.#body.length} body characters`;
       this.#finish({ kind: 'connection_error', ...(code && { code }), message: `socket closed mid-stream after ${received}: ${detail}` }, t);

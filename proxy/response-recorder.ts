@@ -13,12 +13,11 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
 import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
-import { errorBodyMessage, scrub } from '../engine/client.ts';
+import { httpErrorMessage, recordMessage } from '../engine/client.ts';
 
 /** Non-streaming bodies are kept up to this size for interpretation; error bodies up to MAX_ERROR_BODY. */
 const MAX_JSON_BODY = 8 << 20;
 const MAX_ERROR_BODY = 16_384;
-const MAX_MESSAGE = 300;
 
 /**
  * What `output_text` holds when text is not recorded: `sha256:<hex>` of the text, so the analysis can
@@ -95,7 +94,6 @@ export class ResponseRecorder {
   /** The response body ended normally. */
   end(ns: number): RequestRecord {
     if (this.#finished) return this.record;
-    const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
     switch (this.#mode) {
       case 'sse': {
         this.#chunkNs = ns;
@@ -105,7 +103,7 @@ export class ResponseRecorder {
         break;
       }
       case 'error-body':
-        this.#finish({ kind: 'http_error', status: this.record.http_status ?? 0, message: oneLine(errorBodyMessage(this.#body)) }, ns);
+        this.#finish({ kind: 'http_error', status: this.record.http_status ?? 0, message: httpErrorMessage(this.#body) }, ns);
         break;
       case 'json':
       case 'not-sse':
@@ -136,10 +134,7 @@ export class ResponseRecorder {
 
   #finish(outcome: Outcome, ns: number): void {
     this.#finished = true;
-    if (outcome.kind !== 'ok') {
-      const message = scrub(outcome.message, this.#secrets);
-      outcome.message = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
-    }
+    if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#secrets);
     this.record.outcome = outcome;
     this.record.end_ns = ns;
     this.record.content_tokens = this.#stream.contentTokens();
