@@ -10,8 +10,8 @@ import { nodesCostPerHour, type CostSpec } from '../analysis/cost.ts';
  * `--<arm>-gpus-per-node` × `--gpu-hour-price`.
  */
 export const COST_OPTIONS = {
-  baselineCostPerHour: num({ min: 0, meta: 'PRICE', help: 'baseline deployment price per hour (for cost per 1,000 queries / 1M tokens)' }),
-  candidateCostPerHour: num({ min: 0, meta: 'PRICE', help: 'candidate deployment price per hour' }),
+  baselineCostPerHour: num({ min: 0, meta: 'PRICE', help: 'baseline deployment price per hour (for cost per 1,000 queries / 1M tokens) [default: not priced]' }),
+  candidateCostPerHour: num({ min: 0, meta: 'PRICE', help: 'candidate deployment price per hour [default: not priced]' }),
   baselineNodes: num({ min: 1, integer: true, help: 'baseline node count (priced with --gpu-hour-price instead of a direct price)' }),
   candidateNodes: num({ min: 1, integer: true, help: 'candidate node count (priced with --gpu-hour-price)' }),
   baselineGpusPerNode: num({ min: 1, integer: true, default: 8, help: 'GPUs per baseline node' }),

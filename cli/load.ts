@@ -23,7 +23,7 @@ const DEFAULT_DURATION_S = 30;
 
 export const LOAD_OPTIONS = {
   baseline: str({ meta: 'URL', help: 'baseline base URL (e.g. http://10.0.0.5:8000); with neither --baseline nor --candidate, two simulated endpoints are started on loopback' }),
-  candidate: str({ meta: 'URL', help: 'candidate base URL' }),
+  candidate: str({ meta: 'URL', help: 'candidate base URL (give both or neither, see --baseline)' }),
   model: str({ meta: 'NAME', help: 'model name sent to every arm (default: the workload\'s)' }),
   baselineModel: str({ meta: 'NAME', help: 'model name sent to the baseline (overrides --model)' }),
   candidateModel: str({ meta: 'NAME', help: 'model name sent to the candidate (overrides --model)' }),
@@ -33,33 +33,33 @@ export const LOAD_OPTIONS = {
   candidateHeader: list({ meta: 'NAME: VALUE', help: 'extra header on the candidate only' }),
   workload: str({ default: 'workloads/sample-chat.jsonl', meta: 'FILE', help: 'workload file (formats: workloads/FORMATS.md)' }),
   format: str({ choices: WORKLOAD_FORMATS, help: 'workload format [default: detected from the content]' }),
-  sample: num({ integer: true, min: 1, help: 'use a seeded random subset of this many workload items' }),
+  sample: num({ integer: true, min: 1, help: 'use a seeded random subset of this many workload items [default: every item]' }),
   order: str({ default: 'sequential', choices: ITEM_ORDERS, help: 'item order: file order, or a seeded shuffle per pass' }),
   qps: num({ default: 10, min: 0.001, help: 'target rate in requests (pairs) per second; each request goes to every arm' }),
   arrival: str({ default: 'constant', choices: ARRIVALS, help: 'constant: every 1/qps s; poisson: seeded exponential gaps; trace: the workload\'s own timestamps' }),
   timeScale: num({ default: 1, min: 0.000001, help: 'trace arrival: multiplies the workload\'s time offsets (0.5 = twice as fast)' }),
   duration: num({ min: 0.001, meta: 'SECONDS', help: `measured length in seconds [default ${DEFAULT_DURATION_S} s unless --requests is given, or one pass over a trace]; with --requests the shorter wins` }),
-  requests: num({ integer: true, min: 1, help: 'measured requests (pairs); with --duration the shorter wins' }),
+  requests: num({ integer: true, min: 1, help: 'measured requests (pairs); with --duration the shorter wins [default: as many as --duration allows]' }),
   warmup: num({ default: 0, integer: true, min: 0, help: 'warm-up requests sent first on the same schedule, flagged and excluded from analysis' }),
   maxInflight: num({ default: 0, integer: true, min: 0, help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns; split across --workers, which it caps); 0 = no cap' }),
   timeout: num({ default: 60, min: 0.001, meta: 'SECONDS', help: 'per-request limit from send to the end of the response' }),
   grace: num({ default: 10, min: 0, meta: 'SECONDS', help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)' }),
-  stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); --no-stream sends stream: false (no token timing)' }),
+  stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); without it requests carry stream: false (no token timing)' }),
   workers: num({ default: availableParallelism(), integer: true, min: 0, max: 64, help: 'sending threads (requests dealt round-robin, both arms of a request from one thread); 0 = the main thread' }),
   pacer: str({ default: 'clock', choices: ['clock', 'spin'] as const, help: 'how senders wake at each due instant: clock (a sleeping helper thread, little CPU) or spin (timer, then polling for the last 2 ms)' }),
   seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json' }),
   out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
-  preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending (--no-preflight skips)' }),
-  analyze: bool({ default: true, help: 'analyse the run folder when the run ends' }),
+  preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending' }),
+  analyze: bool({ default: true, help: 'analyse the run folder when the run ends (without it, later: npm run analyze -- <run folder>)' }),
   gates: str({ meta: 'FILE', help: 'gates file (JSON or YAML) with the verdict thresholds of the analysis at the end of the run; with --engine k6 its absolute rules also become k6 thresholds [default: the built-in gates]' }),
   progress: bool({ default: true, help: 'live progress line on stderr' }),
   engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (grafana k6 on PATH or K6_BIN)' }),
   k6Mode: str({ default: 'streaming', choices: ['streaming', 'buffered'] as const, help: '--engine k6 only: streaming (xk6-sse, token timing) or buffered (core k6/http: no TTFT, ITL, TPOT); --no-stream also selects buffered' }),
   k6MaxVus: num({ default: 0, integer: true, min: 0, help: '--engine k6 only: most VUs per arm; 0 = derived from --qps × --timeout' }),
-  k6ExpectedLatency: num({ min: 1, meta: 'MS', help: '--engine k6 only: typical request latency in ms; sizes the pre-allocated VUs (--qps × this × 1.5) [default: 3000 or --timeout, the shorter]' }),
+  k6ExpectedLatency: num({ default: 3000, min: 1, meta: 'MS', help: '--engine k6 only: typical request latency in ms (capped at --timeout); sizes the pre-allocated VUs: --qps × this × 1.5' }),
   baselineProfile: str({ default: 'vllm-single-node', meta: 'PROFILE', help: 'simulated baseline profile (only without --baseline/--candidate)' }),
   candidateProfile: str({ default: 'dynamo-disaggregated', meta: 'PROFILE', help: 'simulated candidate profile (only without --baseline/--candidate)' }),
-  metrics: bool({ default: true, help: "scrape server metrics during the run into <run folder>/metrics/: the simulated endpoints' /metrics automatically, and every --baseline-metrics / --candidate-metrics (--no-metrics scrapes nothing)" }),
+  metrics: bool({ default: true, help: "scrape server metrics during the run into <run folder>/metrics/: every --baseline-metrics / --candidate-metrics, and the simulated endpoints' /metrics automatically" }),
   ...SERVER_METRICS_OPTIONS,
   ...COST_OPTIONS,
 };
@@ -132,14 +132,14 @@ function checkEngineOptions(v: LoadValues, explicit: Set<keyof LoadValues>): voi
 }
 
 /** The k6 settings as cli/load-k6.ts reads them from config.options: k6's own mode names, latency in seconds. */
-function k6Options(v: LoadValues, explicit: Set<keyof LoadValues>): { k6Mode: 'sse' | 'buffered'; k6MaxVus: number; k6ExpectedLatency: number | null } {
+function k6Options(v: LoadValues, explicit: Set<keyof LoadValues>): { k6Mode: 'sse' | 'buffered'; k6MaxVus: number; k6ExpectedLatency: number } {
   // Without --k6-mode, --no-stream selects buffered (as before the flag existed).
   const streaming = explicit.has('k6Mode') ? v.k6Mode !== 'buffered' : v.stream;
   return {
     k6Mode: streaming ? 'sse' : 'buffered',
     k6MaxVus: v.k6MaxVus,
-    // seconds = --k6-expected-latency ms / 1000; null lets runK6Load use min(3 s, --timeout)
-    k6ExpectedLatency: v.k6ExpectedLatency === undefined ? null : v.k6ExpectedLatency / 1000,
+    // seconds = min(--k6-expected-latency ms, --timeout s × 1000) / 1000: a request never lasts longer than its timeout
+    k6ExpectedLatency: Math.min(v.k6ExpectedLatency, v.timeout * 1000) / 1000,
   };
 }
 

@@ -3,9 +3,9 @@
 import { list, num, UsageError, type OptionTable } from './options.ts';
 
 export const SERVER_METRICS_OPTIONS = {
-  baselineMetrics: list({ meta: 'URL', help: "baseline's Prometheus endpoint scraped during the run (vLLM /metrics, a DCGM exporter); repeatable" }),
-  candidateMetrics: list({ meta: 'URL', help: "candidate's Prometheus endpoint scraped during the run (Dynamo / vLLM worker /metrics, DCGM exporter); repeatable" }),
-  metricsIntervalMs: num({ default: 2000, min: 50, integer: true, help: 'scrape interval of --baseline-metrics / --candidate-metrics, ms' }),
+  baselineMetrics: list({ meta: 'URL', help: "baseline's Prometheus endpoint scraped during the run (vLLM /metrics, a DCGM exporter)" }),
+  candidateMetrics: list({ meta: 'URL', help: "candidate's Prometheus endpoint scraped during the run (Dynamo / vLLM worker /metrics, DCGM exporter)" }),
+  metricsIntervalMs: num({ default: 2000, min: 50, integer: true, help: 'scrape interval of the server metrics, ms' }),
 } satisfies OptionTable;
 
 /** Arm → URLs from the parsed values; a malformed or non-http(s) URL is a UsageError naming the flag. */

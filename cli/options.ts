@@ -190,6 +190,8 @@ export function formatHelp(usage: string, description: string, table: OptionTabl
     if (opt.default !== undefined && !(Array.isArray(opt.default) && opt.default.length === 0) && opt.kind !== 'boolean') {
       notes.push(`default ${String(opt.default)}`);
     }
+    // A switch's default, phrased so a `--no-x` line cannot be misread as being on by default.
+    if (opt.kind === 'boolean') notes.push(opt.default === true ? `on by default; ${flag} turns it off` : 'off by default');
     if (opt.kind === 'list') notes.push('repeatable');
     if (opt.env) notes.push(`env ${opt.env}`);
     return { left: `  ${flag}${meta}`, right: opt.help + (notes.length ? ` [${notes.join('; ')}]` : '') };

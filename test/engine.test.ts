@@ -2,23 +2,17 @@
 // the real simulated endpoints (startSim on port 0, or a sim child process where timing matters) and
 // the real workload loader. Serial: these tests measure time and share a 2-core machine.
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OutcomeKind, RequestRecord } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
 import { readRecords } from '../io/records-file.ts';
 import { run } from '../cli/load.ts';
 import { startSimProcess } from '../engine/sim-process.ts';
-import { startSim, type SimOptions, type SimServer } from '../sim/server.ts';
+import { startSim, type SimServer } from '../sim/server.ts';
+import { startTestSim as sim, tempDir } from './support/load-helpers.ts';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'sb-engine-'));
-
-async function sim(t: { teardown(fn: () => Promise<void>): void }, options: Partial<SimOptions> = {}): Promise<SimServer> {
-  const server = await startSim({ profile: 'vllm-single-node', port: 0, timeScale: 0.05, ...options });
-  t.teardown(() => server.close());
-  return server;
-}
+const tmp = () => tempDir('sb-engine-');
 
 /** Runs `load` in this process against the given URLs; returns the exit code, records and run.json. */
 async function load(args: string[], env: Record<string, string> = {}): Promise<{ code: number; dir: string; records: RequestRecord[]; manifest: RunManifest & { counts: { pairs_sent: number; records: number } } }> {

@@ -2,50 +2,33 @@
 // built-in simulated endpoints (child processes) followed by the analysis.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRecords } from '../io/records-file.ts';
+import { parseMetricsLines } from '../analysis/server-metrics.ts';
 import { LOAD_OPTIONS, run } from '../cli/load.ts';
 import { flagOf, UsageError } from '../cli/options.ts';
-import { startSim, type SimServer } from '../sim/server.ts';
+import { startSim } from '../sim/server.ts';
+import { capturingStdout, filesUnder, startTestSim as sim, tempDir } from './support/load-helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-const tmp = () => mkdtempSync(join(tmpdir(), 'sb-load-'));
-
-async function sim(t: { teardown(fn: () => Promise<void>): void }, timeScale = 0.05): Promise<SimServer> {
-  const server = await startSim({ profile: 'vllm-single-node', port: 0, timeScale });
-  t.teardown(() => server.close());
-  return server;
-}
-
-/** Every file under dir, recursively. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
+const tmp = () => tempDir('sb-load-');
 
 test('--help lists every option with its default', async (t) => {
-  let out = '';
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string) => {
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    t.is(await run(['--help']), 0);
-  } finally {
-    process.stdout.write = write;
-  }
+  const { value, stdout: out } = await capturingStdout(() => run(['--help']));
+  t.is(value, 0);
+  const lines = out.split('\n');
   for (const [key, opt] of Object.entries(LOAD_OPTIONS)) {
     const flag = opt.kind === 'boolean' && opt.default === true ? `--no-${flagOf(key).slice(2)}` : flagOf(key);
-    t.true(out.includes(flag), `${flag} listed`);
-    if (opt.kind !== 'boolean' && opt.default !== undefined && !Array.isArray(opt.default)) t.true(out.includes(`default ${String(opt.default)}`), `${flag} default shown`);
+    // The option's entry: its flag line, and the next line when the flag is too long to share one.
+    const at = lines.findIndex((l) => l.startsWith(`  ${flag} `) || l === `  ${flag}` || l.startsWith(`  ${flag} <`));
+    t.true(at >= 0, `${flag} listed`);
+    const entry = `${lines[at]} ${lines[at + 1]?.startsWith('      ') ? lines[at + 1] : ''}`;
+    if (opt.kind === 'boolean') t.true(entry.includes(opt.default === true ? `on by default; ${flag} turns it off` : 'off by default'), `${flag} default shown`);
+    else if (opt.default !== undefined && !Array.isArray(opt.default)) t.true(entry.includes(`default ${String(opt.default)}`), `${flag} default shown`);
   }
   t.regex(out, /BASELINE_API_KEY/);
 });
@@ -133,9 +116,9 @@ async function waitForLines(file: string, n: number, timeoutMs = 15_000): Promis
 }
 
 test.serial('SIGINT: stops sending, lets in-flight requests finish, and leaves an analysable folder with records = arms × sent', async (t) => {
-  const [b, c] = [await sim(t, 0.3), await sim(t, 0.3)];
+  const [b, c] = [await sim(t, { timeScale: 0.3 }), await sim(t, { timeScale: 0.3 })];
   const dir = join(tmp(), 'run');
-  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '40', '--duration', '30', '--out', dir]);
+  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '40', '--duration', '30', '--out', dir, '--baseline-metrics', `${b.url}/metrics`, '--metrics-interval-ms', '100']);
   await waitForLines(join(dir, 'records.jsonl'), 20);
   load.child.kill('SIGINT');
   t.is(await load.exited, 130, load.stderr());
@@ -147,6 +130,11 @@ test.serial('SIGINT: stops sending, lets in-flight requests finish, and leaves a
   t.true(manifest.counts.pairs_sent < 40 * 30, 'stopped early');
   t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
   t.true(records.every((r) => r.outcome.kind === 'ok'), 'in-flight requests finished within the grace period');
+  // The scraper was stopped after the drain, with a last scrape covering the whole run.
+  const metricsFile = join(dir, 'metrics', 'baseline.jsonl');
+  const scrapes = parseMetricsLines(readFileSync(metricsFile, 'utf8'), metricsFile).entries;
+  t.is(scrapes.at(-1)?.kind, 'scrape');
+  t.true((scrapes.at(-1)?.mono_ns ?? 0) >= Math.max(...records.map((r) => r.end_ns as number)), 'last scrape after the last response');
 });
 
 test.serial('SIGINT with requests still in flight after --grace: they are recorded as cancelled', async (t) => {
@@ -199,6 +187,12 @@ test.serial('with no endpoints: starts the two simulated endpoints, runs, and an
   const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
   t.deepEqual(manifest.arms.map((a: { simulated_profile: string }) => a.simulated_profile), ['vllm-single-node', 'dynamo-disaggregated']);
   t.true(existsSync(join(dir, 'summary.json')));
+  // The simulated endpoints' /metrics are scraped without being asked: the demo shows the server side too.
+  t.deepEqual(Object.keys(manifest.config.metricsTargets), ['baseline', 'candidate']);
+  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+  t.deepEqual(summary.server_metrics.map((m: { arm: string }) => m.arm), ['baseline', 'candidate']);
+  t.true(summary.server_metrics.every((m: { prefix_cache: { hit_rate: number } | null }) => (m.prefix_cache?.hit_rate ?? -1) >= 0));
+  t.regex(stdout, /Server metrics \(scraped/);
   const { records } = await readRecords(join(dir, 'records.jsonl'));
   t.is(records.length, 40);
 });

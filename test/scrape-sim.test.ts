@@ -1,15 +1,14 @@
 // End to end against the simulated endpoints: their /metrics carry vLLM's names and DCGM's GPU gauge.
 import test from 'ava';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startSim } from '../sim/server.ts';
 import { readMetricsDir, serverMetricsForRun, startRunScrapers } from '../io/prometheus-scrape.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from '../cli/metrics-options.ts';
 import { parseOptions, UsageError } from '../cli/options.ts';
+import { closedPort } from './support/load-helpers.ts';
 
 const SYSTEM = 'You are a careful assistant for the finance team. Answer only from the ledger excerpts. '.repeat(20);
 
@@ -22,14 +21,6 @@ async function chat(url: string, question: string): Promise<void> {
   await res.body.text();
   if (res.statusCode !== 200) throw new Error(`sim answered ${res.statusCode}`);
 }
-
-const closedPort = async (): Promise<number> => {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-};
 
 test('scrapes both simulated arms during traffic; a down target records gaps and the rest carries on', async (t) => {
   const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-sim-'));
