@@ -43,6 +43,19 @@ export interface ResponseContext {
   bodySample?: string;
 }
 
+/**
+ * How to read a response body, from its status line and headers: a non-2xx error body, a whole JSON
+ * body (non-streaming request), an SSE stream, or a body that cannot be the stream asked for
+ * (JSON / HTML / XML content type: read whole, then a protocol_error).
+ */
+export type BodyKind = 'error-body' | 'json' | 'sse' | 'not-sse';
+
+export function bodyKind(status: number, streaming: boolean, contentType: string): BodyKind {
+  if (status < 200 || status > 299) return 'error-body';
+  if (!streaming) return 'json';
+  return /json|html|xml/i.test(contentType) ? 'not-sse' : 'sse';
+}
+
 const SAMPLE_CHARS = 120;
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 const sample = (context: ResponseContext) => (context.bodySample === undefined ? '' : `: ${JSON.stringify(oneLine(context.bodySample).slice(0, SAMPLE_CHARS))}`);

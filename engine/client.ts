@@ -18,7 +18,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
-import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
+import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
 import { redactUrl } from '../core/run.ts';
 import { monoNow } from './pacer.ts';
 
@@ -136,7 +136,7 @@ export interface InFlightRequest {
   cancel(message: string): void;
 }
 
-type Mode = 'pending' | 'sse' | 'json' | 'not-sse' | 'error-body';
+type Mode = 'pending' | BodyKind;
 
 class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   readonly #o: SendOptions;
@@ -241,11 +241,8 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     r.http_status = statusCode;
     const ct = headers['content-type'];
     this.#contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
-    if (statusCode < 200 || statusCode > 299) this.#mode = 'error-body';
-    else if (!this.#o.stream) this.#mode = 'json';
-    else if (/json|html|xml/i.test(this.#contentType)) this.#mode = 'not-sse';
-    else {
-      this.#mode = 'sse';
+    this.#mode = bodyKind(statusCode, this.#o.stream, this.#contentType);
+    if (this.#mode === 'sse') {
       this.#parser = createParser({
         onEvent: (event) => this.#onEvent(event.data),
         onError: (error) => {

@@ -12,7 +12,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
-import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
+import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
 import { httpErrorMessage, recordMessage } from '../engine/client.ts';
 
 /** Non-streaming bodies are kept up to this size for interpretation; error bodies up to MAX_ERROR_BODY. */
@@ -25,7 +25,7 @@ const MAX_ERROR_BODY = 16_384;
  */
 export const TEXT_HASH_PREFIX = 'sha256:';
 
-type Mode = 'pending' | 'sse' | 'json' | 'not-sse' | 'error-body';
+type Mode = 'pending' | BodyKind;
 
 export class ResponseRecorder {
   readonly record: RequestRecord;
@@ -62,11 +62,8 @@ export class ResponseRecorder {
     this.record.headers_ns = ns;
     this.record.http_status = status;
     this.#contentType = contentType;
-    if (status < 200 || status > 299) this.#mode = 'error-body';
-    else if (!this.record.streaming) this.#mode = 'json';
-    else if (/json|html|xml/i.test(contentType)) this.#mode = 'not-sse';
-    else {
-      this.#mode = 'sse';
+    this.#mode = bodyKind(status, this.record.streaming, contentType);
+    if (this.#mode === 'sse') {
       this.#parser = createParser({
         onEvent: (event) => this.#stream.event(event.data, this.#chunkNs),
         onError: (error) => this.#stream.problem(`invalid SSE: ${error.message}`, this.#chunkNs),

@@ -2,7 +2,7 @@
 // outcome rule in both bad-event modes (stop for an engine, observe for a passthrough).
 import test from 'ava';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
-import { contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
+import { bodyKind, contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
 import { SseRecorder } from '../scripts/record-builder.ts';
 
 const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
@@ -206,4 +206,14 @@ test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeou
   cut.event(content('a'), 10);
   t.deepEqual(cut.finish(200, '', 20).outcome, { kind: 'protocol_error', message: 'stream ended without [DONE] after 1 events' });
   t.deepEqual(make().finish(0, 'dial tcp: connection refused', 20).outcome, { kind: 'connection_error', message: 'dial tcp: connection refused' });
+});
+
+test('body kind from status, request and content type: error body, whole JSON, SSE, or not the stream asked for', (t) => {
+  t.is(bodyKind(503, true, 'text/event-stream'), 'error-body');
+  t.is(bodyKind(199, false, 'application/json'), 'error-body');
+  t.is(bodyKind(200, false, 'text/event-stream'), 'json', 'a non-streaming request is read whole whatever the type says');
+  t.is(bodyKind(200, true, 'text/event-stream; charset=utf-8'), 'sse');
+  t.is(bodyKind(200, true, ''), 'sse', 'no content type: try it as a stream');
+  t.is(bodyKind(200, true, 'text/plain'), 'sse');
+  for (const type of ['application/json', 'text/html', 'application/xml']) t.is(bodyKind(299, true, type), 'not-sse', type);
 });
