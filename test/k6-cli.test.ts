@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { parseWorkload } from '../core/workload.ts';
 import type { LoadConfig } from '../engine/config.ts';
 import { findK6, K6_MISSING_EXIT, runK6Load } from '../cli/load-k6.ts';
+import { run as load } from '../cli/load.ts';
+import { DEFAULT_GATES, parseGates } from '../analysis/gates.ts';
 import { bundleStatus } from '../scripts/build.ts';
+import { gatesToThresholds } from '../scripts/thresholds.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-k6-cli-'));
 const workloadText = Array.from({ length: 3 }, (_, i) => JSON.stringify({ id: `q${i}`, messages: [{ role: 'user', content: `hi ${i}` }], max_tokens: 4 })).join('\n') + '\n';
@@ -88,4 +91,33 @@ test.serial('the resolved workload file re-parses to the same items', async (t) 
   const original = parseWorkload(workloadText, { file: 'w.jsonl', seed: 1, model: 'm' });
   const again = parseWorkload(resolvedWorkloadJsonl(original), { file: 'k6-workload.jsonl', seed: 1, format: 'openai' });
   t.deepEqual(again.items, original.items);
+});
+
+test.serial('load --engine k6: --k6-mode, --k6-max-vus, --k6-expected-latency and --gates reach the k6 script config and run.json', async (t) => {
+  // The same kind of stand-in: it only exits non-zero, so the run has no records and load stops before any analysis.
+  const fake = join(dir, 'k6-exit-3');
+  writeFileSync(fake, '#!/bin/sh\nexit 3\n');
+  chmodSync(fake, 0o755);
+  process.env.K6_BIN = fake;
+  const gates = join(dir, 'gates.yaml');
+  writeFileSync(gates, 'rollback:\n  max_candidate_error_rate: 0.02\n');
+  const common = ['--engine', 'k6', '--baseline', 'http://127.0.0.1:9', '--candidate', 'http://127.0.0.1:10', '--no-preflight', '--no-progress', '--qps', '5', '--requests', '3'];
+  const flagged = join(dir, 'run-load-flags');
+  const { value: code } = await capturingStderr(() => load([...common, '--k6-mode', 'buffered', '--k6-max-vus', '7', '--k6-expected-latency', '1500', '--gates', gates, '--out', flagged]));
+  t.is(code, 2, 'no records: the run failed');
+  const config = JSON.parse(readFileSync(join(flagged, 'k6-config.json'), 'utf8'));
+  t.is(config.mode, 'buffered');
+  t.is(config.max_vus, 7);
+  t.is(config.expected_latency_s, 1.5);
+  t.deepEqual(config.thresholds, gatesToThresholds(parseGates(readFileSync(gates, 'utf8'), gates)));
+  t.notDeepEqual(config.thresholds, gatesToThresholds(DEFAULT_GATES));
+  t.like(JSON.parse(readFileSync(join(flagged, 'run.json'), 'utf8')).config, { k6Mode: 'buffered', k6MaxVus: 7, k6ExpectedLatency: 1.5, gates });
+
+  // Defaults: streaming (k6's "sse"), unless --no-stream; the expected latency never exceeds --timeout.
+  const defaults = join(dir, 'run-load-defaults');
+  await capturingStderr(() => load([...common, '--out', defaults]));
+  t.like(JSON.parse(readFileSync(join(defaults, 'k6-config.json'), 'utf8')), { mode: 'sse', max_vus: 0, expected_latency_s: 3 });
+  const buffered = join(dir, 'run-load-no-stream');
+  await capturingStderr(() => load([...common, '--no-stream', '--timeout', '1', '--out', buffered]));
+  t.like(JSON.parse(readFileSync(join(buffered, 'k6-config.json'), 'utf8')), { mode: 'buffered', expected_latency_s: 1 });
 });
