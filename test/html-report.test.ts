@@ -3,7 +3,10 @@ import { analyzeRecords } from '../analysis/analyze.ts';
 import { bucketPercentiles, bucketWidth, CDF_PROBABILITIES, chartData, fixedHistogram, histogram, MAX_BUCKETS } from '../analysis/charts.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { CHART_IDS, htmlReport } from '../analysis/html-report.ts';
-import { sideBySide } from '../analysis/side-by-side.ts';
+import { deltaDirection, formatDelta, formatValue, sideBySide } from '../analysis/side-by-side.ts';
+import { costsForArms } from '../analysis/cost.ts';
+import { withServerFigures } from '../analysis/report.ts';
+import { summaryMarkdown } from '../analysis/summary-md.ts';
 import { percentile } from '../analysis/stats.ts';
 import type { ServerMetrics } from '../analysis/server-metrics.ts';
 import { readReportAssets } from '../io/report-assets.ts';
@@ -111,6 +114,40 @@ test('report.html escapes what comes from the records, and shows the KV-cache hi
   t.regex(html, /<th scope="row">KV-cache \(prefix\) hit rate<\/th><td>25\.00 %<\/td><td>50\.00 %<\/td><td>—<\/td><td><span class="delta better">\+25\.00 pt/);
   const table = sideBySide(report, [server('candidate', 0.5)]);
   t.deepEqual(table.rows.at(-1)?.values, [null, 0.5, null]);
+});
+
+test('side by side (report.html, summary.md): GPU utilisation without a better direction and cost rows, taken from the report\'s own server_metrics and cost', (t) => {
+  const { report: plain, collector } = analyzeRecords(fixtureRun({ runId: 'r' }), DEFAULT_GATES);
+  t.deepEqual(withServerFigures(plain, [], []), plain, 'nothing scraped or priced: the summary is unchanged');
+  const server = (arm: string, gpuPct: number): ServerMetrics => ({
+    arm, scrapes: 4, gaps: 0, gap_list: [], span_s: 3, prefix_cache: null,
+    requests_running: null, requests_waiting: null, kv_cache_usage_pct: null, gpu_utilization_pct: { mean: gpuPct, max: gpuPct, samples: 4, gpus: 2 },
+  });
+  const costs = costsForArms({ baseline: { cost_per_hour: 12, basis: { kind: 'direct' } }, candidate: { cost_per_hour: 8, basis: { kind: 'direct' } } }, plain.arms);
+  const report = withServerFigures(plain, [server('baseline', 40), server('candidate', 60)], costs);
+  const rows = sideBySide(report).rows;
+  t.deepEqual(rows.slice(-4).map((r) => r.label), ['GPU utilisation (mean)', 'Monthly cost', 'Cost per 1,000 queries', 'Cost per 1M output tokens']);
+  t.false(rows.some((r) => r.label.startsWith('KV-cache')), 'no prefix-cache counters: no KV-cache row');
+  const gpu = rows.find((r) => r.label === 'GPU utilisation (mean)')!;
+  t.deepEqual(gpu.values, [0.4, 0.6, null]);
+  t.is(deltaDirection(gpu), null);
+  const monthly = rows.find((r) => r.label === 'Monthly cost')!;
+  t.deepEqual(monthly.values, [8760, 5840, null]);
+  t.is(formatValue(monthly.values[0]!, 'price'), '8,760.00');
+  t.is(formatDelta(monthly), '−2,920.00 (−33.3 %)');
+  t.is(deltaDirection(monthly), 'better');
+  t.is(formatValue(0.000412, 'price'), '0.000412');
+  const perQuery = rows.find((r) => r.label === 'Cost per 1,000 queries')!;
+  const base = report.arms.find((a) => a.arm === 'baseline')!;
+  t.is(perQuery.values[0], (12 / (base.throughput.ok_requests_per_s! * 3600)) * 1000);
+
+  const html = htmlReport({ report, charts: chartData(collector, report), assets });
+  t.regex(html, /<th scope="row">GPU utilisation \(mean\)<\/th><td>40\.00 %<\/td><td>60\.00 %<\/td><td>—<\/td><td><span class="delta ">\+20\.00 pt<\/span>/);
+  t.regex(html, /<th scope="row">Monthly cost<\/th><td>8,760\.00<\/td><td>5,840\.00<\/td>/);
+  t.true(html.includes('not by maximum capacity'), 'the cost caveat is among the notes');
+  const md = summaryMarkdown(report, null, 0);
+  t.regex(md, /\| Cost per 1M output tokens \| [\d.,]+ \| [\d.,]+ \| — \| −/);
+  t.regex(md, /Costs use the throughput measured at the tested load, not maximum capacity; monthly = 730 h\./);
 });
 
 test('a large run aggregates: report size does not grow with the records', (t) => {
