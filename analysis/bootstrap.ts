@@ -7,7 +7,11 @@
 // Speed: the resample is never sorted. Drawing fills a count per original value; the values are
 // sorted once, so the resample's order statistics near the top (P99) are found by walking the
 // counts down from the largest value — O(n) per resample, the same answer as sorting it.
+// Large bootstraps are split by resample over threads (bootstrap-parallel.ts): mulberry32's state
+// is a counter, so resample b's draws start at state seed + b·n·step, reachable in O(1), and every
+// thread produces exactly the numbers the single-threaded loop would.
 import { seededRandom } from '../core/random.ts';
+import { finishJob, startJob, type BootstrapJob } from './bootstrap-parallel.ts';
 import { lerp, percentilePosition, percentileSorted } from './stats.ts';
 
 export interface Interval {
@@ -23,36 +27,35 @@ export interface BootstrapResult {
   percentile: Interval & { p: number };
 }
 
+/** Below this many draws (n × resamples) a bootstrap stays on the calling thread (a helper thread costs ~50 ms to start). */
+export const PARALLEL_DRAWS = 50_000_000;
+
 /**
  * values: finite numbers (at least 1). Resampling draws ranks of the sorted sample (a bijection of
  * the indices, so the same distribution); the resample mean is Σ count[r]·sorted[r] / n, summed in
  * rank order after the draws so the draw loop touches only the counts.
+ * `parallelDraws` overrides PARALLEL_DRAWS (tests force the threaded path with it).
  */
-export function bootstrap(values: Float64Array, options: { resamples: number; seed: number; confidence: number; p: number }): BootstrapResult {
+export function bootstrap(
+  values: Float64Array,
+  options: { resamples: number; seed: number; confidence: number; p: number; parallelDraws?: number },
+): BootstrapResult {
   const n = values.length;
   if (n === 0) throw new RangeError('bootstrap of an empty set');
   const { resamples, confidence, p } = options;
-  const random = seededRandom(options.seed);
+  const seed = options.seed >>> 0;
   const sorted = Float64Array.from(values).sort();
-  // A count can never exceed n; above 65,535 values a 16-bit count would need 65,536 draws of one
-  // value out of n ≥ 65,536 (probability < 10^-300000), and halves the memory the draws touch.
-  const counts = n < 65_536 ? new Uint32Array(n) : new Uint16Array(n);
-  const means = new Float64Array(resamples);
-  const pcts = new Float64Array(resamples);
-  const { lo, hi, t } = percentilePosition(n, p);
-  // Ranks counted from the top: walking down from the largest is short for high percentiles.
-  const fromTop = p >= 50;
-  for (let b = 0; b < resamples; b++) {
-    counts.fill(0);
-    for (let k = 0; k < n; k++) {
-      const r = Math.floor(random() * n);
-      counts[r] = (counts[r] as number) + 1;
-    }
-    let sum = 0;
-    for (let r = 0; r < n; r++) sum += (counts[r] as number) * (sorted[r] as number);
-    means[b] = sum / n;
-    pcts[b] = lerp(orderStatistic(sorted, counts, lo, fromTop), orderStatistic(sorted, counts, hi, fromTop), t);
+  const draws = n * resamples;
+  let stats: { means: Float64Array; pcts: Float64Array } | null = null;
+  if (draws >= (options.parallelDraws ?? PARALLEL_DRAWS)) {
+    const job = takeStarted(sorted, seed, p, resamples) ?? startJob(sorted, seed, p, resamples);
+    if (job !== null) stats = finishJob(job, resampleRange, newCounts);
   }
+  if (stats === null) {
+    stats = { means: new Float64Array(resamples), pcts: new Float64Array(resamples) };
+    resampleRange(sorted, seed, p, 0, resamples, stats.means, stats.pcts, newCounts(n));
+  }
+  const { means, pcts } = stats;
   means.sort();
   pcts.sort();
   const lowP = ((1 - confidence) / 2) * 100;
@@ -65,24 +68,118 @@ export function bootstrap(values: Float64Array, options: { resamples: number; se
   };
 }
 
-/** The rank-th smallest element of the resample described by counts over sorted values. */
-function orderStatistic(sorted: Float64Array, counts: Uint32Array | Uint16Array, rank: number, fromTop: boolean): number {
+/** Bootstraps started ahead of need (prestartBootstrap), waiting to be joined by bootstrap(). */
+const started: Array<{ sorted: Float64Array; seed: number; p: number; resamples: number; job: BootstrapJob }> = [];
+/** How many bootstrap() calls joined a prestarted job (tests check that the head start is used). */
+export const prestartStats = { started: 0, joined: 0 };
+
+/**
+ * Starts bootstrap(values, options) on the helper threads now, so it runs while the caller does
+ * other work; the bootstrap() call with the same values and options later joins it and returns
+ * the same result it would have computed alone. Only large bootstraps (the threaded path) start.
+ */
+export function prestartBootstrap(values: Float64Array, options: { resamples: number; seed: number; p: number; parallelDraws?: number }): void {
+  const n = values.length;
+  if (n === 0 || n * options.resamples < (options.parallelDraws ?? PARALLEL_DRAWS)) return;
+  const sorted = Float64Array.from(values).sort();
+  const seed = options.seed >>> 0;
+  const job = startJob(sorted, seed, options.p, options.resamples);
+  if (job === null) return;
+  started.push({ sorted, seed, p: options.p, resamples: options.resamples, job });
+  prestartStats.started++;
+  if (started.length > 8) started.shift(); // never joined (inputs changed): stop holding it
+}
+
+/** The prestarted job for exactly these inputs, if any (removed from the waiting list). */
+function takeStarted(sorted: Float64Array, seed: number, p: number, resamples: number): BootstrapJob | null {
+  const at = started.findIndex((s) => s.seed === seed && s.p === p && s.resamples === resamples && sameValues(s.sorted, sorted));
+  if (at === -1) return null;
+  prestartStats.joined++;
+  return (started.splice(at, 1)[0] as (typeof started)[number]).job;
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+/**
+ * A zeroed count per rank. Always 32-bit: one element type keeps the resampling loop monomorphic
+ * (mixing 16- and 32-bit counts in one process made it ~40 % slower, more than 16-bit saves).
+ */
+export function newCounts(n: number): Uint32Array {
+  return new Uint32Array(n);
+}
+
+/** mulberry32's state step (core/random.ts seededRandom): the state after k draws is seed + k·STEP (mod 2³²). */
+const STEP = 0x6d2b79f5;
+
+/**
+ * Resamples b in [from, to) of the bootstrap of `sorted` (ascending): writes the resample mean to
+ * means[b] and its p-th percentile to pcts[b]. `counts` (newCounts(n)) must be zero and is left zero.
+ * The draws are those of seededRandom(seed) — inlined here, same operations, same floats — with
+ * resample b starting after b·n draws.
+ */
+export function resampleRange(
+  sorted: Float64Array,
+  seed: number,
+  p: number,
+  from: number,
+  to: number,
+  means: Float64Array,
+  pcts: Float64Array,
+  counts: Uint32Array,
+): void {
   const n = sorted.length;
-  if (fromTop) {
-    const fromEnd = n - 1 - rank; // rank counted from the largest
-    let seen = 0;
-    for (let r = n - 1; r >= 0; r--) {
-      seen += counts[r] as number;
-      if (seen > fromEnd) return sorted[r] as number;
+  const { lo, hi, t } = percentilePosition(n, p);
+  // Ranks counted from the top: walking down from the largest is short for high percentiles.
+  const fromTop = p >= 50;
+  const loFromEnd = n - 1 - lo;
+  const hiFromEnd = n - 1 - hi;
+  for (let b = from; b < to; b++) {
+    let state = ((seed >>> 0) + Math.imul(Math.imul(b, n), STEP)) >>> 0;
+    for (let k = 0; k < n; k++) {
+      // seededRandom's next(): a = a + STEP; t = a; ...; return (t ^ t >>> 14) >>> 0 / 2³²
+      state = (state + STEP) >>> 0;
+      let x = state;
+      x = Math.imul(x ^ (x >>> 15), x | 1);
+      x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+      const r = Math.floor((((x ^ (x >>> 14)) >>> 0) / 4294967296) * n);
+      counts[r] = (counts[r] as number) + 1;
     }
-  } else {
+    // The rank-lo and rank-hi order statistics of the resample, in one walk over the counts.
+    let low: number;
+    let high: number;
     let seen = 0;
+    if (fromTop) {
+      let r = n - 1;
+      for (; ; r--) {
+        seen += counts[r] as number;
+        if (seen > hiFromEnd) break;
+      }
+      high = sorted[r] as number;
+      while (seen <= loFromEnd) seen += counts[--r] as number;
+      low = sorted[r] as number;
+    } else {
+      let r = 0;
+      for (; ; r++) {
+        seen += counts[r] as number;
+        if (seen > lo) break;
+      }
+      low = sorted[r] as number;
+      while (seen <= hi) seen += counts[++r] as number;
+      high = sorted[r] as number;
+    }
+    pcts[b] = lerp(low, high, t);
+    // The mean summed in rank order; the counts are cleared on the way for the next resample.
+    let sum = 0;
     for (let r = 0; r < n; r++) {
-      seen += counts[r] as number;
-      if (seen > rank) return sorted[r] as number;
+      sum += (counts[r] as number) * (sorted[r] as number);
+      counts[r] = 0;
     }
+    means[b] = sum / n;
   }
-  throw new Error('unreachable: counts sum to n');
 }
 
 /** The same bootstrap done the slow, obvious way (draw, sort, take the percentile); for tests. */
