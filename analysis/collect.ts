@@ -82,14 +82,155 @@ export class ArmColumns {
     this.present = grownU8(this.present, n);
     this.ordinal = grownI32(this.ordinal, n);
     this.outcome = grownU8(this.outcome, n);
-    for (const key of ['ttft', 'e2e', 'ttfb', 'firstChunk', 'tpot', 'tokens', 'tokensPerS', 'sendLag', 'sentNs', 'endNs'] as const) {
-      this[key] = grownF64(this[key], n);
-    }
+    for (const key of FLOAT_COLUMNS) this[key] = grownF64(this[key], n);
     this.capacity = n;
+  }
+
+  /** The arm as plain data (for postMessage from a read worker), with the buffers to transfer. */
+  exportState(transfer: Set<ArrayBuffer>): ArmState {
+    const floats = {} as Record<FloatColumn, Float64Array<ArrayBuffer>>;
+    for (const key of FLOAT_COLUMNS) floats[key] = this[key];
+    const itl = this.itl.chunks();
+    for (const a of [this.present, this.ordinal, this.outcome, ...Object.values(floats), ...itl]) transfer.add(a.buffer as ArrayBuffer); // Float64Column blocks are plain ArrayBuffers
+    return {
+      arm: this.arm,
+      capacity: this.capacity,
+      present: this.present,
+      ordinal: this.ordinal,
+      outcome: this.outcome,
+      floats,
+      itemId: this.itemId,
+      instanceOf: this.instanceOf,
+      itl,
+      requests: this.requests,
+      warmup: this.warmup,
+      untimed: this.untimed,
+      tokensFromUsage: this.tokensFromUsage,
+      tokensFromChunks: this.tokensFromChunks,
+      instances: [...this.instances],
+      outputText: this.outputText,
+    };
+  }
+
+  /**
+   * Adds the records of a later byte range of the same file (read by another thread): `ordinalOffset`
+   * records came before that range. False when a request appears in both (a duplicate: the caller
+   * re-reads sequentially for the exact error message); the collector must then be discarded.
+   */
+  absorb(state: ArmState, ordinalOffset: number): boolean {
+    if (state.itl.length > 0) {
+      let itl = this.itl;
+      if (!(itl instanceof AdoptingColumn)) {
+        const adopting = new AdoptingColumn();
+        adopting.adopt(itl.chunks());
+        this.itl = itl = adopting;
+      }
+      (itl as AdoptingColumn).adopt(state.itl);
+    }
+    if (this.capacity === 0) {
+      // The arm's first range: take its arrays as they are (no copy), numbering its records globally.
+      this.capacity = state.capacity;
+      this.present = state.present;
+      this.ordinal = state.ordinal;
+      this.outcome = state.outcome;
+      for (const key of FLOAT_COLUMNS) this[key] = state.floats[key];
+      this.itemId = state.itemId;
+      this.instanceOf = state.instanceOf;
+      if (this.outputText && state.outputText) this.outputText = state.outputText;
+      if (ordinalOffset !== 0) for (let i = 0; i < state.capacity; i++) if (state.present[i] !== 0) this.ordinal[i] = (state.ordinal[i] as number) + ordinalOffset;
+    } else {
+      if (state.capacity > 0) this.ensure(state.capacity - 1);
+      for (let i = 0; i < state.capacity; i++) {
+        const present = state.present[i] as number;
+        if (present === 0) continue;
+        if (this.present[i] !== 0) return false;
+        this.present[i] = present;
+        this.ordinal[i] = (state.ordinal[i] as number) + ordinalOffset;
+        this.outcome[i] = state.outcome[i] as number;
+        for (const key of FLOAT_COLUMNS) this[key][i] = state.floats[key][i] as number;
+        this.itemId[i] = state.itemId[i] as string;
+        this.instanceOf[i] = state.instanceOf[i] as string;
+        if (this.outputText && state.outputText && i in state.outputText) this.outputText[i] = state.outputText[i] as string;
+      }
+    }
+    this.requests += state.requests;
+    this.warmup += state.warmup;
+    this.untimed += state.untimed;
+    this.tokensFromUsage += state.tokensFromUsage;
+    this.tokensFromChunks += state.tokensFromChunks;
+    for (const instance of state.instances) this.instances.add(instance);
+    return true;
   }
 }
 
-interface PendingTexts {
+const FLOAT_COLUMNS = ['ttft', 'e2e', 'ttfb', 'firstChunk', 'tpot', 'tokens', 'tokensPerS', 'sendLag', 'sentNs', 'endNs'] as const;
+type FloatColumn = (typeof FLOAT_COLUMNS)[number];
+
+/**
+ * ArmColumns as plain data, to move a read worker's columns to the main thread (typed arrays are
+ * transferred, not copied). A field added to ArmColumns must be carried here too
+ * (test/analysis-read.test.ts compares every field of a parallel read with a sequential one).
+ */
+export interface ArmState {
+  arm: string;
+  capacity: number;
+  present: Uint8Array<ArrayBuffer>;
+  ordinal: Int32Array<ArrayBuffer>;
+  outcome: Uint8Array<ArrayBuffer>;
+  floats: Record<FloatColumn, Float64Array<ArrayBuffer>>;
+  itemId: string[];
+  instanceOf: string[];
+  itl: Float64Array[];
+  requests: number;
+  warmup: number;
+  untimed: number;
+  tokensFromUsage: number;
+  tokensFromChunks: number;
+  instances: string[];
+  outputText: string[] | null;
+}
+
+/** A RunCollector as plain data (see ArmState). */
+export interface CollectorState {
+  runId: string | null;
+  firstRecord: string;
+  size: number;
+  records: number;
+  arms: ArmState[];
+  similarity: Record<Comparison, Float64Array>;
+  pending: Array<[number, PendingTexts]>;
+}
+
+/** A Float64Column that takes whole filled blocks from other columns (a worker's ITL values) without copying them. */
+class AdoptingColumn extends Float64Column {
+  readonly #parts: Array<{ block: Float64Array; used: number; growable: boolean }> = [];
+  #length = 0;
+  override get length(): number {
+    return this.#length;
+  }
+  override push(value: number): void {
+    let last = this.#parts[this.#parts.length - 1];
+    if (!last || !last.growable || last.used === last.block.length) {
+      last = { block: new Float64Array(this.blockSize), used: 0, growable: true };
+      this.#parts.push(last);
+    }
+    last.block[last.used++] = value;
+    this.#length++;
+  }
+  override chunks(): Float64Array[] {
+    return this.#parts.map((part) => (part.used === part.block.length ? part.block : part.block.subarray(0, part.used)));
+  }
+  /** Appends the values of `chunks`, in order. */
+  adopt(chunks: Float64Array[]): void {
+    for (const block of chunks) {
+      if (block.length === 0) continue;
+      this.#parts.push({ block, used: block.length, growable: false });
+      this.#length += block.length;
+    }
+  }
+}
+
+export interface PendingTexts {
   baseline?: string | null; // null = arrived but not ok (no similarity for this index)
   candidate?: string | null;
   repeat?: string | null;
@@ -213,6 +354,59 @@ export class RunCollector {
       p.repeat = undefined;
     }
     if (p.candidateDone && (p.repeatDone || !this.#options.expectRepeat)) this.#pending.delete(index);
+  }
+
+  /** The collector as plain data (for postMessage from a read worker), with the buffers to transfer. */
+  exportState(): { state: CollectorState; transfer: ArrayBuffer[] } {
+    const transfer = new Set<ArrayBuffer>();
+    const arms = [...this.arms.values()].map((a) => a.exportState(transfer));
+    for (const column of Object.values(this.similarity)) transfer.add(column.buffer as ArrayBuffer);
+    return {
+      state: { runId: this.runId, firstRecord: this.#firstRecord, size: this.size, records: this.records, arms, similarity: this.similarity, pending: [...this.#pending] },
+      transfer: [...transfer],
+    };
+  }
+
+  /**
+   * Adds what another collector gathered from a later byte range of the same file, as if its
+   * records had been added here: `state.records` records of that range follow this collector's.
+   * Texts still waiting for their other arm are paired across the ranges (through the sink).
+   * False when the ranges conflict — two run ids, a request in both, or a baseline_repeat arm the
+   * options did not expect (pairing would then depend on record order): the caller reads the file
+   * sequentially instead, for the exact error or result; this collector must be discarded.
+   */
+  absorb(state: CollectorState): boolean {
+    if (state.records === 0) return true;
+    if (this.runId === null) {
+      this.runId = state.runId;
+      this.#firstRecord = state.firstRecord; // no record came before it, so its ordinal is global
+    } else if (state.runId !== this.runId) {
+      return false;
+    }
+    const offset = this.records;
+    for (const armState of state.arms) {
+      if (armState.arm === BASELINE_REPEAT && !this.#options.expectRepeat) return false;
+      if (!this.arm(armState.arm).absorb(armState, offset)) return false;
+    }
+    if (state.size > this.size) this.size = state.size;
+    this.records += state.records;
+    for (const comparison of ['candidate', 'repeat'] as const) {
+      const column = state.similarity[comparison];
+      for (let i = 0; i < column.length; i++) if (column[i] === column[i]) this.setSimilarity(comparison, i, column[i] as number);
+    }
+    for (const [index, texts] of state.pending) {
+      const p = this.#pending.get(index);
+      if (!p) {
+        this.#pending.set(index, texts); // nothing here to pair it with (yet)
+        continue;
+      }
+      if (texts.candidateDone) p.candidateDone = true;
+      if (texts.repeatDone) p.repeatDone = true;
+      if (texts.baseline !== undefined) this.#pairText(BASELINE, index, texts.baseline);
+      if (texts.candidate !== undefined) this.#pairText(CANDIDATE, index, texts.candidate);
+      if (texts.repeat !== undefined) this.#pairText(BASELINE_REPEAT, index, texts.repeat);
+    }
+    return true;
   }
 
   setSimilarity(comparison: Comparison, index: number, ratio: number): void {

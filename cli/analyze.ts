@@ -8,8 +8,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASELINE_REPEAT } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import { forEachRecord, RecordFileError } from '../io/records-file.ts';
-import { AnalysisInputError, RunCollector } from '../analysis/collect.ts';
+import { RecordFileError } from '../io/records-file.ts';
+import { AnalysisInputError, type RunCollector } from '../analysis/collect.ts';
+import { readRecordsFile } from '../analysis/parallel-read.ts';
+import { prestartImprovementBootstraps } from '../analysis/improvement-prestart.ts';
 import { pairsCsv, summaryCsv, summaryJson, ttftDistributionCsv } from '../analysis/export.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
 import { buildReport, withServerFigures, type Report } from '../analysis/report.ts';
@@ -19,7 +21,6 @@ import { htmlReport } from '../analysis/html-report.ts';
 import type { ServerMetrics } from '../analysis/server-metrics.ts';
 import { serverMetricsForRun } from '../io/prometheus-scrape.ts';
 import { readReportAssets } from '../io/report-assets.ts';
-import { SimilarityPool } from '../analysis/similarity-pool.ts';
 import { terminalReport } from '../analysis/terminal.ts';
 import { costSpecsFromOptions } from './cost-options.ts';
 import { bool, formatHelp, parseOptions, str, UsageError } from './options.ts';
@@ -41,7 +42,7 @@ export interface AnalyzeOptions {
   gatesFile?: string;
   includeText?: boolean;
   quiet?: boolean;
-  /** Similarity worker threads (default: cores − 1). */
+  /** Read worker threads, which also compute similarity (default: one per core). */
   threads?: number;
 }
 
@@ -98,26 +99,24 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
   const manifest = await readManifest(runDir);
   const manifestArms = Array.isArray(manifest?.arms) ? manifest.arms.map((a) => a.arm) : null;
   let collector: RunCollector;
-  const pool = new SimilarityPool((comparison, index, ratio) => collector.setSimilarity(comparison, index, ratio), options.threads === undefined ? {} : { threads: options.threads });
-  collector = new RunCollector({
-    // Without run.json we cannot know whether an A/A arm follows, so baseline texts are kept until the end.
-    expectRepeat: manifestArms === null || manifestArms.includes(BASELINE_REPEAT),
-    keepText: options.includeText ?? false,
-    sink: pool.submit,
-  });
   let summary;
   try {
-    summary = await forEachRecord(recordsFile, (r) => collector.add(r));
+    // Read by worker threads over byte ranges of the file, similarity included (analysis/parallel-read.ts).
+    ({ collector, summary } = await readRecordsFile(recordsFile, {
+      // Without run.json we cannot know whether an A/A arm follows, so baseline texts are kept until the end.
+      expectRepeat: manifestArms === null || manifestArms.includes(BASELINE_REPEAT),
+      keepText: options.includeText ?? false,
+      ...(options.threads !== undefined && { threads: options.threads }),
+    }));
   } catch (error) {
-    await pool.finish().catch(() => undefined);
     if (error instanceof RecordFileError || error instanceof AnalysisInputError) throw new UsageError(error.message);
     throw error;
   }
-  await pool.finish();
   if (collector.records === 0) throw new UsageError(`${recordsFile}: no records (the run sent nothing, or the file is empty)`);
   if (manifest?.run_id !== undefined && manifest.run_id !== collector.runId) {
     throw new UsageError(`${join(runDir, 'run.json')}: run_id "${manifest.run_id}" does not match the records' run_id "${collector.runId}"; the folder mixes two runs`);
   }
+  prestartImprovementBootstraps(collector, gates); // helper threads start the CIs while buildReport does the per-arm statistics
   const report = buildReport(collector, gates, {
     readWarnings: summary.warnings,
     manifestWarnings: manifest?.warnings ?? [],

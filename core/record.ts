@@ -12,7 +12,7 @@ export const CANDIDATE: Arm = 'candidate';
 /** The baseline sent the same request a second time, to measure the baseline's own output noise (A/A). */
 export const BASELINE_REPEAT: Arm = 'baseline_repeat';
 
-const ARM_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const ARM_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export const OUTCOME_KINDS = ['ok', 'http_error', 'timeout', 'cancelled', 'connection_error', 'protocol_error'] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];

@@ -22,6 +22,16 @@ export interface ReadSummary {
   warnings: string[];
 }
 
+/** What is wrong with a line parseRecord refused, for RecordFileError. */
+export function lineProblem(error: unknown): string {
+  return error instanceof SyntaxError ? `not valid JSON (${error.message})` : (error as Error).message;
+}
+
+/** The warning for an unterminated, unparseable last line (an interrupted writer). */
+export function incompleteLastLineWarning(file: string, line: number, bytes: number): string {
+  return `${file}:${line}: last line is incomplete (${bytes} bytes, no newline); ignored — the run was probably interrupted while writing`;
+}
+
 /**
  * Streams a records.jsonl file, validating every line and calling onRecord for each record.
  * Blank lines are skipped. A bad line throws RecordFileError (file:line: what is wrong);
@@ -38,13 +48,12 @@ export async function forEachRecord(file: string, onRecord: (record: RequestReco
     try {
       record = parseRecord(line);
     } catch (error) {
-      const message = error instanceof SyntaxError ? `not valid JSON (${error.message})` : (error as Error).message;
       if (!terminated) {
         summary.truncatedLastLine = { line: lineNo, bytes: Buffer.byteLength(line) };
-        summary.warnings.push(`${file}:${lineNo}: last line is incomplete (${Buffer.byteLength(line)} bytes, no newline); ignored — the run was probably interrupted while writing`);
+        summary.warnings.push(incompleteLastLineWarning(file, lineNo, Buffer.byteLength(line)));
         return;
       }
-      throw new RecordFileError(file, lineNo, message);
+      throw new RecordFileError(file, lineNo, lineProblem(error));
     }
     summary.records++;
     onRecord(record);
