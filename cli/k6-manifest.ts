@@ -18,6 +18,7 @@ import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-record
 import { buildK6 } from '../scripts/build.ts';
 import { checkK6Config } from '../scripts/config.ts';
 import { RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
+import { checkK6Mode, K6_OPTIONS } from './k6-options.ts';
 import { k6ScriptConfig, loadGates, resolvedWorkloadJsonl } from './load-k6.ts';
 import { LOAD_OPTIONS, resolveConfig } from './load.ts';
 import { formatHelp, num, parseOptions, str, UsageError } from './options.ts';
@@ -26,15 +27,13 @@ const { baseline, candidate, model, baselineModel, candidateModel, baselineRepea
 
 export const K6_MANIFEST_OPTIONS = {
   baseline, candidate, model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out,
-  k6Mode: str({ choices: ['sse', 'buffered'] as const, help: 'sse: stream through xk6-sse (token timing); buffered: core k6/http, no TTFT/ITL [default: sse, buffered with --no-stream]' }),
+  ...K6_OPTIONS,
   parallelism: num({ default: 2, integer: true, min: 1, max: 1000, help: 'k6 runner pods (each runs an equal execution segment)' }),
   name: str({ meta: 'NAME', help: 'TestRun and ConfigMap name [default shadowbench-<run-id>]' }),
   namespace: str({ meta: 'NS', help: 'Kubernetes namespace of both objects [default: kubectl\'s]' }),
   image: str({ default: 'grafana/k6:latest', meta: 'IMAGE', help: 'runner image: k6 ≥ 1.2 (resolves k6/x/sse itself when the pod has network) or a build with xk6-sse' }),
   headersSecret: str({ meta: 'SECRET', help: 'Secret whose key SB_HEADERS holds {"<arm>": {"<header>": "<value>"}} (API keys never go into the manifest)' }),
   gates: str({ meta: 'FILE', help: 'gates file whose absolute rules become k6 thresholds [default: built-in gates]' }),
-  k6MaxVus: num({ default: 0, integer: true, min: 0, help: 'VU cap per arm per run (split across runners by k6); 0 = qps × timeout' }),
-  k6ExpectedLatency: num({ default: 3, min: 0.001, meta: 'SECONDS', help: 'typical request latency: pre-allocated VUs = qps × this × 1.5' }),
   collect: str({ meta: 'DIR', help: 'instead of writing a manifest: convert the runner logs given as arguments into DIR/records.jsonl and DIR/run.json' }),
 };
 
@@ -114,11 +113,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (v.collect !== undefined) return collect(v.collect, positionals);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]} (only --collect takes files)`);
   if (v.baseline === undefined || v.candidate === undefined) throw new UsageError('--baseline and --candidate: both URLs are needed (the pods must reach them)');
+  checkK6Mode(v, explicit);
   const loadValues = { ...Object.fromEntries(Object.entries(LOAD_OPTIONS).map(([k, o]) => [k, o.default])), ...v, arrival: 'constant', engine: 'k6', header: [], baselineHeader: [], candidateHeader: [], preflight: false, progress: false, analyze: false, workers: 0 };
-  // API keys from the environment would be baked nowhere: say so rather than drop them silently.
+  // resolveConfig turns the k6 flags into the script's settings exactly as for `load --engine k6`.
   const config = await resolveConfig(loadValues as never, explicit as never, {}, { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null });
+  // API keys from the environment would be baked nowhere: say so rather than drop them silently.
   if (env.BASELINE_API_KEY || env.CANDIDATE_API_KEY) process.stderr.write('shadowbench: BASELINE_API_KEY / CANDIDATE_API_KEY are not put in the manifest; store headers in a Secret and pass --headers-secret\n');
-  config.options = { ...config.options, k6Mode: v.k6Mode ?? (v.stream ? 'sse' : 'buffered'), k6MaxVus: v.k6MaxVus, k6ExpectedLatency: v.k6ExpectedLatency, ...(v.gates !== undefined && { gates: v.gates }) };
+  if (v.gates !== undefined) config.options = { ...config.options, gates: v.gates };
   const scriptConfig = k6ScriptConfig(config, { workloadFile: `${MOUNT}/workload.jsonl`, summaryFile: null }, loadGates(config));
   const runDir = resolve(config.runDir);
   mkdirSync(runDir, { recursive: true });

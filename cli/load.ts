@@ -16,6 +16,7 @@ import { preflight, PreflightError } from '../engine/preflight.ts';
 import { NodeLoadRun } from '../engine/run-load.ts';
 import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
 import { COST_OPTIONS, costSpecsFromOptions } from './cost-options.ts';
+import { checkK6Mode, K6_OPTION_KEYS, K6_OPTIONS, k6ScriptOptions } from './k6-options.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from './metrics-options.ts';
 import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from './options.ts';
 
@@ -53,19 +54,14 @@ export const LOAD_OPTIONS = {
   analyze: bool({ default: true, help: 'analyse the run folder when the run ends (without it, later: npm run analyze -- <run folder>)' }),
   gates: str({ meta: 'FILE', help: 'gates file (JSON or YAML) with the verdict thresholds of the analysis at the end of the run; with --engine k6 its absolute rules also become k6 thresholds [default: the built-in gates]' }),
   progress: bool({ default: true, help: 'live progress line on stderr' }),
-  engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (grafana k6 on PATH or K6_BIN)' }),
-  k6Mode: str({ default: 'streaming', choices: ['streaming', 'buffered'] as const, help: '--engine k6 only: streaming (xk6-sse, token timing) or buffered (core k6/http: no TTFT, ITL, TPOT); --no-stream also selects buffered' }),
-  k6MaxVus: num({ default: 0, integer: true, min: 0, help: '--engine k6 only: most VUs per arm; 0 = derived from --qps × --timeout' }),
-  k6ExpectedLatency: num({ default: 3000, min: 1, meta: 'MS', help: '--engine k6 only: typical request latency in ms (capped at --timeout); sizes the pre-allocated VUs: --qps × this × 1.5' }),
+  engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (grafana k6 on PATH or K6_BIN; the --k6-* options apply to it only)' }),
+  ...K6_OPTIONS,
   baselineProfile: str({ default: 'vllm-single-node', meta: 'PROFILE', help: 'simulated baseline profile (only without --baseline/--candidate)' }),
   candidateProfile: str({ default: 'dynamo-disaggregated', meta: 'PROFILE', help: 'simulated candidate profile (only without --baseline/--candidate)' }),
   metrics: bool({ default: true, help: "scrape server metrics during the run into <run folder>/metrics/: every --baseline-metrics / --candidate-metrics, and the simulated endpoints' /metrics automatically" }),
   ...SERVER_METRICS_OPTIONS,
   ...COST_OPTIONS,
 };
-
-/** Options that only the k6 engine reads. */
-const K6_ONLY_OPTIONS = ['k6Mode', 'k6MaxVus', 'k6ExpectedLatency'] as const;
 
 type LoadValues = Values<typeof LOAD_OPTIONS>;
 
@@ -123,24 +119,12 @@ function headersFor(v: LoadValues, env: Record<string, string | undefined>, side
 /** Flag combinations of the engine options: k6-only flags need --engine k6, and the k6 mode must agree with --stream. */
 function checkEngineOptions(v: LoadValues, explicit: Set<keyof LoadValues>): void {
   if (v.engine !== 'k6') {
-    for (const key of K6_ONLY_OPTIONS) {
+    for (const key of K6_OPTION_KEYS) {
       if (explicit.has(key)) usage(`${flagOf(key)} applies only with --engine k6 (this run uses --engine ${v.engine})`);
     }
-  } else if (explicit.has('k6Mode') && v.k6Mode === 'streaming' && !v.stream) {
-    usage('--k6-mode streaming contradicts --no-stream; give one of them (--no-stream alone selects buffered)');
+  } else {
+    checkK6Mode(v, explicit);
   }
-}
-
-/** The k6 settings as cli/load-k6.ts reads them from config.options: k6's own mode names, latency in seconds. */
-function k6Options(v: LoadValues, explicit: Set<keyof LoadValues>): { k6Mode: 'sse' | 'buffered'; k6MaxVus: number; k6ExpectedLatency: number } {
-  // Without --k6-mode, --no-stream selects buffered (as before the flag existed).
-  const streaming = explicit.has('k6Mode') ? v.k6Mode !== 'buffered' : v.stream;
-  return {
-    k6Mode: streaming ? 'sse' : 'buffered',
-    k6MaxVus: v.k6MaxVus,
-    // seconds = min(--k6-expected-latency ms, --timeout s × 1000) / 1000: a request never lasts longer than its timeout
-    k6ExpectedLatency: Math.min(v.k6ExpectedLatency, v.timeout * 1000) / 1000,
-  };
 }
 
 /** Reads and parses --gates at start-up, so a bad file fails before any load rather than at the analysis. */
@@ -230,8 +214,8 @@ export async function resolveConfig(
   if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...baselineHeaders } });
   const options: Record<string, unknown> = { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan };
   // The k6 settings only where k6 reads them (cli/load-k6.ts, from config.options).
-  for (const key of K6_ONLY_OPTIONS) delete options[key];
-  if (v.engine === 'k6') Object.assign(options, k6Options(v, explicit));
+  for (const key of K6_OPTION_KEYS) delete options[key];
+  if (v.engine === 'k6') Object.assign(options, k6ScriptOptions(v, explicit));
   const runId = newRunId();
   const runDir = v.out ?? join('results', runId);
   if (existsSync(join(runDir, 'records.jsonl'))) usage(`--out: ${runDir} already holds a run (records.jsonl); choose another folder`);

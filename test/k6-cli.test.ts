@@ -12,6 +12,8 @@ import { run as load } from '../cli/load.ts';
 import { DEFAULT_GATES, parseGates } from '../analysis/gates.ts';
 import { bundleStatus } from '../scripts/build.ts';
 import { gatesToThresholds } from '../scripts/thresholds.ts';
+import { UsageError } from '../cli/options.ts';
+import { capturingStdout } from './support/load-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-k6-cli-'));
 const workloadText = Array.from({ length: 3 }, (_, i) => JSON.stringify({ id: `q${i}`, messages: [{ role: 'user', content: `hi ${i}` }], max_tokens: 4 })).join('\n') + '\n';
@@ -120,4 +122,32 @@ test.serial('load --engine k6: --k6-mode, --k6-max-vus, --k6-expected-latency an
   const buffered = join(dir, 'run-load-no-stream');
   await capturingStderr(() => load([...common, '--no-stream', '--timeout', '1', '--out', buffered]));
   t.like(JSON.parse(readFileSync(join(buffered, 'k6-config.json'), 'utf8')), { mode: 'buffered', expected_latency_s: 1 });
+});
+
+test.serial('k6:manifest takes the k6 flags of load --engine k6: same declarations, --k6-mode streaming|buffered, --k6-expected-latency in ms', async (t) => {
+  const { K6_MANIFEST_OPTIONS, run: manifest } = await import('../cli/k6-manifest.ts');
+  const { LOAD_OPTIONS } = await import('../cli/load.ts');
+  for (const key of ['k6Mode', 'k6MaxVus', 'k6ExpectedLatency'] as const) t.is(K6_MANIFEST_OPTIONS[key], LOAD_OPTIONS[key], key);
+  const workload = join(dir, 'manifest-workload.jsonl');
+  writeFileSync(workload, workloadText);
+  const common = ['--baseline', 'http://127.0.0.1:9', '--candidate', 'http://127.0.0.1:10', '--workload', workload, '--qps', '5', '--requests', '3'];
+  const flagged = join(dir, 'manifest-flags');
+  const { value: code } = await capturingStderr(() => capturingStdout(() => manifest([...common, '--k6-mode', 'buffered', '--k6-max-vus', '7', '--k6-expected-latency', '1500', '--out', flagged])));
+  t.is(code.value, 0);
+  t.like(JSON.parse(readFileSync(join(flagged, 'k6-config.json'), 'utf8')), { mode: 'buffered', max_vus: 7, expected_latency_s: 1.5 });
+  t.like(JSON.parse(readFileSync(join(flagged, 'run.json'), 'utf8')).config, { k6Mode: 'buffered', k6MaxVus: 7, k6ExpectedLatency: 1.5 });
+  t.true(readFileSync(join(flagged, 'testrun.yaml'), 'utf8').includes('"expected_latency_s": 1.5'), 'the ConfigMap carries the same config');
+
+  // Defaults as for load: streaming (the script's "sse"), 3000 ms capped at --timeout; --no-stream selects buffered.
+  const defaults = join(dir, 'manifest-defaults');
+  await capturingStderr(() => capturingStdout(() => manifest([...common, '--timeout', '2', '--out', defaults])));
+  t.like(JSON.parse(readFileSync(join(defaults, 'k6-config.json'), 'utf8')), { mode: 'sse', max_vus: 0, expected_latency_s: 2 });
+  const noStream = join(dir, 'manifest-no-stream');
+  await capturingStderr(() => capturingStdout(() => manifest([...common, '--no-stream', '--out', noStream])));
+  t.like(JSON.parse(readFileSync(join(noStream, 'k6-config.json'), 'utf8')), { mode: 'buffered', expected_latency_s: 3 });
+
+  // The old spellings are refused naming what is accepted; contradictions fail as in load.
+  await t.throwsAsync(manifest([...common, '--k6-mode', 'sse']), { instanceOf: UsageError, message: '--k6-mode: got "sse"; expected one of streaming, buffered' });
+  await t.throwsAsync(manifest([...common, '--k6-expected-latency', '0.5']), { instanceOf: UsageError, message: /--k6-expected-latency: got "0.5"; expected a number ≥ 1/ });
+  await t.throwsAsync(manifest([...common, '--k6-mode', 'streaming', '--no-stream']), { instanceOf: UsageError, message: /--k6-mode streaming contradicts --no-stream/ });
 });
