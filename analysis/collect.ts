@@ -24,19 +24,32 @@ export const PRESENT_MEASURED = 1;
 export const PRESENT_WARMUP = 2;
 export const OUTCOME_CODE: Record<OutcomeKind, number> = Object.fromEntries(OUTCOME_KINDS.map((k, i) => [k, i])) as Record<OutcomeKind, number>;
 
+/**
+ * Frees a typed array's memory now instead of at some later garbage collection (its buffer is
+ * detached, the array becomes empty): for columns copied into bigger ones, which on a
+ * million-request run are tens of MB each.
+ */
+function release(a: { buffer: ArrayBufferLike }): void {
+  const buffer = a.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
+  if (buffer instanceof ArrayBuffer && buffer.detached === false && typeof buffer.transfer === 'function') buffer.transfer(0);
+}
+
 const grownF64 = (a: Float64Array, n: number) => {
   const b = new Float64Array(n).fill(Number.NaN);
   b.set(a);
+  release(a);
   return b;
 };
 const grownU8 = (a: Uint8Array, n: number) => {
   const b = new Uint8Array(n);
   b.set(a);
+  release(a);
   return b;
 };
 const grownI32 = (a: Int32Array, n: number) => {
   const b = new Int32Array(n);
   b.set(a);
+  release(a);
   return b;
 };
 
@@ -114,7 +127,7 @@ export class ArmColumns {
 
   /**
    * Adds the records of a later byte range of the same file (read by another thread): `ordinalOffset`
-   * records came before that range. False when a request appears in both (a duplicate: the caller
+   * records came before that range. Consumes `state` (its arrays are adopted or freed). False when a request appears in both (a duplicate: the caller
    * re-reads sequentially for the exact error message); the collector must then be discarded.
    */
   absorb(state: ArmState, ordinalOffset: number): boolean {
@@ -152,6 +165,7 @@ export class ArmColumns {
         this.instanceOf[i] = state.instanceOf[i] as string;
         if (this.outputText && state.outputText && i in state.outputText) this.outputText[i] = state.outputText[i] as string;
       }
+      for (const a of [state.present, state.ordinal, state.outcome, ...Object.values(state.floats)]) release(a);
     }
     this.requests += state.requests;
     this.warmup += state.warmup;
@@ -393,6 +407,7 @@ export class RunCollector {
     for (const comparison of ['candidate', 'repeat'] as const) {
       const column = state.similarity[comparison];
       for (let i = 0; i < column.length; i++) if (column[i] === column[i]) this.setSimilarity(comparison, i, column[i] as number);
+      release(column);
     }
     for (const [index, texts] of state.pending) {
       const p = this.#pending.get(index);
