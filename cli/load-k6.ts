@@ -2,9 +2,11 @@
 // Node engine. Builds the k6 bundle if it is stale, writes the script's config and the resolved
 // workload into the run folder, runs `k6 run` (binary from K6_BIN or PATH, always
 // --no-usage-report, records on --console-output), converts the console output to records.jsonl
-// and writes run.json. cli/load.ts then analyses the folder as for any engine.
-import { spawn, spawnSync } from 'node:child_process';
+// and writes run.json — also after Ctrl-C, which is forwarded to k6 (K6Interrupts). cli/load.ts
+// then analyses the folder as for any engine.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { API_PATH } from '../core/openai.ts';
 import { createPlan } from '../core/plan.ts';
@@ -143,7 +145,71 @@ function k6Version(bin: string): string {
   return (out.stdout ?? '').trim().split('\n')[0] || `unknown (k6 version exited ${out.status})`;
 }
 
-export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number }> {
+/** What runK6Load ended with; cli/load.ts analyses the folder when exitCode is 0. */
+export interface K6LoadResult {
+  /** 0: records written (analyse them); 2: no k6 or no records; 130: stopped by Ctrl-C before k6 ran, without records, or by a second Ctrl-C. */
+  exitCode: number;
+  /** SIGINTs received while runK6Load ran: 1 = forwarded to k6, 2 or more = k6 killed. */
+  interrupts: number;
+}
+
+/**
+ * Ctrl-C while the k6 engine runs. k6 runs in its own process group, so a terminal's Ctrl-C reaches
+ * only this process, which forwards the first one to k6 (a second one reaching k6 directly would make
+ * it exit at once, without its summary). On that SIGINT k6 aborts the test run (iterations in flight
+ * are interrupted, not given gracefulStop), still runs handleSummary and exits 105; this process waits
+ * for it. A second Ctrl-C kills k6 (SIGKILL). Either way the console output written so far is then
+ * converted and run.json written. A Ctrl-C before k6 is started means it is not started.
+ */
+class K6Interrupts {
+  count = 0;
+  #child: ChildProcess | null = null;
+  readonly #onSigint = () => {
+    this.count++;
+    const child = this.#child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    if (this.count === 1) {
+      process.stderr.write('\nshadowbench: Ctrl-C: stopping k6 (it ends the test and writes its summary); Ctrl-C again kills it\n');
+      child.kill('SIGINT');
+    } else {
+      process.stderr.write('\nshadowbench: second Ctrl-C: killing k6; keeping the records it wrote\n');
+      child.kill('SIGKILL');
+    }
+  };
+  // k6 must not outlive this process (its own process group is not stopped with ours).
+  readonly #onExit = () => this.#child?.kill('SIGKILL');
+
+  constructor() {
+    process.on('SIGINT', this.#onSigint);
+    process.on('exit', this.#onExit);
+  }
+
+  watch(child: ChildProcess): void {
+    this.#child = child;
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.#onSigint);
+    process.off('exit', this.#onExit);
+  }
+}
+
+/** Exit status of a child as a shell reports it: the code, or 128 + the signal's number. */
+function exitStatus(status: number | null, signal: NodeJS.Signals | null): number {
+  if (status !== null) return status;
+  return signal !== null ? 128 + (osConstants.signals[signal] ?? 0) : 1;
+}
+
+export async function runK6Load(config: LoadConfig): Promise<K6LoadResult> {
+  const interrupts = new K6Interrupts();
+  try {
+    return await runK6(config, interrupts);
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6LoadResult> {
   const runDir = resolve(config.runDir);
   mkdirSync(runDir, { recursive: true });
   const gates = loadGates(config);
@@ -153,7 +219,7 @@ export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number 
   const bin = findK6();
   if (bin === null) {
     process.stderr.write(`${K6_INSTALL_HINT}\n  (${process.env.K6_BIN ? `K6_BIN=${process.env.K6_BIN} is not an executable file` : 'no k6 on PATH and K6_BIN is not set'})\n`);
-    return { exitCode: K6_MISSING_EXIT };
+    return { exitCode: K6_MISSING_EXIT, interrupts: interrupts.count };
   }
   const bundle = await ensureK6Bundle();
   writeFileSync(files.workloadFile, resolvedWorkloadJsonl(config.workload));
@@ -164,6 +230,10 @@ export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number 
   writeFileSync(consoleFile, '');
   const version = k6Version(bin);
   const args = k6RunArgs(bundle, consoleFile, !config.progress);
+  if (interrupts.count > 0) {
+    process.stderr.write('shadowbench: Ctrl-C before k6 started; k6 not run\n');
+    return { exitCode: 130, interrupts: interrupts.count };
+  }
   process.stderr.write(`shadowbench: run ${config.runId} → ${runDir} (k6 ${scriptConfig.mode}; ${config.arms.map((a) => a.arm).join(', ')}; ${scriptConfig.qps}/s × ${scriptConfig.total_requests})\n  ${bin} ${args.join(' ')}\n`);
 
   const startedAt = new Date();
@@ -172,17 +242,20 @@ export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number 
     const child = spawn(bin, args, {
       stdio: ['ignore', 'inherit', 'pipe'],
       env: { ...process.env, SB_CONFIG_FILE: configFile, SB_HEADERS: JSON.stringify(secretHeaders(config)) },
+      // Its own process group: Ctrl-C reaches k6 only as this process forwards it (K6Interrupts).
+      detached: true,
     });
+    interrupts.watch(child);
     child.stderr.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-4000);
     });
-    // Ctrl-C reaches k6 too (same process group): k6 stops gracefully and exits 105; wait for it.
     child.on('error', fail);
-    child.on('close', (status, signal) => done(status ?? (signal ? 128 : 1)));
+    child.on('close', (status, signal) => done(exitStatus(status, signal)));
   });
   const endedAt = new Date();
-  if (code !== 0 && code !== 99 && /k6\/x\/sse|unknown module|extension/i.test(stderrTail)) {
+  const stopped = interrupts.count; // Ctrl-Cs while k6 ran; any later ones only count
+  if (code !== 0 && code !== 99 && stopped === 0 && /k6\/x\/sse|unknown module|extension/i.test(stderrTail)) {
     process.stderr.write(`${K6_INSTALL_HINT}\n`);
   }
 
@@ -194,6 +267,8 @@ export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number 
     `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
   ];
   if (code !== 0) warnings.push(`k6 exited ${code} (${K6_EXIT[code] ?? 'see k6 output'})`);
+  if (stopped === 1) warnings.push('stopped by Ctrl-C (forwarded to k6): k6 aborted the test run; requests in flight at that moment may have no record');
+  if (stopped >= 2) warnings.push('k6 killed by a second Ctrl-C: requests in flight have no record, and the k6 summary (dropped iterations, thresholds) is missing');
   const manifest: RunManifest & { dropped_iterations: number | null; k6: Record<string, unknown> } = {
     v: RUN_MANIFEST_VERSION,
     record_schema_version: RECORD_SCHEMA_VERSION,
@@ -206,7 +281,12 @@ export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number 
     workload: { path: config.workloadPath, format: config.workload.format, items: config.workload.items.length },
     config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
     versions: { k6: version, node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
-    interrupted: code === 105 ? 'SIGINT (k6 external abort)' : code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})` : null,
+    interrupted:
+      stopped >= 2 ? 'SIGINT (second: k6 killed)'
+      : stopped === 1 ? 'SIGINT (forwarded to k6)'
+      : code === 105 ? 'SIGINT (k6 external abort)'
+      : code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})`
+      : null,
     warnings,
     dropped_iterations: dropped?.total ?? null,
     k6: { exit_code: code, exit_meaning: K6_EXIT[code] ?? null, records: converted.records, ignored_console_lines: converted.ignoredLines, instances: converted.metas, summaries: converted.summaries },
@@ -214,7 +294,8 @@ export async function runK6Load(config: LoadConfig): Promise<{ exitCode: number 
   const manifestFile = join(runDir, 'run.json');
   writeFileSync(`${manifestFile}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
   renameSync(`${manifestFile}.tmp`, manifestFile);
-  process.stderr.write(`shadowbench: k6 exited ${code} (${K6_EXIT[code] ?? 'error'}); ${converted.records} records in ${join(runDir, 'records.jsonl')}${dropped ? `, ${dropped.total} dropped iterations` : ''}\n`);
-  if (converted.records === 0) return { exitCode: 2 };
-  return { exitCode: 0 };
+  process.stderr.write(`shadowbench: k6 exited ${code} (${K6_EXIT[code] ?? 'error'}); ${converted.records} records in ${join(runDir, 'records.jsonl')}${dropped ? `, ${dropped.total} dropped iterations` : ''}${stopped > 0 ? ` (stopped: ${manifest.interrupted})` : ''}\n`);
+  if (converted.records === 0) return { exitCode: stopped > 0 ? 130 : 2, interrupts: interrupts.count };
+  if (stopped >= 2) return { exitCode: 130, interrupts: interrupts.count };
+  return { exitCode: 0, interrupts: interrupts.count };
 }

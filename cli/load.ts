@@ -17,6 +17,7 @@ import { NodeLoadRun } from '../engine/run-load.ts';
 import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
 import { COST_OPTIONS, costSpecsFromOptions } from './cost-options.ts';
 import { checkK6Mode, K6_OPTION_KEYS, K6_OPTIONS, k6ScriptOptions } from './k6-options.ts';
+import type { K6LoadResult } from './load-k6.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from './metrics-options.ts';
 import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from './options.ts';
 
@@ -70,7 +71,8 @@ const DESCRIPTION =
   'and a candidate at the same instant, writes one record per request per arm to <run folder>/records.jsonl and\n' +
   'run.json, then analyses the folder. API keys come from BASELINE_API_KEY and CANDIDATE_API_KEY (sent as\n' +
   'Authorization: Bearer; never written anywhere). Ctrl-C stops sending, lets in-flight requests finish for\n' +
-  '--grace seconds, and leaves an analysable run folder (exit 130).\n' +
+  '--grace seconds, and leaves an analysable run folder (exit 130); with --engine k6 it is forwarded to k6, which\n' +
+  'stops the test, and its records are converted and analysed the same way (scripts/README.md).\n' +
   'Server metrics (prefix/KV-cache hit rate, running and waiting requests, GPU utilisation) are scraped from\n' +
   'the --baseline-metrics / --candidate-metrics Prometheus endpoints (the simulated endpoints: automatically);\n' +
   'with a price per arm (--baseline-cost-per-hour, or --baseline-nodes with --gpu-hour-price...) the analysis\n' +
@@ -242,7 +244,7 @@ export async function resolveConfig(
 }
 
 interface K6Module {
-  runK6Load(config: LoadConfig): Promise<number | { exitCode?: number } | void>;
+  runK6Load(config: LoadConfig): Promise<K6LoadResult>;
 }
 
 async function analyze(runDir: string, gatesFile: string | undefined): Promise<number | null> {
@@ -282,14 +284,16 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (v.gates !== undefined) await checkGatesFile(v.gates);
 
   // Ctrl-C: before the load starts (sims, preflight) it just stops; during the load the first one
-  // drains gracefully and the second exits at once; after the load (analysis) it exits at once.
+  // drains gracefully and the second exits at once (with --engine k6, runK6Load forwards the first to
+  // k6 and kills k6 on the second, then converts its records); after the load (analysis) it exits at once.
   let loadRun: NodeLoadRun | null = null;
-  let phase: 'starting' | 'loading' | 'after' = 'starting';
+  let phase: 'starting' | 'loading' | 'k6' | 'after' = 'starting';
   let interrupts = 0;
   let interruptedEarly = false;
   const onSigint = () => {
     interrupts++;
     if (phase === 'starting') interruptedEarly = true;
+    else if (phase === 'k6') return; // runK6Load's own handler acts on it
     else if (phase === 'after' || loadRun === null) process.exit(130);
     else if (interrupts === 1) loadRun.stop('SIGINT');
     else loadRun.exitNow('SIGINT (second)', 130);
@@ -322,7 +326,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     process.stderr.write(`shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`);
   };
   try {
-    if (v.engine === 'node') process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSigint);
     let endpoints;
     if (v.baseline !== undefined && v.candidate !== undefined) {
       endpoints = { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null };
@@ -358,12 +362,15 @@ export async function run(argv: string[], env: Record<string, string | undefined
       } catch (error) {
         usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
       }
+      if (interruptedEarly) return 130;
       // k6 keeps its own clock: the scrapes' origin is this process's clock when k6 is launched.
       startScrapers(config.runDir, targets, process.hrtime.bigint());
+      phase = 'k6';
       const result = await k6.runK6Load(config);
+      phase = 'after';
       await stopScrapers();
-      const k6Code = typeof result === 'number' ? result : (result?.exitCode ?? 0);
-      if (k6Code !== 0) return k6Code;
+      // 0 after a first Ctrl-C too: the records k6 wrote are analysed, then the exit code is 130.
+      if (result.exitCode !== 0) return result.exitCode;
     } else {
       process.stderr.write(
         `shadowbench: run ${config.runId} → ${config.runDir} (${config.arms.map((a) => a.arm).join(', ')}; ` +
