@@ -63,8 +63,12 @@ test.serial('k6 present: builds the bundle, empties the console file, passes the
   chmodSync(fake, 0o755);
   process.env.K6_BIN = fake;
   const runDir = join(dir, 'run-argv');
+  const listeners = () => [process.listenerCount('SIGINT'), process.listenerCount('exit')];
+  const before = listeners();
   const { value } = await capturingStderr(() => runK6Load(loadConfig(runDir)));
   t.is(value.exitCode, 2, 'no records: the run failed');
+  t.is(value.interrupts, 0);
+  t.deepEqual(listeners(), before, 'the Ctrl-C handlers are removed when k6 has exited');
   const lines = readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string; config: string; headers: boolean });
   t.is(lines.length, 2);
   t.is(lines[0]!.argv, 'version');
