@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { openLoop, percentile, sampleWorkloadRequests } from '../sim/calibrate.ts';
+import { openLoop, percentile, sampleWorkloadRequests } from '../../sim/calibrate.ts';
 
-const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
 const TARGETS = {
   'vllm-single-node': { p50: 85, p99: 420 },
