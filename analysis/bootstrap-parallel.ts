@@ -39,7 +39,7 @@ export type ResampleKernel = (
   to: number,
   means: Float64Array,
   pcts: Float64Array,
-  counts: Uint32Array,
+  counts: Uint8Array,
 ) => void;
 
 let helpers: Worker[] | null = null;
@@ -66,7 +66,7 @@ function startHelpers(): Worker[] {
 }
 
 /** Claims and computes free blocks until none is left. */
-export function workBlocks(job: BootstrapJob, kernel: ResampleKernel, counts: Uint32Array): void {
+export function workBlocks(job: BootstrapJob, kernel: ResampleKernel, counts: Uint8Array): void {
   const total = job.blocks.length;
   const resamples = job.means.length;
   for (let i = 0; i < total; i++) {
@@ -104,7 +104,7 @@ export function startJob(sorted: Float64Array, seed: number, p: number, resample
 }
 
 /** Computes the job's blocks no helper has claimed, waits for the others, and returns the B means and percentiles. */
-export function finishJob(job: BootstrapJob, kernel: ResampleKernel, newCounts: (n: number) => Uint32Array): { means: Float64Array; pcts: Float64Array } {
+export function finishJob(job: BootstrapJob, kernel: ResampleKernel, newCounts: (n: number) => Uint8Array): { means: Float64Array; pcts: Float64Array } {
   const counts = newCounts(job.sorted.length);
   workBlocks(job, kernel, counts);
   // Wait for the blocks the helpers claimed; recompute them here if the helpers stop progressing.

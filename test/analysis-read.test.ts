@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseRecord, serializeRecord, type RequestRecord } from '../core/record.ts';
 import { seededRandom } from '../core/random.ts';
 import { forEachRecord } from '../io/records-file.ts';
-import { bootstrap, bootstrapNaive, prestartStats } from '../analysis/bootstrap.ts';
+import { bootstrap, bootstrapNaive, newCounts, prestartStats, resampleRange, resampleWide } from '../analysis/bootstrap.ts';
 import { type ArmColumns, type RunCollector } from '../analysis/collect.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { prestartImprovementBootstraps } from '../analysis/improvement-prestart.ts';
@@ -249,6 +249,15 @@ test('threaded bootstrap: the single-threaded numbers, bit for bit; a prestarted
     const naive = bootstrapNaive(values, options);
     t.deepEqual(bootstrap(values, { ...options, parallelDraws: Infinity }), naive, `single p=${p}`);
     t.deepEqual(bootstrap(values, { ...options, parallelDraws: 1 }), naive, `threaded p=${p}`);
+  }
+  // The 32-bit redo of a resample whose 8-bit counts wrapped draws the same numbers.
+  const sorted = Float64Array.from(values).sort();
+  for (const p of [99, 10]) {
+    const fast = { means: new Float64Array(40), pcts: new Float64Array(40) };
+    const wide = { means: new Float64Array(40), pcts: new Float64Array(40) };
+    resampleRange(sorted, 5, p, 0, 40, fast.means, fast.pcts, newCounts(sorted.length));
+    for (let b = 0; b < 40; b++) resampleWide(sorted, 5, p, b, wide.means, wide.pcts);
+    t.deepEqual(wide, fast, `p=${p}`);
   }
   // The improvement bootstraps buildReport runs are the ones prestarted (60 pairs × 10⁶ resamples
   // reaches the threaded path), and the report is the same with or without the head start.
