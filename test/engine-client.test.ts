@@ -34,7 +34,8 @@ interface SendOpts {
   timeoutMs?: number;
   headers?: Record<string, string>;
   api?: 'chat' | 'completions';
-  cancelAfterMs?: number;
+  /** Cancels the request once its first content chunk has arrived (polled every 5 ms). */
+  cancelAfterFirstContent?: boolean;
 }
 
 function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
@@ -57,7 +58,13 @@ function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
       },
     });
     request.start();
-    if (opts.cancelAfterMs !== undefined) setTimeout(() => request.cancel('run stopped (test)'), opts.cancelAfterMs);
+    if (opts.cancelAfterFirstContent) {
+      const poll = setInterval(() => {
+        if (record.first_content_ns === null) return;
+        clearInterval(poll);
+        request.cancel('run stopped (test)');
+      }, 5);
+    }
   });
 }
 
@@ -251,7 +258,7 @@ test('cancel ends an in-flight request with outcome cancelled and keeps what arr
     sse(res);
     res.write(chunk('before'));
   });
-  const r = await send(url, { cancelAfterMs: 50 });
+  const r = await send(url, { cancelAfterFirstContent: true });
   t.deepEqual(r.outcome, { kind: 'cancelled', message: 'run stopped (test)' });
   t.is(r.output_text, 'before');
 });

@@ -120,10 +120,23 @@ async function writeConsoleLines(out: string, log: string, records: RequestRecor
   appendFileSync(join(out, 'k6-console.log'), 'a console line that is not a record\n' + records.map((r) => serializeRecord(r) + '\n').join('') + truncatedTail);
 }
 
+/** The run id from k6-config.json, once the file is completely written (it may exist before it is). */
+async function runIdOnceWritten(out: string): Promise<string> {
+  let runId = '';
+  await until('k6-config.json', () => {
+    try {
+      runId = (JSON.parse(readFileSync(join(out, 'k6-config.json'), 'utf8')) as { run_id: string }).run_id;
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return runId;
+}
+
 test('first Ctrl-C: forwarded to k6 once, the parent waits for it, converts the console output, writes run.json with interrupted, analyses, exits 130', async (t) => {
   const load = startLoad(t, 'run-first', 'exit');
-  await until('k6-config.json', () => existsSync(join(load.out, 'k6-config.json')));
-  const runId = (JSON.parse(readFileSync(join(load.out, 'k6-config.json'), 'utf8')) as { run_id: string }).run_id;
+  const runId = await runIdOnceWritten(load.out);
   const records = [testRecord(runId, 'baseline', 0), testRecord(runId, 'candidate', 0), testRecord(runId, 'baseline', 1)];
   // The last line is cut off mid-record, as when k6 is stopped while writing.
   await writeConsoleLines(load.out, load.log, records, serializeRecord(testRecord(runId, 'candidate', 1)).slice(0, 40));
@@ -155,8 +168,7 @@ test('first Ctrl-C: forwarded to k6 once, the parent waits for it, converts the 
 
 test('second Ctrl-C: the k6 process is killed, what it wrote is still converted, exit 130 without analysis', async (t) => {
   const load = startLoad(t, 'run-second', 'ignore');
-  await until('k6-config.json', () => existsSync(join(load.out, 'k6-config.json')));
-  const runId = (JSON.parse(readFileSync(join(load.out, 'k6-config.json'), 'utf8')) as { run_id: string }).run_id;
+  const runId = await runIdOnceWritten(load.out);
   const records = [testRecord(runId, 'baseline', 0), testRecord(runId, 'candidate', 0)];
   await writeConsoleLines(load.out, load.log, records, '');
   load.child.kill('SIGINT');
