@@ -53,9 +53,17 @@ const events = (log: string): StandInEvent[] =>
   existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as StandInEvent) : [];
 
 /** Polls (another process writes the file) until the condition holds; fails after timeoutMs. */
+/** Polls until the condition holds; a condition that throws (a file caught mid-write) counts as not yet. */
 async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  const holds = () => {
+    try {
+      return condition();
+    } catch {
+      return false;
+    }
+  };
+  while (!holds()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -124,12 +132,8 @@ async function writeConsoleLines(out: string, log: string, records: RequestRecor
 async function runIdOnceWritten(out: string): Promise<string> {
   let runId = '';
   await until('k6-config.json', () => {
-    try {
-      runId = (JSON.parse(readFileSync(join(out, 'k6-config.json'), 'utf8')) as { run_id: string }).run_id;
-      return true;
-    } catch {
-      return false;
-    }
+    runId = (JSON.parse(readFileSync(join(out, 'k6-config.json'), 'utf8')) as { run_id: string }).run_id;
+    return true;
   });
   return runId;
 }
