@@ -13,6 +13,7 @@ import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prom
 import { GatesError, parseGates } from '../analysis/gates.ts';
 import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
 import { preflight, PreflightError } from '../engine/preflight.ts';
+import { PRECONNECT_MAX } from '../engine/client.ts';
 import { NodeLoadRun } from '../engine/run-load.ts';
 import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
 import { COST_OPTIONS, costSpecsFromOptions } from './cost-options.ts';
@@ -49,6 +50,7 @@ export const LOAD_OPTIONS = {
   stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); without it requests carry stream: false (no token timing)' }),
   workers: num({ default: availableParallelism(), integer: true, min: 0, max: 64, help: 'sending threads (requests dealt round-robin, both arms of a request from one thread); 0 = the main thread' }),
   pacer: str({ default: 'clock', choices: ['clock', 'spin'] as const, help: 'how senders wake at each due instant: clock (a sleeping helper thread, little CPU) or spin (timer, then polling for the last 2 ms)' }),
+  preconnect: str({ default: 'auto', meta: 'N|auto', help: `connections opened per arm per sending thread before the first send (GET /v1/models, not recorded), so the run's first second does not pay for TCP connects; auto: the requests each thread sends in its first 2 s, at most ${PRECONNECT_MAX}; 0 = none` }),
   seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json' }),
   out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
   preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending' }),
@@ -157,6 +159,13 @@ export function metricsTargets(v: LoadValues, endpoints: { baseline: string; can
   return targets;
 }
 
+function preconnectOption(text: string): number | 'auto' {
+  if (text === 'auto') return 'auto';
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 0 || n > PRECONNECT_MAX) usage(`--preconnect: expected auto or an integer 0-${PRECONNECT_MAX}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 function checkUrl(flag: string, url: string): void {
   let parsed: URL;
   try {
@@ -237,6 +246,7 @@ export async function resolveConfig(
     // The in-flight cap is split across sender threads, so there are never more threads than slots.
     workers: v.maxInflight > 0 ? Math.min(v.workers, v.maxInflight) : v.workers,
     pacer: v.pacer,
+    preconnect: preconnectOption(v.preconnect),
     preflight: v.preflight,
     progress: v.progress,
     options,
@@ -275,6 +285,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (v.baseline !== undefined) checkUrl('--baseline', v.baseline);
   if (v.candidate !== undefined) checkUrl('--candidate', v.candidate);
   planOptions(v, explicit); // flag combinations fail before any endpoint is started
+  preconnectOption(v.preconnect);
   checkEngineOptions(v, explicit);
   if (!v.metrics && (v.baselineMetrics.length > 0 || v.candidateMetrics.length > 0)) {
     usage(`--no-metrics contradicts ${v.baselineMetrics.length > 0 ? '--baseline-metrics' : '--candidate-metrics'}; give one of them`);

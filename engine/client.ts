@@ -17,7 +17,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
-import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
+import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
 import { redactUrl } from '../core/run.ts';
 import { monoNow } from './pacer.ts';
@@ -325,4 +325,78 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
 /** A request ready to go: start() sends it; options.onDone gets the finished record exactly once. */
 export function createRequest(options: SendOptions): InFlightRequest {
   return new ArmRequest(options);
+}
+
+// --- before the run: open the pool's connections, warm the per-event code ----------------------
+
+/** Largest number of connections opened ahead per arm per sending thread. */
+export const PRECONNECT_MAX = 256;
+
+/**
+ * Opens up to `connections` keep-alive connections in the arm's pool by sending that many GET
+ * /v1/models at once (every OpenAI-compatible server answers it; each concurrent request needs its
+ * own socket with pipelining 1). Without it the run's first second opens a connection for almost
+ * every request (TCP connect + undici client set-up on the hot path) until the pool reaches the
+ * run's concurrency. Never recorded. Returns how many answered (any status: the socket is open).
+ */
+export async function preconnect(client: ArmClient, connections: number, timeoutMs: number): Promise<number> {
+  const headers = { ...client.headers, accept: 'application/json' };
+  const path = `${client.pathPrefix}/v1/models${client.query}`;
+  const one = async (): Promise<number> => {
+    try {
+      const response = await client.dispatcher.request({ origin: client.origin, path, method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) });
+      await response.body.dump();
+      return 1;
+    } catch {
+      return 0; // an unreachable arm shows up in the run's own records
+    }
+  };
+  const results = await Promise.all(Array.from({ length: connections }, one));
+  // undici marks a client free again on a later turn than the one its body ended on: a request sent
+  // in this turn could still open a new connection.
+  await new Promise((resolve) => setImmediate(resolve));
+  return results.reduce((a, b) => a + b, 0);
+}
+
+const WARM_CONTROLLER = { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} };
+
+/** A dispatcher that answers every request at once with a synthetic SSE stream (no socket). */
+function syntheticStreamDispatcher(api: Api, events: number): Dispatcher {
+  const chunk = (text: string) => {
+    const choice = api === 'chat' ? { index: 0, delta: { content: text }, finish_reason: null } : { index: 0, text, finish_reason: null };
+    return `data: ${JSON.stringify({ id: 'warm', object: api === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: 0, model: 'warm', choices: [choice] })}\n\n`;
+  };
+  const usage = `data: ${JSON.stringify({ id: 'warm', created: 0, model: 'warm', choices: [], usage: { prompt_tokens: 8, completion_tokens: events, total_tokens: events + 8 } })}\n\n`;
+  const body = [...Array.from({ length: events }, (_, i) => Buffer.from(chunk(` w${i}`))), Buffer.from(usage + 'data: [DONE]\n\n')];
+  const controller = WARM_CONTROLLER as unknown as Dispatcher.DispatchController;
+  return {
+    dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      handler.onRequestStart?.(controller, {});
+      handler.onResponseStart?.(controller, 200, { 'content-type': 'text/event-stream' }, 'OK');
+      for (const b of body) handler.onResponseData?.(controller, b);
+      handler.onResponseEnd?.(controller, {});
+      return true;
+    },
+  } as unknown as Dispatcher;
+}
+
+/**
+ * Runs `streams` synthetic streams of `events` events each through the real request handler (SSE
+ * parser, stream recorder, record completion) so V8 has compiled the per-event path before the first
+ * due instant instead of during the run's first second. No network; the records are discarded.
+ * Returns how many ended ok with every event counted (all of them, unless the handler changed).
+ */
+export function warmUpStreamPath(api: Api, streams: number, events: number): number {
+  const dispatcher = syntheticStreamDispatcher(api, events);
+  const client: ArmClient = { arm: 'warm', dispatcher, origin: 'http://warm.invalid', pathPrefix: '', query: '', headers: {}, secrets: [], displayUrl: 'warm' };
+  const origin = monoNow();
+  let ok = 0;
+  const onDone = (r: RequestRecord) => {
+    if (r.outcome.kind === 'ok' && r.content_ns.length === events) ok++;
+  };
+  for (let i = 0; i < streams; i++) {
+    const record = emptyRecord({ run_id: 'warm', arm: 'warm', index: i, item_id: 'warm', warmup: true, source: 'node', streaming: true, scheduled_ns: 0 });
+    new ArmRequest({ client, api, stream: true, body: '{}', requestId: 'warm', record, origin, timeoutMs: 60_000, onDone }).start();
+  }
+  return ok;
 }

@@ -41,6 +41,8 @@ export interface LoadConfig {
   workers: number;
   /** How senders wake at the due instant (engine/clock.ts vs engine/pacer.ts). */
   pacer: 'clock' | 'spin';
+  /** Connections opened per arm per sender before the first send; 'auto' (the default) estimates the run's concurrency; 0 = none. */
+  preconnect?: number | 'auto';
   preflight: boolean;
   /** Live progress line on stderr. */
   progress: boolean;

@@ -11,7 +11,7 @@ import { RecordWriter } from '../io/records-file.ts';
 import { publicArms, type LoadConfig } from './config.ts';
 import { monoNow } from './pacer.ts';
 import { ProgressLine, type ArmCounts, type ProgressState } from './progress.ts';
-import { Sender, type SenderSetup, type SenderStats } from './sender.ts';
+import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
 /** Work share (event-loop utilisation without idle polling) above which response timestamps degrade. */
@@ -45,6 +45,8 @@ interface SenderHandle {
   readonly instance: string;
   stats: SenderStats;
   readonly finished: Promise<void>;
+  /** Resolves when the sender can start (clock running, connections open); null if it failed first. */
+  readonly ready: Promise<SenderWarmUp | null>;
   start(origin: bigint): void;
   stop(reason: string, graceMs: number): void;
   cancel(message: string): void;
@@ -90,6 +92,8 @@ export class NodeLoadRun {
   #started = false;
   #maxWork = 0;
   #maxStarved = 0;
+  /** Per sender, what it did before the first send (null: it failed first). */
+  #warmUps: Array<SenderWarmUp | null> = [];
 
   constructor(config: LoadConfig, hooks: LoadRunHooks = {}) {
     this.config = config;
@@ -107,7 +111,7 @@ export class NodeLoadRun {
     mkdirSync(c.runDir, { recursive: true });
     this.#writer = new RecordWriter(join(c.runDir, 'records.jsonl'));
     this.#handles = this.#createHandles();
-    await Promise.all(this.#handles.map((h) => (h as { ready?: Promise<void> }).ready));
+    this.#warmUps = await Promise.all(this.#handles.map((h) => h.ready));
     if (this.#interrupted !== null) {
       // Stopped while the threads were starting: nothing was sent.
       for (const h of this.#handles) h.terminate();
@@ -158,6 +162,7 @@ export class NodeLoadRun {
       timeoutMs: c.timeoutMs,
       // The cap is split across threads (requests are dealt round-robin, so each gets an even share).
       pacer: c.pacer,
+      preconnect: c.preconnect ?? 'auto',
       maxInflight: c.maxInflight === 0 ? 0 : Math.max(1, Math.floor(c.maxInflight / n) + (k < c.maxInflight % n ? 1 : 0)),
     });
     if (c.workers === 0) return [this.#localHandle(base(0))];
@@ -169,7 +174,7 @@ export class NodeLoadRun {
     let resolveFinished!: () => void;
     const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
     let ticker: NodeJS.Timeout | null = null;
-    const handle: SenderHandle & { ready: Promise<void> } = {
+    const handle: SenderHandle = {
       instance: setup.instance,
       stats: emptyStats(setup.instance),
       finished,
@@ -196,12 +201,12 @@ export class NodeLoadRun {
 
   #workerHandle(setup: SenderSetup): SenderHandle {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: setup });
-    let resolveReady!: () => void;
+    let resolveReady!: (warmUp: SenderWarmUp | null) => void;
     let resolveFinished!: () => void;
-    const ready = new Promise<void>((resolve) => (resolveReady = resolve));
+    const ready = new Promise<SenderWarmUp | null>((resolve) => (resolveReady = resolve));
     const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
     const send = (message: ToWorker) => worker.postMessage(message);
-    const handle: SenderHandle & { ready: Promise<void> } = {
+    const handle: SenderHandle = {
       instance: setup.instance,
       stats: emptyStats(setup.instance),
       finished,
@@ -224,18 +229,18 @@ export class NodeLoadRun {
           resolveFinished();
           break;
         case 'ready':
-          resolveReady();
+          resolveReady(message.warmUp);
           break;
       }
     });
     worker.on('error', (error) => {
       this.#warn(`sender ${setup.instance} failed: ${error.message}; its in-flight requests have no records`);
       this.#interrupted ??= `error in sender ${setup.instance}`;
-      resolveReady();
+      resolveReady(null);
       resolveFinished();
     });
     worker.on('exit', () => {
-      resolveReady();
+      resolveReady(null);
       resolveFinished();
     });
     return handle;
@@ -308,7 +313,8 @@ export class NodeLoadRun {
       seed: c.seed,
       arms: publicArms(c.arms),
       workload: { path: c.workloadPath, format: c.workload.format, items: c.workload.items.length },
-      config: c.options,
+      // Connections opened before the first send (never recorded): per sender and arm, asked for / answered.
+      config: { ...c.options, preconnected: this.#warmUps.map((w, k) => ({ sender: this.#handles[k]?.instance || 'main', ...(w ?? { preconnect: 0, opened: {} }) })) },
       versions: versions(),
       interrupted: null,
       mono_origin_ns: this.#origin.toString(),

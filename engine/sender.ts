@@ -6,9 +6,10 @@ import { buildRequestBody } from '../core/openai.ts';
 import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import type { Workload, WorkloadItem } from '../core/workload.ts';
-import { createArmClient, createRequest, type ArmClient, type InFlightRequest } from './client.ts';
+import { createArmClient, createRequest, preconnect, PRECONNECT_MAX, warmUpStreamPath, type ArmClient, type InFlightRequest } from './client.ts';
 import { ClockPacer } from './clock.ts';
 import { LoadMeter, monoNow, Pacer, type PacerKind, type PacerLike } from './pacer.ts';
+import { YoungGc } from './young-gc.ts';
 
 /** What a sender needs; structured-cloneable, so it can be a worker's workerData. */
 export interface SenderSetup {
@@ -27,6 +28,33 @@ export interface SenderSetup {
   maxInflight: number;
   /** clock: a helper thread wakes the sender (little CPU); spin: timer then setImmediate polling for the last 2 ms. */
   pacer: PacerKind;
+  /** Connections to open per arm before the first send ('auto': see autoPreconnect); 0 = none. */
+  preconnect: number | 'auto';
+}
+
+/** What a sender did before its first send: connections opened per arm (asked for, answered). */
+export interface SenderWarmUp {
+  preconnect: number;
+  opened: Record<string, number>;
+}
+
+/** The auto --preconnect guess of how long a stream holds its connection. */
+const EXPECTED_STREAM_S = 2;
+/** Synthetic streams (of WARM_EVENTS events) run through the request handler before the first send. */
+const WARM_STREAMS = 200;
+const WARM_EVENTS = 32;
+
+/**
+ * Connections per arm this sender will need at most, estimated as its requests due in the first
+ * EXPECTED_STREAM_S seconds (concurrency = rate × stream duration), capped by PRECONNECT_MAX and its
+ * --max-inflight share.
+ */
+export function autoPreconnect(plan: RequestPlan, stride: number, offset: number, maxInflight: number): number {
+  const cap = maxInflight > 0 ? Math.min(PRECONNECT_MAX, maxInflight) : PRECONNECT_MAX;
+  const firstNs = plan.total > offset ? plan.scheduledNs(offset) : 0;
+  let n = 0;
+  for (let i = offset; i < plan.total && n < cap && plan.scheduledNs(i) - firstNs < EXPECTED_STREAM_S * 1e9; i += stride) n++;
+  return n;
 }
 
 export interface SenderStats {
@@ -64,6 +92,7 @@ export class Sender {
   readonly #onRecord: (record: RequestRecord) => void;
   readonly #pacer: PacerLike;
   readonly #meter: LoadMeter;
+  readonly #youngGc = new YoungGc();
   readonly #inflight = new Set<InFlightRequest>();
   readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
   readonly #bodies = new Map<WorkloadItem, string[]>();
@@ -75,6 +104,7 @@ export class Sender {
   #stopped = false;
   #scheduleDone = false;
   #resolveDone!: () => void;
+  #ready: Promise<SenderWarmUp> | null = null;
   /** Resolves when the schedule is over (exhausted or stopped) and nothing is in flight. */
   readonly done: Promise<void>;
 
@@ -93,9 +123,22 @@ export class Sender {
     return this.#plan.total;
   }
 
-  /** Resolves once the sender can keep time (its clock thread is running). */
-  get ready(): Promise<void> {
-    return this.#pacer instanceof ClockPacer ? this.#pacer.ready : Promise.resolve();
+  /**
+   * Resolves once the sender can keep time (its clock thread is running), has compiled its per-event
+   * path (synthetic streams, no network) and has opened its connections (--preconnect); the run's
+   * origin is set after every sender is ready, so none of this lands on the schedule.
+   */
+  get ready(): Promise<SenderWarmUp> {
+    this.#ready ??= this.#warmUp();
+    return this.#ready;
+  }
+
+  async #warmUp(): Promise<SenderWarmUp> {
+    if (this.#pacer instanceof ClockPacer) await this.#pacer.ready;
+    if (this.#s.stream) for (const api of new Set(this.#s.workload.items.map((item) => item.api))) warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS);
+    const count = this.#s.preconnect === 'auto' ? autoPreconnect(this.#plan, this.#s.stride, this.#s.offset, this.#s.maxInflight) : this.#s.preconnect;
+    const opened = await Promise.all(this.#clients.map((c) => (count > 0 ? preconnect(c, count, Math.min(this.#s.timeoutMs, 10_000)) : 0)));
+    return { preconnect: count, opened: Object.fromEntries(this.#clients.map((c, i) => [c.arm, opened[i] ?? 0])) };
   }
 
   start(origin: bigint): void {
@@ -129,6 +172,7 @@ export class Sender {
         this.#launch(this.#prepare(this.#next));
         this.#next += this.#s.stride;
       }
+      if (!this.#stopped && this.#next < this.#plan.total) this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - monoNow());
       this.#armNext();
     });
   }

@@ -2,10 +2,10 @@
 // posting each finished record to the main thread, which writes them.
 //
 // Protocol (main → worker): start {origin}, stop {reason, graceMs}, cancel {message}.
-//           (worker → main): ready, record {record}, stats {stats}, finished {stats}.
+//           (worker → main): ready {warmUp}, record {record}, stats {stats}, finished {stats}.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RequestRecord } from '../core/record.ts';
-import { Sender, type SenderSetup, type SenderStats } from './sender.ts';
+import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
 
 export type ToWorker =
   | { type: 'start'; origin: bigint }
@@ -13,7 +13,7 @@ export type ToWorker =
   | { type: 'cancel'; message: string };
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; warmUp: SenderWarmUp }
   | { type: 'record'; record: RequestRecord }
   | { type: 'stats'; stats: SenderStats }
   | { type: 'finished'; stats: SenderStats };
@@ -41,5 +41,5 @@ if (parentPort !== null) {
       sender.cancelAll(message.message);
     }
   });
-  void sender.ready.then(() => post({ type: 'ready' }));
+  void sender.ready.then((warmUp) => post({ type: 'ready', warmUp }));
 }

@@ -40,6 +40,8 @@ test('bad combinations fail at start-up naming the flag', async (t) => {
   await t.throwsAsync(run(['--time-scale', '2']), { instanceOf: UsageError, message: /--time-scale applies only with --arrival trace/ });
   await t.throwsAsync(run(['--qps', '0']), { instanceOf: UsageError, message: /--qps: got "0"/ });
   await t.throwsAsync(run(['--engine', 'jmeter']), { instanceOf: UsageError, message: /--engine.*node, k6/ });
+  await t.throwsAsync(run(['--preconnect', 'many']), { instanceOf: UsageError, message: /--preconnect: expected auto or an integer 0-256, got "many"/ });
+  await t.throwsAsync(run(['--preconnect', '257']), { instanceOf: UsageError, message: /--preconnect: expected auto/ });
   // The sample workload has no timestamps: trace arrival is refused before any load, naming the flag.
   const s = await sim(t);
   await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--arrival', 'trace', '--no-progress', '--out', join(tmp(), 'r')]), { instanceOf: UsageError, message: /^--arrival: .*needs a timestamp/ });
