@@ -10,6 +10,7 @@
 // Node-specific, like similarity-pool.ts.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { newCounts as NewCounts, resampleRange } from './bootstrap.ts';
 
 /** A bootstrap job as posted to a helper; the arrays live in SharedArrayBuffers. */
 export interface BootstrapJob {
@@ -31,16 +32,11 @@ export const DONE = 2;
 
 const STALL_MS = 10_000;
 
-export type ResampleKernel = (
-  sorted: Float64Array,
-  seed: number,
-  p: number,
-  from: number,
-  to: number,
-  means: Float64Array,
-  pcts: Float64Array,
-  counts: Uint8Array,
-) => void;
+/**
+ * bootstrap.ts's resampling core. Passed in by the callers (bootstrap.ts and the worker) rather
+ * than imported, so this module does not import bootstrap.ts back at run time.
+ */
+export type ResampleKernel = typeof resampleRange;
 
 let helpers: Worker[] | null = null;
 
@@ -104,7 +100,7 @@ export function startJob(sorted: Float64Array, seed: number, p: number, resample
 }
 
 /** Computes the job's blocks no helper has claimed, waits for the others, and returns the B means and percentiles. */
-export function finishJob(job: BootstrapJob, kernel: ResampleKernel, newCounts: (n: number) => Uint8Array): { means: Float64Array; pcts: Float64Array } {
+export function finishJob(job: BootstrapJob, kernel: ResampleKernel, newCounts: typeof NewCounts): { means: Float64Array; pcts: Float64Array } {
   const counts = newCounts(job.sorted.length);
   workBlocks(job, kernel, counts);
   // Wait for the blocks the helpers claimed; recompute them here if the helpers stop progressing.

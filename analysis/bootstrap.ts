@@ -31,31 +31,15 @@ export interface BootstrapResult {
 export const PARALLEL_DRAWS = 50_000_000;
 
 /**
- * values: finite numbers (at least 1). Resampling draws ranks of the sorted sample (a bijection of
- * the indices, so the same distribution); the resample mean is Σ count[r]·sorted[r] / n, summed in
- * rank order after the draws so the draw loop touches only the counts.
+ * values: finite numbers (at least 1). The interval ends are percentiles of bootstrapReplicates.
  * `parallelDraws` overrides PARALLEL_DRAWS (tests force the threaded path with it).
  */
 export function bootstrap(
   values: Float64Array,
   options: { resamples: number; seed: number; confidence: number; p: number; parallelDraws?: number },
 ): BootstrapResult {
-  const n = values.length;
-  if (n === 0) throw new RangeError('bootstrap of an empty set');
   const { resamples, confidence, p } = options;
-  const seed = options.seed >>> 0;
-  const sorted = Float64Array.from(values).sort();
-  const draws = n * resamples;
-  let stats: { means: Float64Array; pcts: Float64Array } | null = null;
-  if (draws >= (options.parallelDraws ?? PARALLEL_DRAWS)) {
-    const job = takeStarted(sorted, seed, p, resamples) ?? startJob(sorted, seed, p, resamples);
-    if (job !== null) stats = finishJob(job, resampleRange, newCounts);
-  }
-  if (stats === null) {
-    stats = { means: new Float64Array(resamples), pcts: new Float64Array(resamples) };
-    resampleRange(sorted, seed, p, 0, resamples, stats.means, stats.pcts, newCounts(n));
-  }
-  const { means, pcts } = stats;
+  const { means, pcts } = bootstrapReplicates(values, options);
   means.sort();
   pcts.sort();
   const lowP = ((1 - confidence) / 2) * 100;
@@ -68,15 +52,41 @@ export function bootstrap(
   };
 }
 
-/** Bootstraps started ahead of need (prestartBootstrap), waiting to be joined by bootstrap(). */
+/**
+ * The B bootstrap replicates of `values` (finite, at least 1), in resample order: means[b] and
+ * pcts[b] are the mean and the p-th percentile of resample b, which draws n values with replacement
+ * with seededRandom(seed)'s draws b·n to (b + 1)·n − 1 — the order a plain loop over
+ * seededRandom(seed) draws them in, on any number of threads. Resampling draws ranks of the sorted
+ * sample (a bijection of the indices, so the same distribution); the resample mean is
+ * Σ count[r]·sorted[r] / n, summed in rank order after the draws so the draw loop touches only the counts.
+ */
+export function bootstrapReplicates(
+  values: Float64Array,
+  options: { resamples: number; seed: number; p: number; parallelDraws?: number },
+): { means: Float64Array; pcts: Float64Array } {
+  const n = values.length;
+  if (n === 0) throw new RangeError('bootstrap of an empty set');
+  const { resamples, p } = options;
+  const seed = options.seed >>> 0;
+  const sorted = Float64Array.from(values).sort();
+  if (n * resamples >= (options.parallelDraws ?? PARALLEL_DRAWS)) {
+    const job = takeStarted(sorted, seed, p, resamples) ?? startJob(sorted, seed, p, resamples);
+    if (job !== null) return finishJob(job, resampleRange, newCounts);
+  }
+  const stats = { means: new Float64Array(resamples), pcts: new Float64Array(resamples) };
+  resampleRange(sorted, seed, p, 0, resamples, stats.means, stats.pcts, newCounts(n));
+  return stats;
+}
+
+/** Bootstraps started ahead of need (prestartBootstrap), waiting to be joined by bootstrapReplicates(). */
 const started: Array<{ sorted: Float64Array; seed: number; p: number; resamples: number; job: BootstrapJob }> = [];
-/** How many bootstrap() calls joined a prestarted job (tests check that the head start is used). */
+/** How many bootstrapReplicates() calls joined a prestarted job (tests check that the head start is used). */
 export const prestartStats = { started: 0, joined: 0 };
 
 /**
  * Starts bootstrap(values, options) on the helper threads now, so it runs while the caller does
- * other work; the bootstrap() call with the same values and options later joins it and returns
- * the same result it would have computed alone. Only large bootstraps (the threaded path) start.
+ * other work; the bootstrap() (or bootstrapReplicates()) call with the same values and options later
+ * joins it and returns the same result it would have computed alone. Only large bootstraps (the threaded path) start.
  */
 export function prestartBootstrap(values: Float64Array, options: { resamples: number; seed: number; p: number; parallelDraws?: number }): void {
   const n = values.length;

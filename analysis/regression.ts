@@ -7,7 +7,8 @@
 //   regression.max_consistency_decrease w = consistency_reference − consistency_tonight (share of ok pairs with similarity ≥ threshold)
 //   regression.max_error_rate_increase  w = error_rate_tonight − error_rate_reference   (non-ok / measured candidate requests)
 // and is decided with a bootstrap of both runs, so noise does not fail the build:
-//   - each run's per-request values are resampled independently (seeded, B = bootstrap.resamples),
+//   - each run's per-request values are resampled independently (seeded, B = bootstrap.resamples;
+//     bootstrap.ts's bootstrapReplicates, or exact Binomial draws for 0/1 values),
 //     giving B replicates of w; its confidence interval is their (1 − c)/2 and (1 + c)/2 percentiles;
 //   - PASS   when the point estimate w ≤ threshold;
 //   - FAIL   when w > threshold AND the whole interval lies above it (low > threshold): even the
@@ -19,11 +20,11 @@
 // the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
 import { hash32, seededRandom } from '../core/random.ts';
 import { CANDIDATE } from '../core/record.ts';
-import type { Interval } from './bootstrap.ts';
+import { bootstrapReplicates, type Interval } from './bootstrap.ts';
 import { PRESENT_MEASURED, type RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
 import { fmt, type Report } from './report.ts';
-import { lerp, percentilePosition, percentileSorted } from './stats.ts';
+import { percentileSorted } from './stats.ts';
 
 export interface RegressionSamples {
   run_id: string;
@@ -112,48 +113,6 @@ export function regressionSamples(collector: RunCollector, report: Report): Regr
     errors: Float64Array.from(errors),
     consistent: Float64Array.from(consistent),
   };
-}
-
-/**
- * B bootstrap replicates of the mean and of the p-th percentile of `values`: each draws n values
- * with replacement. Draws are counted per rank of the sorted values, so the percentile is read
- * by walking the counts (from the top for high percentiles; no sort per resample).
- */
-export function replicates(values: Float64Array, resamples: number, seed: number, p: number): { mean: Float64Array; percentile: Float64Array } {
-  const n = values.length;
-  const sorted = Float64Array.from(values).sort();
-  const random = seededRandom(seed);
-  const counts = new Uint32Array(n);
-  const mean = new Float64Array(resamples);
-  const percentile = new Float64Array(resamples);
-  const { lo, hi, t } = percentilePosition(n, p);
-  const at = (rank: number): number => {
-    let seen = 0;
-    if (p >= 50) {
-      for (let r = n - 1; r >= 0; r--) {
-        seen += counts[r] as number;
-        if (seen > n - 1 - rank) return sorted[r] as number;
-      }
-    } else {
-      for (let r = 0; r < n; r++) {
-        seen += counts[r] as number;
-        if (seen > rank) return sorted[r] as number;
-      }
-    }
-    throw new Error('unreachable: counts sum to n');
-  };
-  for (let b = 0; b < resamples; b++) {
-    counts.fill(0);
-    for (let k = 0; k < n; k++) {
-      const r = Math.floor(random() * n);
-      counts[r] = (counts[r] as number) + 1;
-    }
-    let sum = 0;
-    for (let r = 0; r < n; r++) sum += (counts[r] as number) * (sorted[r] as number);
-    mean[b] = sum / n;
-    percentile[b] = lerp(at(lo), at(hi), t);
-  }
-  return { mean, percentile };
 }
 
 /**
@@ -276,7 +235,11 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
   const stat = (s: RegressionSamples, v: Float64Array, run: string): Float64Array => {
     const runSeed = hash32(`${seed}:${rule}:${run}`);
     const raw =
-      spec.statistic === 'p99' ? replicates(v, resamples, runSeed, 99).percentile : v.every((x) => x === 0 || x === 1) ? bernoulliReplicates(v, resamples, runSeed) : replicates(v, resamples, runSeed, 99).mean;
+      spec.statistic === 'p99'
+        ? bootstrapReplicates(v, { resamples, seed: runSeed, p: 99 }).pcts
+        : v.every((x) => x === 0 || x === 1)
+          ? bernoulliReplicates(v, resamples, runSeed)
+          : bootstrapReplicates(v, { resamples, seed: runSeed, p: 99 }).means;
     return raw.map((x) => spec.figure(x, s) as number);
   };
   const st = stat(tonight, vt, 'tonight');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
-import { bernoulliReplicates, compareRuns, replicates, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
+import { bootstrapReplicates } from '../analysis/bootstrap.ts';
+import { bernoulliReplicates, compareRuns, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
 import { percentile } from '../analysis/stats.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 import { runCli } from './support/run-cli.ts';
@@ -105,10 +106,10 @@ test('seeded: the same inputs give the same intervals; replicates are resamples 
   const b = compareRuns(samples({ window_s: 110 }), samples(), gates);
   t.deepEqual(a, b);
   const values = f([1, 2, 3, 4, 5]);
-  const reps = replicates(values, 200, 9, 99);
-  for (const m of reps.mean) t.true(m >= 1 && m <= 5);
-  for (const p of reps.percentile) t.true([1, 2, 3, 4, 5].some((v) => p >= v - 1 && p <= 5));
-  t.true(new Set(reps.mean).size > 5, 'resamples differ');
+  const reps = bootstrapReplicates(values, { resamples: 200, seed: 9, p: 99 });
+  for (const m of reps.means) t.true(m >= 1 && m <= 5);
+  for (const p of reps.pcts) t.true([1, 2, 3, 4, 5].some((v) => p >= v - 1 && p <= 5));
+  t.true(new Set(reps.means).size > 5, 'resamples differ');
 });
 
 test('0/1 replicates draw Binomial(n, k/n) exactly: mean and variance of the resampled share', (t) => {
