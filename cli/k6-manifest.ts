@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
-import { RUN_MANIFEST_VERSION, type RunManifest } from '../core/run.ts';
-import { publicArms } from '../engine/config.ts';
+import type { RunManifest } from '../core/run.ts';
+import { loadRunManifest } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
 import { buildK6 } from '../scripts/build.ts';
 import { checkK6Config } from '../scripts/config.ts';
@@ -138,21 +138,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
   });
   writeFileSync(join(runDir, 'testrun.yaml'), yaml);
   writeFileSync(join(runDir, 'k6-config.json'), configJson);
-  const manifest: RunManifest = {
-    v: RUN_MANIFEST_VERSION,
-    record_schema_version: RECORD_SCHEMA_VERSION,
-    run_id: config.runId,
+  const manifest = loadRunManifest(config, {
     started_at: new Date().toISOString(),
     ended_at: null,
     engine: 'k6',
-    seed: config.seed,
-    arms: publicArms(config.arms),
-    workload: { path: config.workloadPath, format: config.workload.format, items: config.workload.items.length },
     config: { ...config.options, k6: { ...scriptConfig, parallelism: v.parallelism, testrun: name } },
     versions: { node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
     interrupted: null,
-    warnings: [...(config.workload.notes ?? [])],
-  };
+  });
   writeFileSync(join(runDir, 'run.json'), JSON.stringify(manifest, null, 2) + '\n');
   process.stdout.write(
     `${join(runDir, 'testrun.yaml')}\n` +

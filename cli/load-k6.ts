@@ -11,10 +11,10 @@ import { delimiter, join, resolve } from 'node:path';
 import { API_PATH } from '../core/openai.ts';
 import { createPlan } from '../core/plan.ts';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
-import { RUN_MANIFEST_VERSION, type RunManifest } from '../core/run.ts';
+import type { RunManifest } from '../core/run.ts';
 import type { Workload } from '../core/workload.ts';
 import { DEFAULT_GATES, parseGates, type Gates } from '../analysis/gates.ts';
-import { publicArms, type LoadConfig } from '../engine/config.ts';
+import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
 import { ensureK6Bundle } from '../scripts/build.ts';
 import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../scripts/config.ts';
@@ -262,7 +262,6 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
   const converted = await convertK6Console([consoleFile], join(runDir, 'records.jsonl'), { summaryFiles: [files.summaryFile!] });
   const dropped = droppedIterations(converted.summaries);
   const warnings = [
-    ...(config.workload.notes ?? []),
     ...k6Warnings(converted),
     `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
   ];
@@ -270,24 +269,20 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
   if (stopped === 1) warnings.push('stopped by Ctrl-C (forwarded to k6): k6 aborted the test run; requests in flight at that moment may have no record');
   if (stopped >= 2) warnings.push('k6 killed by a second Ctrl-C: requests in flight have no record, and the k6 summary (dropped iterations, thresholds) is missing');
   const manifest: RunManifest & { dropped_iterations: number | null; k6: Record<string, unknown> } = {
-    v: RUN_MANIFEST_VERSION,
-    record_schema_version: RECORD_SCHEMA_VERSION,
-    run_id: config.runId,
-    started_at: new Date(converted.originUnixMs ?? startedAt.getTime()).toISOString(),
-    ended_at: endedAt.toISOString(),
-    engine: 'k6',
-    seed: config.seed,
-    arms: publicArms(config.arms),
-    workload: { path: config.workloadPath, format: config.workload.format, items: config.workload.items.length },
-    config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
-    versions: { k6: version, node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
-    interrupted:
-      stopped >= 2 ? 'SIGINT (second: k6 killed)'
-      : stopped === 1 ? 'SIGINT (forwarded to k6)'
-      : code === 105 ? 'SIGINT (k6 external abort)'
-      : code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})`
-      : null,
-    warnings,
+    ...loadRunManifest(config, {
+      started_at: new Date(converted.originUnixMs ?? startedAt.getTime()).toISOString(),
+      ended_at: endedAt.toISOString(),
+      engine: 'k6',
+      config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
+      versions: { k6: version, node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
+      interrupted:
+        stopped >= 2 ? 'SIGINT (second: k6 killed)'
+        : stopped === 1 ? 'SIGINT (forwarded to k6)'
+        : code === 105 ? 'SIGINT (k6 external abort)'
+        : code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})`
+        : null,
+      warnings,
+    }),
     dropped_iterations: dropped?.total ?? null,
     k6: { exit_code: code, exit_meaning: K6_EXIT[code] ?? null, records: converted.records, ignored_console_lines: converted.ignoredLines, instances: converted.metas, summaries: converted.summaries },
   };

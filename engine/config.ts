@@ -1,10 +1,10 @@
 // The resolved, validated configuration of one load run: what `npm run load` hands to an engine
 // (the Node engine in engine/run-load.ts, or the k6 engine via cli/load-k6.ts `runK6Load(config)`).
 // Holds secrets in memory (arm headers); `publicConfig` is the only view that may be written anywhere.
-import type { Arm } from '../core/record.ts';
+import { RECORD_SCHEMA_VERSION, type Arm } from '../core/record.ts';
 import type { PlanOptions } from '../core/plan.ts';
 import type { Workload } from '../core/workload.ts';
-import { SECRET_HEADER, redactUrl } from '../core/run.ts';
+import { RUN_MANIFEST_VERSION, SECRET_HEADER, redactUrl, type RunManifest } from '../core/run.ts';
 
 export interface ArmTarget {
   arm: Arm;
@@ -82,6 +82,33 @@ export function publicArms(arms: readonly ArmTarget[]): Array<{ arm: Arm; url: s
     simulated_profile: a.simulatedProfile,
     header_names: headerNames(a.headers),
   }));
+}
+
+/**
+ * run.json for a load run: the fields every engine derives from the config the same way (run id,
+ * seed, public arms, workload summary, the workload's notes first among the warnings), plus the
+ * engine's own. Keys in run.json's usual order.
+ */
+export function loadRunManifest(
+  c: LoadConfig,
+  run: Pick<RunManifest, 'engine' | 'started_at' | 'ended_at' | 'config' | 'versions' | 'interrupted' | 'mono_origin_ns'> & { warnings?: string[] },
+): RunManifest {
+  return {
+    v: RUN_MANIFEST_VERSION,
+    record_schema_version: RECORD_SCHEMA_VERSION,
+    run_id: c.runId,
+    started_at: run.started_at,
+    ended_at: run.ended_at,
+    engine: run.engine,
+    seed: c.seed,
+    arms: publicArms(c.arms),
+    workload: { path: c.workloadPath, format: c.workload.format, items: c.workload.items.length },
+    config: run.config,
+    versions: run.versions,
+    interrupted: run.interrupted,
+    ...(run.mono_origin_ns !== undefined ? { mono_origin_ns: run.mono_origin_ns } : {}),
+    warnings: [...(c.workload.notes ?? []), ...(run.warnings ?? [])],
+  };
 }
 
 /** Sortable and unique enough: UTC timestamp plus a short random suffix, e.g. 20260124-101530-4f9c. */

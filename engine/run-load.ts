@@ -5,10 +5,10 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { RECORD_SCHEMA_VERSION, type RequestRecord } from '../core/record.ts';
-import { RUN_MANIFEST_VERSION, type RunManifest } from '../core/run.ts';
+import type { RequestRecord } from '../core/record.ts';
+import type { RunManifest } from '../core/run.ts';
 import { RecordWriter } from '../io/records-file.ts';
-import { publicArms, type LoadConfig } from './config.ts';
+import { loadRunManifest, type LoadConfig } from './config.ts';
 import { monoNow } from './pacer.ts';
 import { ProgressLine, type ArmCounts, type ProgressState } from './progress.ts';
 import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
@@ -303,23 +303,16 @@ export class NodeLoadRun {
 
   #buildManifest(): RunManifest {
     const c = this.config;
-    return {
-      v: RUN_MANIFEST_VERSION,
-      record_schema_version: RECORD_SCHEMA_VERSION,
-      run_id: c.runId,
+    return loadRunManifest(c, {
       started_at: new Date().toISOString(),
       ended_at: null,
       engine: 'node',
-      seed: c.seed,
-      arms: publicArms(c.arms),
-      workload: { path: c.workloadPath, format: c.workload.format, items: c.workload.items.length },
       // Connections opened before the first send (never recorded): per sender and arm, asked for / answered.
       config: { ...c.options, preconnected: this.#warmUps.map((w, k) => ({ sender: this.#handles[k]?.instance || 'main', ...(w ?? { preconnect: 0, opened: {} }) })) },
       versions: versions(),
       interrupted: null,
       mono_origin_ns: this.#origin.toString(),
-      warnings: [...(c.workload.notes ?? [])],
-    };
+    });
   }
 
   #finalManifest(interrupted: string | null): RunManifest & { counts: Record<string, unknown> } {
