@@ -79,7 +79,7 @@ export const COST_COLUMNS = [
   'cost_per_1m_output_tokens',
 ] as const;
 
-const describeBasis = (b: CostBasis): string => (b.kind === 'direct' ? 'direct' : `${b.nodes} nodes x ${b.gpus_per_node} GPUs x ${b.gpu_hour_price}/GPU-h`);
+const describeBasis = (b: CostBasis): string => (b.kind === 'direct' ? 'direct' : `${b.nodes} node${b.nodes === 1 ? '' : 's'} x ${b.gpus_per_node} GPU${b.gpus_per_node === 1 ? '' : 's'} x ${b.gpu_hour_price}/GPU-h`);
 
 /** cost.csv: header + one row per priced arm; empty cell where a figure is undefined. */
 export function costCsv(costs: readonly ArmCost[]): string {

@@ -276,10 +276,12 @@ export function round(n: number): number {
 
 /** Lines for the terminal / report: one figure per line, arms side by side. Missing figures read "not exposed". */
 export function formatServerMetrics(all: readonly ServerMetrics[]): string[] {
-  const fmt = (n: number | null | undefined, unit = '') => (n === null || n === undefined ? 'not exposed' : `${round(n)}${unit}`);
+  // Terminal figures: one decimal below 100, whole numbers above (CSV and summary.json keep 6 digits).
+  const figure = (n: number) => (Math.abs(n) >= 100 || Number.isInteger(n) ? n.toFixed(0) : n.toFixed(1));
+  const fmt = (n: number | null | undefined, unit = '') => (n === null || n === undefined ? 'not exposed' : `${figure(n)}${unit}`);
   const rows: Array<[string, (m: ServerMetrics) => string]> = [
     ['scrapes (gaps)', (m) => `${m.scrapes} (${m.gaps})`],
-    ['prefix-cache hit rate', (m) => (m.prefix_cache?.hit_rate == null ? 'not exposed' : `${round(m.prefix_cache.hit_rate * 100)} %`)],
+    ['prefix-cache hit rate', (m) => (m.prefix_cache?.hit_rate == null ? 'not exposed' : `${figure(m.prefix_cache.hit_rate * 100)} %`)],
     ['running requests mean / max', (m) => `${fmt(m.requests_running?.mean)} / ${fmt(m.requests_running?.max)}`],
     ['waiting requests mean / max', (m) => `${fmt(m.requests_waiting?.mean)} / ${fmt(m.requests_waiting?.max)}`],
     ['KV-cache usage mean / max', (m) => `${fmt(m.kv_cache_usage_pct?.mean, ' %')} / ${fmt(m.kv_cache_usage_pct?.max, ' %')}`],

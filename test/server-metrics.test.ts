@@ -109,7 +109,7 @@ test('serverMetricsCsv: one row per arm, empty cells for figures the server does
       'candidate,0,1,,,,,,,,,,,,,\n',
   );
   const lines = formatServerMetrics([a, b]);
-  t.regex(lines.find((l) => l.startsWith('prefix-cache hit rate')) ?? '', /33\.3333 %\s+not exposed/);
+  t.regex(lines.find((l) => l.startsWith('prefix-cache hit rate')) ?? '', /33\.3 %\s+not exposed/);
 });
 
 test('parseMetricsLines names the file and line of a bad entry and tolerates a truncated last line', (t) => {
