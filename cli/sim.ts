@@ -1,6 +1,6 @@
 // `shadowbench sim`: serves a simulated OpenAI-compatible endpoint until SIGINT / SIGTERM.
 // Prints exactly one JSON line on stdout when ready ({"event":"listening",...}); logs go to stderr.
-import { formatHelp, num, parseOptions, str, UsageError } from './options.ts';
+import { bool, formatHelp, num, parseOptions, str, UsageError } from './options.ts';
 import { PROFILE_NAMES, PROFILES } from '../sim/profiles.ts';
 import { DEFAULT_SIM_MODEL, startSim, type ErrorStatus } from '../sim/server.ts';
 
@@ -21,6 +21,7 @@ export const SIM_OPTIONS = {
   stallRate: rate('share of requests that stop sending and never finish (0-1)'),
   disconnectRate: rate('share of streams whose connection is dropped mid-stream (0-1)'),
   malformedRate: rate('share of streams carrying one event that is not valid JSON (0-1)'),
+  exitWithStdin: bool({ help: 'exit when standard input closes (a parent that starts the sim keeps a pipe open, so the sim ends with it, even after kill -9)' }),
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -73,11 +74,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, profile: profile.name, model: server.model }) + '\n');
   process.stderr.write(`sim: ${profile.name} serving ${server.model} at ${server.url} (seed ${values.seed}, time scale ${values.timeScale})\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const reason = await new Promise<string>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    if (values.exitWithStdin) {
+      process.stdin.once('end', () => resolve('standard input closed (parent gone)'));
+      process.stdin.once('error', () => resolve('standard input failed (parent gone)'));
+      process.stdin.resume();
+    }
   });
-  process.stderr.write(`sim: ${signal}, closing\n`);
+  process.stdin.pause();
+  process.stderr.write(`sim: ${reason}, closing\n`);
   await server.close();
   return 0;
 }

@@ -23,8 +23,10 @@ let exitHookInstalled = false;
  * then drains its in-flight requests against a still-running sim and stops the sim itself.
  */
 export function startSimProcess(profile: string, args: readonly string[] = []): Promise<SimProcess> {
-  const child = spawn(process.execPath, [MAIN, 'sim', '--profile', profile, '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // Its stdin is a pipe from this process: if this process dies, even by kill -9, the pipe closes and
+  // the sim exits (--exit-with-stdin) instead of outliving it.
+  const child = spawn(process.execPath, [MAIN, 'sim', '--profile', profile, '--port', '0', '--exit-with-stdin', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
   live.add(child);
