@@ -13,7 +13,7 @@ import { DEFAULT_GATES, parseGates } from '../analysis/gates.ts';
 import { bundleStatus } from '../scripts/build.ts';
 import { gatesToThresholds } from '../scripts/thresholds.ts';
 import { UsageError } from '../cli/options.ts';
-import { capturingStdout } from './support/load-helpers.ts';
+import { capturingStderr, capturingStdout } from './support/load-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-k6-cli-'));
 const workloadText = Array.from({ length: 3 }, (_, i) => JSON.stringify({ id: `q${i}`, messages: [{ role: 'user', content: `hi ${i}` }], max_tokens: 4 })).join('\n') + '\n';
@@ -29,20 +29,6 @@ function loadConfig(runDir: string): LoadConfig {
     plan: { arrival: 'constant', qps: 5, requests: 4, warmup: 1, seed: 1, order: 'sequential' },
     seed: 1, stream: true, timeoutMs: 20_000, graceMs: 0, maxInflight: 0, workers: 0, pacer: 'clock', preflight: false, progress: false, options: {},
   };
-}
-
-async function capturingStderr<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
-  const write = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { value: await fn(), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
 }
 
 test.serial('no k6: exit 2 with how to install k6 ≥ 1.2 and the xk6-sse extension', async (t) => {

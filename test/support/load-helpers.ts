@@ -34,17 +34,29 @@ export function filesUnder(dir: string): string[] {
   });
 }
 
+/** Runs fn while collecting what it writes to one of the process's output streams. */
+async function capturing<T>(stream: NodeJS.WriteStream, fn: () => Promise<T>): Promise<{ value: T; text: string }> {
+  const write = stream.write;
+  let text = '';
+  stream.write = ((chunk: string | Uint8Array) => {
+    text += String(chunk);
+    return true;
+  }) as typeof stream.write;
+  try {
+    return { value: await fn(), text };
+  } finally {
+    stream.write = write;
+  }
+}
+
 /** Runs fn while collecting what it writes to process.stdout (the command under test prints there). */
 export async function capturingStdout<T>(fn: () => Promise<T>): Promise<{ value: T; stdout: string }> {
-  const write = process.stdout.write;
-  let stdout = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { value: await fn(), stdout };
-  } finally {
-    process.stdout.write = write;
-  }
+  const { value, text } = await capturing(process.stdout, fn);
+  return { value, stdout: text };
+}
+
+/** Runs fn while collecting what it writes to process.stderr (progress and diagnostics). */
+export async function capturingStderr<T>(fn: () => Promise<T>): Promise<{ value: T; stderr: string }> {
+  const { value, text } = await capturing(process.stderr, fn);
+  return { value, stderr: text };
 }
