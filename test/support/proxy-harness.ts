@@ -1,17 +1,17 @@
 // What the proxy tests share: a full ProxyOptions with test defaults (loopback, port 0, shadow on,
 // no admin, a fresh run folder), a chat request body for the sim, a client POST that reads the whole
 // reply, and a poll-until helper (no fixed sleeps).
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'undici';
 import { DEFAULT_SIM_MODEL } from '../../sim/server.ts';
 import type { ProxyOptions } from '../../proxy/server.ts';
 import { DEFAULT_ROLLBACK_THRESHOLDS } from '../../proxy/rollback.ts';
+import { tempDir } from './load-helpers.ts';
 
-/** A fresh temporary folder, its name starting with `prefix`. */
-export const tmpDir = (prefix = 'sb-proxy-') => mkdtempSync(join(tmpdir(), prefix));
+/** A fresh temporary folder for a proxy test (tempDir from load-helpers with a proxy prefix). */
+export const tmpDir = (prefix = 'sb-proxy-') => tempDir(prefix);
 
 /** The proxy's options as the tests start it; `over` names the endpoints and whatever the test varies. */
 export function proxyOptions(over: Partial<ProxyOptions> & { baselineUrl: string; candidateUrl: string }): ProxyOptions {
