@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
+import { percentile } from '../analysis/stats.ts';
 import { buildRequestBody } from '../core/openai.ts';
 import { derivedRandom } from '../core/random.ts';
 import { parseWorkload } from '../core/workload.ts';
@@ -111,17 +112,6 @@ async function one(agent: Agent, url: string, body: Record<string, unknown>, mea
   return { status: res.statusCode, ttftMs: first === null ? null : (first as number) - sent, itlMs: itl };
 }
 
-/** numpy's default percentile (linear interpolation, i = p·(n−1)) of unsorted values. */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = Float64Array.from(values).sort();
-  if (sorted.length === 0) return Number.NaN;
-  const i = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(i);
-  const a = sorted[lo] as number;
-  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
-  return a + (b - a) * (i - lo);
-}
-
 if (import.meta.main) {
   // The sim runs in a child process, as `npm run load` runs it, so client and server do not share a core.
   const profile = process.argv[2] ?? 'vllm-single-node';
@@ -141,9 +131,9 @@ if (import.meta.main) {
   child.kill('SIGTERM');
   const ttft = timings.map((t) => t.ttftMs).filter((v): v is number => v !== null);
   const itl = timings.flatMap((t) => t.itlMs);
-  const f = (v: number) => v.toFixed(1);
+  const f = (values: number[], p: number) => (values.length === 0 ? 'NaN' : percentile(values, p).toFixed(1)); // no answers → NaN, as before
   process.stdout.write(
-    `${profile} @ ${qps} QPS, ${ttft.length} requests: TTFT P50 ${f(percentile(ttft, 50))} P90 ${f(percentile(ttft, 90))} P99 ${f(percentile(ttft, 99))} ms; ` +
-      `ITL P50 ${f(percentile(itl, 50))} P99 ${f(percentile(itl, 99))} ms\n`,
+    `${profile} @ ${qps} QPS, ${ttft.length} requests: TTFT P50 ${f(ttft, 50)} P90 ${f(ttft, 90)} P99 ${f(ttft, 99)} ms; ` +
+      `ITL P50 ${f(itl, 50)} P99 ${f(itl, 99)} ms\n`,
   );
 }

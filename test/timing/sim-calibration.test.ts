@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { openLoop, percentile, sampleWorkloadRequests } from '../../sim/calibrate.ts';
+import { percentile } from '../../analysis/stats.ts';
+import { openLoop, sampleWorkloadRequests } from '../../sim/calibrate.ts';
 
 const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
