@@ -49,7 +49,7 @@ async function proxied(candidateFaults: SimFaults): Promise<string> {
     const start = performance.now();
     await Promise.all(
       planRequests(config.workload, config.plan).map(async (planned) => {
-        await new Promise((r) => setTimeout(r, start + planned.scheduled_ns / 1e6 - performance.now()));
+        await new Promise((r) => setTimeout(r, Math.max(0, start + planned.scheduled_ns / 1e6 - performance.now())));
         const body = JSON.stringify(buildRequestBody(planned.item.body, { model: null, stream: true }));
         const res = await request(proxy.url + API_PATH[planned.item.api], { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         await res.body.dump();
