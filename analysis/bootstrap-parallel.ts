@@ -7,7 +7,7 @@
 // single-threaded one, bit for bit.
 // Robustness: a helper that is slow to start simply claims nothing (the caller does all the
 // blocks); one that stops making progress for STALL_MS has its claimed blocks recomputed here.
-// Node-specific, like similarity-pool.ts.
+// Node-specific, like parallel-read.ts.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { newCounts as NewCounts, resampleRange } from './bootstrap.ts';

@@ -3,7 +3,7 @@
 // skipped, a bad line throws RecordFileError (file:line: what is wrong), an unterminated,
 // unparseable last line of the file only warns. Lines are parsed from bytes by the fast path
 // (record-fast-parse.ts); a line it does not take is decoded and goes through parseRecord.
-// Synchronous (it runs in a worker, or on small files); Node-specific, like similarity-pool.ts.
+// Synchronous (it runs in a worker, or on small files); Node-specific, like parallel-read.ts.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parseRecord, type RequestRecord } from '../core/record.ts';
 import { lineProblem, RecordFileError } from '../io/records-file.ts';
