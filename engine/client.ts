@@ -19,6 +19,7 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
 import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
+import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import { redactUrl } from '../core/run.ts';
 import { monoNow } from './pacer.ts';
 
@@ -38,7 +39,6 @@ export interface ArmClient {
   displayUrl: string;
 }
 
-const MAX_MESSAGE = 300;
 const MAX_ERROR_BODY = 16_384;
 
 /** One connection pool per arm; keep-alive connections are reused, no limit on their number. */
@@ -70,37 +70,6 @@ export function createArmClient(arm: string, url: string, headers: Record<string
     displayUrl: redactUrl(url),
   };
 }
-
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('<redacted>');
-  return out;
-}
-
-const truncate = (text: string, max = MAX_MESSAGE) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
-
-/** An outcome message fit for a record (engine or proxy): secrets replaced, at most MAX_MESSAGE characters. */
-export const recordMessage = (text: string, secrets: readonly string[]): string => truncate(scrub(text, secrets));
-
-/** The server's own words from an error body: OpenAI/vLLM {"error": {"message"}}, {"message"}, {"detail"}, or the text. */
-export function errorBodyMessage(body: string): string {
-  try {
-    const p = JSON.parse(body) as Record<string, unknown>;
-    const e = p.error;
-    if (typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).message === 'string') return (e as Record<string, string>).message as string;
-    if (typeof e === 'string') return e;
-    if (typeof p.message === 'string') return p.message;
-    if (typeof p.detail === 'string') return p.detail;
-    if (p.detail !== undefined) return JSON.stringify(p.detail);
-  } catch {
-    // not JSON: the raw text is the message
-  }
-  return oneLine(body) || '(empty body)';
-}
-
-/** An http_error's message: the server's own words from its error body, on one line. */
-export const httpErrorMessage = (body: string): string => oneLine(errorBodyMessage(body));
 
 const CONNECTION_WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',

@@ -3,7 +3,7 @@
 // run full of errors. `--no-preflight` skips it.
 import { request } from 'undici';
 import type { ArmTarget } from './config.ts';
-import { errorBodyMessage, scrub } from './client.ts';
+import { errorBodyMessage, scrub } from '../core/outcome-message.ts';
 
 const PREFLIGHT_TIMEOUT_MS = 5_000;
 

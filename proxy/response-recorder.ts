@@ -13,7 +13,7 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
-import { httpErrorMessage, recordMessage } from '../engine/client.ts';
+import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 
 /** Non-streaming bodies are kept up to this size for interpretation; error bodies up to MAX_ERROR_BODY. */
 const MAX_JSON_BODY = 8 << 20;

@@ -2,6 +2,7 @@
 // SSE events as xk6-sse delivers them (sse mode), or a whole k6/http response (buffered mode).
 // No k6 imports: the k6 entry (scripts/shadow.ts) feeds it; the logic is the same under the doubles.
 import type { Api } from '../core/openai.ts';
+import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
 import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
 
@@ -57,9 +58,9 @@ export class SseRecorder {
     const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '') ?? '';
     if (failure !== null) r.outcome = failure;
     else if (status === 0 || status === undefined) r.outcome = { kind: 'connection_error', message: error || firstError || 'no response' };
-    else if (status >= 400) r.outcome = { kind: 'http_error', status, message: (firstError || error || `HTTP ${status}`).slice(0, 300) };
+    else if (status >= 400) r.outcome = { kind: 'http_error', status, message: recordMessage(firstError ? httpErrorMessage(firstError) : error || `HTTP ${status}`, []) };
     else if (settled !== null) r.outcome = settled.outcome;
-    else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: firstError.slice(0, 300) };
+    else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: recordMessage(firstError, []) };
     else r.outcome = this.#stream.endOfStream(r.end_ns).outcome;
     r.content_tokens = this.#stream.contentTokens();
     return r;
@@ -117,7 +118,8 @@ export function fillBufferedRecord(record: RequestRecord, api: Api, res: HttpRes
     return r;
   }
   if (res.status >= 400) {
-    r.outcome = { kind: 'http_error', status: res.status, message: body.slice(0, 300) || `HTTP ${res.status}` };
+    // The server's own words, as the Node engine and the proxy record them (core/outcome-message.ts).
+    r.outcome = { kind: 'http_error', status: res.status, message: body === '' ? `HTTP ${res.status}` : recordMessage(httpErrorMessage(body), []) };
     return r;
   }
   r.outcome = recordWholeResponse(r, api, body, false, { bodySample: body });

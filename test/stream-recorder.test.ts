@@ -3,7 +3,8 @@
 import test from 'ava';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { bodyKind, contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
-import { SseRecorder } from '../scripts/record-builder.ts';
+import { fillBufferedRecord, SseRecorder } from '../scripts/record-builder.ts';
+import { httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
 
 const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
 const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') => new StreamRecorder(fresh(), api, { onBadEvent });
@@ -206,6 +207,20 @@ test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeou
   cut.event(content('a'), 10);
   t.deepEqual(cut.finish(200, '', 20).outcome, { kind: 'protocol_error', message: 'stream ended without [DONE] after 1 events' });
   t.deepEqual(make().finish(0, 'dial tcp: connection refused', 20).outcome, { kind: 'connection_error', message: 'dial tcp: connection refused' });
+});
+
+test('k6 records an http_error with the server\'s own words, as the Node engine and the proxy do', (t) => {
+  const body = JSON.stringify({ object: 'error', message: 'Service   unavailable:\nengine overloaded', type: 'ServiceUnavailableError', code: 503 });
+  const expected = httpErrorMessage(body);
+  t.is(expected, 'Service unavailable: engine overloaded');
+  const sse = new SseRecorder(Object.assign(fresh(), { sent_ns: 0 }), 'chat', 1_000);
+  sse.error(`unknown event: ${body}`); // how xk6-sse reports a JSON error body
+  t.deepEqual(sse.finish(503, '', 20).outcome, { kind: 'http_error', status: 503, message: expected });
+  const timings = { blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 1, receiving: 0 };
+  const buffered = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 503, body, error: '', error_code: 0, timings }, 5e6);
+  t.deepEqual(buffered.outcome, { kind: 'http_error', status: 503, message: expected });
+  const long = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 500, body: 'x'.repeat(1000), error: '', error_code: 0, timings }, 5e6);
+  t.is((long.outcome as { message: string }).message.length, MAX_MESSAGE);
 });
 
 test('body kind from status, request and content type: error body, whole JSON, SSE, or not the stream asked for', (t) => {
