@@ -14,12 +14,15 @@ import { readRecords } from '../io/records-file.ts';
 import { run as load } from '../cli/load.ts';
 import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
 import type { Benchmark, BenchTable } from './run.ts';
+import { measureTransportFloor } from './transport-floor.ts';
 
 const STEP_SECONDS = 6;
 const STEPS = [100, 200, 300, 400];
 /** The other pacer, for comparison. */
 const CLOCK_STEPS = [100, 300];
 const LAG_LIMIT_MS = 2;
+/** Paired QPS at which the bare-socket transport floor is measured (bench/transport-floor.ts). */
+const FLOOR_STEPS = [100, 300];
 const SIM_ARGS = ['--inter-token-ms', '5'];
 
 interface Step {
@@ -140,6 +143,23 @@ export const benchmark: Benchmark = {
       const sustained = rows.filter((r) => (r[4] as number) < LAG_LIMIT_MS && (r[12] as number) === 0).map((r) => r[2] as number);
       // The clock pacer (a sleeping helper thread) for comparison: less CPU, less precise.
       for (const qps of CLOCK_STEPS) rows.push(row(await step(dir, workload, sims, qps, STEP_SECONDS, 'clock')));
+      const floorBody = JSON.stringify({ model: DEFAULT_MODEL, messages: [{ role: 'user', content: 'Tell me about topic number 1.' }], max_tokens: 128, ignore_eos: true, stream: true });
+      const floorRows: Array<Array<string | number>> = [];
+      for (const qps of FLOOR_STEPS) {
+        const f = await measureTransportFloor([sims[0].url, sims[1].url], floorBody, qps, STEP_SECONDS, () => simCpuSeconds(sims));
+        const engine = steps.find((s) => s.qps === qps);
+        const simCores = f.simCpuS === null ? null : f.simCpuS / f.seconds;
+        floorRows.push([
+          qps,
+          `${f.responses} / ${f.expected}`,
+          Math.round(f.reads / f.seconds),
+          f.clientCpuS / f.seconds,
+          (f.clientCpuS / f.reads) * 1e6,
+          simCores ?? 'n/a',
+          simCores === null ? 'n/a' : simCores + f.clientCpuS / f.seconds,
+          engine === undefined ? 'n/a' : engine.engineCpuS / engine.wallS,
+        ]);
+      }
       return [
         {
           title: `Node load engine: paired 128-token streams (5 ms inter-token), sims in their own processes, ${availableParallelism()} cores, ${availableParallelism()} workers, ${STEP_SECONDS} s per step`,
@@ -151,6 +171,15 @@ export const benchmark: Benchmark = {
             `Machine load (1-min load average, ${availableParallelism()} cores) before the steps: ${loadBefore.toFixed(2)}, after: ${loadavg()[0]!.toFixed(2)} — other processes on the machine compete for the same cores.`,
             'engine CPU cores: CPU time of this process (main thread + senders + clock threads) per wall second of the step (start-up and drain included); sims CPU cores: the same for both sim processes; engine µs/event: engine CPU per SSE event.',
             'max sender busy: the busiest sending thread\'s CPU share without its idle polling (warned above 0.5); max sender starved: share of time a sender was runnable but off the CPU (other processes competing for the cores).',
+          ],
+        },
+        {
+          title: `Transport floor: the same sims and streams read by a bare-socket client (no HTTP or SSE parsing, no records, 1 ms timer pacing), ${STEP_SECONDS} s per step`,
+          columns: ['paired QPS', 'responses', 'socket reads/s', 'bare client CPU cores', 'bare client µs/read', 'sims CPU cores', 'bare client + sims cores', 'engine CPU cores (table above)'],
+          rows: floorRows,
+          notes: [
+            `What the loopback transport costs before any engine work: on ${availableParallelism()} cores, the sims' and the bare client's share is not available to the engine.`,
+            'Most of the sims\' CPU is the kernel\'s TCP loopback path under writev (one write per SSE event), which the client cannot reduce.',
           ],
         },
       ];
