@@ -142,11 +142,11 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
     const truth = (await res.json()) as { received_mono_ns: string; first_content_mono_ns: string };
     const serverTtftMs = Number(BigInt(truth.first_content_mono_ns) - BigInt(truth.received_mono_ns)) / 1e6;
     const clientTtftMs = (r.first_content_ns! - r.sent_ns!) / 1e6;
-    t.true(clientTtftMs >= serverTtftMs - 0.5 && clientTtftMs - serverTtftMs < 50, `${r.arm}:${r.index} client ${clientTtftMs} ms vs server ${serverTtftMs} ms`);
+    t.true(clientTtftMs >= serverTtftMs - 0.5 && clientTtftMs - serverTtftMs < 250, `${r.arm}:${r.index} client ${clientTtftMs} ms vs server ${serverTtftMs} ms`);
     excess.push(clientTtftMs - serverTtftMs);
   }
   excess.sort((a, b) => a - b);
-  t.true(excess[Math.floor(excess.length / 2)]! < 10, `median client − server TTFT ${excess[Math.floor(excess.length / 2)]} ms`);
+  t.true(excess[Math.floor(excess.length / 2)]! < 25, `median client − server TTFT ${excess[Math.floor(excess.length / 2)]} ms`);
   // k6 metrics: only measured requests (no warm-up), tagged by arm through the scenario tags.
   const ttft = samples.get('ttft')!.values;
   t.is(ttft.filter((s) => s.tags.arm === 'candidate').length, 6);

@@ -98,7 +98,8 @@ test.serial('a candidate error burst triggers rollback within one check interval
     await until('rollback', () => proxy.state().rolled_back, 5_000);
     const reaction = performance.now() - burstDone;
     t.log(`rollback ${reaction.toFixed(0)} ms after the burst's last record (check interval ${CHECK_MS} ms)`);
-    t.true(reaction <= CHECK_MS + 100, `rolled back ${reaction.toFixed(0)} ms after the burst (check interval ${CHECK_MS} ms)`);
+    // At the next check, give or take a busy machine's timer delays (the check that follows is 2 intervals away).
+    t.true(reaction < 2 * CHECK_MS, `rolled back ${reaction.toFixed(0)} ms after the burst (check interval ${CHECK_MS} ms)`);
 
     const state = (await admin(proxy, 'GET', '/admin/state')).json as unknown as ProxyState;
     t.is(state.weight, 0);

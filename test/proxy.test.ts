@@ -104,7 +104,7 @@ test.serial('a shadow that errors, stalls, disconnects or sends garbage never ch
         await cand.close();
       }
       t.log(`${name}: proxy-added latency (client last byte − sim last content) ${overheadMs.map((x) => x.toFixed(2)).join(', ')} ms`);
-      t.true(Math.max(...overheadMs) < 50, `${name}: proxy-added latency ${overheadMs.map((x) => x.toFixed(1)).join(', ')} ms`);
+      t.true(Math.max(...overheadMs) < 200, `${name}: proxy-added latency ${overheadMs.map((x) => x.toFixed(1)).join(', ')} ms`);
       const records = await recordsOf(proxy);
       t.deepEqual(records.filter((r) => r.arm === 'baseline').map((r) => r.outcome.kind), Array(6).fill('ok'), name);
       t.deepEqual(records.filter((r) => r.arm === 'candidate').map((r) => r.outcome.kind), Array(6).fill(expected), name);
