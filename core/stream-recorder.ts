@@ -15,7 +15,7 @@
 //
 // A bad event either stops the stream (`onBadEvent: 'stop'`: a client that owns the exchange aborts it,
 // end = the bad event) or is noted while recording goes on (`'observe'`: a passthrough must not cut the
-// client's stream; the first problem decides the outcome, end = the body's end, even after [DONE]).
+// client's stream; the first problem before [DONE] decides the outcome, end = the body's end).
 import { DONE, interpretChunk, interpretResponse, type Api } from './openai.ts';
 import type { Outcome, RequestRecord } from './record.ts';
 
@@ -122,8 +122,13 @@ export class StreamRecorder {
     return 'more';
   }
 
-  /** A problem found at `ns` outside the event data (e.g. bad SSE framing): the first one counts, as a bad event would. */
-  problem(message: string, ns: number): 'bad' {
+  /**
+   * A problem found at `ns` outside the event data (e.g. bad SSE framing): the first one counts, as a
+   * bad event would. After [DONE] it is ignored, like any event there: the answer was complete, and a
+   * client that stops reading at [DONE] (the Node engine, the OpenAI SDKs) never sees it.
+   */
+  problem(message: string, ns: number): StreamStep {
+    if (this.#doneNs !== null) return 'done';
     if (this.#problem === null) {
       this.#problem = message;
       this.#problemNs = ns;

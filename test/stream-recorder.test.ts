@@ -106,12 +106,17 @@ test('observe mode without a problem: ok at [DONE], decided as soon as it arrive
   t.deepEqual(rec.settled(), { outcome: { kind: 'ok' }, endNs: 20 });
 });
 
-test('a problem found outside the events (SSE framing) counts like a bad event in either mode', (t) => {
+test('a problem found outside the events (SSE framing) counts like a bad event in either mode, until [DONE]', (t) => {
   const observe = recorder('observe');
   feed(observe, [content('a')]);
   t.is(observe.problem('invalid SSE: Unknown field "x"', 15), 'bad');
   observe.event('[DONE]', 20);
   t.deepEqual(observe.endOfStream(30), { outcome: { kind: 'protocol_error', message: 'invalid SSE: Unknown field "x"' }, endNs: 30 });
+
+  const late = recorder('observe');
+  feed(late, [content('a'), '[DONE]']);
+  t.is(late.problem('invalid SSE: Unknown field "x"', 25), 'done', 'after [DONE]: not part of the answer');
+  t.deepEqual(late.endOfStream(30), { outcome: { kind: 'ok' }, endNs: 20 }, 'as the Node engine, which stops reading at [DONE]');
 
   const stop = recorder('stop');
   stop.problem('first', 5);
