@@ -3,7 +3,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS } from '../core/record.ts';
 import { PRESENT_MEASURED, PRESENT_WARMUP, type RunCollector } from './collect.ts';
-import { ARM_METRICS, type ArmReport, type Report } from './report.ts';
+import { ARM_METRICS, candidateMinusBaseline, type ArmReport, type Report } from './report.ts';
 import { PERCENTILES, STAT_NAMES, type Stats } from './stats.ts';
 
 /** CSV cell for a number: up to 6 decimals, '' when not measured. */
@@ -18,15 +18,11 @@ const csv = (rows: Array<Array<string | number>>): string => stringify(rows, { r
 /** summary.csv: one row per metric × statistic, one column per arm, plus delta = candidate − baseline. */
 export function summaryCsv(report: Report): string {
   const arms = report.arms.map((a) => a.arm);
-  const hasDelta = arms.includes(BASELINE) && arms.includes(CANDIDATE);
-  const header = ['metric', 'unit', 'statistic', ...arms, ...(hasDelta ? ['delta_candidate_minus_baseline'] : [])];
+  const delta = candidateMinusBaseline(report);
+  const header = ['metric', 'unit', 'statistic', ...arms, ...(delta ? ['delta_candidate_minus_baseline'] : [])];
   const rows: Array<Array<string | number>> = [header];
   const row = (metric: string, unit: string, statistic: string, get: (a: ArmReport) => number | null | undefined) => {
-    const values = report.arms.map(get);
-    const b = get(report.arms.find((a) => a.arm === BASELINE) as ArmReport);
-    const c = get(report.arms.find((a) => a.arm === CANDIDATE) as ArmReport);
-    const delta = hasDelta && b !== null && b !== undefined && c !== null && c !== undefined ? c - b : null;
-    rows.push([metric, unit, statistic, ...values.map(csvNumber), ...(hasDelta ? [csvNumber(delta)] : [])]);
+    rows.push([metric, unit, statistic, ...report.arms.map(get).map(csvNumber), ...(delta ? [csvNumber(delta(get))] : [])]);
   };
   for (const [metric, unit] of ARM_METRICS) {
     for (const stat of STAT_NAMES) row(metric, stat === 'count' ? 'requests' : unit, stat, (a) => a.metrics[metric]?.[stat as keyof Stats]);

@@ -358,6 +358,20 @@ export function withServerFigures(report: Report, serverMetrics: readonly Server
   };
 }
 
+/**
+ * A figure's change from baseline to candidate (candidate − baseline): a function of the figure,
+ * or null when the run lacks either arm (nothing to compare: no delta column at all).
+ */
+export function candidateMinusBaseline(report: Report): ((get: (a: ArmReport) => number | null | undefined) => number | null) | null {
+  const baseline = report.arms.find((a) => a.arm === BASELINE);
+  const candidate = report.arms.find((a) => a.arm === CANDIDATE);
+  if (baseline === undefined || candidate === undefined) return null;
+  return (get) => {
+    const [b, c] = [get(baseline), get(candidate)];
+    return b === null || b === undefined || c === null || c === undefined ? null : c - b;
+  };
+}
+
 /** Compact number for messages: up to 3 decimals, no trailing zeros. */
 export function fmt(value: number): string {
   return Number.isFinite(value) ? String(Number(value.toFixed(3))) : String(value);

@@ -1,8 +1,7 @@
 // The readable terminal report: aligned per-arm table with units and delta, the paired comparison,
 // similarity, validity and the verdict with its reasons. Pure: returns the text.
-import { BASELINE, CANDIDATE } from '../core/record.ts';
 import { formatCost } from './cost.ts';
-import type { ArmReport, Improvement, Report, SimilarityReport } from './report.ts';
+import { candidateMinusBaseline, type ArmReport, type Improvement, type Report, type SimilarityReport } from './report.ts';
 import { formatServerMetrics } from './server-metrics.ts';
 
 const num = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -57,19 +56,17 @@ function similarityLine(label: string, s: SimilarityReport): string[] {
 export function terminalReport(report: Report): string {
   const out: string[] = [];
   const arms = report.arms.map((a) => a.arm);
-  const hasDelta = arms.includes(BASELINE) && arms.includes(CANDIDATE);
+  const deltaOf = candidateMinusBaseline(report);
   out.push(`shadowbench analysis — run ${report.run_id}`);
   out.push(`${report.records.read.toLocaleString('en-US')} records, ${report.comparison.ok_pairs.toLocaleString('en-US')} ok pairs of ${report.comparison.pairs.toLocaleString('en-US')}`);
   out.push('');
-  const rows: string[][] = [['Metric', 'Unit', ...arms, ...(hasDelta ? ['Δ cand − base'] : [])]];
+  const rows: string[][] = [['Metric', 'Unit', ...arms, ...(deltaOf ? ['Δ cand − base'] : [])]];
   for (const [label, unit, get, format] of ROWS) {
     const f = (v: number | null | undefined) => (format === 'pct' ? pct(v) : format === 'int' ? num(v, 0) : num(v));
     const values = report.arms.map(get);
-    const b = get(report.arms.find((a) => a.arm === BASELINE) as ArmReport);
-    const c = get(report.arms.find((a) => a.arm === CANDIDATE) as ArmReport);
-    const delta = hasDelta && b !== null && b !== undefined && c !== null && c !== undefined ? c - b : null;
+    const delta = deltaOf?.(get) ?? null;
     const deltaText = delta === null ? '—' : (delta > 0 ? '+' : '') + f(delta);
-    rows.push([label, unit, ...values.map(f), ...(hasDelta ? [deltaText] : [])]);
+    rows.push([label, unit, ...values.map(f), ...(deltaOf ? [deltaText] : [])]);
   }
   out.push(...table(rows, (i) => i >= 2));
   out.push('');

@@ -123,6 +123,22 @@ test('the folder analysis finds the similarity of the in-memory analysis (parall
   rmSync(dir, { recursive: true });
 });
 
+test('a run with one arm only is analysed: every file written, no delta column, INVESTIGATE naming the missing arm', async (t) => {
+  for (const [present, missing] of [['candidate', 'baseline'], ['baseline', 'candidate']] as const) {
+    const records = fixtureRun({ indices: 22, withRepeat: false }).filter((r) => r.arm === present);
+    const dir = writeRun(records, { v: 1, run_id: records[0]?.run_id, arms: [{ arm: present }], warnings: [] });
+    t.deepEqual(await analyzeRunFolder(dir, { quiet: true }), { verdict: 'INVESTIGATE', exitCode: 1 }, present);
+    const summary = readFileSync(join(dir, 'summary.csv'), 'utf8');
+    t.is(summary.split('\n')[0], `metric,unit,statistic,${present}`);
+    t.regex(summary, /^requests,requests,value,21$/m); // 22 minus the fixture's warm-up request
+    const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    t.true(report.verdict.reasons.some((r: { message: string }) => r.message.includes(`no "${missing}" records`)), present);
+    t.false(terminalReport(report).includes('Δ cand − base'));
+    for (const name of ANALYZE_FILES) t.true(readFileSync(join(dir, name), 'utf8').length > 0, `${present}: ${name}`);
+    rmSync(dir, { recursive: true });
+  }
+});
+
 test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
   const dir = writeRun(fixtureRun({ indices: 22, withRepeat: false }), null);
   const result = await analyzeRunFolder(dir, { quiet: true });
