@@ -15,6 +15,9 @@
 //            most favourable plausible reading of the two runs is a regression beyond the threshold;
 //   - NOISE  when w > threshold but the interval reaches the threshold: reported, does not fail;
 //   - SKIPPED when either run has nothing to measure for the rule (reported, does not fail).
+// One more rule, regression.comparable, FAILS when the two runs were not driven alike (arrival
+// process, rate, time scale, streaming, workload: from their run.json) or when no metric rule could be
+// compared at all: a reference that cannot be compared must not pass the gate silently.
 // Throughput treats each run's window as fixed: its variability comes from the requests' output.
 // Both runs are evaluated with tonight's gates (same similarity threshold), from per-request values:
 // the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
@@ -54,7 +57,10 @@ export interface RuleResult {
   worsening: number | null;
   /** Bootstrap interval of w. */
   ci: Interval | null;
-  threshold: number;
+  /** Largest worsening allowed (null for regression.comparable). */
+  threshold: number | null;
+  /** The rule watches a decrease: the signed change readers see is −w (as in the message). */
+  decrease: boolean;
   message: string;
 }
 
@@ -227,7 +233,7 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
   };
   const t = point(tonight, vt);
   const r = point(reference, vr);
-  const skipped = (why: string): RuleResult => ({ rule, label: spec.label, status: 'skipped', tonight: t, reference: r, worsening: null, ci: null, threshold, message: `${spec.label}: not compared (${why})` });
+  const skipped = (why: string): RuleResult => ({ rule, label: spec.label, status: 'skipped', tonight: t, reference: r, worsening: null, ci: null, threshold, decrease: spec.decrease, message: `${spec.label}: not compared (${why})` });
   if (t === null || r === null) return skipped(t === null ? 'nothing measured tonight' : 'nothing measured in the reference run');
   if ((spec.rule === 'max_ttft_p99_increase' || spec.rule === 'max_throughput_decrease') && r <= 0) return skipped('the reference figure is 0');
   const w = spec.worsening(t, r);
@@ -267,12 +273,65 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
     worsening: w,
     ci,
     threshold,
+    decrease: spec.decrease,
     message: `${spec.label}: tonight ${spec.show(t)} vs reference ${spec.show(r)} (${spec.showChange(change(w))}, ${ciText}); ${verdict}`,
   };
 }
 
-/** Compares tonight's candidate with the reference run's candidate, rule by rule. */
-export function compareRuns(tonight: RegressionSamples, reference: RegressionSamples, gates: Gates): RegressionResult {
-  const rules = RULES.map((spec) => evaluate(spec, tonight, reference, gates));
+/** What of a run's run.json says how it was driven (any engine; absent keys are not compared). */
+export interface RunSetup {
+  config?: Record<string, unknown>;
+  workload?: { path?: string; format?: string; items?: number } | null;
+}
+
+/** The load setup of a run, as comparable strings: arrival process, rate, time scale, streaming, workload. */
+function setupOf(run: RunSetup): Map<string, string> {
+  const config = run.config ?? {};
+  const plan = (typeof config.plan === 'object' && config.plan !== null ? config.plan : {}) as Record<string, unknown>;
+  const out = new Map<string, string>();
+  const put = (name: string, value: unknown) => {
+    if (value !== undefined && value !== null) out.set(name, String(value));
+  };
+  const arrival = plan.arrival ?? config.arrival;
+  put('arrival', arrival);
+  if (arrival !== 'trace') put('QPS', plan.qps ?? config.qps);
+  else put('time scale', config.timeScale);
+  put('streaming', config.stream);
+  put('API', config.api);
+  const w = run.workload;
+  if (w) {
+    put('workload', w.path === undefined ? undefined : w.path.split(/[\\/]/).at(-1));
+    put('workload format', w.format);
+    put('workload items', w.items);
+  }
+  put('sample', config.sample);
+  return out;
+}
+
+/** How the two runs were driven differently ("QPS 8 vs 20", ...); empty when alike or unknown. */
+export function setupDifferences(tonight: RunSetup, reference: RunSetup): string[] {
+  const t = setupOf(tonight);
+  const r = setupOf(reference);
+  return [...t].filter(([k, v]) => r.has(k) && r.get(k) !== v).map(([k, v]) => `${k} ${v} vs ${r.get(k)}`);
+}
+
+function comparable(rules: readonly RuleResult[], differences: readonly string[]): RuleResult {
+  const base = { rule: 'regression.comparable', label: 'Comparable runs', tonight: null, reference: null, worsening: null, ci: null, threshold: null, decrease: false } as const;
+  if (differences.length > 0) {
+    return { ...base, status: 'fail', message: `Comparable runs: no, the runs were driven differently (tonight vs reference: ${differences.join('; ')}); store a reference run with tonight's setup` };
+  }
+  if (rules.every((r) => r.status === 'skipped')) {
+    return { ...base, status: 'fail', message: 'Comparable runs: no, not one rule could be compared (nothing measured on one of the runs)' };
+  }
+  return { ...base, status: 'pass', message: 'Comparable runs: same arrival process, rate, streaming and workload' };
+}
+
+/**
+ * Compares tonight's candidate with the reference run's candidate, rule by rule; `differences` are
+ * the runs' setup differences (setupDifferences), which fail regression.comparable.
+ */
+export function compareRuns(tonight: RegressionSamples, reference: RegressionSamples, gates: Gates, differences: readonly string[] = []): RegressionResult {
+  const metricRules = RULES.map((spec) => evaluate(spec, tonight, reference, gates));
+  const rules = [comparable(metricRules, differences), ...metricRules];
   return { tonight_run_id: tonight.run_id, reference_run_id: reference.run_id, rules, failed: rules.some((r) => r.status === 'fail'), method: REGRESSION_METHOD };
 }

@@ -15,14 +15,17 @@ function ruleFigures(r: RuleResult): string[] {
   const relative = r.rule === 'regression.max_ttft_p99_increase' || r.rule === 'regression.max_throughput_decrease';
   const unit = r.rule === 'regression.max_ttft_p99_increase' ? ' ms' : ' tok/s';
   const show = (v: number | null) => (v === null ? '—' : relative ? `${fmt(Number(v.toFixed(2)))}${unit}` : `${fmt(Number((v * 100).toFixed(2)))} %`);
-  // worsening: positive = tonight is worse (relative % for TTFT and throughput, percentage points for rates)
-  const w = (v: number) => `${v < 0 ? '−' : ''}${fmt(Number(Math.abs(v * 100).toFixed(2)))}${relative ? ' %' : ' pt'}`;
+  // The signed change tonight vs reference, as the rule's message says it: a decrease rule's worsening
+  // w is a change of −w (relative % for TTFT and throughput, percentage points for rates).
+  const change = (w: number) => (r.decrease ? -w : w);
+  const signed = (v: number) => `${v > 0 ? '+' : v < 0 ? '−' : '±'}${fmt(Number(Math.abs(v * 100).toFixed(2)))}${relative ? ' %' : ' pt'}`;
+  const ends = r.ci === null ? null : [change(r.ci.low), change(r.ci.high)].sort((a, b) => a - b);
   return [
     show(r.tonight),
     show(r.reference),
-    r.worsening === null ? '—' : w(r.worsening),
-    r.ci === null ? '—' : `${w(r.ci.low)} to ${w(r.ci.high)}`,
-    w(r.threshold),
+    r.worsening === null ? '—' : signed(change(r.worsening)),
+    ends === null ? '—' : `${signed(ends[0] as number)} to ${signed(ends[1] as number)}`,
+    r.threshold === null ? '—' : `${r.decrease ? '≥' : '≤'} ${signed(change(r.threshold))}`,
   ];
 }
 
@@ -59,11 +62,12 @@ export function summaryMarkdown(report: Report, regression: RegressionResult | n
   if (regression) {
     out.push(`## Regression against \`${regression.reference_run_id}\``);
     out.push('');
-    out.push(row(['Status', 'Rule', 'Tonight', 'Reference', 'Worsening', 'CI of worsening', 'Allowed']));
+    out.push(row(['Status', 'Rule', 'Tonight', 'Reference', 'Change', 'CI of change', 'Allowed']));
     out.push('|---|---|---:|---:|---:|---:|---:|');
     for (const r of regression.rules) out.push(row([STATUS[r.status], `\`${r.rule}\``, ...ruleFigures(r)]));
     out.push('');
-    out.push('Candidate arm. Worsening is positive when tonight is worse: TTFT P99 increase and output-throughput decrease relative to the reference (%), consistency decrease and error-rate increase in percentage points (pt).');
+    for (const r of regression.rules) if (r.rule === 'regression.comparable' && r.status !== 'pass') out.push(`${r.message}.`, '');
+    out.push('Candidate arm. Change = tonight against the reference: TTFT P99 and output throughput relative to the reference (%), consistency and error rate in percentage points (pt).');
     out.push('');
     out.push(regression.method);
     out.push('');

@@ -78,7 +78,7 @@ export function droppedIterations(manifest: Partial<RunManifest> & { dropped_ite
   return total;
 }
 
-async function readManifest(runDir: string): Promise<(Partial<RunManifest> & { dropped_iterations?: unknown }) | null> {
+export async function readManifest(runDir: string): Promise<(Partial<RunManifest> & { dropped_iterations?: unknown }) | null> {
   const file = join(runDir, 'run.json');
   if (!existsSync(file)) return null;
   try {

@@ -10,10 +10,11 @@ import { join, resolve } from 'node:path';
 import { chartData } from '../analysis/charts.ts';
 import { htmlReport } from '../analysis/html-report.ts';
 import { junitXml } from '../analysis/junit.ts';
-import { compareRuns, regressionSamples, type RegressionResult } from '../analysis/regression.ts';
+import { CANDIDATE } from '../core/record.ts';
+import { compareRuns, regressionSamples, setupDifferences, type RegressionResult } from '../analysis/regression.ts';
 import { summaryMarkdown } from '../analysis/summary-md.ts';
 import { readReportAssets } from '../io/report-assets.ts';
-import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, REPORT_FILE, runFolderArgument } from './analyze.ts';
+import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
 import { formatHelp, parseOptions, str, UsageError } from './options.ts';
 
 export const GATE_OPTIONS = {
@@ -48,7 +49,13 @@ export async function run(argv: string[]): Promise<number> {
       if (error instanceof UsageError) throw new UsageError(`--against: ${error.message}`);
       throw error;
     }
-    regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates);
+    const referenceCandidate = reference.report.arms.find((a) => a.arm === CANDIDATE);
+    if (referenceCandidate === undefined || referenceCandidate.requests === 0) {
+      throw new UsageError(`--against ${values.against}: the reference run has no measured candidate requests (arms: ${reference.report.arms.map((a) => a.arm).join(', ')}); give a run whose candidate can be compared`);
+    }
+    const [tonightSetup, referenceSetup] = await Promise.all([readManifest(runDir), readManifest(values.against)]);
+    const differences = tonightSetup && referenceSetup ? setupDifferences(tonightSetup, referenceSetup) : [];
+    regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates, differences);
     const html = htmlReport({ report: tonight.report, charts: chartData(tonight.collector, tonight.report), assets: await readReportAssets(), serverMetrics: tonight.serverMetrics, regression });
     await writeFile(join(runDir, REPORT_FILE), html);
   }

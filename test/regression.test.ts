@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
 import { bootstrapReplicates } from '../analysis/bootstrap.ts';
-import { bernoulliReplicates, compareRuns, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
+import { bernoulliReplicates, compareRuns, setupDifferences, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
 import { percentile } from '../analysis/stats.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 import { runCli } from './support/run-cli.ts';
@@ -31,8 +31,8 @@ const rule = (results: RuleResult[], name: string) => results.find((r) => r.rule
 test('the same run against itself passes every rule with zero worsening', (t) => {
   const result = compareRuns(samples(), samples(), gates);
   t.false(result.failed);
-  t.deepEqual(result.rules.map((r) => r.status), ['pass', 'pass', 'pass', 'pass']);
-  for (const r of result.rules) t.is(r.worsening, 0, r.rule);
+  t.deepEqual(result.rules.map((r) => r.status), ['pass', 'pass', 'pass', 'pass', 'pass']);
+  for (const r of result.rules.filter((r) => r.rule !== 'regression.comparable')) t.is(r.worsening, 0, r.rule);
 });
 
 test('TTFT P99 up 30 % on 1,000 requests fails; the interval is beyond 10 %', (t) => {
@@ -99,6 +99,31 @@ test('a rule with nothing to measure on either run is skipped, not failed', (t) 
   t.regex(rule(result.rules, 'max_ttft_p99_increase').message, /not compared \(nothing measured tonight\)/);
   t.is(rule(result.rules, 'max_consistency_decrease').status, 'skipped');
   t.false(result.failed);
+});
+
+test('nothing comparable at all fails regression.comparable: an empty reference never passes the gate silently', (t) => {
+  const empty = samples({ ttft_ms: f([]), ok_tokens: f([]), errors: f([]), consistent: f([]), window_s: null });
+  const result = compareRuns(samples(), empty, gates);
+  t.deepEqual(result.rules.map((r) => r.status), ['fail', 'skipped', 'skipped', 'skipped', 'skipped']);
+  t.regex(rule(result.rules, 'comparable').message, /not one rule could be compared/);
+  t.true(result.failed);
+});
+
+test('runs driven differently are not comparable: rate, arrival, streaming or workload differ (keys one run lacks are not compared)', (t) => {
+  const run = (config: Record<string, unknown>, workload: { path: string; format: string; items: number } | null = { path: '/ci/a/workloads/chat.jsonl', format: 'openai', items: 300 }) => ({ config, workload });
+  const tonight = run({ plan: { arrival: 'constant', qps: 8 }, stream: true });
+  t.deepEqual(setupDifferences(tonight, run({ plan: { arrival: 'constant', qps: 20 }, stream: true })), ['QPS 8 vs 20']);
+  t.deepEqual(setupDifferences(tonight, run({ plan: { arrival: 'constant', qps: 8 }, stream: true }, { path: 'workloads/chat.jsonl', format: 'openai', items: 300 })), [], 'the same workload file from another folder');
+  t.deepEqual(
+    setupDifferences(tonight, run({ plan: { arrival: 'poisson', qps: 8 }, stream: false }, { path: 'other.jsonl', format: 'openai', items: 50 })),
+    ['arrival constant vs poisson', 'streaming true vs false', 'workload chat.jsonl vs other.jsonl', 'workload items 300 vs 50'],
+  );
+  t.deepEqual(setupDifferences(run({ arrival: 'trace', timeScale: 2 }), run({ arrival: 'trace', timeScale: 1, qps: 100 })), ['time scale 2 vs 1'], 'trace replay: the time scale, not a QPS');
+  t.deepEqual(setupDifferences(tonight, run({}, null)), [], 'nothing known about the reference: nothing to compare');
+  const result = compareRuns(samples(), samples(), gates, ['QPS 8 vs 20']);
+  t.is(rule(result.rules, 'comparable').status, 'fail');
+  t.regex(rule(result.rules, 'comparable').message, /driven differently \(tonight vs reference: QPS 8 vs 20\)/);
+  t.true(result.failed);
 });
 
 test('seeded: the same inputs give the same intervals; replicates are resamples of the values', (t) => {
@@ -169,11 +194,27 @@ test('npm run gate -- tonight --against reference: exit 0 without regression, 1 
   t.is(self.code, 2);
   t.regex(self.stderr, /--against .*: is tonight's run folder itself/);
 
-  t.regex(junit, /<testsuite name="regression slower against reference" tests="4" failures="1" errors="0" skipped="0">/);
+  t.regex(junit, /<testsuite name="regression slower against reference" tests="5" failures="1" errors="0" skipped="0">/);
   t.regex(junit, /<testcase classname="shadowbench.regression" name="regression.max_ttft_p99_increase">\n +<failure type="regression" message="TTFT P99 increase: /);
   t.regex(md, /^# shadowbench gate: ❌ failed\n\nRun `slower` against reference `reference`: verdict \*\*PROCEED\*\*, \*\*regression\*\* \(exit 1\)\./);
   t.regex(md, /\| ❌ fail \| `regression.max_ttft_p99_increase` \|/);
   t.regex(html, /Regression against the reference run/);
   t.regex(readFileSync(join(same, 'summary.md'), 'utf8'), /^# shadowbench gate: ✅ passed/);
   for (const dir of [reference, same, slower]) rmSync(dir, { recursive: true });
+});
+
+test('gate --against a reference without candidate requests is refused (exit 2); one driven at another rate fails as not comparable', async (t) => {
+  const records = fixtureRun({ withRepeat: false, indices: 60, runId: 'tonight' });
+  const manifest = (qps: number, runId: string) => JSON.stringify({ v: 1, run_id: runId, arms: [{ arm: 'baseline' }, { arm: 'candidate' }], workload: { path: 'w.jsonl', format: 'openai', items: 60 }, config: { plan: { arrival: 'constant', qps } }, warnings: [] });
+  const tonight = folder(records);
+  writeFileSync(join(tonight, 'run.json'), manifest(20, 'tonight'));
+  const baselineOnly = folder(records.filter((r) => r.arm === 'baseline'));
+  const otherRate = folder(fixtureRun({ withRepeat: false, indices: 60, runId: 'reference' }));
+  writeFileSync(join(otherRate, 'run.json'), manifest(8, 'reference'));
+  const [noCandidate, differentRate] = await Promise.all([gate([tonight, '--against', baselineOnly, '--quiet']), gate([tonight, '--against', otherRate])]);
+  t.is(noCandidate.code, 2);
+  t.regex(noCandidate.stderr, /--against .*: the reference run has no measured candidate requests \(arms: baseline\)/);
+  t.is(differentRate.code, 1, differentRate.stderr);
+  t.regex(differentRate.stdout, /FAIL +regression\.comparable: Comparable runs: no, the runs were driven differently \(tonight vs reference: QPS 20 vs 8\)/);
+  for (const dir of [tonight, baselineOnly, otherRate]) rmSync(dir, { recursive: true });
 });
