@@ -127,6 +127,8 @@ export interface RunContext {
   manifestWarnings: string[];
   /** Dropped iterations reported in run.json (a `dropped_iterations` counter or a warning starting with it). */
   droppedIterations: number | null;
+  /** Why a load run (Node engine or k6) stopped before its planned end (run.json `interrupted`), else null. */
+  interrupted?: string | null;
 }
 
 const okCode = 0; // OUTCOME_KINDS[0] === 'ok'
@@ -307,6 +309,10 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
     problems.push(
       `P99 |arm skew| ${fmt(comparison.arm_skew_abs_p99_ms)} ms > ${gates.validity.max_arm_skew_p99_ms} ms (validity.max_arm_skew_p99_ms): the arms did not receive each request at the same instant`,
     );
+  }
+  if (context.interrupted) {
+    // Shorter than planned, and ended by an operator or a failure: not the run the gate was set up to judge.
+    problems.push(`the run was interrupted (${context.interrupted}) before its planned end: its figures cover only the part that ran`);
   }
   if (context.droppedIterations !== null && context.droppedIterations > 0 && !gates.validity.allow_dropped_iterations) {
     problems.push(`${context.droppedIterations} dropped iterations reported in run.json: the target rate was not sustained (validity.allow_dropped_iterations: false)`);

@@ -121,6 +121,8 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     readWarnings: summary.warnings,
     manifestWarnings: manifest?.warnings ?? [],
     droppedIterations: manifest ? droppedIterations(manifest) : null,
+    // A proxy's run ends when it is stopped (SIGTERM is its normal end); a load run has a planned end.
+    interrupted: manifest?.engine !== 'proxy' && typeof manifest?.interrupted === 'string' ? manifest.interrupted : null,
   });
   return { report, collector };
 }

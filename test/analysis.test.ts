@@ -139,6 +139,20 @@ test('a run with one arm only is analysed: every file written, no delta column, 
   }
 });
 
+test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy stopped by SIGTERM ended normally', async (t) => {
+  const records = fixtureRun({ indices: 22, withRepeat: false });
+  const manifest = (engine: string, interrupted: string | null) => ({ v: 1, run_id: records[0]?.run_id, engine, interrupted, arms: [{ arm: 'baseline' }, { arm: 'candidate' }], warnings: [] });
+  const complete = writeRun(records, manifest('node', null));
+  const stopped = writeRun(records, manifest('node', 'SIGINT'));
+  const proxy = writeRun(records, manifest('proxy', 'SIGTERM'));
+  t.is((await analyzeRunFolder(complete, { quiet: true })).verdict, 'PROCEED');
+  t.is((await analyzeRunFolder(proxy, { quiet: true })).verdict, 'PROCEED');
+  t.deepEqual(await analyzeRunFolder(stopped, { quiet: true }), { verdict: 'INVESTIGATE', exitCode: 1 });
+  const report = JSON.parse(readFileSync(join(stopped, 'summary.json'), 'utf8'));
+  t.deepEqual(report.validity.problems, ['the run was interrupted (SIGINT) before its planned end: its figures cover only the part that ran']);
+  for (const dir of [complete, stopped, proxy]) rmSync(dir, { recursive: true });
+});
+
 test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
   const dir = writeRun(fixtureRun({ indices: 22, withRepeat: false }), null);
   const result = await analyzeRunFolder(dir, { quiet: true });
