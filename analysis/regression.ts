@@ -5,7 +5,7 @@
 //   regression.max_ttft_p99_increase    w = P99_tonight / P99_reference − 1           (TTFT of ok candidate requests)
 //   regression.max_throughput_decrease  w = 1 − tput_tonight / tput_reference          (output tokens/s = Σ ok tokens / window)
 //   regression.max_consistency_decrease w = consistency_reference − consistency_tonight (share of ok pairs with similarity ≥ threshold)
-//   regression.max_error_rate_increase  w = error_rate_tonight − error_rate_reference   (non-ok / measured candidate requests)
+//   regression.max_error_rate_increase  w = error_rate_tonight − error_rate_reference   (non-ok / measured candidate requests, cancelled left out)
 // and is decided with a bootstrap of both runs, so noise does not fail the build:
 //   - each run's per-request values are resampled independently (seeded, B = bootstrap.resamples;
 //     bootstrap.ts's bootstrapReplicates, or exact Binomial draws for 0/1 values),
@@ -22,7 +22,7 @@
 // Both runs are evaluated with tonight's gates (same similarity threshold), from per-request values:
 // the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
 import { hash32, seededRandom } from '../core/random.ts';
-import { CANDIDATE } from '../core/record.ts';
+import { CANDIDATE, OUTCOME_KINDS } from '../core/record.ts';
 import { bootstrapReplicates, type Interval } from './bootstrap.ts';
 import { PRESENT_MEASURED, type RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
@@ -37,7 +37,7 @@ export interface RegressionSamples {
   ok_tokens: Float64Array;
   /** The candidate's measurement window (s): first send to last end. */
   window_s: number | null;
-  /** 1 for each measured candidate request that did not succeed, else 0. */
+  /** 1 for each measured candidate request that did not succeed, else 0 (cancelled requests left out, as in the error rate). */
   errors: Float64Array;
   /** 1 for each ok pair whose similarity ratio ≥ the threshold, else 0. */
   consistent: Float64Array;
@@ -80,6 +80,7 @@ export const REGRESSION_METHOD =
   'Beyond the threshold but within the interval is NOISE and does not fail the build.';
 
 const OK = 0; // OUTCOME_KINDS[0] === 'ok'
+const CANCELLED = OUTCOME_KINDS.indexOf('cancelled');
 
 /** The per-request values the rules need, from a collector and its report (candidate arm). */
 export function regressionSamples(collector: RunCollector, report: Report): RegressionSamples {
@@ -92,7 +93,8 @@ export function regressionSamples(collector: RunCollector, report: Report): Regr
     for (let i = 0; i < Math.min(collector.size, cand.capacity); i++) {
       if (cand.present[i] !== PRESENT_MEASURED) continue;
       const ok = cand.outcome[i] === OK;
-      errors.push(ok ? 0 : 1);
+      if (cand.outcome[i] !== CANCELLED) errors.push(ok ? 0 : 1); // as report.ts's error rate
+
       const tokens = cand.tokens[i] as number;
       okTokens.push(ok && tokens === tokens ? tokens : 0);
       const t = cand.ttft[i] as number;

@@ -39,9 +39,9 @@ export interface ArmReport {
   outcomes: Record<OutcomeKind, number>;
   /** Share of requests per outcome kind. */
   outcome_rates: Record<OutcomeKind, number>;
-  /** (requests − ok) / requests. */
+  /** (requests − ok − cancelled) / (requests − cancelled): failures of the server, among the requests it was let finish. */
   error_rate: number;
-  /** timeouts / requests. */
+  /** timeouts / (requests − cancelled). */
   timeout_rate: number;
   /** Requests without token timing (k6 buffered mode): their TTFT, ITL and TPOT are "not measured". */
   token_timing_missing: number;
@@ -159,6 +159,7 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
   }
   const n = a.requests;
   const rate = (count: number) => (n > 0 ? count / n : 0);
+  const judged = n - outcomes.cancelled;
   const window_s = windowEnd > windowStart ? (windowEnd - windowStart) / 1e9 : null;
   const perS = (count: number) => (window_s === null ? null : count / window_s);
   const column = (c: Float64Array) => describe(c.subarray(0, Math.min(size, a.capacity)));
@@ -181,8 +182,10 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
     ok: outcomes.ok,
     outcomes,
     outcome_rates: Object.fromEntries(OUTCOME_KINDS.map((k) => [k, rate(outcomes[k])])) as Record<OutcomeKind, number>,
-    error_rate: rate(n - outcomes.ok),
-    timeout_rate: rate(outcomes.timeout),
+    // A cancelled request was ended by shadowbench (Ctrl-C past the grace period), not by the server:
+    // it is counted (outcomes) but is neither a success nor a server failure.
+    error_rate: judged > 0 ? (judged - outcomes.ok) / judged : 0,
+    timeout_rate: judged > 0 ? outcomes.timeout / judged : 0,
     token_timing_missing: a.untimed,
     output_tokens_source: a.tokensFromUsage > 0 ? (a.tokensFromChunks > 0 ? 'mixed' : 'usage') : a.tokensFromChunks > 0 ? 'chunks' : 'none',
     instances: [...a.instances].sort(),

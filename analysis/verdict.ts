@@ -107,7 +107,7 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
 
 function describeFailures(outcomes: Record<string, number>): string {
   return Object.entries(outcomes)
-    .filter(([kind, n]) => kind !== 'ok' && n > 0)
+    .filter(([kind, n]) => kind !== 'ok' && kind !== 'cancelled' && n > 0)
     .map(([kind, n]) => `${n} ${kind}`)
     .join(', ');
 }

@@ -153,6 +153,19 @@ test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy s
   for (const dir of [complete, stopped, proxy]) rmSync(dir, { recursive: true });
 });
 
+test('requests shadowbench cancelled itself are counted but are not server errors: error and timeout rates leave them out', (t) => {
+  const records = fixtureRun({ indices: 40, withRepeat: false });
+  const candidate = records.filter((r) => r.arm === 'candidate' && !r.warmup);
+  for (const r of candidate.slice(-10)) r.outcome = { kind: 'cancelled', message: 'run stopped (SIGINT) before the response ended' };
+  candidate[0]!.outcome = { kind: 'timeout', phase: 'stream', message: 'response not finished within 1 s' };
+  const cand = analyzeRecords(records, DEFAULT_GATES).report.arms.find((a) => a.arm === 'candidate')!;
+  t.is(cand.outcomes.cancelled, 10);
+  const judged = cand.requests - 10;
+  t.is(cand.error_rate, 1 / judged);
+  t.is(cand.timeout_rate, 1 / judged);
+  t.is(cand.outcome_rates.cancelled, 10 / cand.requests, 'the outcome shares still count every request');
+});
+
 test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
   const dir = writeRun(fixtureRun({ indices: 22, withRepeat: false }), null);
   const result = await analyzeRunFolder(dir, { quiet: true });
