@@ -41,10 +41,15 @@ export function summaryCsv(report: Report): string {
 }
 
 /** ttft_distribution.csv: the migration guide's table, one row per percentile, improvement = baseline − candidate. */
+/**
+ * ttft_distribution.csv: each arm's TTFT percentiles and their difference, baseline P − candidate P
+ * (the migration guide's table). Not the percentiles of the per-pair improvements (summary.json
+ * comparison.ttft_improvement_ms, pairs.csv): the two differ, hence the explicit column name.
+ */
 export function ttftDistributionCsv(report: Report): string {
   const arms = report.arms.map((a) => a.arm);
   const hasDelta = arms.includes(BASELINE) && arms.includes(CANDIDATE);
-  const rows: Array<Array<string | number>> = [['percentile', ...arms.map((a) => `${a}_ttft_ms`), ...(hasDelta ? ['improvement_ms'] : [])]];
+  const rows: Array<Array<string | number>> = [['percentile', ...arms.map((a) => `${a}_ttft_ms`), ...(hasDelta ? ['baseline_minus_candidate_ms'] : [])]];
   for (const p of PERCENTILES) {
     const key = `p${p}` as const;
     const value = (arm: string) => report.arms.find((a) => a.arm === arm)?.metrics.ttft_ms?.[key] ?? null;
