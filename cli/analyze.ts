@@ -4,7 +4,7 @@
 // A scraped run (metrics/) also gets server-metrics.csv, a priced one (cost flags in run.json) cost.csv;
 // both figures go into summary.json (`server_metrics`, `cost`), the terminal report and report.html.
 import { existsSync, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASELINE_REPEAT } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
@@ -183,13 +183,19 @@ export async function analyzeRunFolderDetailed(
   if (costs.length > 0) optional.push([COST_FILE, costCsv(costs)]);
   for (const [name, content] of [...Object.entries(files), ...optional]) await writeFile(join(runDir, name), content);
   await writeFile(join(runDir, REPORT_FILE), htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics }));
+  // junit.xml and summary.md belong to an earlier gate run and may contradict this analysis (`gate` writes them anew after this).
+  const stale = GATE_FILES.filter((name) => existsSync(join(runDir, name)));
+  for (const name of stale) await rm(join(runDir, name), { force: true });
   if (!options.quiet) {
     process.stdout.write(terminalReport(report));
-    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${[...ANALYZE_FILES, ...optional.map(([name]) => name), REPORT_FILE].join(', ')} to ${runDir}\n`);
+    process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${[...ANALYZE_FILES, ...optional.map(([name]) => name), REPORT_FILE].join(', ')} to ${runDir}${stale.length > 0 ? ` (removed ${stale.join(' and ')} of an earlier gate run)` : ''}\n`);
   }
   const verdict = report.verdict.decision;
   return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1, report, collector, serverMetrics };
 }
+
+/** What `gate` adds to a run folder (written by cli/gate.ts). */
+export const GATE_FILES = ['junit.xml', 'summary.md'] as const;
 
 const USAGE = 'shadowbench analyze <run-folder> [options]';
 const DESCRIPTION =

@@ -14,15 +14,13 @@ import { CANDIDATE } from '../core/record.ts';
 import { compareRuns, regressionSamples, setupDifferences, type RegressionResult } from '../analysis/regression.ts';
 import { summaryMarkdown } from '../analysis/summary-md.ts';
 import { readReportAssets } from '../io/report-assets.ts';
-import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
+import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
 import { formatHelp, parseOptions, str, UsageError } from './options.ts';
 
 export const GATE_OPTIONS = {
   ...ANALYZE_OPTIONS,
   against: str({ help: 'reference run folder: also fail when tonight\'s candidate regressed against its candidate (thresholds: regression section of the gates file)', meta: 'FOLDER' }),
 };
-
-export const GATE_FILES = ['junit.xml', 'summary.md'] as const;
 
 const USAGE = 'shadowbench gate <run-folder> [--against <reference-run-folder>] [--gates FILE]';
 const DESCRIPTION =

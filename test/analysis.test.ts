@@ -1,12 +1,12 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { analyzeRecords } from '../analysis/analyze.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { terminalReport } from '../analysis/terminal.ts';
-import { analyzeRunFolder, ANALYZE_FILES } from '../cli/analyze.ts';
+import { analyzeRunFolder, ANALYZE_FILES, GATE_FILES } from '../cli/analyze.ts';
 import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
 
 const GOLDEN = new URL('./golden/analysis/', import.meta.url);
@@ -164,6 +164,14 @@ test('requests shadowbench cancelled itself are counted but are not server error
   t.is(cand.error_rate, 1 / judged);
   t.is(cand.timeout_rate, 1 / judged);
   t.is(cand.outcome_rates.cancelled, 10 / cand.requests, 'the outcome shares still count every request');
+});
+
+test('analyze removes junit.xml and summary.md of an earlier gate run, which may contradict the new analysis', async (t) => {
+  const dir = writeRun(fixtureRun({ indices: 22, withRepeat: false }));
+  for (const name of GATE_FILES) writeFileSync(join(dir, name), 'from an earlier gate run');
+  await analyzeRunFolder(dir, { quiet: true });
+  for (const name of GATE_FILES) t.false(existsSync(join(dir, name)), name);
+  rmSync(dir, { recursive: true });
 });
 
 test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
