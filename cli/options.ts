@@ -62,6 +62,12 @@ export type Values<T extends OptionTable> = { [K in keyof T]: T[K] extends Opt<i
 
 export const flagOf = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
+/** What a flag given without its value should have had: ` (a number ≥ 1)`, ` (<FOLDER>)`, or nothing. */
+function describeMissing(opt: Opt<unknown>): string {
+  if (opt.kind === 'number' || opt.choices) return ` (${describeAccepted(opt)})`;
+  return opt.meta !== undefined ? ` (<${opt.meta}>)` : '';
+}
+
 function describeAccepted(opt: Opt<unknown>): string {
   if (opt.kind === 'number') {
     const kind = opt.integer ? 'an integer' : 'a number';
@@ -74,10 +80,14 @@ function describeAccepted(opt: Opt<unknown>): string {
   return 'a value';
 }
 
+/** A decimal number: optional sign, digits with an optional fraction, optional exponent (1e3). */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
 function convert(key: string, opt: Opt<unknown>, raw: string, source: string): unknown {
   const flag = source === 'flag' ? flagOf(key) : `${source} (for ${flagOf(key)})`;
   if (opt.kind === 'number') {
-    const value = raw.trim() === '' ? Number.NaN : Number(raw);
+    // Decimal only: Number() would also take '0x10', '0b11', '' and ' ' (as 16, 3, 0, 0).
+    const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
     const bad =
       !Number.isFinite(value) ||
       (opt.integer === true && !Number.isInteger(value)) ||
@@ -155,7 +165,7 @@ export function parseOptions<T extends OptionTable>(
       if (inline === undefined) {
         const next = argv[i + 1];
         if (next === undefined || (next.startsWith('--') && next.length > 2)) {
-          throw new UsageError(`${flag}: needs a value (${describeAccepted(opt)})`);
+          throw new UsageError(`${flag}: needs a value${describeMissing(opt)}`);
         }
         inline = next;
         i++;
@@ -184,14 +194,17 @@ export function parseOptions<T extends OptionTable>(
 export function formatHelp(usage: string, description: string, table: OptionTable): string {
   const rows = Object.entries(table).map(([key, opt]) => {
     const meta = opt.kind === 'boolean' ? '' : ` <${opt.meta ?? (opt.kind === 'number' ? 'n' : opt.choices ? opt.choices.join('|') : 'value')}>`;
-    const flag = opt.kind === 'boolean' && opt.default === true ? `--no-${flagOf(key).slice(2)}` : flagOf(key);
+    // A switch on by default is listed as `--[no-]x`, so its help (which describes what it does when
+    // on) is not read as the effect of `--no-x`.
+    const negatable = opt.kind === 'boolean' && opt.default === true;
+    const flag = negatable ? `--[no-]${flagOf(key).slice(2)}` : flagOf(key);
     const notes: string[] = [];
     if (opt.kind === 'number' && (opt.min !== undefined || opt.max !== undefined)) notes.push(describeAccepted(opt));
     if (opt.default !== undefined && !(Array.isArray(opt.default) && opt.default.length === 0) && opt.kind !== 'boolean') {
       notes.push(`default ${String(opt.default)}`);
     }
-    // A switch's default, phrased so a `--no-x` line cannot be misread as being on by default.
-    if (opt.kind === 'boolean') notes.push(opt.default === true ? `on by default; ${flag} turns it off` : 'off by default');
+    // A switch's default, spelled out with the flag that changes it.
+    if (opt.kind === 'boolean') notes.push(negatable ? `on by default; --no-${flagOf(key).slice(2)} turns it off` : 'off by default');
     if (opt.kind === 'list') notes.push('repeatable');
     if (opt.env) notes.push(`env ${opt.env}`);
     return { left: `  ${flag}${meta}`, right: opt.help + (notes.length ? ` [${notes.join('; ')}]` : '') };

@@ -41,3 +41,27 @@ test('help lists every option with its default', (t) => {
   t.regex(help, /default 10/);
   t.regex(help, /default constant/);
 });
+
+test('a switch on by default is listed as --[no-]x, its help describing the switch when on', (t) => {
+  const help = formatHelp('load [options]', 'Replays a workload.', table);
+  t.regex(help, /\n  --\[no-\]preflight +probe endpoints first \[on by default; --no-preflight turns it off\]\n/);
+  t.false(/\n  --no-/.test(help), 'no line starts with a bare --no-x next to the positive description');
+});
+
+test('numbers are decimal: hex, binary, blank and empty values are refused with what is accepted', (t) => {
+  for (const raw of ['0x10', '0b11', '0o7', '', ' ', '1_000', 'Infinity']) {
+    t.throws(() => parseOptions(table, ['--qps', raw]), { instanceOf: UsageError, message: `--qps: got ${JSON.stringify(raw)}; expected a number from 0.001 to 100000` }, raw);
+  }
+  t.is(parseOptions(table, ['--qps', '1e2']).values.qps, 100);
+  t.is(parseOptions(table, ['--qps', '.5']).values.qps, 0.5);
+  t.is(parseOptions(table, ['--qps', '+7.25']).values.qps, 7.25);
+  t.throws(() => parseOptions({ n: num({ min: 1, env: 'SB_N', help: 'n' }) }, [], { SB_N: '0x10' }), { message: 'SB_N (for --n): got "0x10"; expected a number ≥ 1' });
+});
+
+test('a missing value is worded by what the option takes, never "(a value)"', (t) => {
+  const more = { against: str({ meta: 'FOLDER', help: 'reference run' }), note: str({ help: 'free text' }), header: list({ meta: 'NAME: VALUE', help: 'h' }) };
+  t.throws(() => parseOptions(more, ['--against']), { message: '--against: needs a value (<FOLDER>)' });
+  t.throws(() => parseOptions(more, ['--note', '--against', 'x']), { message: '--note: needs a value' });
+  t.throws(() => parseOptions(more, ['--header']), { message: '--header: needs a value (<NAME: VALUE>)' });
+  t.throws(() => parseOptions(table, ['--arrival']), { message: '--arrival: needs a value (one of constant, poisson, trace)' });
+});
