@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `node cli/main.ts <command> [options]`. Each command module exports
 // `run(argv): Promise<number>` returning the exit code; usage errors exit 2.
+import { fileErrorMessage } from './file-error.ts';
 import { UsageError } from './options.ts';
 
 interface CommandModule {
@@ -41,8 +42,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    const fileMessage = fileErrorMessage(error);
     if (error instanceof UsageError) {
       process.stderr.write(`shadowbench: ${error.message}\n`);
+      process.exitCode = 2;
+    } else if (fileMessage !== null) {
+      // A path the user gave that cannot be written or read: their input, so no stack trace.
+      process.stderr.write(`shadowbench: ${fileMessage}\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`shadowbench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
