@@ -14,7 +14,7 @@ import { CANDIDATE } from '../core/record.ts';
 import { compareRuns, regressionSamples, setupDifferences, type RegressionResult } from '../analysis/regression.ts';
 import { summaryMarkdown } from '../analysis/summary-md.ts';
 import { readReportAssets } from '../io/report-assets.ts';
-import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
+import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, loadGates, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
 import { formatHelp, parseOptions, str, UsageError } from './options.ts';
 
 export const GATE_OPTIONS = {
@@ -35,11 +35,10 @@ export async function run(argv: string[]): Promise<number> {
   const runDir = runFolderArgument(positionals, USAGE);
   if (values.against !== undefined && resolve(values.against) === resolve(runDir)) throw new UsageError(`--against ${values.against}: is tonight's run folder itself; give the stored reference run`);
   const gatesOption = values.gates !== undefined ? { gatesFile: values.gates } : {};
-  const tonight = await analyzeRunFolderDetailed(runDir, { ...gatesOption, includeText: values.includeText, quiet: values.quiet });
-
-  let regression: RegressionResult | null = null;
+  await loadGates(values.gates); // a bad gates file is named as such, not as a problem of the reference
+  // The reference first (read-only): a bad reference fails the gate before tonight's folder is touched.
+  let reference: Awaited<ReturnType<typeof analyzeFolder>> | null = null;
   if (values.against !== undefined) {
-    let reference;
     try {
       // Analysed with tonight's gates, so both runs use the same similarity threshold; nothing is written into the reference folder.
       reference = await analyzeFolder(values.against, { ...gatesOption, quiet: true });
@@ -51,6 +50,11 @@ export async function run(argv: string[]): Promise<number> {
     if (referenceCandidate === undefined || referenceCandidate.requests === 0) {
       throw new UsageError(`--against ${values.against}: the reference run has no measured candidate requests (arms: ${reference.report.arms.map((a) => a.arm).join(', ')}); give a run whose candidate can be compared`);
     }
+  }
+  const tonight = await analyzeRunFolderDetailed(runDir, { ...gatesOption, includeText: values.includeText, quiet: values.quiet });
+
+  let regression: RegressionResult | null = null;
+  if (values.against !== undefined && reference !== null) {
     const [tonightSetup, referenceSetup] = await Promise.all([readManifest(runDir), readManifest(values.against)]);
     const differences = tonightSetup && referenceSetup ? setupDifferences(tonightSetup, referenceSetup) : [];
     regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates, differences);
