@@ -25,7 +25,8 @@ export function summaryCsv(report: Report): string {
     rows.push([metric, unit, statistic, ...report.arms.map(get).map(csvNumber), ...(delta ? [csvNumber(delta(get))] : [])]);
   };
   for (const [metric, unit] of ARM_METRICS) {
-    for (const stat of STAT_NAMES) row(metric, stat === 'count' ? 'requests' : unit, stat, (a) => a.metrics[metric]?.[stat as keyof Stats]);
+    // ITL is pooled over the gaps between content chunks: its count is gaps, the others' requests.
+    for (const stat of STAT_NAMES) row(metric, stat === 'count' ? (metric === 'itl_ms' ? 'gaps' : 'requests') : unit, stat, (a) => a.metrics[metric]?.[stat as keyof Stats]);
   }
   row('requests', 'requests', 'value', (a) => a.requests);
   row('warmup_excluded', 'requests', 'value', (a) => a.warmup_excluded);
@@ -33,6 +34,7 @@ export function summaryCsv(report: Report): string {
   row('error_rate', 'fraction', 'value', (a) => a.error_rate);
   row('timeout_rate', 'fraction', 'value', (a) => a.timeout_rate);
   row('request_throughput', 'requests/s', 'value', (a) => a.throughput.requests_per_s);
+  row('send_rate', 'requests/s', 'value', (a) => a.throughput.send_rate_per_s);
   row('ok_request_throughput', 'requests/s', 'value', (a) => a.throughput.ok_requests_per_s);
   row('output_token_throughput', 'tokens/s', 'value', (a) => a.throughput.output_tokens_per_s);
   row('goodput', 'requests/s', 'value', (a) => a.goodput.per_s);

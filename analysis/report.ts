@@ -50,9 +50,12 @@ export interface ArmReport {
   instances: string[];
   metrics: Record<ArmMetric, Stats | null>;
   throughput: {
-    /** First send to last response end of the measured requests (s). */
+    /** First send to last response end of the measured requests (s): includes the drain after the last send. */
     window_s: number | null;
+    /** Measured requests / window (completed-request rate, as vLLM's bench reports it). */
     requests_per_s: number | null;
+    /** Achieved sending rate: (sent requests − 1) / (last send − first send), the offered load (req/s). */
+    send_rate_per_s: number | null;
     ok_requests_per_s: number | null;
     /** Σ output tokens of ok requests / window. */
     output_tokens_per_s: number | null;
@@ -140,13 +143,19 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
   let okTokens = 0;
   let good = 0;
   let timedOk = 0;
+  let lastSend = -Infinity;
+  let sends = 0;
   for (let i = 0; i < Math.min(size, a.capacity); i++) {
     if (a.present[i] !== PRESENT_MEASURED) continue;
     const kind = OUTCOME_KINDS[a.outcome[i] as number] as OutcomeKind;
     outcomes[kind]++;
     const sent = a.sentNs[i] as number;
     const end = a.endNs[i] as number;
-    if (sent === sent && sent < windowStart) windowStart = sent;
+    if (sent === sent) {
+      sends++;
+      if (sent < windowStart) windowStart = sent;
+      if (sent > lastSend) lastSend = sent;
+    }
     if (end === end && end > windowEnd) windowEnd = end;
     if (a.outcome[i] !== okCode) continue;
     const tokens = a.tokens[i] as number;
@@ -193,6 +202,7 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
     throughput: {
       window_s,
       requests_per_s: perS(n),
+      send_rate_per_s: sends > 1 && lastSend > windowStart ? (sends - 1) / ((lastSend - windowStart) / 1e9) : null,
       ok_requests_per_s: perS(outcomes.ok),
       output_tokens_per_s: perS(okTokens),
     },

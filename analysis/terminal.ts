@@ -35,6 +35,7 @@ const ROWS: Row[] = [
   ['Output tokens/s per request', 'tok/s', (a) => a.metrics.output_tokens_per_s?.mean, 'num'],
   ['Output throughput', 'tok/s', (a) => a.throughput.output_tokens_per_s, 'num'],
   ['Request throughput', 'req/s', (a) => a.throughput.requests_per_s, 'num'],
+  ['Send rate (achieved)', 'req/s', (a) => a.throughput.send_rate_per_s, 'num'],
   ['Goodput (within SLOs)', 'req/s', (a) => a.goodput.per_s, 'num'],
   ['Requests', '', (a) => a.requests, 'int'],
   ['Error rate', '', (a) => a.error_rate, 'pct'],
@@ -65,7 +66,8 @@ export function terminalReport(report: Report): string {
     const f = (v: number | null | undefined) => (format === 'pct' ? pct(v) : format === 'int' ? num(v, 0) : num(v));
     const values = report.arms.map(get);
     const delta = deltaOf?.(get) ?? null;
-    const deltaText = delta === null ? '—' : (delta > 0 ? '+' : '') + f(delta);
+    // A difference of two rates is in percentage points, as summary.md and the report say it.
+    const deltaText = delta === null ? '—' : (delta > 0 ? '+' : '') + (format === 'pct' ? `${(delta * 100).toFixed(2)} pt` : f(delta));
     rows.push([label, unit, ...values.map(f), ...(deltaOf ? [deltaText] : [])]);
   }
   out.push(...table(rows, (i) => i >= 2));
