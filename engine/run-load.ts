@@ -1,7 +1,7 @@
 // The Node engine's coordinator: owns the run folder, the record file and run.json, starts the
 // sending threads (each owns the requests i ≡ k mod N, both arms of i, so a pair leaves one thread
 // back to back), collects their records, shows progress, and stops them gracefully on request.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -29,6 +29,11 @@ export interface LoadResult {
   /** Pairs sent. */
   sent: number;
   interrupted: string | null;
+  /**
+   * Stopped before the first request was sent: records.jsonl (empty) was removed, so the same --out can
+   * be used again; run.json stays and says so (interrupted, no pairs sent).
+   */
+  interruptedBeforeSending: boolean;
 }
 
 /** Callbacks for the command driving the run (e.g. cli/load.ts starting its metrics scrapers). */
@@ -132,7 +137,7 @@ export class NodeLoadRun {
   stop(reason: string): void {
     if (this.#interrupted !== null) return;
     this.#interrupted = reason;
-    this.#progress?.note(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for ${this.#sum('inflight')} in-flight requests (again to exit at once)`);
+    this.#notice(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for ${this.#sum('inflight')} in-flight requests (again to exit at once)`);
     for (const h of this.#handles) h.stop(reason, this.config.graceMs);
   }
 
@@ -283,8 +288,13 @@ export class NodeLoadRun {
 
   #warn(message: string): void {
     this.#warnings.push(message);
-    if (this.#progress !== null) this.#progress.note(`shadowbench: warning: ${message}`);
-    else process.stderr.write(`shadowbench: warning: ${message}\n`);
+    this.#notice(`shadowbench: warning: ${message}`);
+  }
+
+  /** A line on stderr, with or without the progress line (--no-progress must not silence notices). */
+  #notice(message: string): void {
+    if (this.#progress !== null) this.#progress.note(message);
+    else process.stderr.write(`${message}\n`);
   }
 
   #sum(key: 'sent' | 'inflight' | 'queued'): number {
@@ -340,9 +350,15 @@ export class NodeLoadRun {
       this.#origin = monoNow();
       this.#manifest = this.#buildManifest();
     }
+    const records = this.#writer?.written ?? 0;
+    const interruptedBeforeSending = this.#interrupted !== null && this.#sum('sent') === 0 && records === 0;
+    if (interruptedBeforeSending) {
+      this.#warnings.push(`${this.#interrupted}: interrupted before the first request was sent; no records`);
+      rmSync(join(this.config.runDir, 'records.jsonl'), { force: true });
+    }
     const manifest = this.#finalManifest(this.#interrupted);
     writeManifestSync(this.config.runDir, manifest);
-    return { runDir: this.config.runDir, manifest, records: this.#writer?.written ?? 0, sent: this.#sum('sent'), interrupted: this.#interrupted };
+    return { runDir: this.config.runDir, manifest, records, sent: this.#sum('sent'), interrupted: this.#interrupted, interruptedBeforeSending };
   }
 }
 
