@@ -1,6 +1,7 @@
 // The resolved, validated configuration of one load run: what `npm run load` hands to an engine
 // (the Node engine in engine/run-load.ts, or the k6 engine via cli/load-k6.ts `runK6Load(config)`).
 // Holds secrets in memory (arm headers); `publicConfig` is the only view that may be written anywhere.
+import { resolve } from 'node:path';
 import { RECORD_SCHEMA_VERSION, type Arm } from '../core/record.ts';
 import type { PlanOptions } from '../core/plan.ts';
 import type { Workload } from '../core/workload.ts';
@@ -26,6 +27,7 @@ export interface LoadConfig {
   /** baseline, candidate, and baseline_repeat (to the baseline URL) when asked for. */
   arms: ArmTarget[];
   workload: Workload;
+  /** As given (relative to the working directory); run.json stores it resolved. */
   workloadPath: string;
   /** Everything core/plan.ts needs to compute request i (the same plan on every engine). */
   plan: PlanOptions;
@@ -102,7 +104,8 @@ export function loadRunManifest(
     engine: run.engine,
     seed: c.seed,
     arms: publicArms(c.arms),
-    workload: { path: c.workloadPath, format: c.workload.format, items: c.workload.items.length },
+    // Absolute, so the file is found wherever run.json is read from (assess run from another folder).
+    workload: { path: resolve(c.workloadPath), format: c.workload.format, items: c.workload.items.length },
     config: run.config,
     versions: run.versions,
     interrupted: run.interrupted,
