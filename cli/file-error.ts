@@ -35,5 +35,7 @@ export function fileErrorMessage(error: unknown): string | null {
   if (typeof code !== 'string' || typeof path !== 'string' || !(code in REASONS)) return null;
   const action = (syscall !== undefined ? ACTIONS[syscall] : undefined) ?? 'cannot use';
   const target = dest !== undefined && code !== 'ENOENT' ? `${path} → ${dest}` : path;
-  return `${action} ${target}: ${REASONS[code]} (${code})`;
+  // mkdir -p fails with EEXIST only when a file has the name.
+  const reason = syscall === 'mkdir' && code === 'EEXIST' ? 'a file of that name exists' : REASONS[code];
+  return `${action} ${target}: ${reason} (${code})`;
 }

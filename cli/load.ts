@@ -1,13 +1,13 @@
 // `shadowbench load` (npm run load): paired open-loop replay of a workload against a baseline and a
 // candidate at a target rate, then the analysis of the run folder.
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
-import { WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
+import { sampleWorkload, WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
 import { GatesError, parseGates } from '../analysis/gates.ts';
@@ -161,8 +161,8 @@ export function metricsTargets(v: LoadValues, endpoints: { baseline: string; can
 
 function preconnectOption(text: string): number | 'auto' {
   if (text === 'auto') return 'auto';
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < 0 || n > PRECONNECT_MAX) usage(`--preconnect: expected auto or an integer 0-${PRECONNECT_MAX}, got ${JSON.stringify(text)}`);
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0 || n > PRECONNECT_MAX) usage(`--preconnect: expected auto or an integer 0-${PRECONNECT_MAX}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -196,20 +196,62 @@ function modelsInWorkload(workload: Workload): string[] {
   return [...new Set(workload.items.map((i) => i.body.model).filter((m): m is string => typeof m === 'string'))];
 }
 
-/** Resolves argv + environment + endpoints into the engine's configuration (validating every combination). */
-export async function resolveConfig(
-  v: LoadValues,
-  explicit: Set<keyof LoadValues>,
-  env: Record<string, string | undefined>,
-  endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null },
-): Promise<LoadConfig> {
+/**
+ * --out as a folder this run may create or fill, checked without creating anything: the path (or the
+ * nearest part of it that exists) must be a folder we can write in, and must not hold a run already.
+ */
+export function checkOutDir(runDir: string): void {
+  let existing = resolve(runDir);
+  for (;;) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(existing).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') usage(`--out ${runDir}: a part of the path is a file, not a folder`);
+      if (code !== 'ENOENT') usage(`--out ${runDir}: cannot use ${existing} (${code ?? (error as Error).message})`);
+      const parent = dirname(existing);
+      if (parent === existing) usage(`--out ${runDir}: no part of the path exists`);
+      existing = parent;
+      continue;
+    }
+    if (!isDir) usage(existing === resolve(runDir) ? `--out ${runDir}: is a file, not a folder` : `--out ${runDir}: ${existing} is a file, not a folder`);
+    break;
+  }
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    usage(`--out ${runDir}: cannot write in ${existing} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  if (existsSync(join(runDir, 'records.jsonl'))) usage(`--out: ${runDir} already holds a run (records.jsonl); choose another folder`);
+}
+
+/** What the run needs that no endpoint is involved in: read and checked before any simulated endpoint starts. */
+export interface PreparedRun {
+  workload: Workload;
+  plan: PlanOptions;
+  headers: { baseline: Record<string, string>; candidate: Record<string, string> };
+  runId: string;
+  runDir: string;
+}
+
+/** Reads the workload (--sample applied) and checks the plan, the headers and the run folder. */
+export async function prepareRun(v: LoadValues, explicit: Set<keyof LoadValues>, env: Record<string, string | undefined>): Promise<PreparedRun> {
   const plan = planOptions(v, explicit);
   let workload: Workload;
   try {
-    workload = await loadWorkloadFile(v.workload, { seed: v.seed, ...(v.format !== undefined && { format: v.format }), ...(v.sample !== undefined && { sample: v.sample }) });
+    workload = await loadWorkloadFile(v.workload, { seed: v.seed, ...(v.format !== undefined && { format: v.format }) });
   } catch (error) {
     if (error instanceof WorkloadError) usage(`--workload: ${error.message}`);
     throw error;
+  }
+  if (v.sample !== undefined) {
+    try {
+      workload = sampleWorkload(workload, v.sample, v.seed);
+    } catch (error) {
+      if (error instanceof WorkloadError) usage(`--sample: ${error.message}`);
+      throw error;
+    }
   }
   try {
     createPlan(workload, plan);
@@ -217,19 +259,32 @@ export async function resolveConfig(
     if (error instanceof PlanError) usage(`${PLAN_FLAGS[error.option] ?? flagOf(error.option)}: ${error.message}`);
     throw error;
   }
-  const baselineHeaders = headersFor(v, env, 'baseline');
+  const headers = { baseline: headersFor(v, env, 'baseline'), candidate: headersFor(v, env, 'candidate') };
+  const runId = newRunId();
+  const runDir = v.out ?? join('results', runId);
+  checkOutDir(runDir);
+  return { workload, plan, headers, runId, runDir };
+}
+
+/** Resolves argv + environment + endpoints into the engine's configuration (validating every combination). */
+export async function resolveConfig(
+  v: LoadValues,
+  explicit: Set<keyof LoadValues>,
+  env: Record<string, string | undefined>,
+  endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null },
+  prepared?: PreparedRun,
+): Promise<LoadConfig> {
+  const { workload, plan, headers, runId, runDir } = prepared ?? (await prepareRun(v, explicit, env));
+  const baselineHeaders = headers.baseline;
   const arms: ArmTarget[] = [
     { arm: BASELINE, url: endpoints.baseline, model: v.baselineModel ?? v.model ?? null, headers: baselineHeaders, simulatedProfile: endpoints.baselineProfile },
-    { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: headersFor(v, env, 'candidate'), simulatedProfile: endpoints.candidateProfile },
+    { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: { ...headers.candidate }, simulatedProfile: endpoints.candidateProfile },
   ];
   if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...baselineHeaders } });
   const options: Record<string, unknown> = { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan };
   // The k6 settings only where k6 reads them (cli/load-k6.ts, from config.options).
   for (const key of K6_OPTION_KEYS) delete options[key];
   if (v.engine === 'k6') Object.assign(options, k6ScriptOptions(v, explicit));
-  const runId = newRunId();
-  const runDir = v.out ?? join('results', runId);
-  if (existsSync(join(runDir, 'records.jsonl'))) usage(`--out: ${runDir} already holds a run (records.jsonl); choose another folder`);
   return {
     engine: v.engine,
     runId,
@@ -293,6 +348,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
   scrapeTargets(v); // a malformed metrics URL fails before any endpoint is started
   costSpecsFromOptions(v); // so does conflicting or incomplete pricing
   if (v.gates !== undefined) await checkGatesFile(v.gates);
+  // The workload, the plan, the headers and --out fail before any endpoint is started.
+  const prepared = await prepareRun(v, explicit, env);
 
   // Ctrl-C: before the load starts (sims, preflight) it just stops; during the load the first one
   // drains gracefully and the second exits at once (with --engine k6, runK6Load forwards the first to
@@ -308,6 +365,11 @@ export async function run(argv: string[], env: Record<string, string | undefined
     else if (phase === 'after' || loadRun === null) process.exit(130);
     else if (interrupts === 1) loadRun.stop('SIGINT');
     else loadRun.exitNow('SIGINT (second)', 130);
+  };
+  // Nothing to analyse: exit 130 saying so (not the analysis' "no records", exit 2).
+  const interruptedBeforeSending = (runDir: string | null): number => {
+    process.stderr.write(`shadowbench: interrupted before the first request was sent; nothing recorded${runDir === null ? '' : ` (${join(runDir, 'run.json')} says so)`}\n`);
+    return 130;
   };
   const sims: SimProcess[] = [];
   // Server-metrics scrapers: started at the run's origin, stopped (with one last scrape) after the
@@ -349,7 +411,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       process.stderr.write(`shadowbench: simulated endpoints: baseline ${b.profile} at ${b.url}, candidate ${c.profile} at ${c.url}\n`);
       endpoints = { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
     }
-    const config = await resolveConfig(v, explicit, env, endpoints);
+    const config = await resolveConfig(v, explicit, env, endpoints, prepared);
     const targets = metricsTargets(v, endpoints);
     config.options.metricsTargets = Object.fromEntries(Object.entries(targets).map(([arm, urls]) => [arm, urls.map(describeTarget)]));
     if (config.preflight) {
@@ -364,7 +426,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
         throw error;
       }
     }
-    if (interruptedEarly) return 130;
+    if (interruptedEarly) return interruptedBeforeSending(null);
 
     if (config.engine === 'k6') {
       let k6: K6Module;
@@ -373,7 +435,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       } catch (error) {
         usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
       }
-      if (interruptedEarly) return 130;
+      if (interruptedEarly) return interruptedBeforeSending(null);
       // k6 keeps its own clock: the scrapes' origin is this process's clock when k6 is launched.
       startScrapers(config.runDir, targets, process.hrtime.bigint());
       phase = 'k6';
@@ -385,13 +447,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
     } else {
       process.stderr.write(
         `shadowbench: run ${config.runId} → ${config.runDir} (${config.arms.map((a) => a.arm).join(', ')}; ` +
-          `${config.plan.arrival}${config.plan.qps !== undefined ? ` ${config.plan.qps}/s` : ''}; ${config.workers === 0 ? 'main thread' : `${config.workers} workers`})\n`,
+          `${config.plan.arrival}${config.plan.qps !== undefined ? ` ${config.plan.qps}/s` : ''}; ${config.workers === 0 ? 'main thread' : config.workers === 1 ? '1 worker' : `${config.workers} workers`})\n`,
       );
       loadRun = new NodeLoadRun(config, { onStart: (originNs) => startScrapers(config.runDir, targets, originNs) });
       phase = 'loading';
       const result = await loadRun.run();
       phase = 'after';
       await stopScrapers();
+      if (result.interruptedBeforeSending) return interruptedBeforeSending(config.runDir);
       process.stderr.write(`shadowbench: ${result.sent} pairs sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
     }
     for (const sim of sims.splice(0)) await sim.close();

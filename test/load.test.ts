@@ -22,12 +22,12 @@ test('--help lists every option with its default', async (t) => {
   t.is(value, 0);
   const lines = out.split('\n');
   for (const [key, opt] of Object.entries(LOAD_OPTIONS)) {
-    const flag = opt.kind === 'boolean' && opt.default === true ? `--no-${flagOf(key).slice(2)}` : flagOf(key);
+    const flag = opt.kind === 'boolean' && opt.default === true ? `--[no-]${flagOf(key).slice(2)}` : flagOf(key);
     // The option's entry: its flag line, and the next line when the flag is too long to share one.
     const at = lines.findIndex((l) => l.startsWith(`  ${flag} `) || l === `  ${flag}` || l.startsWith(`  ${flag} <`));
     t.true(at >= 0, `${flag} listed`);
     const entry = `${lines[at]} ${lines[at + 1]?.startsWith('      ') ? lines[at + 1] : ''}`;
-    if (opt.kind === 'boolean') t.true(entry.includes(opt.default === true ? `on by default; ${flag} turns it off` : 'off by default'), `${flag} default shown`);
+    if (opt.kind === 'boolean') t.true(entry.includes(opt.default === true ? `on by default; --no-${flagOf(key).slice(2)} turns it off` : 'off by default'), `${flag} default shown`);
     else if (opt.default !== undefined && !Array.isArray(opt.default)) t.true(entry.includes(`default ${String(opt.default)}`), `${flag} default shown`);
   }
   t.regex(out, /BASELINE_API_KEY/);
@@ -124,6 +124,8 @@ test.serial('SIGINT: stops sending, lets in-flight requests finish, and leaves a
   await waitForLines(join(dir, 'records.jsonl'), 20);
   load.child.kill('SIGINT');
   t.is(await load.exited, 130, load.stderr());
+  // Acknowledged on stderr with --no-progress too.
+  t.regex(load.stderr(), /SIGINT: stopping new sends; waiting up to 10 s for \d+ in-flight requests \(again to exit at once\)/);
   const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
   t.is(manifest.interrupted, 'SIGINT');
   t.truthy(manifest.ended_at);
@@ -197,4 +199,39 @@ test.serial('with no endpoints: starts the two simulated endpoints, runs, and an
   t.regex(stdout, /Server metrics \(scraped/);
   const { records } = await readRecords(join(dir, 'records.jsonl'));
   t.is(records.length, 40);
+});
+
+test.serial('SIGINT before the first send: exit 130 saying so; run.json kept (interrupted, nothing sent), no empty records.jsonl', async (t) => {
+  // An endpoint whose GET /v1/models never answers: the sender is still opening its connection
+  // (--preconnect 1, given up after --timeout) when the signal arrives, so nothing has been sent.
+  let preconnecting!: () => void;
+  const seen = new Promise<void>((resolve) => (preconnecting = resolve));
+  const held: import('node:http').ServerResponse[] = [];
+  const hang = createServer((req, res) => {
+    held.push(res);
+    if (req.url === '/v1/models') preconnecting();
+  });
+  await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const res of held) res.destroy();
+    hang.close();
+  });
+  const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+  const dir = join(tmp(), 'run');
+  const load = spawn(process.execPath, [MAIN, 'load', '--no-progress', '--baseline', url, '--candidate', url, '--no-preflight', '--preconnect', '1', '--workers', '1', '--timeout', '1', '--requests', '5', '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  load.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<number | null>((resolve) => load.on('exit', resolve));
+  await seen;
+  load.kill('SIGINT');
+  t.is(await exited, 130, stderr);
+  t.regex(stderr, /\(baseline, candidate; constant 10\/s; 1 worker\)/, 'one worker, singular');
+  t.regex(stderr, /SIGINT: stopping new sends/);
+  t.regex(stderr, /interrupted before the first request was sent; nothing recorded/);
+  t.notRegex(stderr, /no records|records\.jsonl:/, 'no analysis of an empty folder');
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.is(manifest.interrupted, 'SIGINT');
+  t.is(manifest.counts.pairs_sent, 0);
+  t.regex(manifest.warnings.join('\n'), /interrupted before the first request was sent/);
+  t.false(existsSync(join(dir, 'records.jsonl')), 'the same --out can be used again');
 });
