@@ -37,7 +37,11 @@ export async function run(argv: string[]): Promise<number> {
       }
       thresholds = parseThresholds(text, values.thresholds);
     }
-    const inputs = await gatherAssessInputs(runDir, { thresholds, ...(values.workload !== undefined ? { workload: values.workload } : {}) });
+    const inputs = await gatherAssessInputs(runDir, {
+      thresholds,
+      ...(values.workload !== undefined ? { workload: values.workload } : {}),
+      onWarning: (message) => process.stderr.write(`assess: warning: ${message}\n`),
+    });
     const assessment = assess(inputs, thresholds);
     await writeFile(join(runDir, 'assessment.json'), JSON.stringify(assessment, null, 2) + '\n');
     process.stdout.write(values.json ? JSON.stringify(assessment, null, 2) + '\n' : formatAssessment(assessment).join('\n') + '\n');

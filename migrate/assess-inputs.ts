@@ -2,10 +2,10 @@
 // metrics/<arm>.jsonl (server scrapes), run.json (workload, seed, arms) and records.jsonl (send
 // times). Everything missing is reported as "not measured" with what would provide it.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { BASELINE } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import type { Workload, WorkloadFormat } from '../core/workload.ts';
+import { WorkloadError, type Workload, type WorkloadFormat } from '../core/workload.ts';
 import { forEachRecord } from '../io/records-file.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
 import { readMetricsDir } from '../io/prometheus-scrape.ts';
@@ -53,6 +53,8 @@ export interface GatherOptions {
   /** Workload file to use instead of the one named in run.json. */
   workload?: string;
   thresholds: AssessThresholds;
+  /** Told when an input named in the run folder cannot be used (the criteria it feeds are not scored). */
+  onWarning?(message: string): void;
 }
 
 export async function gatherAssessInputs(runDir: string, options: GatherOptions): Promise<AssessInputs> {
@@ -95,7 +97,15 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
         ...(options.workload === undefined && typeof format === 'string' ? { format: format as WorkloadFormat } : {}),
       });
     } catch (error) {
-      workloadNote = `${(error as Error).message} (give the workload with --workload FILE)`;
+      if (!(error instanceof WorkloadError)) throw error;
+      // Given explicitly: an error, not a criterion quietly scored 0.
+      if (options.workload !== undefined) throw new AssessInputError(`--workload: ${error.message}`);
+      workloadNote = `${error.message} (give the workload with --workload FILE)`;
+      const relative = isAbsolute(workloadPath) ? '' : ' (a path relative to the folder the load ran in)';
+      options.onWarning?.(
+        `the workload named in run.json, ${workloadPath}${relative}, cannot be read: ${error.message}; ` +
+          'models and prefix reuse are not scored without it: give it with --workload FILE',
+      );
     }
   }
 

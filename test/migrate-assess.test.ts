@@ -1,7 +1,8 @@
 import test from 'ava';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { emptyRecord, serializeRecord } from '../core/record.ts';
 import {
@@ -16,6 +17,8 @@ import {
   type AssessInputs,
 } from '../migrate/assess.ts';
 import { gatherAssessInputs, ttftFromSummary } from '../migrate/assess-inputs.ts';
+import { parseWorkload } from '../core/workload.ts';
+import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 
 test('peak-to-average: max bin count over mean bin count', (t) => {
   // bins of 1 s: [4, 1, 1] → mean 2 → ratio 2
@@ -191,4 +194,43 @@ test('summary.json reading: TTFT P99 and SLO of the baseline arm; unusable summa
   t.deepEqual(ttftFromSummary({ schema: 'shadowbench.summary', arms: [{ arm: 'baseline', slo: { ttft_p99_ms: { limit: 300, value: 250 } } }] }, 'baseline'), { p99: 250, slo: 300, note: 'from summary.json' });
   t.regex(ttftFromSummary({ schema: 'other' }, 'baseline').note, /not a shadowbench summary/);
   t.regex(ttftFromSummary({ schema: 'shadowbench.summary', arms: [] }, 'baseline').note, /no "baseline" arm/);
+});
+
+test('assess --workload FILE that cannot be read or parsed is an error naming the flag and file(:line), exit 2', async (t) => {
+  const dir = await runFolder(t, { gpu: [50], ttftP99: 100, workloadLines: [{ messages: [{ role: 'user', content: 'hi' }] }] });
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['cli/main.ts', 'assess', ...args], { encoding: 'utf8', timeout: 20_000 });
+  const missing = cli('--workload', join(dir, 'missing.jsonl'), dir);
+  t.is(missing.status, 2, missing.stdout);
+  t.is(missing.stderr.trim(), `shadowbench: --workload: ${join(dir, 'missing.jsonl')}: cannot read the workload file: no such file`);
+  await writeFile(join(dir, 'bad.jsonl'), '{"messages": [{"role": "user", "content": "ok"}]}\n{not json\n');
+  const bad = cli('--workload', join(dir, 'bad.jsonl'), dir);
+  t.is(bad.status, 2, bad.stdout);
+  t.regex(bad.stderr, new RegExp(`^shadowbench: --workload: ${join(dir, 'bad.jsonl').replace(/[.]/g, '\\.')}:2(:\\d+)?: `));
+  t.is(bad.stdout, '', 'nothing scored');
+});
+
+test('run.json names the workload by absolute path, so assess finds it from any folder; an unreadable one is a warning', async (t) => {
+  const dir = await runFolder(t, { gpu: [50], ttftP99: 100, workloadLines: [] });
+  const workload = parseWorkload('{"model": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"model": "b", "messages": [{"role": "user", "content": "yo"}]}\n', { file: 'w.jsonl', seed: 1 });
+  await writeFile(join(dir, 'w.jsonl'), '{"model": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"model": "b", "messages": [{"role": "user", "content": "yo"}]}\n');
+  // As `load` run from the repository writes it, the workload given relative to there.
+  const config: LoadConfig = {
+    engine: 'node', runId: 'fixture-run', runDir: dir, arms: [], workload, workloadPath: relative(process.cwd(), join(dir, 'w.jsonl')),
+    plan: { arrival: 'constant', qps: 1, requests: 2, seed: 7 }, seed: 7, stream: true,
+    timeoutMs: 1000, graceMs: 0, maxInflight: 0, workers: 0, pacer: 'spin', preflight: false, progress: false, options: {},
+  };
+  const manifest = loadRunManifest(config, { engine: 'node', started_at: 'x', ended_at: null, config: {}, versions: {}, interrupted: null });
+  t.is(manifest.workload?.path, join(dir, 'w.jsonl'));
+  await writeFile(join(dir, 'run.json'), JSON.stringify(manifest));
+  // assess run from another folder than the one load ran in
+  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+  const cli = (...args: string[]) => spawnSync(process.execPath, [main, 'assess', '--json', ...args], { encoding: 'utf8', timeout: 20_000, cwd: tmpdir() });
+  const ok = cli(dir);
+  t.is(ok.status, 0, ok.stderr);
+  t.deepEqual(JSON.parse(ok.stdout).inputs.models, ['a', 'b']);
+  t.is(ok.stderr, '');
+  await rm(join(dir, 'w.jsonl'));
+  const gone = cli(dir);
+  t.is(gone.status, 0, 'the run folder itself is fine: assess scores what it can');
+  t.regex(gone.stderr, new RegExp(`assess: warning: the workload named in run\\.json, ${join(dir, 'w.jsonl').replace(/[.]/g, '\\.')}, cannot be read: .*no such file.*give it with --workload FILE`));
 });
