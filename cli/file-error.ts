@@ -19,6 +19,7 @@ const ACTIONS: Record<string, string> = {
   open: 'cannot open',
   rename: 'cannot rename',
   rmdir: 'cannot remove',
+  rm: 'cannot remove',
   unlink: 'cannot remove',
   scandir: 'cannot list',
   write: 'cannot write',
@@ -31,7 +32,9 @@ const ACTIONS: Record<string, string> = {
 /** `cannot create the folder out/sub: a part of the path is a file, not a folder (ENOTDIR)`; null for any other error. */
 export function fileErrorMessage(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
-  const { code, path, dest, syscall } = error as NodeJS.ErrnoException & { dest?: string };
+  const { path, dest, syscall, info } = error as NodeJS.ErrnoException & { dest?: string; info?: { code?: unknown } };
+  // fs.rm reports a SystemError (code ERR_FS_EISDIR) whose errno code is in info.code.
+  const code = typeof info?.code === 'string' ? info.code : (error as NodeJS.ErrnoException).code;
   if (typeof code !== 'string' || typeof path !== 'string' || !(code in REASONS)) return null;
   const action = (syscall !== undefined ? ACTIONS[syscall] : undefined) ?? 'cannot use';
   const target = dest !== undefined && code !== 'ENOENT' ? `${path} → ${dest}` : path;

@@ -22,6 +22,8 @@ test('fileErrorMessage: the path and what went wrong for errno errors with a pat
   t.is(fileErrorMessage(errno('ENOTDIR', 'mkdir', '/r/f/sub')), 'cannot create the folder /r/f/sub: a part of the path is a file, not a folder (ENOTDIR)');
   t.is(fileErrorMessage(errno('EROFS', 'rename', '/r/a.tmp', '/r/a')), 'cannot rename /r/a.tmp → /r/a: read-only file system (EROFS)');
   t.is(fileErrorMessage(errno('ENOSPC', 'write', '/r/records.jsonl')), 'cannot write /r/records.jsonl: no space left on the device (ENOSPC)');
+  // fs.rm's SystemError: code ERR_FS_EISDIR, the errno code in info
+  t.is(fileErrorMessage(Object.assign(errno('ERR_FS_EISDIR', 'rm', '/r/junit.xml'), { info: { code: 'EISDIR' } })), 'cannot remove /r/junit.xml: is a folder, not a file (EISDIR)');
   t.is(fileErrorMessage(errno('ECONNREFUSED', 'connect', '/tmp/sock')), null, 'not a file-system error');
   t.is(fileErrorMessage(Object.assign(new Error('x'), { code: 'ENOENT' })), null, 'no path: a bug, keep its stack');
   t.is(fileErrorMessage(new TypeError('x is undefined')), null);
