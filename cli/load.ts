@@ -455,7 +455,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       phase = 'after';
       await stopScrapers();
       if (result.interruptedBeforeSending) return interruptedBeforeSending(config.runDir);
-      process.stderr.write(`shadowbench: ${result.sent} pairs sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
+      process.stderr.write(`shadowbench: ${result.sent} pair${result.sent === 1 ? '' : 's'} sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
     }
     for (const sim of sims.splice(0)) await sim.close();
     const code = v.analyze ? await analyze(config.runDir, v.gates) : null;
