@@ -1,14 +1,15 @@
 // `npm run k6:manifest`: a distributed k6 run on Kubernetes with the k6-operator. Writes a run
-// folder holding a ConfigMap (the k6 bundle, the resolved workload and the script config) and a
-// k6-operator TestRun with `parallelism` runners; each runner gets an equal execution segment and
-// k6 stripes the request indices across them. Afterwards, `--collect` turns the runners' pod logs
+// folder holding two ConfigMaps (the k6 bundle + script config; the resolved workload: each has
+// its own 1 MiB limit) and a k6-operator TestRun with `parallelism` runners; each runner gets an
+// equal execution segment and k6 stripes the request indices across them. Afterwards, `--collect` turns the runners' pod logs
 // into records.jsonl + run.json of the same folder, ready for `npm run analyze`.
 //
 //   npm run k6:manifest -- --baseline http://vllm:8000 --candidate http://dynamo:8000 --qps 400 --parallelism 4
-//   kubectl apply -f results/<run-id>/testrun.yaml
+//   kubectl create -f results/<run-id>/testrun.yaml      (apply refuses ConfigMaps over 256 KiB)
 //   for p in $(kubectl get pods -l k6_cr=<name>,runner=true -o name); do kubectl logs $p > results/<run-id>/${p#pod/}.log; done
 //   npm run k6:manifest -- --collect results/<run-id> results/<run-id>/*.log && npm run analyze -- results/<run-id>
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
@@ -16,31 +17,37 @@ import type { RunManifest } from '../core/run.ts';
 import { loadRunManifest } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
 import { buildK6 } from '../scripts/build.ts';
-import { checkK6Config } from '../scripts/config.ts';
+import { checkK6Config, K6ConfigError, type K6ScriptConfig } from '../scripts/config.ts';
 import { RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
 import { checkK6Mode, K6_OPTIONS } from './k6-options.ts';
 import { k6ScriptConfig, loadGates, resolvedWorkloadJsonl } from './load-k6.ts';
 import { LOAD_OPTIONS, resolveConfig } from './load.ts';
 import { formatHelp, num, parseOptions, str, UsageError } from './options.ts';
 
-const { baseline, candidate, model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out } = LOAD_OPTIONS;
+const { model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out } = LOAD_OPTIONS;
 
 export const K6_MANIFEST_OPTIONS = {
-  baseline, candidate, model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out,
+  // Not load's declarations: a manifest starts no simulated endpoints, so both URLs are required.
+  baseline: str({ meta: 'URL', help: 'baseline base URL as the runner pods reach it (e.g. http://vllm.llm.svc:8000); required unless --collect' }),
+  candidate: str({ meta: 'URL', help: 'candidate base URL as the runner pods reach it; required unless --collect' }),
+  model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out,
   ...K6_OPTIONS,
   parallelism: num({ default: 2, integer: true, min: 1, max: 1000, help: 'k6 runner pods (each runs an equal execution segment)' }),
-  name: str({ meta: 'NAME', help: 'TestRun and ConfigMap name [default shadowbench-<run-id>]' }),
-  namespace: str({ meta: 'NS', help: 'Kubernetes namespace of both objects [default: kubectl\'s]' }),
+  name: str({ meta: 'NAME', help: 'TestRun name; its ConfigMaps are <NAME>-script and <NAME>-workload [default shadowbench-<run-id>]' }),
+  namespace: str({ meta: 'NS', help: 'Kubernetes namespace of the TestRun and its ConfigMaps [default: kubectl\'s]' }),
   image: str({ default: 'grafana/k6:latest', meta: 'IMAGE', help: 'runner image: k6 ≥ 1.2 (resolves k6/x/sse itself when the pod has network) or a build with xk6-sse' }),
   headersSecret: str({ meta: 'SECRET', help: 'Secret whose key SB_HEADERS holds {"<arm>": {"<header>": "<value>"}} (API keys never go into the manifest)' }),
   gates: str({ meta: 'FILE', help: 'gates file whose absolute rules become k6 thresholds [default: built-in gates]' }),
   collect: str({ meta: 'DIR', help: 'instead of writing a manifest: convert the runner logs given as arguments into DIR/records.jsonl and DIR/run.json' }),
 };
 
-/** Mount point of the script ConfigMap in k6-operator runner pods. */
-const MOUNT = '/test';
-/** Kubernetes refuses ConfigMaps over 1 MiB. */
-const CONFIGMAP_LIMIT = 1_048_576;
+/** Mount point of the script ConfigMap in k6-operator runner (and initializer) pods: the operator's own. */
+const SCRIPT_MOUNT = '/test';
+/** Mount point of the workload ConfigMap: a volume of our own, added to the runner pod spec. */
+const WORKLOAD_MOUNT = '/workload';
+const WORKLOAD_VOLUME = 'shadowbench-workload';
+/** Kubernetes refuses a ConfigMap whose data values add up to more than 1 MiB. */
+export const CONFIGMAP_LIMIT = 1_048_576;
 
 export interface ManifestInput {
   name: string;
@@ -51,18 +58,45 @@ export interface ManifestInput {
   bundle: string;
   workloadJsonl: string;
   configJson: string;
+  /** The --workload file the JSONL was resolved from, named when it does not fit. */
+  workloadSource: string;
 }
 
-/** The ConfigMap and TestRun documents (k6.io/v1alpha1), as one multi-document YAML. */
+/** Paths the script reads inside the pods (SB_CONFIG_FILE and the config's workload_file). */
+export const POD_FILES = { config: `${SCRIPT_MOUNT}/config.json`, workload: `${WORKLOAD_MOUNT}/workload.jsonl` };
+
+const bytes = (data: Record<string, string>): number => Object.values(data).reduce((sum, value) => sum + Buffer.byteLength(value), 0);
+
+/**
+ * Two ConfigMaps and the TestRun (k6.io/v1alpha1), as one multi-document YAML. The script and its
+ * config go in `<name>-script` (the operator mounts it at /test); the workload goes in its own
+ * `<name>-workload`, mounted through the runner's volumes / volumeMounts (the operator gives the
+ * initializer the runner's spec, so `k6 inspect` reads it too). Each ConfigMap has its own 1 MiB.
+ */
 export function manifestYaml(input: ManifestInput): string {
   const metadata = (name: string) => ({ name, ...(input.namespace !== undefined && { namespace: input.namespace }) });
-  const configMap = {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: metadata(`${input.name}-script`),
-    data: { 'shadow.js': input.bundle, 'workload.jsonl': input.workloadJsonl, 'config.json': input.configJson },
-  };
-  const env: Array<Record<string, unknown>> = [{ name: 'SB_CONFIG_FILE', value: `${MOUNT}/config.json` }];
+  const scriptData = { 'shadow.js': input.bundle, 'config.json': input.configJson };
+  const workloadData = { 'workload.jsonl': input.workloadJsonl };
+  const scriptBytes = bytes(scriptData);
+  if (scriptBytes > CONFIGMAP_LIMIT) {
+    throw new UsageError(
+      `ConfigMap ${input.name}-script would hold ${scriptBytes} bytes (k6 bundle ${Buffer.byteLength(input.bundle)} + config ${Buffer.byteLength(input.configJson)}; Kubernetes allows ${CONFIGMAP_LIMIT}): ` +
+        'the bundle itself is too large for a ConfigMap; serve the script from a volumeClaim (scripts/README.md)',
+    );
+  }
+  const workloadBytes = bytes(workloadData);
+  if (workloadBytes > CONFIGMAP_LIMIT) {
+    const items = input.workloadJsonl.split('\n').filter((line) => line !== '').length;
+    // Items vary in size, so the fitting count is an estimate from the mean item size, with 5 % room.
+    const fitting = Math.floor((items * CONFIGMAP_LIMIT * 0.95) / workloadBytes);
+    const advice = fitting >= 1 ? `use --sample ${fitting} (about that many of its ${items} items fit) or a smaller workload` : 'use a workload with shorter items';
+    throw new UsageError(
+      `--workload ${input.workloadSource}: the resolved workload is ${workloadBytes} bytes, more than one ConfigMap (${input.name}-workload) may hold (Kubernetes allows ${CONFIGMAP_LIMIT}); ${advice}`,
+    );
+  }
+  const scriptMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(`${input.name}-script`), data: scriptData };
+  const workloadMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(`${input.name}-workload`), data: workloadData };
+  const env: Array<Record<string, unknown>> = [{ name: 'SB_CONFIG_FILE', value: POD_FILES.config }];
   if (input.headersSecret !== undefined) env.push({ name: 'SB_HEADERS', valueFrom: { secretKeyRef: { name: input.headersSecret, key: 'SB_HEADERS' } } });
   const testRun = {
     apiVersion: 'k6.io/v1alpha1',
@@ -73,22 +107,64 @@ export function manifestYaml(input: ManifestInput): string {
       script: { configMap: { name: `${input.name}-script`, file: 'shadow.js' } },
       // Records are console.log lines: raw, on the pod's stdout, collected with kubectl logs.
       arguments: '--no-usage-report --console-output /dev/stdout --log-format raw --quiet',
-      runner: { image: input.image, env },
+      runner: {
+        image: input.image,
+        env,
+        volumes: [{ name: WORKLOAD_VOLUME, configMap: { name: `${input.name}-workload` } }],
+        volumeMounts: [{ name: WORKLOAD_VOLUME, mountPath: WORKLOAD_MOUNT, readOnly: true }],
+      },
     },
   };
-  const size = Buffer.byteLength(input.bundle) + Buffer.byteLength(input.workloadJsonl) + Buffer.byteLength(input.configJson);
-  if (size > CONFIGMAP_LIMIT) {
-    throw new UsageError(`--workload: the ConfigMap would hold ${size} bytes (Kubernetes allows ${CONFIGMAP_LIMIT}); use --sample, or serve the files from a volumeClaim (scripts/README.md)`);
+  return [scriptMap, workloadMap, testRun].map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n');
+}
+
+/** The run folder k6:manifest wrote, read back: its script config and run.json; a clear error otherwise. */
+function readRunFolder(dir: string, runDir: string): { config: K6ScriptConfig; base: RunManifest } {
+  const expected = 'the run folder k6:manifest wrote (it holds testrun.yaml, k6-config.json and run.json)';
+  if (!statSync(runDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--collect ${dir}: not a folder; give ${expected}`);
+  const read = (file: string): unknown => {
+    const path = join(runDir, file);
+    if (!existsSync(path)) throw new UsageError(`--collect ${dir}: no ${file} in it; give ${expected}`);
+    try {
+      return JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`--collect ${dir}: ${path} is not valid JSON (${(error as Error).message}); give ${expected}`);
+    }
+  };
+  let config: K6ScriptConfig;
+  try {
+    config = checkK6Config(read('k6-config.json'));
+  } catch (error) {
+    if (error instanceof K6ConfigError) throw new UsageError(`--collect ${dir}: ${join(runDir, 'k6-config.json')}: ${error.message}`);
+    throw error;
   }
-  return `${stringify(configMap, { lineWidth: 0 })}---\n${stringify(testRun, { lineWidth: 0 })}`;
+  return { config, base: read('run.json') as RunManifest };
 }
 
 async function collect(dir: string, logs: string[]): Promise<number> {
   if (logs.length === 0) throw new UsageError('--collect: give the runner pod logs as arguments (kubectl logs <pod> > file)');
   const runDir = resolve(dir);
-  const config = checkK6Config(JSON.parse(readFileSync(join(runDir, 'k6-config.json'), 'utf8')));
-  const base = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunManifest;
-  const converted = await convertK6Console(logs, join(runDir, 'records.jsonl'));
+  const { config, base } = readRunFolder(dir, runDir);
+  for (const log of logs) {
+    if (!statSync(log, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`--collect: ${log} is not a file; give the runner pods' logs (kubectl logs <pod> > file)`);
+  }
+  // Records go to a temporary file first: records.jsonl appears only when the logs held records.
+  const recordsFile = join(runDir, 'records.jsonl');
+  const partial = `${recordsFile}.tmp`;
+  let converted: Awaited<ReturnType<typeof convertK6Console>>;
+  try {
+    converted = await convertK6Console(logs, partial);
+    if (converted.records === 0) {
+      const lines = Object.values(converted.ignoredLines).reduce((a, b) => a + b, 0);
+      throw new UsageError(
+        `--collect: no records found in ${logs.join(', ')} (${lines} other lines, ${converted.summaries.length} runner summaries); ` +
+          'give the logs of the runner pods (label runner=true) saved with kubectl logs once the TestRun has finished',
+      );
+    }
+    renameSync(partial, recordsFile);
+  } finally {
+    rmSync(partial, { force: true });
+  }
   const dropped = droppedIterations(converted.summaries);
   const manifest = {
     ...base,
@@ -100,13 +176,24 @@ async function collect(dir: string, logs: string[]): Promise<number> {
   };
   writeFileSync(join(runDir, 'run.json.tmp'), JSON.stringify(manifest, null, 2) + '\n');
   renameSync(join(runDir, 'run.json.tmp'), join(runDir, 'run.json'));
-  process.stderr.write(`shadowbench: ${converted.records} records from ${logs.length} runner logs (${config.run_id}) → ${join(runDir, 'records.jsonl')}; analyse with: npm run analyze -- ${dir}\n`);
-  return converted.records === 0 ? 2 : 0;
+  process.stderr.write(`shadowbench: ${converted.records} records from ${logs.length} runner logs (${config.run_id}) → ${recordsFile}; analyse with: npm run analyze -- ${dir}\n`);
+  return 0;
+}
+
+/** The k6 bundle's text, built in a temporary folder that is removed again. */
+async function bundleText(): Promise<string> {
+  const outdir = mkdtempSync(join(tmpdir(), 'shadowbench-k6-bundle-'));
+  try {
+    const [file] = await buildK6({ outdir });
+    return readFileSync(file!, 'utf8');
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   if (argv.includes('--help')) {
-    process.stdout.write(formatHelp('npm run k6:manifest -- --baseline URL --candidate URL [options]', 'Writes a k6-operator TestRun (+ ConfigMap of the k6 bundle, workload and config) for a distributed run,\nor with --collect converts the runners\' logs into the run folder.', K6_MANIFEST_OPTIONS));
+    process.stdout.write(formatHelp('npm run k6:manifest -- --baseline URL --candidate URL [options]', 'Writes a k6-operator TestRun and two ConfigMaps (k6 bundle + config; resolved workload, each at most 1 MiB)\nfor a distributed run against the two endpoints the runner pods reach (both URLs are required: no simulated\nendpoints are started), or with --collect DIR converts the runners\' logs into that run folder.', K6_MANIFEST_OPTIONS));
     return 0;
   }
   const { values: v, positionals, explicit } = parseOptions(K6_MANIFEST_OPTIONS, argv, env);
@@ -120,24 +207,23 @@ export async function run(argv: string[], env: Record<string, string | undefined
   // API keys from the environment would be baked nowhere: say so rather than drop them silently.
   if (env.BASELINE_API_KEY || env.CANDIDATE_API_KEY) process.stderr.write('shadowbench: BASELINE_API_KEY / CANDIDATE_API_KEY are not put in the manifest; store headers in a Secret and pass --headers-secret\n');
   if (v.gates !== undefined) config.options = { ...config.options, gates: v.gates };
-  const scriptConfig = k6ScriptConfig(config, { workloadFile: `${MOUNT}/workload.jsonl`, summaryFile: null }, loadGates(config));
-  const runDir = resolve(config.runDir);
-  mkdirSync(runDir, { recursive: true });
-  const [bundleFile] = await buildK6({ outdir: join(runDir, 'k6-bundle') });
+  const scriptConfig = k6ScriptConfig(config, { workloadFile: POD_FILES.workload, summaryFile: null }, loadGates(config));
   const name = v.name ?? `shadowbench-${config.runId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 52);
   const configJson = JSON.stringify(scriptConfig, null, 2) + '\n';
+  // Everything is built (and checked against the ConfigMap limit) before the run folder exists, so
+  // a refused manifest leaves nothing behind; the bundle goes to a temporary folder.
   const yaml = manifestYaml({
     name,
     namespace: v.namespace,
     parallelism: v.parallelism,
     image: v.image,
     headersSecret: v.headersSecret,
-    bundle: readFileSync(bundleFile!, 'utf8'),
+    bundle: await bundleText(),
     workloadJsonl: resolvedWorkloadJsonl(config.workload),
     configJson,
+    workloadSource: config.workloadPath,
   });
-  writeFileSync(join(runDir, 'testrun.yaml'), yaml);
-  writeFileSync(join(runDir, 'k6-config.json'), configJson);
+  const runDir = resolve(config.runDir);
   const manifest = loadRunManifest(config, {
     started_at: new Date().toISOString(),
     ended_at: null,
@@ -146,10 +232,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
     versions: { node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
     interrupted: null,
   });
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(join(runDir, 'testrun.yaml'), yaml);
+  writeFileSync(join(runDir, 'k6-config.json'), configJson);
   writeFileSync(join(runDir, 'run.json'), JSON.stringify(manifest, null, 2) + '\n');
   process.stdout.write(
     `${join(runDir, 'testrun.yaml')}\n` +
-      `  kubectl apply -f ${join(config.runDir, 'testrun.yaml')}\n` +
+      `  kubectl create -f ${join(config.runDir, 'testrun.yaml')}   (create, not apply: client-side apply refuses ConfigMaps over 256 KiB)\n` +
       `  then save each runner's log (kubectl logs -l k6_cr=${name},runner=true gives them; one file per pod) and run\n` +
       `  npm run k6:manifest -- --collect ${config.runDir} <pod logs...>\n`,
   );

@@ -1,6 +1,6 @@
 // The k6 bundle (valid ES module; only k6/* and https:// imports left; no Node built-ins), the
-// options it exports (two identical arrival-rate scenarios), gates → k6 thresholds, and the
-// k6-operator manifest (golden).
+// options it exports (two identical arrival-rate scenarios) and gates → k6 thresholds. The
+// k6-operator manifest is tested in k6-manifest.test.ts.
 import test from 'ava';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,6 @@ import { buildK6 } from '../scripts/build.ts';
 import { arrivalRate, buildScenarios, checkK6Config, K6_CONFIG_VERSION, vuBudget, type K6ScriptConfig } from '../scripts/config.ts';
 import { gatesToThresholds, thresholdSources } from '../scripts/thresholds.ts';
 import { DEFAULT_GATES, parseGates } from '../analysis/gates.ts';
-import { manifestYaml } from '../cli/k6-manifest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-k6-bundle-'));
 
@@ -76,13 +75,4 @@ test('thresholds: every absolute gate, with the gates file\'s values, on the can
     'itl{arm:candidate}': ['p(99)<=40'],
   });
   t.deepEqual(thresholdSources(gates).map((s) => s.gate), ['rollback.max_candidate_error_rate', 'rollback.max_candidate_timeout_rate', 'slo.ttft_p99_ms', 'slo.itl_p99_ms']);
-});
-
-test('k6-operator manifest: ConfigMap with bundle, workload and config; TestRun with parallelism and arguments (golden)', (t) => {
-  const yaml = manifestYaml({
-    name: 'shadowbench-run-1', namespace: 'load', parallelism: 4, image: 'grafana/k6:1.2.0', headersSecret: 'llm-keys',
-    bundle: 'export const options = {};\n', workloadJsonl: '{"id":"a","body":{"prompt":"x"}}\n', configJson: '{"v":1}\n',
-  });
-  t.is(yaml, readFileSync(new URL('./golden/k6-testrun.yaml', import.meta.url), 'utf8'));
-  t.throws(() => manifestYaml({ name: 'n', namespace: undefined, parallelism: 1, image: 'i', headersSecret: undefined, bundle: 'x'.repeat(1_048_577), workloadJsonl: '', configJson: '' }), { message: /ConfigMap would hold 1048577 bytes/ });
 });
