@@ -20,6 +20,8 @@ export const ELU_WARN = 0.5;
 export const STARVED_WARN = 0.2;
 /** Sending starts this long after every thread is ready, so the first request is not late by construction. */
 const START_DELAY_NS = 50_000_000n;
+/** After a second SIGINT: how long the senders may take to hand over their cancelled records. */
+const EXIT_NOW_WAIT_MS = 500;
 
 export interface LoadResult {
   runDir: string;
@@ -94,6 +96,7 @@ export class NodeLoadRun {
   #handles: SenderHandle[] = [];
   #origin = 0n;
   #interrupted: string | null = null;
+  #exiting = false;
   #started = false;
   #maxWork = 0;
   #maxStarved = 0;
@@ -137,19 +140,39 @@ export class NodeLoadRun {
   stop(reason: string): void {
     if (this.#interrupted !== null) return;
     this.#interrupted = reason;
-    this.#notice(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for ${this.#sum('inflight')} in-flight requests (again to exit at once)`);
+    this.#notice(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for ${this.#sum('inflight')} in-flight ${this.#sum('inflight') === 1 ? 'request' : 'requests'} (again to exit at once)`);
     for (const h of this.#handles) h.stop(reason, this.config.graceMs);
   }
 
-  /** Immediate exit (second SIGINT): saves the records already received and run.json, synchronously. */
-  exitNow(reason: string, code: number): never {
+  /**
+   * Prompt exit (second SIGINT): in-flight requests are cancelled at once, so each still becomes a
+   * `cancelled` record (records = arms × sent, as after a graceful stop); the senders get at most
+   * EXIT_NOW_WAIT_MS to hand them over, then the records received and run.json are saved and the
+   * process exits. Called again (a third SIGINT), it exits without waiting.
+   */
+  exitNow(reason: string, code: number): void {
+    const save = (complete: boolean) => {
+      this.#writer?.flushSync();
+      if (this.#manifest !== null) {
+        if (!complete) this.#warnings.push(`${reason}: exited before every in-flight request was recorded; their records are missing`);
+        writeManifestSync(this.config.runDir, this.#finalManifest(reason));
+      }
+      process.exit(code);
+    };
+    if (this.#exiting) save(false);
+    this.#exiting = true;
     this.#progress?.stop();
-    this.#writer?.flushSync();
-    if (this.#manifest !== null) {
-      this.#warnings.push(`${reason}: exited without waiting for in-flight requests; their records are missing`);
-      writeManifestSync(this.config.runDir, this.#finalManifest(reason));
+    this.#interrupted ??= reason;
+    this.#notice(`shadowbench: ${reason}: cancelling ${this.#sum('inflight')} in-flight ${this.#sum('inflight') === 1 ? 'request' : 'requests'} and exiting (again to exit without their records)`);
+    for (const h of this.#handles) {
+      h.stop(reason, 0);
+      h.cancel(`run stopped at once (${reason})`);
     }
-    process.exit(code);
+    const timer = setTimeout(() => save(false), EXIT_NOW_WAIT_MS);
+    void Promise.all(this.#handles.map((h) => h.finished)).then(() => {
+      clearTimeout(timer);
+      save(true);
+    });
   }
 
   #createHandles(): SenderHandle[] {

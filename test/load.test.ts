@@ -157,7 +157,7 @@ test.serial('SIGINT with requests still in flight after --grace: they are record
   t.regex((candidate[0]!.outcome as { message: string }).message, /grace period/);
 });
 
-test.serial('a second SIGINT exits at once, keeping the records already received and a valid run.json', async (t) => {
+test.serial('a second SIGINT exits at once: in-flight requests recorded as cancelled, records = arms × sent, a valid run.json', async (t) => {
   const [b, c] = [await sim(t), await sim(t)];
   const dir = join(tmp(), 'run');
   const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--duration', '30', '--grace', '60', '--candidate-header', 'x-sim-fault: stall', '--out', dir]);
@@ -170,11 +170,14 @@ test.serial('a second SIGINT exits at once, keeping the records already received
   t.true(Date.now() - second < 5000, 'exited without waiting for the 60 s grace period');
   const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
   t.is(manifest.interrupted, 'SIGINT (second)');
-  t.regex(manifest.warnings.join('\n'), /exited without waiting for in-flight requests/);
+  t.regex(load.stderr(), /SIGINT \(second\): cancelling \d+ in-flight requests and exiting/);
   const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
   t.is(summary.truncatedLastLine, null);
-  t.true(records.length >= 10 && records.every((r) => r.arm === 'baseline'), 'the stalled candidate requests were still in flight');
+  t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
   t.is(manifest.counts.records, records.length);
+  const candidate = records.filter((r) => r.arm === 'candidate');
+  t.true(candidate.length >= 10 && candidate.every((r) => r.outcome.kind === 'cancelled'), 'the stalled candidate requests were still in flight');
+  t.regex((candidate[0]!.outcome as { message: string }).message, /run stopped at once \(SIGINT \(second\)\)/);
 });
 
 test.serial('with no endpoints: starts the two simulated endpoints, runs, and analyses the folder', async (t) => {
