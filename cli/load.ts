@@ -78,7 +78,9 @@ const DESCRIPTION =
   'Server metrics (prefix/KV-cache hit rate, running and waiting requests, GPU utilisation) are scraped from\n' +
   'the --baseline-metrics / --candidate-metrics Prometheus endpoints (the simulated endpoints: automatically);\n' +
   'with a price per arm (--baseline-cost-per-hour, or --baseline-nodes with --gpu-hour-price...) the analysis\n' +
-  'adds monthly cost and cost per 1,000 queries and per 1M output tokens at the tested load.';
+  'adds monthly cost and cost per 1,000 queries and per 1M output tokens at the tested load.\n' +
+  'Exit code: the analysis\' verdict (0 PROCEED, 1 INVESTIGATE; --no-analyze: 0), 2 for bad input (or, with\n' +
+  '--engine k6, k6 missing or no records), 130 after Ctrl-C.';
 
 const PLAN_FLAGS: Record<string, string> = { durationS: '--duration', timeScale: '--time-scale', workload: '--workload' };
 
@@ -398,6 +400,9 @@ export async function run(argv: string[], env: Record<string, string | undefined
     }
     process.stderr.write(`shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`);
   };
+  if (!v.stream && v.analyze) {
+    process.stderr.write('shadowbench: note: --no-stream measures end-to-end latency only; TTFT and ITL are not measured, so the verdict cannot be PROCEED (it needs a TTFT improvement)\n');
+  }
   try {
     process.on('SIGINT', onSigint);
     let endpoints;
