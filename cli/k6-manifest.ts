@@ -70,8 +70,8 @@ const bytes = (data: Record<string, string>): number => Object.values(data).redu
 /**
  * Two ConfigMaps and the TestRun (k6.io/v1alpha1), as one multi-document YAML. The script and its
  * config go in `<name>-script` (the operator mounts it at /test); the workload goes in its own
- * `<name>-workload`, mounted through the runner's volumes / volumeMounts (the operator gives the
- * initializer the runner's spec, so `k6 inspect` reads it too). Each ConfigMap has its own 1 MiB.
+ * `<name>-workload`, mounted through the runner's (and the initializer's) volumes / volumeMounts.
+ * Each ConfigMap has its own 1 MiB.
  */
 export function manifestYaml(input: ManifestInput): string {
   const metadata = (name: string) => ({ name, ...(input.namespace !== undefined && { namespace: input.namespace }) });
@@ -98,6 +98,13 @@ export function manifestYaml(input: ManifestInput): string {
   const workloadMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(`${input.name}-workload`), data: workloadData };
   const env: Array<Record<string, unknown>> = [{ name: 'SB_CONFIG_FILE', value: POD_FILES.config }];
   if (input.headersSecret !== undefined) env.push({ name: 'SB_HEADERS', valueFrom: { secretKeyRef: { name: input.headersSecret, key: 'SB_HEADERS' } } });
+  // A fresh object per use: the YAML writer would turn a shared one into an anchor and alias.
+  const pod = () => ({
+    image: input.image,
+    env: structuredClone(env),
+    volumes: [{ name: WORKLOAD_VOLUME, configMap: { name: `${input.name}-workload` } }],
+    volumeMounts: [{ name: WORKLOAD_VOLUME, mountPath: WORKLOAD_MOUNT, readOnly: true }],
+  });
   const testRun = {
     apiVersion: 'k6.io/v1alpha1',
     kind: 'TestRun',
@@ -107,12 +114,11 @@ export function manifestYaml(input: ManifestInput): string {
       script: { configMap: { name: `${input.name}-script`, file: 'shadow.js' } },
       // Records are console.log lines: raw, on the pod's stdout, collected with kubectl logs.
       arguments: '--no-usage-report --console-output /dev/stdout --log-format raw --quiet',
-      runner: {
-        image: input.image,
-        env,
-        volumes: [{ name: WORKLOAD_VOLUME, configMap: { name: `${input.name}-workload` } }],
-        volumeMounts: [{ name: WORKLOAD_VOLUME, mountPath: WORKLOAD_MOUNT, readOnly: true }],
-      },
+      runner: pod(),
+      // The initializer runs the script's init code (k6 archive / inspect), which reads the config
+      // and the workload: it needs the same env and volume. Current operators copy the runner's
+      // spec when this is absent; older ones gave it neither, so it is spelled out.
+      initializer: pod(),
     },
   };
   return [scriptMap, workloadMap, testRun].map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n');

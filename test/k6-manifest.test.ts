@@ -45,6 +45,7 @@ test('manifest: a script ConfigMap (bundle + config), a workload ConfigMap, a Te
   t.is(POD_FILES.config, '/test/config.json', 'the operator mounts the script ConfigMap at /test');
   t.is(POD_FILES.workload, `${testRun!.spec!.runner.volumeMounts[0]!.mountPath}/${Object.keys(workload!.data!)[0]}`);
   t.is(testRun!.spec!.runner.env[0]!.value, POD_FILES.config);
+  t.deepEqual((testRun!.spec as unknown as { initializer: unknown }).initializer, testRun!.spec!.runner, 'the initializer runs the init code too: same env and volumes');
 });
 
 test('manifest: each ConfigMap has its own 1 MiB; a piece too big alone is named with what to do', (t) => {
