@@ -162,7 +162,7 @@ export const benchmark: Benchmark = {
       }
       return [
         {
-          title: `Node load engine: paired 128-token streams (5 ms inter-token), sims in their own processes, ${availableParallelism()} cores, ${availableParallelism()} workers, ${STEP_SECONDS} s per step`,
+          title: `Node load engine: paired 128-token streams (5 ms inter-token), sims in their own processes, ${availableParallelism()} cores, ${Math.max(1, availableParallelism() - 1)} sending worker(s) (the default), ${STEP_SECONDS} s per step`,
           columns: ['target QPS', 'pacer', 'achieved QPS', 'send lag p50 ms', 'send lag p99 ms', 'arm skew p99 ms', 'SSE events/s', 'max sender busy', 'max sender starved', 'engine CPU cores', 'sims CPU cores', 'engine µs/event', 'failed requests'],
           rows,
           notes: [
