@@ -6,6 +6,9 @@ import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { analyzeRecords } from '../analysis/analyze.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { terminalReport } from '../analysis/terminal.ts';
+import { csvField } from '../analysis/export.ts';
+import { seededRandom } from '../core/random.ts';
+import { stringify } from 'csv-stringify/sync';
 import { analyzeRunFolder, ANALYZE_FILES, GATE_FILES } from '../cli/analyze.ts';
 import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
 
@@ -172,6 +175,13 @@ test('analyze removes junit.xml and summary.md of an earlier gate run, which may
   await analyzeRunFolder(dir, { quiet: true });
   for (const name of GATE_FILES) t.false(existsSync(join(dir, name)), name);
   rmSync(dir, { recursive: true });
+});
+
+test('pairs.csv fields are quoted exactly as csv-stringify quotes them (and a lone carriage return too)', (t) => {
+  const alphabet = ['a', ',', '"', '\n', '\r', ' ', 'é', '😀', ';', "'"];
+  const random = seededRandom(7);
+  const samples = ['', ' a ', 'a,b', 'a"b', '"', 'x\r\ny', ...Array.from({ length: 2000 }, () => Array.from({ length: 1 + Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''))];
+  for (const text of samples) t.is(`${csvField(text)},x\n`, stringify([[text, 'x']], { record_delimiter: 'unix', quoted_match: /\r/ }), JSON.stringify(text));
 });
 
 test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
