@@ -5,7 +5,7 @@
 //                  Kept out of the record so the record schema stays engine-neutral.
 //   events.jsonl   rollbacks, weight changes, operator actions, with the reasons.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Arm } from '../core/record.ts';
@@ -78,6 +78,12 @@ export class ProxyRunFolder {
     const file = join(this.dir, 'run.json');
     await writeFile(file + '.tmp', JSON.stringify(this.#manifest, null, 2) + '\n');
     await rename(file + '.tmp', file);
+  }
+
+  /** Closes the files and removes the folder: the proxy never started, so there is no run to keep. */
+  async discard(): Promise<void> {
+    await Promise.all([this.records.close(), this.#routing.close(), this.#events.close()]);
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   /** Flushes every file and completes run.json. */

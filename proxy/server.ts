@@ -418,7 +418,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   } catch (error) {
     clearInterval(checkTimer);
     server.close();
-    await folder.close({ interrupted: `failed to start: ${(error as Error).message}`, warnings: [] });
+    await folder.discard(); // nothing was served: no run folder left behind (one per failed attempt before)
     throw error;
   }
   folder.event({ event: 'started', weight: lastWeight, source: traffic.snapshot(Date.now()).source }, clock());

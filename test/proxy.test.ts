@@ -3,7 +3,7 @@
 // graceful shutdown, per-arm credentials. Serial: some tests bound latencies.
 import test from 'ava';
 import { createServer } from 'node:http';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -15,7 +15,7 @@ import { TEXT_HASH_PREFIX } from '../proxy/response-recorder.ts';
 import { readRecords } from '../io/records-file.ts';
 import type { RequestRecord } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import { chat, jsonLines, post, proxyOptions, until } from './support/proxy-harness.ts';
+import { chat, jsonLines, post, proxyOptions, tmpDir, until } from './support/proxy-harness.ts';
 
 /** The sim stamps `created` with the wall-clock second of each response; that is the only byte allowed to differ. */
 const normaliseCreated = (text: string) => text.replace(/"created":\d+/g, '"created":0');
@@ -232,4 +232,14 @@ test.serial('per-arm credentials replace the client\'s key; no key and no prompt
   const everything = readdirSync(proxy.runDir).map((f) => readFileSync(join(proxy.runDir, f), 'utf8')).join('\n');
   for (const secret of ['sk-baseline-key-123', 'sk-client-key-456', 'my secret prompt']) t.false(everything.includes(secret), secret);
   t.regex(everything, /"header_names": \[\s*"authorization"\s*\]/);
+});
+
+test('a proxy that cannot listen fails with the reason and leaves no run folder behind', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as AddressInfo).port;
+  const options = proxyOptions({ baselineUrl: 'http://127.0.0.1:9', candidateUrl: 'http://127.0.0.1:9', port, runDir: join(tmpDir(), 'run') });
+  await t.throwsAsync(startProxy(options), { code: 'EADDRINUSE' });
+  t.false(existsSync(options.runDir));
 });
