@@ -310,30 +310,41 @@ function setupOf(run: RunSetup): Map<string, string> {
   return out;
 }
 
-/** How the two runs were driven differently ("QPS 8 vs 20", ...); empty when alike or unknown. */
-export function setupDifferences(tonight: RunSetup, reference: RunSetup): string[] {
-  const t = setupOf(tonight);
-  const r = setupOf(reference);
-  return [...t].filter(([k, v]) => r.has(k) && r.get(k) !== v).map(([k, v]) => `${k} ${v} vs ${r.get(k)}`);
+/** What the two runs' setups were compared on (the keys both run.json files give) and how they differ ("QPS 8 vs 20"). */
+export interface SetupComparison {
+  compared: string[];
+  differences: string[];
 }
 
-function comparable(rules: readonly RuleResult[], differences: readonly string[]): RuleResult {
+/** Compares the load setups of two runs (their run.json); only what both of them state is compared. */
+export function compareSetups(tonight: RunSetup, reference: RunSetup): SetupComparison {
+  const t = setupOf(tonight);
+  const r = setupOf(reference);
+  const both = [...t].filter(([k]) => r.has(k));
+  return { compared: both.map(([k]) => k), differences: both.filter(([k, v]) => r.get(k) !== v).map(([k, v]) => `${k} ${v} vs ${r.get(k)}`) };
+}
+
+function comparable(rules: readonly RuleResult[], setup: SetupComparison | null): RuleResult {
   const base = { rule: 'regression.comparable', label: 'Comparable runs', tonight: null, reference: null, worsening: null, ci: null, threshold: null, decrease: false } as const;
-  if (differences.length > 0) {
-    return { ...base, status: 'fail', message: `Comparable runs: no, the runs were driven differently (tonight vs reference: ${differences.join('; ')}); store a reference run with tonight's setup` };
+  if (setup !== null && setup.differences.length > 0) {
+    return { ...base, status: 'fail', message: `Comparable runs: no, the runs were driven differently (tonight vs reference: ${setup.differences.join('; ')}); store a reference run with tonight's setup` };
   }
   if (rules.every((r) => r.status === 'skipped')) {
     return { ...base, status: 'fail', message: 'Comparable runs: no, not one rule could be compared (nothing measured on one of the runs)' };
   }
-  return { ...base, status: 'pass', message: 'Comparable runs: same arrival process, rate, streaming and workload' };
+  // Unknown is said as unknown, never as "the same": reported, not failing (as any rule with nothing to compare).
+  if (setup === null) return { ...base, status: 'skipped', message: 'Comparable runs: not checked, a run folder has no run.json' };
+  if (setup.compared.length === 0) return { ...base, status: 'skipped', message: 'Comparable runs: not checked, the two run.json files state nothing both can be compared on' };
+  return { ...base, status: 'pass', message: `Comparable runs: same ${setup.compared.join(', ')}` };
 }
 
 /**
- * Compares tonight's candidate with the reference run's candidate, rule by rule; `differences` are
- * the runs' setup differences (setupDifferences), which fail regression.comparable.
+ * Compares tonight's candidate with the reference run's candidate, rule by rule; `setup` is how the
+ * runs' run.json files compare (compareSetups; null when one is missing): a difference fails
+ * regression.comparable.
  */
-export function compareRuns(tonight: RegressionSamples, reference: RegressionSamples, gates: Gates, differences: readonly string[] = []): RegressionResult {
+export function compareRuns(tonight: RegressionSamples, reference: RegressionSamples, gates: Gates, setup: SetupComparison | null = null): RegressionResult {
   const metricRules = RULES.map((spec) => evaluate(spec, tonight, reference, gates));
-  const rules = [comparable(metricRules, differences), ...metricRules];
+  const rules = [comparable(metricRules, setup), ...metricRules];
   return { tonight_run_id: tonight.run_id, reference_run_id: reference.run_id, rules, failed: rules.some((r) => r.status === 'fail'), method: REGRESSION_METHOD };
 }

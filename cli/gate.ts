@@ -11,7 +11,7 @@ import { chartData } from '../analysis/charts.ts';
 import { htmlReport } from '../analysis/html-report.ts';
 import { junitXml } from '../analysis/junit.ts';
 import { CANDIDATE } from '../core/record.ts';
-import { compareRuns, regressionSamples, setupDifferences, type RegressionResult } from '../analysis/regression.ts';
+import { compareRuns, compareSetups, regressionSamples, type RegressionResult } from '../analysis/regression.ts';
 import { summaryMarkdown } from '../analysis/summary-md.ts';
 import { readReportAssets } from '../io/report-assets.ts';
 import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, loadGates, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
@@ -56,8 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   let regression: RegressionResult | null = null;
   if (values.against !== undefined && reference !== null) {
     const [tonightSetup, referenceSetup] = await Promise.all([readManifest(runDir), readManifest(values.against)]);
-    const differences = tonightSetup && referenceSetup ? setupDifferences(tonightSetup, referenceSetup) : [];
-    regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates, differences);
+    const setup = tonightSetup && referenceSetup ? compareSetups(tonightSetup, referenceSetup) : null;
+    regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates, setup);
     const html = htmlReport({ report: tonight.report, charts: chartData(tonight.collector, tonight.report), assets: await readReportAssets(), serverMetrics: tonight.serverMetrics, regression });
     await writeFile(join(runDir, REPORT_FILE), html);
   }

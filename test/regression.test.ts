@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates, type Gates } from '../analysis/gates.ts';
 import { bootstrapReplicates } from '../analysis/bootstrap.ts';
-import { bernoulliReplicates, compareRuns, setupDifferences, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
+import { bernoulliReplicates, compareRuns, compareSetups, type RegressionSamples, type RuleResult } from '../analysis/regression.ts';
 import { percentile } from '../analysis/stats.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 import { runCli } from './support/run-cli.ts';
@@ -31,7 +31,7 @@ const rule = (results: RuleResult[], name: string) => results.find((r) => r.rule
 test('the same run against itself passes every rule with zero worsening', (t) => {
   const result = compareRuns(samples(), samples(), gates);
   t.false(result.failed);
-  t.deepEqual(result.rules.map((r) => r.status), ['pass', 'pass', 'pass', 'pass', 'pass']);
+  t.deepEqual(result.rules.map((r) => r.status), ['skipped', 'pass', 'pass', 'pass', 'pass'], 'no run.json given: comparability not checked');
   for (const r of result.rules.filter((r) => r.rule !== 'regression.comparable')) t.is(r.worsening, 0, r.rule);
 });
 
@@ -109,21 +109,29 @@ test('nothing comparable at all fails regression.comparable: an empty reference 
   t.true(result.failed);
 });
 
-test('runs driven differently are not comparable: rate, arrival, streaming or workload differ (keys one run lacks are not compared)', (t) => {
+test('runs driven differently are not comparable: rate, arrival, streaming or workload differ; what is unknown is said so, never "the same"', (t) => {
   const run = (config: Record<string, unknown>, workload: { path: string; format: string; items: number } | null = { path: '/ci/a/workloads/chat.jsonl', format: 'openai', items: 300 }) => ({ config, workload });
+  const differences = (a: ReturnType<typeof run>, b: ReturnType<typeof run>) => compareSetups(a, b).differences;
   const tonight = run({ plan: { arrival: 'constant', qps: 8 }, stream: true });
-  t.deepEqual(setupDifferences(tonight, run({ plan: { arrival: 'constant', qps: 20 }, stream: true })), ['QPS 8 vs 20']);
-  t.deepEqual(setupDifferences(tonight, run({ plan: { arrival: 'constant', qps: 8 }, stream: true }, { path: 'workloads/chat.jsonl', format: 'openai', items: 300 })), [], 'the same workload file from another folder');
+  t.deepEqual(differences(tonight, run({ plan: { arrival: 'constant', qps: 20 }, stream: true })), ['QPS 8 vs 20']);
+  t.deepEqual(differences(tonight, run({ plan: { arrival: 'constant', qps: 8 }, stream: true }, { path: 'workloads/chat.jsonl', format: 'openai', items: 300 })), [], 'the same workload file from another folder');
   t.deepEqual(
-    setupDifferences(tonight, run({ plan: { arrival: 'poisson', qps: 8 }, stream: false }, { path: 'other.jsonl', format: 'openai', items: 50 })),
+    differences(tonight, run({ plan: { arrival: 'poisson', qps: 8 }, stream: false }, { path: 'other.jsonl', format: 'openai', items: 50 })),
     ['arrival constant vs poisson', 'streaming true vs false', 'workload chat.jsonl vs other.jsonl', 'workload items 300 vs 50'],
   );
-  t.deepEqual(setupDifferences(run({ arrival: 'trace', timeScale: 2 }), run({ arrival: 'trace', timeScale: 1, qps: 100 })), ['time scale 2 vs 1'], 'trace replay: the time scale, not a QPS');
-  t.deepEqual(setupDifferences(tonight, run({}, null)), [], 'nothing known about the reference: nothing to compare');
-  const result = compareRuns(samples(), samples(), gates, ['QPS 8 vs 20']);
-  t.is(rule(result.rules, 'comparable').status, 'fail');
-  t.regex(rule(result.rules, 'comparable').message, /driven differently \(tonight vs reference: QPS 8 vs 20\)/);
-  t.true(result.failed);
+  t.deepEqual(differences(run({ arrival: 'trace', timeScale: 2 }), run({ arrival: 'trace', timeScale: 1, qps: 100 })), ['time scale 2 vs 1'], 'trace replay: the time scale, not a QPS');
+  t.deepEqual(compareSetups(tonight, run({}, null)), { compared: [], differences: [] }, 'nothing known about the reference');
+
+  const differ = compareRuns(samples(), samples(), gates, { compared: ['QPS'], differences: ['QPS 8 vs 20'] });
+  t.is(rule(differ.rules, 'comparable').status, 'fail');
+  t.regex(rule(differ.rules, 'comparable').message, /driven differently \(tonight vs reference: QPS 8 vs 20\)/);
+  t.true(differ.failed);
+  const alike = rule(compareRuns(samples(), samples(), gates, compareSetups(tonight, tonight)).rules, 'comparable');
+  t.deepEqual([alike.status, alike.message], ['pass', 'Comparable runs: same arrival, QPS, streaming, workload, workload format, workload items']);
+  const noManifest = rule(compareRuns(samples(), samples(), gates, null).rules, 'comparable');
+  t.deepEqual([noManifest.status, noManifest.message], ['skipped', 'Comparable runs: not checked, a run folder has no run.json']);
+  const nothingShared = rule(compareRuns(samples(), samples(), gates, compareSetups(tonight, run({}, null))).rules, 'comparable');
+  t.is(nothingShared.status, 'skipped');
 });
 
 test('seeded: the same inputs give the same intervals; replicates are resamples of the values', (t) => {
@@ -194,7 +202,7 @@ test('npm run gate -- tonight --against reference: exit 0 without regression, 1 
   t.is(self.code, 2);
   t.regex(self.stderr, /--against .*: is tonight's run folder itself/);
 
-  t.regex(junit, /<testsuite name="regression slower against reference" tests="5" failures="1" errors="0" skipped="0">/);
+  t.regex(junit, /<testsuite name="regression slower against reference" tests="5" failures="1" errors="0" skipped="1">/); // no run.json in these folders: comparability not checked
   t.regex(junit, /<testcase classname="shadowbench.regression" name="regression.max_ttft_p99_increase">\n +<failure type="regression" message="TTFT P99 increase: /);
   t.regex(md, /^# shadowbench gate: ❌ failed\n\nRun `slower` against reference `reference`: verdict \*\*PROCEED\*\*, \*\*regression\*\* \(exit 1\)\./);
   t.regex(md, /\| ❌ fail \| `regression.max_ttft_p99_increase` \|/);
