@@ -60,7 +60,7 @@ export interface ArmReport {
     /** Σ output tokens of ok requests / window. */
     output_tokens_per_s: number | null;
   };
-  /** Ok requests meeting the SLOs individually: TTFT ≤ slo.ttft_p99_ms and TPOT ≤ slo.itl_p99_ms (or ≤ 1 token); share = of all measured requests. */
+  /** Ok requests meeting the SLOs individually: TTFT ≤ slo.ttft_p99_ms and TPOT ≤ slo.itl_p99_ms (or ≤ 1 token); share = of the measured requests shadowbench did not cancel. */
   goodput: { requests: number; share: number | null; per_s: number | null };
   slo: { ttft_p99_ms: SloCheck; itl_p99_ms: SloCheck };
 }
@@ -206,9 +206,10 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
       ok_requests_per_s: perS(outcomes.ok),
       output_tokens_per_s: perS(okTokens),
     },
-    // goodput share = good / measured requests (SLO attainment, as DistServe and vLLM's bench define it:
-    // a failed request is not good); null when no request had token timing to judge.
-    goodput: { requests: good, share: timedOk > 0 ? good / n : null, per_s: timedOk > 0 ? perS(good) : null },
+    // goodput share = good / judged requests (SLO attainment, as DistServe and vLLM's bench define it:
+    // a failed request is not good; one shadowbench cancelled is left out, as in the error rate);
+    // null when no request had token timing to judge.
+    goodput: { requests: good, share: timedOk > 0 && judged > 0 ? good / judged : null, per_s: timedOk > 0 ? perS(good) : null },
     slo: { ttft_p99_ms: slo(metrics.ttft_ms?.p99 ?? null, gates.slo.ttft_p99_ms), itl_p99_ms: slo(metrics.itl_ms?.p99 ?? null, gates.slo.itl_p99_ms) },
   };
 }

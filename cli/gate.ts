@@ -46,6 +46,10 @@ export async function run(argv: string[]): Promise<number> {
       if (error instanceof UsageError) throw new UsageError(`--against: ${error.message}`);
       throw error;
     }
+    const referenceManifest = await readManifest(values.against);
+    if (referenceManifest?.engine !== 'proxy' && typeof referenceManifest?.interrupted === 'string' && referenceManifest.interrupted !== '') {
+      throw new UsageError(`--against ${values.against}: the reference run was interrupted (${referenceManifest.interrupted}); its figures cover only the part that ran: give a complete run`);
+    }
     const referenceCandidate = reference.report.arms.find((a) => a.arm === CANDIDATE);
     if (referenceCandidate === undefined || referenceCandidate.requests === 0) {
       throw new UsageError(`--against ${values.against}: the reference run has no measured candidate requests (arms: ${reference.report.arms.map((a) => a.arm).join(', ')}); give a run whose candidate can be compared`);

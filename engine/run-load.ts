@@ -165,8 +165,8 @@ export class NodeLoadRun {
     this.#interrupted ??= reason;
     this.#notice(`shadowbench: ${reason}: cancelling ${this.#sum('inflight')} in-flight ${this.#sum('inflight') === 1 ? 'request' : 'requests'} and exiting (again to exit without their records)`);
     for (const h of this.#handles) {
+      h.cancel(`run stopped at once (${reason})`); // first: a drain with no grace would cancel them as "after the grace period"
       h.stop(reason, 0);
-      h.cancel(`run stopped at once (${reason})`);
     }
     const timer = setTimeout(() => save(false), EXIT_NOW_WAIT_MS);
     void Promise.all(this.#handles.map((h) => h.finished)).then(() => {

@@ -156,7 +156,7 @@ test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy s
   for (const dir of [complete, stopped, proxy]) rmSync(dir, { recursive: true });
 });
 
-test('requests shadowbench cancelled itself are counted but are not server errors: error and timeout rates leave them out', (t) => {
+test('requests shadowbench cancelled itself are counted but are not server errors: error rate, timeout rate and goodput share leave them out', (t) => {
   const records = fixtureRun({ indices: 40, withRepeat: false });
   const candidate = records.filter((r) => r.arm === 'candidate' && !r.warmup);
   for (const r of candidate.slice(-10)) r.outcome = { kind: 'cancelled', message: 'run stopped (SIGINT) before the response ended' };
@@ -167,6 +167,7 @@ test('requests shadowbench cancelled itself are counted but are not server error
   t.is(cand.error_rate, 1 / judged);
   t.is(cand.timeout_rate, 1 / judged);
   t.is(cand.outcome_rates.cancelled, 10 / cand.requests, 'the outcome shares still count every request');
+  t.is(cand.goodput.share, cand.goodput.requests / judged, 'goodput share: of the requests shadowbench did not cancel');
 });
 
 test('analyze removes junit.xml and summary.md of an earlier gate run, which may contradict the new analysis', async (t) => {

@@ -211,7 +211,7 @@ test('npm run gate -- tonight --against reference: exit 0 without regression, 1 
   for (const dir of [reference, same, slower]) rmSync(dir, { recursive: true });
 });
 
-test('gate --against a reference without candidate requests is refused (exit 2); one driven at another rate fails as not comparable', async (t) => {
+test('gate --against a reference without candidate requests, or an interrupted one, is refused (exit 2); one driven at another rate fails as not comparable', async (t) => {
   const records = fixtureRun({ withRepeat: false, indices: 60, runId: 'tonight' });
   const manifest = (qps: number, runId: string) => JSON.stringify({ v: 1, run_id: runId, arms: [{ arm: 'baseline' }, { arm: 'candidate' }], workload: { path: 'w.jsonl', format: 'openai', items: 60 }, config: { plan: { arrival: 'constant', qps } }, warnings: [] });
   const tonight = folder(records);
@@ -219,10 +219,14 @@ test('gate --against a reference without candidate requests is refused (exit 2);
   const baselineOnly = folder(records.filter((r) => r.arm === 'baseline'));
   const otherRate = folder(fixtureRun({ withRepeat: false, indices: 60, runId: 'reference' }));
   writeFileSync(join(otherRate, 'run.json'), manifest(8, 'reference'));
-  const [noCandidate, differentRate] = await Promise.all([gate([tonight, '--against', baselineOnly, '--quiet']), gate([tonight, '--against', otherRate])]);
+  const interrupted = folder(fixtureRun({ withRepeat: false, indices: 60, runId: 'stopped' }));
+  writeFileSync(join(interrupted, 'run.json'), JSON.stringify({ ...JSON.parse(manifest(20, 'stopped')), engine: 'node', interrupted: 'SIGINT' }));
+  const [noCandidate, differentRate, stopped] = await Promise.all([gate([tonight, '--against', baselineOnly, '--quiet']), gate([tonight, '--against', otherRate]), gate([tonight, '--against', interrupted, '--quiet'])]);
+  t.is(stopped.code, 2);
+  t.regex(stopped.stderr, /--against .*: the reference run was interrupted \(SIGINT\); its figures cover only the part that ran/);
   t.is(noCandidate.code, 2);
   t.regex(noCandidate.stderr, /--against .*: the reference run has no measured candidate requests \(arms: baseline\)/);
   t.is(differentRate.code, 1, differentRate.stderr);
   t.regex(differentRate.stdout, /FAIL +regression\.comparable: Comparable runs: no, the runs were driven differently \(tonight vs reference: QPS 20 vs 8\)/);
-  for (const dir of [tonight, baselineOnly, otherRate]) rmSync(dir, { recursive: true });
+  for (const dir of [tonight, baselineOnly, otherRate, interrupted]) rmSync(dir, { recursive: true });
 });
