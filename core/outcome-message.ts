@@ -5,6 +5,11 @@
 /** Longest outcome message a record holds (characters). */
 export const MAX_MESSAGE = 300;
 
+/** The strings to scrub for a set of request headers: each value, and the token after "Bearer "; at least 6 characters. */
+export function headerSecrets(headers: Readonly<Record<string, string>>): string[] {
+  return Object.values(headers).flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]).filter((v) => v.length >= 6);
+}
+
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join('<redacted>');

@@ -19,7 +19,7 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
 import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
-import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
+import { headerSecrets, httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import { redactUrl } from '../core/run.ts';
 import { monoNow } from './pacer.ts';
 
@@ -45,7 +45,7 @@ const MAX_ERROR_BODY = 16_384;
 export function createArmClient(arm: string, url: string, headers: Record<string, string>, timeoutMs: number): ArmClient {
   const base = new URL(url);
   const pathPrefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
-  const secrets = Object.values(headers).flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]).filter((v) => v.length >= 6);
+  const secrets = headerSecrets(headers);
   if (base.password) secrets.push(decodeURIComponent(base.password));
   const authHeaders = { ...headers };
   if (base.username || base.password) {

@@ -22,10 +22,13 @@ export class SseRecorder {
   readonly #stream: StreamRecorder;
   #timeout: Outcome | null = null;
   readonly #errors: string[] = [];
+  readonly #secrets: readonly string[];
 
-  constructor(record: RequestRecord, api: Api, timeoutNs: number) {
+  /** `secrets`: strings scrubbed from outcome messages (the arm's header values: core/outcome-message.ts headerSecrets). */
+  constructor(record: RequestRecord, api: Api, timeoutNs: number, secrets: readonly string[] = []) {
     this.record = record;
     this.#timeoutNs = timeoutNs;
+    this.#secrets = secrets;
     this.#stream = new StreamRecorder(record, api, { onBadEvent: 'stop' });
   }
 
@@ -58,12 +61,12 @@ export class SseRecorder {
     const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '') ?? '';
     if (failure !== null) r.outcome = failure;
     else if (status === 0 || status === undefined) r.outcome = { kind: 'connection_error', message: error || firstError || 'no response' };
-    else if (status >= 400) r.outcome = { kind: 'http_error', status, message: recordMessage(firstError ? httpErrorMessage(firstError) : error || `HTTP ${status}`, []) };
+    else if (status >= 400) r.outcome = { kind: 'http_error', status, message: firstError ? httpErrorMessage(firstError) : error || `HTTP ${status}` };
     else if (settled !== null) r.outcome = settled.outcome;
-    else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: recordMessage(firstError, []) };
+    else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: firstError };
     else r.outcome = this.#stream.endOfStream(r.end_ns).outcome;
     r.content_tokens = this.#stream.contentTokens();
-    return r;
+    return fitMessage(r, this.#secrets);
   }
 
   /** The limit is checked when something arrives: xk6-sse has no timeout of its own (see README). */
@@ -75,6 +78,12 @@ export class SseRecorder {
     this.record.end_ns = nowNs;
     return true;
   }
+}
+
+/** A failure's message as every engine records it: secrets replaced, bounded in length. */
+function fitMessage(r: RequestRecord, secrets: readonly string[]): RequestRecord {
+  if (r.outcome.kind !== 'ok') r.outcome.message = recordMessage(r.outcome.message, secrets);
+  return r;
 }
 
 /** The subset of a k6/http Response the buffered mode reads. */
@@ -95,7 +104,7 @@ export const K6_REQUEST_TIMEOUT = 1050;
  * (µs precision) added to the send time; TTFT and ITL are not measured (token_timing false,
  * no chunk timestamps), never approximated.
  */
-export function fillBufferedRecord(record: RequestRecord, api: Api, res: HttpResponseLike, afterNs: number): RequestRecord {
+export function fillBufferedRecord(record: RequestRecord, api: Api, res: HttpResponseLike, afterNs: number, secrets: readonly string[] = []): RequestRecord {
   const r = record;
   r.token_timing = false;
   const sent = r.sent_ns ?? 0;
@@ -115,13 +124,13 @@ export function fillBufferedRecord(record: RequestRecord, api: Api, res: HttpRes
       res.error_code === K6_REQUEST_TIMEOUT
         ? { kind: 'timeout', phase: 'headers', message: res.error || 'request timeout' }
         : { kind: 'connection_error', code: String(res.error_code), message: res.error || 'no response' };
-    return r;
+    return fitMessage(r, secrets);
   }
   if (res.status >= 400) {
     // The server's own words, as the Node engine and the proxy record them (core/outcome-message.ts).
-    r.outcome = { kind: 'http_error', status: res.status, message: body === '' ? `HTTP ${res.status}` : recordMessage(httpErrorMessage(body), []) };
-    return r;
+    r.outcome = { kind: 'http_error', status: res.status, message: httpErrorMessage(body) };
+    return fitMessage(r, secrets);
   }
   r.outcome = recordWholeResponse(r, api, body, false, { bodySample: body });
-  return r;
+  return fitMessage(r, secrets);
 }

@@ -20,6 +20,7 @@ import { emptyRecord, serializeRecord, type RequestRecord } from '../core/record
 import { parseWorkload, type Workload, type WorkloadItem } from '../core/workload.ts';
 import { createClock, nsSince } from './clock.ts';
 import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, type K6ArmConfig } from './config.ts';
+import { headerSecrets } from '../core/outcome-message.ts';
 import { fillBufferedRecord, SseRecorder, type HttpResponseLike } from './record-builder.ts';
 import { META_KEY, perArmCounterThresholds, SUMMARY_KEY, summaryFacts, summaryText, type K6InstanceMeta, type K6SummaryData } from './summary.ts';
 
@@ -27,6 +28,8 @@ import { META_KEY, perArmCounterThresholds, SUMMARY_KEY, summaryFacts, summaryTe
 
 const config = readK6Config(__ENV, (path) => open(path));
 const secretHeaders = readK6Headers(__ENV);
+/** Per arm: the header values scrubbed from outcome messages, as the Node engine scrubs them. */
+const secretsByArm = new Map(Object.entries(secretHeaders).map(([arm, headers]) => [arm, headerSecrets(headers)]));
 const streaming = config.mode === 'sse';
 
 // Parsed once per instance and shared read-only by every VU (k6 copies nothing per VU).
@@ -140,14 +143,15 @@ function send(arm: string, data: SetupData): void {
     'x-request-id': `${config.run_id}:${arm}:${index}`,
     ...secretHeaders[arm],
   };
-  if (streaming) sendStreaming(record, planned.item, url, body, headers, origin);
-  else sendBuffered(record, planned.item, url, body, headers, origin);
+  const secrets = secretsByArm.get(arm) ?? [];
+  if (streaming) sendStreaming(record, planned.item, url, body, headers, origin, secrets);
+  else sendBuffered(record, planned.item, url, body, headers, origin, secrets);
   if (!record.warmup) addMetrics(record);
   console.log(serializeRecord(record));
 }
 
-function sendStreaming(record: RequestRecord, item: WorkloadItem, url: string, body: string, headers: Record<string, string>, origin: number): void {
-  const recorder = new SseRecorder(record, item.api, config.timeout_s * 1e9);
+function sendStreaming(record: RequestRecord, item: WorkloadItem, url: string, body: string, headers: Record<string, string>, origin: number, secrets: readonly string[]): void {
+  const recorder = new SseRecorder(record, item.api, config.timeout_s * 1e9, secrets);
   const now = () => nsSince(clock, origin, record.sent_ns ?? 0);
   record.sent_ns = nsSince(clock, origin);
   // sse.open blocks this VU until the stream ends; the callbacks run as events arrive.
@@ -161,10 +165,10 @@ function sendStreaming(record: RequestRecord, item: WorkloadItem, url: string, b
   recorder.finish(response.status, response.error, now());
 }
 
-function sendBuffered(record: RequestRecord, item: WorkloadItem, url: string, body: string, headers: Record<string, string>, origin: number): void {
+function sendBuffered(record: RequestRecord, item: WorkloadItem, url: string, body: string, headers: Record<string, string>, origin: number, secrets: readonly string[]): void {
   record.sent_ns = nsSince(clock, origin);
   const response = http.post(url, body, { headers, timeout: `${Math.round(config.timeout_s * 1000)}ms`, responseType: 'text' });
-  fillBufferedRecord(record, item.api, response as unknown as HttpResponseLike, nsSince(clock, origin, record.sent_ns));
+  fillBufferedRecord(record, item.api, response as unknown as HttpResponseLike, nsSince(clock, origin, record.sent_ns), secrets);
 }
 
 /** Same definitions as the analysis (DESIGN.md), in ms, so k6 thresholds judge what the verdict judges. */

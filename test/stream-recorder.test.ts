@@ -4,7 +4,7 @@ import test from 'ava';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { bodyKind, contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
 import { fillBufferedRecord, SseRecorder } from '../scripts/record-builder.ts';
-import { httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
+import { headerSecrets, httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
 
 const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
 const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') => new StreamRecorder(fresh(), api, { onBadEvent });
@@ -226,6 +226,19 @@ test('k6 records an http_error with the server\'s own words, as the Node engine 
   t.deepEqual(buffered.outcome, { kind: 'http_error', status: 503, message: expected });
   const long = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 500, body: 'x'.repeat(1000), error: '', error_code: 0, timings }, 5e6);
   t.is((long.outcome as { message: string }).message.length, MAX_MESSAGE);
+  const empty = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 401, body: '', error: '', error_code: 0, timings }, 5e6);
+  t.deepEqual(empty.outcome, { kind: 'http_error', status: 401, message: httpErrorMessage('') }, 'an empty body, worded as the Node engine words it');
+});
+
+test('k6 records scrub the arm\'s header values from outcome messages, as the Node engine and the proxy do', (t) => {
+  const secrets = headerSecrets({ authorization: 'Bearer sk-secret-123456' });
+  const echo = JSON.stringify({ error: { message: 'Incorrect API key provided: sk-secret-123456' } });
+  const timings = { blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 1, receiving: 0 };
+  const buffered = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 401, body: echo, error: '', error_code: 0, timings }, 5e6, secrets);
+  t.deepEqual(buffered.outcome, { kind: 'http_error', status: 401, message: 'Incorrect API key provided: <redacted>' });
+  const sse = new SseRecorder(Object.assign(fresh(), { sent_ns: 0 }), 'chat', 1_000, secrets);
+  sse.error(`unknown event: ${echo}`);
+  t.deepEqual(sse.finish(401, '', 20).outcome, { kind: 'http_error', status: 401, message: 'Incorrect API key provided: <redacted>' });
 });
 
 test('body kind from status, request and content type: error body, whole JSON, SSE, or not the stream asked for', (t) => {
