@@ -33,6 +33,8 @@ const ROWS: Array<[string, SideBySideRow['unit'], SideBySideRow['better'], Gette
   ['ITL P99', 'ms', 'lower', (a) => a.metrics.itl_ms?.p99],
   ['Output throughput', 'tok/s', 'higher', (a) => a.throughput.output_tokens_per_s],
   ['Request throughput', 'req/s', 'higher', (a) => a.throughput.requests_per_s],
+  // The offered load: the same for both arms in a paired run; beside the throughput, whose window includes the drain.
+  ['Send rate (achieved)', 'req/s', 'neither', (a) => a.throughput.send_rate_per_s],
   ['Error rate', 'fraction', 'lower', (a) => a.error_rate],
   ['Timeout rate', 'fraction', 'lower', (a) => a.timeout_rate],
 ];

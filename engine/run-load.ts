@@ -107,7 +107,7 @@ export class NodeLoadRun {
     this.config = config;
     this.#hooks = hooks;
     this.#progress = config.progress ? new ProgressLine() : null;
-    for (const a of config.arms) this.#counts.set(a.arm, { ok: 0, errors: 0 });
+    for (const a of config.arms) this.#counts.set(a.arm, { ok: 0, errors: 0, cancelled: 0 });
   }
 
   get runDir(): string {
@@ -140,7 +140,7 @@ export class NodeLoadRun {
   stop(reason: string): void {
     if (this.#interrupted !== null) return;
     this.#interrupted = reason;
-    this.#notice(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for ${this.#sum('inflight')} in-flight ${this.#sum('inflight') === 1 ? 'request' : 'requests'} (again to exit at once)`);
+    this.#notice(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for the requests in flight (about ${this.#sum('inflight')}) (again to exit at once)`);
     for (const h of this.#handles) h.stop(reason, this.config.graceMs);
   }
 
@@ -163,7 +163,8 @@ export class NodeLoadRun {
     this.#exiting = true;
     this.#progress?.stop();
     this.#interrupted ??= reason;
-    this.#notice(`shadowbench: ${reason}: cancelling ${this.#sum('inflight')} in-flight ${this.#sum('inflight') === 1 ? 'request' : 'requests'} and exiting (again to exit without their records)`);
+    // The in-flight count is the senders' last sample (every 0.5 s): "about".
+    this.#notice(`shadowbench: ${reason}: cancelling the requests in flight (about ${this.#sum('inflight')}) and exiting (again to exit without their records)`);
     for (const h of this.#handles) {
       h.cancel(`run stopped at once (${reason})`); // first: a drain with no grace would cancel them as "after the grace period"
       h.stop(reason, 0);
@@ -279,6 +280,7 @@ export class NodeLoadRun {
     const counts = this.#counts.get(record.arm);
     if (counts !== undefined) {
       if (record.outcome.kind === 'ok') counts.ok++;
+      else if (record.outcome.kind === 'cancelled') counts.cancelled++;
       else counts.errors++;
     }
   }
