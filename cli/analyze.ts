@@ -57,7 +57,7 @@ export async function loadGates(file: string | undefined): Promise<Gates> {
   try {
     return parseGates(text, file);
   } catch (error) {
-    if (error instanceof GatesError) throw new UsageError(error.message);
+    if (error instanceof GatesError) throw new UsageError(`--gates ${error.message}`); // "--gates FILE: key: ...", as "--gates FILE: cannot read"
     throw error;
   }
 }

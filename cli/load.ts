@@ -148,7 +148,7 @@ async function checkGatesFile(file: string): Promise<void> {
   try {
     parseGates(text, file);
   } catch (error) {
-    if (error instanceof GatesError) usage(`--gates: ${error.message}`);
+    if (error instanceof GatesError) usage(`--gates ${error.message}`); // the message starts with the file: "--gates FILE: key: ..."
     throw error;
   }
 }

@@ -109,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       gates = parseGates(await readConfigFile('--gates', values.gates), values.gates);
     } catch (error) {
-      if (error instanceof GatesError) throw new UsageError(error.message);
+      if (error instanceof GatesError) throw new UsageError(`--gates ${error.message}`);
       throw error;
     }
   }

@@ -32,7 +32,7 @@ test('gate exits 0 for PROCEED, 1 for INVESTIGATE, 2 for a bad folder or gates f
   t.is(missing.code, 2);
   t.regex(missing.stderr, /nope: no such run folder/);
   t.is(badGates.code, 2);
-  t.regex(badGates.stderr, /gates\.yaml: proceed\.min_consistency: got 2; expected a number from 0 to 1/);
+  t.regex(badGates.stderr, /--gates \S*gates\.yaml: proceed\.min_consistency: got 2; expected a number from 0 to 1/);
   rmSync(good, { recursive: true });
   rmSync(bad, { recursive: true });
 });

@@ -126,5 +126,5 @@ test('start-up validation of the metrics, cost, gates and k6 flags names the fla
   await t.throwsAsync(run([...ends, '--gates', 'no/such/gates.yaml']), { instanceOf: UsageError, message: /^--gates no\/such\/gates\.yaml: cannot read \(ENOENT\)/ });
   const bad = join(tempDir('sb-load-gates-'), 'gates.yaml');
   writeFileSync(bad, 'rollback:\n  max_candidate_error_rate: lots\n');
-  await t.throwsAsync(run([...ends, '--gates', bad]), { instanceOf: UsageError, message: /^--gates: .*gates\.yaml.*max_candidate_error_rate/ });
+  await t.throwsAsync(run([...ends, '--gates', bad]), { instanceOf: UsageError, message: /^--gates .*gates\.yaml: .*max_candidate_error_rate/ });
 });
