@@ -364,9 +364,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
   let phase: 'starting' | 'loading' | 'k6' | 'after' = 'starting';
   let interrupts = 0;
   let interruptedEarly = false;
+  const startup = new AbortController(); // Ctrl-C during start-up ends the preflight check at once
   const onSigint = () => {
     interrupts++;
-    if (phase === 'starting') interruptedEarly = true;
+    if (phase === 'starting') {
+      interruptedEarly = true;
+      startup.abort();
+    }
     else if (phase === 'k6') return; // runK6Load's own handler acts on it
     else if (phase === 'after' || loadRun === null) process.exit(130);
     else if (interrupts === 1) loadRun.stop('SIGINT');
@@ -429,6 +433,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
           config.arms.filter((a) => a.arm !== BASELINE_REPEAT),
           (a) => (a.model !== null ? [a.model] : modelsInWorkload(config.workload)),
           (a) => redactUrl(a.url),
+          startup.signal,
         );
       } catch (error) {
         if (error instanceof PreflightError) usage(error.message);

@@ -3,7 +3,7 @@
 // run full of errors. `--no-preflight` skips it.
 import { request } from 'undici';
 import type { ArmTarget } from './config.ts';
-import { errorBodyMessage, scrub } from '../core/outcome-message.ts';
+import { errorBodyMessage, headerSecrets, scrub } from '../core/outcome-message.ts';
 
 const PREFLIGHT_TIMEOUT_MS = 5_000;
 
@@ -15,13 +15,13 @@ export class PreflightError extends Error {
 }
 
 /** Models listed by GET /v1/models, or a readable reason the arm is unusable. */
-async function servedModels(target: ArmTarget): Promise<{ ok: true; models: string[] } | { ok: false; why: string }> {
+async function servedModels(target: ArmTarget, cancel: AbortSignal | undefined): Promise<{ ok: true; models: string[] } | { ok: false; why: string }> {
   const base = new URL(target.url);
   const prefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
   const url = `${base.origin}${prefix}/v1/models${base.search}`;
   const headers: Record<string, string> = { ...target.headers, accept: 'application/json' };
   try {
-    const response = await request(url, { method: 'GET', headers, headersTimeout: PREFLIGHT_TIMEOUT_MS, bodyTimeout: PREFLIGHT_TIMEOUT_MS, signal: AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS) });
+    const response = await request(url, { method: 'GET', headers, headersTimeout: PREFLIGHT_TIMEOUT_MS, bodyTimeout: PREFLIGHT_TIMEOUT_MS, signal: cancel ? AbortSignal.any([AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS), cancel]) : AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS) });
     const text = await response.body.text();
     if (response.statusCode === 401 || response.statusCode === 403) {
       const env = target.arm === 'candidate' ? 'CANDIDATE_API_KEY' : 'BASELINE_API_KEY';
@@ -53,12 +53,13 @@ async function servedModels(target: ArmTarget): Promise<{ ok: true; models: stri
 /**
  * Checks every arm; `modelsSent(arm)` are the model names the run will send to that arm.
  * Throws PreflightError listing every unusable arm (URL without credentials, secrets scrubbed).
+ * `cancel` (Ctrl-C) ends the check at once, without an error.
  */
-export async function preflight(targets: readonly ArmTarget[], modelsSent: (target: ArmTarget) => string[], displayUrl: (target: ArmTarget) => string): Promise<void> {
+export async function preflight(targets: readonly ArmTarget[], modelsSent: (target: ArmTarget) => string[], displayUrl: (target: ArmTarget) => string, cancel?: AbortSignal): Promise<void> {
   const problems: string[] = [];
   await Promise.all(
     targets.map(async (target) => {
-      const result = await servedModels(target);
+      const result = await servedModels(target, cancel);
       const where = `${target.arm} (${displayUrl(target)})`;
       if (!result.ok) {
         problems.push(`${where}: ${result.why}`);
@@ -71,8 +72,9 @@ export async function preflight(targets: readonly ArmTarget[], modelsSent: (targ
       }
     }),
   );
+  if (cancel?.aborted) return; // the caller stopped (Ctrl-C): its own message says so
   if (problems.length > 0) {
-    const secrets = targets.flatMap((t) => Object.values(t.headers)).filter((v) => v.length >= 6);
+    const secrets = targets.flatMap((t) => headerSecrets(t.headers));
     throw new PreflightError(scrub(`preflight failed (--no-preflight skips this check):\n  ${problems.sort().join('\n  ')}`, secrets));
   }
 }

@@ -238,3 +238,25 @@ test.serial('SIGINT before the first send: exit 130 saying so; run.json kept (in
   t.regex(manifest.warnings.join('\n'), /interrupted before the first request was sent/);
   t.false(existsSync(join(dir, 'records.jsonl')), 'the same --out can be used again');
 });
+
+test.serial('Ctrl-C during the preflight check ends it at once (exit 130), not after its 5 s limit', async (t) => {
+  let asked!: () => void;
+  const modelsAsked = new Promise<void>((resolve) => (asked = resolve));
+  const silent = createServer((req) => {
+    if (req.url?.endsWith('/v1/models')) asked(); // and never answer
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const load = spawnLoad(['--baseline', url, '--candidate', url, '--requests', '5', '--out', join(tmp(), 'run')]);
+  await modelsAsked;
+  const interruptedAt = Date.now();
+  load.child.kill('SIGINT');
+  t.is(await load.exited, 130, load.stderr());
+  t.true(Date.now() - interruptedAt < 3000, `exited ${Date.now() - interruptedAt} ms after Ctrl-C`);
+  t.regex(load.stderr(), /interrupted before the first request was sent/);
+  t.notRegex(load.stderr(), /preflight failed/);
+});
