@@ -237,13 +237,15 @@ export interface PreparedRun {
   workload: Workload;
   plan: PlanOptions;
   headers: { baseline: Record<string, string>; candidate: Record<string, string> };
+  preconnect: number | 'auto';
   runId: string;
   runDir: string;
 }
 
-/** Reads the workload (--sample applied) and checks the plan, the headers and the run folder. */
+/** Reads the workload (--sample applied) and checks the plan, --preconnect, the headers and the run folder. */
 export async function prepareRun(v: LoadValues, explicit: Set<keyof LoadValues>, env: Record<string, string | undefined>): Promise<PreparedRun> {
   const plan = planOptions(v, explicit);
+  const preconnect = preconnectOption(v.preconnect);
   let workload: Workload;
   try {
     workload = await loadWorkloadFile(v.workload, { seed: v.seed, ...(v.format !== undefined && { format: v.format }) });
@@ -269,7 +271,7 @@ export async function prepareRun(v: LoadValues, explicit: Set<keyof LoadValues>,
   const runId = newRunId();
   const runDir = v.out ?? join('results', runId);
   checkOutDir(runDir);
-  return { workload, plan, headers, runId, runDir };
+  return { workload, plan, headers, preconnect, runId, runDir };
 }
 
 /** Resolves argv + environment + endpoints into the engine's configuration (validating every combination). */
@@ -280,13 +282,12 @@ export async function resolveConfig(
   endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null },
   prepared?: PreparedRun,
 ): Promise<LoadConfig> {
-  const { workload, plan, headers, runId, runDir } = prepared ?? (await prepareRun(v, explicit, env));
-  const baselineHeaders = headers.baseline;
+  const { workload, plan, headers, preconnect, runId, runDir } = prepared ?? (await prepareRun(v, explicit, env));
   const arms: ArmTarget[] = [
-    { arm: BASELINE, url: endpoints.baseline, model: v.baselineModel ?? v.model ?? null, headers: baselineHeaders, simulatedProfile: endpoints.baselineProfile },
-    { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: { ...headers.candidate }, simulatedProfile: endpoints.candidateProfile },
+    { arm: BASELINE, url: endpoints.baseline, model: v.baselineModel ?? v.model ?? null, headers: headers.baseline, simulatedProfile: endpoints.baselineProfile },
+    { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: headers.candidate, simulatedProfile: endpoints.candidateProfile },
   ];
-  if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...baselineHeaders } });
+  if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...headers.baseline } });
   const options: Record<string, unknown> = { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan };
   // The k6 settings only where k6 reads them (cli/load-k6.ts, from config.options).
   for (const key of K6_OPTION_KEYS) delete options[key];
@@ -307,7 +308,7 @@ export async function resolveConfig(
     // The in-flight cap is split across sender threads, so there are never more threads than slots.
     workers: v.maxInflight > 0 ? Math.min(v.workers, v.maxInflight) : v.workers,
     pacer: v.pacer,
-    preconnect: preconnectOption(v.preconnect),
+    preconnect,
     preflight: v.preflight,
     progress: v.progress,
     options,
@@ -345,8 +346,6 @@ export async function run(argv: string[], env: Record<string, string | undefined
   }
   if (v.baseline !== undefined) checkUrl('--baseline', v.baseline);
   if (v.candidate !== undefined) checkUrl('--candidate', v.candidate);
-  planOptions(v, explicit); // flag combinations fail before any endpoint is started
-  preconnectOption(v.preconnect);
   checkEngineOptions(v, explicit);
   if (!v.metrics && (v.baselineMetrics.length > 0 || v.candidateMetrics.length > 0)) {
     usage(`--no-metrics contradicts ${v.baselineMetrics.length > 0 ? '--baseline-metrics' : '--candidate-metrics'}; give one of them`);
@@ -354,7 +353,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
   scrapeTargets(v); // a malformed metrics URL fails before any endpoint is started
   costSpecsFromOptions(v); // so does conflicting or incomplete pricing
   if (v.gates !== undefined) await checkGatesFile(v.gates);
-  // The workload, the plan, the headers and --out fail before any endpoint is started.
+  // The plan's flag combinations, --preconnect, the workload, the headers and --out fail before any endpoint is started.
   const prepared = await prepareRun(v, explicit, env);
 
   // Ctrl-C: before the load starts (sims, preflight) it just stops; during the load the first one

@@ -21,7 +21,7 @@ async function servedModels(target: ArmTarget, cancel: AbortSignal | undefined):
   const url = `${base.origin}${prefix}/v1/models${base.search}`;
   const headers: Record<string, string> = { ...target.headers, accept: 'application/json' };
   try {
-    const response = await request(url, { method: 'GET', headers, headersTimeout: PREFLIGHT_TIMEOUT_MS, bodyTimeout: PREFLIGHT_TIMEOUT_MS, signal: cancel ? AbortSignal.any([AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS), cancel]) : AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS) });
+    const response = await request(url, { method: 'GET', headers, headersTimeout: PREFLIGHT_TIMEOUT_MS, bodyTimeout: PREFLIGHT_TIMEOUT_MS, signal: AbortSignal.any([AbortSignal.timeout(PREFLIGHT_TIMEOUT_MS), ...(cancel ? [cancel] : [])]) });
     const text = await response.body.text();
     if (response.statusCode === 401 || response.statusCode === 403) {
       const env = target.arm === 'candidate' ? 'CANDIDATE_API_KEY' : 'BASELINE_API_KEY';

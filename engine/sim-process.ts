@@ -7,8 +7,9 @@ import { createInterface } from 'node:readline';
 /**
  * One V8 helper thread instead of Node's default four, as `npm run load` runs the engine (package.json):
  * the helpers run garbage collection next to the JavaScript thread, and on a small machine shared
- * with the load engine they take the cores its senders need at their due instants (measured on 2
- * cores: engine p99 send lag at 100 QPS 1.1-1.4 ms with four helper threads, 0.4-0.8 ms with one).
+ * with the load engine they take the cores its senders need at their due instants. (Measured for the
+ * engine's own flag on 2 cores: p99 send lag at 100 QPS 1.1-1.4 ms with four, 0.4-0.8 ms with one; the
+ * sims ran with one helper thread in both series, so their share of that gain was not measured apart.)
  */
 export const SIM_NODE_FLAGS = ['--v8-pool-size=1'];
 

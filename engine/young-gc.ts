@@ -40,16 +40,10 @@ function youngFill(): number {
 
 export class YoungGc {
   readonly #gc = gcFunction();
-  /** Scavenges taken early, and their total time (ns). */
-  taken = 0;
-  takenNs = 0n;
 
   /** Call right after sending, with the time left until the next due instant: scavenges now if that is worth it. */
   maybeCollect(gapNs: bigint): void {
     if (this.#gc === null || gapNs < YOUNG_GC_MIN_GAP_NS || youngFill() < YOUNG_GC_FILL) return;
-    const start = process.hrtime.bigint();
     this.#gc({ type: 'minor', execution: 'sync' });
-    this.taken++;
-    this.takenNs += process.hrtime.bigint() - start;
   }
 }
