@@ -30,7 +30,7 @@ export interface StreamEnd {
 
 export interface StreamRecorderOptions {
   onBadEvent: 'stop' | 'observe';
-  /** Where content text goes (e.g. a hash); by default it is appended to record.output_text. */
+  /** Where content text goes (e.g. a hash); by default it becomes record.output_text at finish(). */
   onText?: (text: string) => void;
 }
 
@@ -71,16 +71,29 @@ export class StreamRecorder {
   /** The first problem found, and when (ns). */
   #problem: string | null = null;
   #problemNs = 0;
-  /** usage.completion_tokens on each content chunk (vLLM continuous usage stats), null where absent. */
-  #cumulativeTokens: Array<number | null> = [];
+  // Per content chunk, kept compact until finish(): a stream holds these for its whole life, so they
+  // are what a load engine's young-generation collections copy (a JS array of numbers, a cons string
+  // per appended piece and a regrown backing store per push measured ≈ 100 bytes kept per event).
+  #chunks = 0;
+  /** Arrival times (ns) of the content chunks. */
+  #contentNs = new Float64Array(INITIAL_CHUNKS);
+  /** usage.completion_tokens on each content chunk (vLLM continuous usage stats), NaN where absent. */
+  #cumulativeTokens = new Float64Array(INITIAL_CHUNKS);
+  /** The text pieces, when no onText was given (joined into record.output_text by finish()). */
+  readonly #texts: string[] | null;
 
   constructor(record: RequestRecord, api: Api, options: StreamRecorderOptions) {
     this.record = record;
     this.#api = api;
     this.#stopAtBadEvent = options.onBadEvent === 'stop';
-    this.#onText = options.onText ?? ((text) => {
-      record.output_text += text;
-    });
+    const texts: string[] | null = options.onText === undefined ? [] : null;
+    this.#texts = texts;
+    this.#onText = options.onText ?? ((text) => texts!.push(text));
+  }
+
+  /** Content chunks received so far. */
+  get contentChunks(): number {
+    return this.#chunks;
   }
 
   /** Events received so far (until the stream was complete, or stopped at a bad event). */
@@ -113,9 +126,8 @@ export class StreamRecorder {
     const { text, finishReason, usage } = chunk.value;
     if (text !== '') {
       r.first_content_ns ??= ns;
-      r.content_ns.push(ns);
+      this.#addChunk(ns, usage?.completion_tokens ?? NaN);
       this.#onText(text);
-      this.#cumulativeTokens.push(usage?.completion_tokens ?? null);
     }
     if (usage !== null) r.usage = usage;
     if (finishReason !== null) r.finish_reason = finishReason;
@@ -157,11 +169,37 @@ export class StreamRecorder {
     return { outcome: { kind: 'protocol_error', message: `stream ended without [DONE] after ${this.#events} events${framing === null ? '' : ` (${framing})`}` }, endNs: ns };
   }
 
-  /** Tokens each content chunk carried, from cumulative usage, when every content chunk said it; else null. */
-  contentTokens(): number[] | null {
-    return contentTokens(this.#cumulativeTokens, this.record.content_ns.length);
+  #addChunk(ns: number, cumulativeTokens: number): void {
+    if (this.#chunks === this.#contentNs.length) {
+      const grow = (from: Float64Array) => {
+        const to = new Float64Array(from.length * 2);
+        to.set(from);
+        return to;
+      };
+      this.#contentNs = grow(this.#contentNs);
+      this.#cumulativeTokens = grow(this.#cumulativeTokens);
+    }
+    this.#contentNs[this.#chunks] = ns;
+    this.#cumulativeTokens[this.#chunks] = cumulativeTokens;
+    this.#chunks++;
+  }
+
+  /**
+   * Writes what the chunks said so far into the record: content_ns, content_tokens and (without onText)
+   * output_text. Call when the response has ended (again after more events, if any are still fed).
+   */
+  finish(): void {
+    const r = this.record;
+    const n = this.#chunks;
+    r.content_ns = Array.from(this.#contentNs.subarray(0, n));
+    const cumulative: Array<number | null> = Array.from(this.#cumulativeTokens.subarray(0, n), (c) => (Number.isNaN(c) ? null : c));
+    r.content_tokens = contentTokens(cumulative, n);
+    if (this.#texts !== null && this.#texts.length > 0) r.output_text = this.#texts.join('');
   }
 }
+
+/** Content chunks a stream's buffers hold before they first grow (doubling). */
+const INITIAL_CHUNKS = 64;
 
 /** Per-chunk counts from cumulative completion_tokens: c[k] − c[k−1]; null when any is missing or decreases. */
 export function contentTokens(cumulative: ReadonlyArray<number | null>, chunks: number): number[] | null {

@@ -170,7 +170,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
           ? ['headers', `no response headers within ${s}`]
           : r.first_content_ns === null && this.#o.stream
             ? ['first_token', `no content within ${s} (headers after ${((r.headers_ns - (r.sent_ns ?? 0)) / 1e6).toFixed(1)} ms, ${this.#stream.events} events)`]
-            : ['stream', `response not finished within ${s} (${r.content_ns.length} content chunks received)`];
+            : ['stream', `response not finished within ${s} (${this.#stream.contentChunks} content chunks received)`];
     this.#finish({ kind: 'timeout', phase, message }, this.#now());
     this.#abort('timeout');
   }
@@ -191,7 +191,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     r.end_ns ??= endNs;
     if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#o.client.secrets);
     r.outcome = outcome;
-    r.content_tokens = this.#stream.contentTokens();
+    this.#stream.finish();
     this.#parser = null;
     this.#o.onDone(r);
   }

@@ -134,7 +134,7 @@ export class ResponseRecorder {
     if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#secrets);
     this.record.outcome = outcome;
     this.record.end_ns = ns;
-    this.record.content_tokens = this.#stream.contentTokens();
+    this.#stream.finish();
     if (this.#recordText) this.record.output_text = this.#textParts.join('');
     else this.record.output_text = this.#textLength === 0 || this.#textHash === null ? '' : TEXT_HASH_PREFIX + this.#textHash.digest('hex');
     this.#parser = null;

@@ -65,7 +65,7 @@ export class SseRecorder {
     else if (settled !== null) r.outcome = settled.outcome;
     else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: firstError };
     else r.outcome = this.#stream.endOfStream(r.end_ns).outcome;
-    r.content_tokens = this.#stream.contentTokens();
+    this.#stream.finish();
     return fitMessage(r, this.#secrets);
   }
 

@@ -17,9 +17,11 @@ const EMPTY = delta({ content: '' });
 const FINISH = JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] });
 const USAGE_ONLY = JSON.stringify({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 3 } });
 
-/** Feeds `events` at 10, 20, 30 … ns and returns the steps. */
+/** Feeds `events` at 10, 20, 30 … ns, writes them into the record (finish) and returns the steps. */
 function feed(rec: StreamRecorder, events: string[]): string[] {
-  return events.map((data, k) => rec.event(data, 10 * (k + 1)));
+  const steps = events.map((data, k) => rec.event(data, 10 * (k + 1)));
+  rec.finish();
+  return steps;
 }
 
 test('role-only, empty, finish-only and usage-only chunks are chunks but not content; [DONE] ends ok at its own time', (t) => {
@@ -35,8 +37,18 @@ test('role-only, empty, finish-only and usage-only chunks are chunks but not con
   t.deepEqual(r.usage, { prompt_tokens: 5, completion_tokens: 3, cached_prompt_tokens: null });
   t.deepEqual(rec.settled(), { outcome: { kind: 'ok' }, endNs: 70 });
   t.deepEqual(rec.endOfStream(99), { outcome: { kind: 'ok' }, endNs: 70 }, 'the body ending later does not move the end');
-  t.is(rec.contentTokens(), null, 'no per-chunk usage: tokens per chunk unknown');
+  t.is(rec.record.content_tokens, null, 'no per-chunk usage: tokens per chunk unknown');
   t.is(rec.events, 7);
+});
+
+test('a long stream keeps every chunk, in order, past the buffers\' first growth', (t) => {
+  const rec = recorder();
+  const n = 300;
+  feed(rec, [...Array.from({ length: n }, (_, k) => content(`t${k} `, k + 1)), '[DONE]']);
+  t.deepEqual(rec.record.content_ns, Array.from({ length: n }, (_, k) => 10 * (k + 1)));
+  t.deepEqual(rec.record.content_tokens, Array.from({ length: n }, () => 1));
+  t.is(rec.record.output_text, Array.from({ length: n }, (_, k) => `t${k} `).join(''));
+  t.is(rec.contentChunks, n);
 });
 
 test('reasoning text counts as content; completions text chunks are content; [DONE] with spaces is [DONE]', (t) => {
@@ -56,15 +68,15 @@ test('reasoning text counts as content; completions text chunks are content; [DO
 test('per-chunk tokens from cumulative usage; null when one content chunk lacks it or the count goes back', (t) => {
   const full = recorder();
   feed(full, [ROLE_ONLY, content('a', 1), content('bc', 3), content('d', 4), USAGE_ONLY, '[DONE]']);
-  t.deepEqual(full.contentTokens(), [1, 2, 1], 'the usage-only chunk adds no entry');
+  t.deepEqual(full.record.content_tokens, [1, 2, 1], 'the usage-only chunk adds no entry');
 
   const gap = recorder();
   feed(gap, [content('a', 1), content('b'), content('c', 3), '[DONE]']);
-  t.is(gap.contentTokens(), null);
+  t.is(gap.record.content_tokens, null);
 
   const back = recorder();
   feed(back, [content('a', 2), content('b', 1), '[DONE]']);
-  t.is(back.contentTokens(), null);
+  t.is(back.record.content_tokens, null);
 
   t.deepEqual(contentTokens([2, 2, 5], 3), [2, 0, 3], 'a chunk may carry no new token');
   t.is(contentTokens([1, 2], 3), null, 'counts must cover every content chunk');
