@@ -17,7 +17,7 @@ import type { Benchmark, BenchTable } from './run.ts';
 import { measureTransportFloor } from './transport-floor.ts';
 
 const STEP_SECONDS = 6;
-const STEPS = [100, 200, 300, 400];
+const STEPS = [100, 200, 250, 300, 400];
 /** The other pacer, for comparison. */
 const CLOCK_STEPS = [100, 300];
 const LAG_LIMIT_MS = 2;

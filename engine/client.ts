@@ -96,6 +96,8 @@ export interface SendOptions {
   origin: bigint;
   timeoutMs: number;
   onDone: (record: RequestRecord) => void;
+  /** Called with each response chunk's arrival time (monoNow), before the chunk is parsed. */
+  onData?: (arrived: bigint) => void;
 }
 
 export interface InFlightRequest {
@@ -222,9 +224,11 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const arrived = monoNow();
+    this.#o.onData?.(arrived);
     if (this.#finished) return;
     if (this.#mode === 'sse') {
-      this.#chunkNs = this.#now();
+      this.#chunkNs = Number(arrived - this.#o.origin);
       const text = this.#decoder.decode(chunk, { stream: true });
       if (this.#stream.events === 0 && this.#body.length < 200) this.#body += text.slice(0, 200); // for "not an SSE stream" messages
       this.#parser?.feed(text);

@@ -2,6 +2,12 @@
 // to every arm back to back at its planned instant (open loop: a slow server never delays the
 // schedule; a late wake-up sends every overdue request at once and the lag is recorded).
 // Runs in a worker thread (engine/worker.ts) or in the main thread (--workers 0).
+//
+// The same thread reads the responses, so on a busy loop a due instant can pass while one loop
+// iteration works through hundreds of socket reads (the pacer's timer or poll only runs between
+// iterations). So every response chunk also checks the clock (#poke) and a due send goes out right
+// after that chunk's callback. Measured on 2 cores with the sims co-located, 300 paired QPS of
+// 128-token streams: p99 send lag 11-21 ms polling only, 2.6-4 ms with the check.
 import { buildRequestBody } from '../core/openai.ts';
 import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
@@ -97,6 +103,11 @@ export class Sender {
   readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
   readonly #bodies = new Map<WorkloadItem, string[]>();
   #next: number;
+  /** The request armed with the pacer and its due instant (monotonic ns); null when none is armed. */
+  #armed: Prepared | null = null;
+  #dueAt: bigint | null = null;
+  /** A due send found by #poke is waiting for its microtask. */
+  #pokeQueued = false;
   /** The run's monotonic origin (process.hrtime.bigint()); scheduled times are ns after it. Set by start(). */
   #origin = 0n;
   #sent = 0;
@@ -108,12 +119,13 @@ export class Sender {
   /** Resolves when the schedule is over (exhausted or stopped) and nothing is in flight. */
   readonly done: Promise<void>;
 
-  constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void) {
+  /** `pacer` replaces the one setup.pacer names (tests). */
+  constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void, pacer?: PacerLike) {
     this.#s = setup;
     this.#plan = createPlan(setup.workload, setup.plan);
     this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs));
     this.#onRecord = onRecord;
-    this.#pacer = setup.pacer === 'clock' ? new ClockPacer() : new Pacer();
+    this.#pacer = pacer ?? (setup.pacer === 'clock' ? new ClockPacer() : new Pacer());
     this.#meter = new LoadMeter(this.#pacer);
     this.#next = setup.offset;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -163,19 +175,43 @@ export class Sender {
       this.#checkDone();
       return;
     }
-    const prepared = this.#prepare(this.#next);
-    this.#pacer.at(this.#origin + BigInt(prepared.planned.scheduled_ns), () => {
-      this.#launch(prepared);
-      this.#next += this.#s.stride;
-      // Open loop: everything already due goes out now, late, with its lag on record.
-      while (!this.#stopped && this.#next < this.#plan.total && this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= monoNow()) {
-        this.#launch(this.#prepare(this.#next));
-        this.#next += this.#s.stride;
-      }
-      if (!this.#stopped && this.#next < this.#plan.total) this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - monoNow());
-      this.#armNext();
-    });
+    this.#armed = this.#prepare(this.#next);
+    this.#dueAt = this.#origin + BigInt(this.#armed.planned.scheduled_ns);
+    this.#pacer.at(this.#dueAt, this.#onDue);
   }
+
+  /** The armed request is due (from the pacer or from #poke). */
+  readonly #onDue = (): void => {
+    const prepared = this.#armed;
+    if (prepared === null || this.#stopped) return;
+    this.#armed = null;
+    this.#dueAt = null;
+    this.#launch(prepared);
+    this.#next += this.#s.stride;
+    // Open loop: everything already due goes out now, late, with its lag on record.
+    while (!this.#stopped && this.#next < this.#plan.total && this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= monoNow()) {
+      this.#launch(this.#prepare(this.#next));
+      this.#next += this.#s.stride;
+    }
+    if (!this.#stopped && this.#next < this.#plan.total) this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - monoNow());
+    this.#armNext();
+  };
+
+  /**
+   * Called with the arrival time of every response chunk: sends the armed request if it is due. The
+   * send runs in a microtask, after the chunk's callback: undici's HTTP parsers share one buffer, so
+   * a dispatch must not run inside another response's parser callback.
+   */
+  readonly #poke = (now: bigint): void => {
+    if (this.#dueAt === null || now < this.#dueAt || this.#pokeQueued) return;
+    this.#pokeQueued = true;
+    queueMicrotask(() => {
+      this.#pokeQueued = false;
+      if (this.#armed === null || this.#stopped) return;
+      this.#pacer.cancel();
+      this.#onDue();
+    });
+  };
 
   #launch(prepared: Prepared): void {
     if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
@@ -220,6 +256,7 @@ export class Sender {
         record,
         origin: this.#origin,
         timeoutMs: this.#s.timeoutMs,
+        onData: this.#poke,
         onDone: (r) => {
           this.#inflight.delete(request);
           this.#onRecord(r);
