@@ -8,7 +8,7 @@
 //   kubectl create -f results/<run-id>/testrun.yaml      (apply refuses ConfigMaps over 256 KiB)
 //   for p in $(kubectl get pods -l k6_cr=<name>,runner=true -o name); do kubectl logs $p > results/<run-id>/${p#pod/}.log; done
 //   npm run k6:manifest -- --collect results/<run-id> results/<run-id>/*.log && npm run analyze -- results/<run-id>
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -16,6 +16,7 @@ import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
 import { loadRunManifest } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
+import { makeDirs } from '../io/make-dirs.ts';
 import { buildK6 } from '../scripts/build.ts';
 import { checkK6Config, K6ConfigError, type K6ScriptConfig } from '../scripts/config.ts';
 import { RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
@@ -238,7 +239,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     versions: { node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
     interrupted: null,
   });
-  mkdirSync(runDir, { recursive: true });
+  makeDirs(runDir);
   writeFileSync(join(runDir, 'testrun.yaml'), yaml);
   writeFileSync(join(runDir, 'k6-config.json'), configJson);
   writeFileSync(join(runDir, 'run.json'), JSON.stringify(manifest, null, 2) + '\n');

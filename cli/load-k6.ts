@@ -5,7 +5,7 @@
 // and writes run.json — also after Ctrl-C, which is forwarded to k6 (K6Interrupts). cli/load.ts
 // then analyses the folder as for any engine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { API_PATH } from '../core/openai.ts';
@@ -16,6 +16,7 @@ import type { Workload } from '../core/workload.ts';
 import { DEFAULT_GATES, parseGates, type Gates } from '../analysis/gates.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
+import { makeDirs } from '../io/make-dirs.ts';
 import { ensureK6Bundle } from '../scripts/build.ts';
 import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../scripts/config.ts';
 import { gatesToThresholds, RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
@@ -211,7 +212,7 @@ export async function runK6Load(config: LoadConfig): Promise<K6LoadResult> {
 
 async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6LoadResult> {
   const runDir = resolve(config.runDir);
-  mkdirSync(runDir, { recursive: true });
+  makeDirs(runDir);
   const gates = loadGates(config);
   const files: K6RunFiles = { workloadFile: join(runDir, 'k6-workload.jsonl'), summaryFile: join(runDir, 'k6-summary.json') };
   const scriptConfig = k6ScriptConfig(config, files, gates);

@@ -1,7 +1,8 @@
 // The Node engine's coordinator: owns the run folder, the record file and run.json, starts the
 // sending threads (each owns the requests i ≡ k mod N, both arms of i, so a pair leaves one thread
 // back to back), collects their records, shows progress, and stops them gracefully on request.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../io/make-dirs.ts';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -116,7 +117,7 @@ export class NodeLoadRun {
 
   async run(): Promise<LoadResult> {
     const c = this.config;
-    mkdirSync(c.runDir, { recursive: true });
+    makeDirs(c.runDir);
     this.#writer = new RecordWriter(join(c.runDir, 'records.jsonl'));
     this.#handles = this.#createHandles();
     this.#warmUps = await Promise.all(this.#handles.map((h) => h.ready));

@@ -5,11 +5,12 @@
 //                  Kept out of the record so the record schema stays engine-neutral.
 //   events.jsonl   rollbacks, weight changes, operator actions, with the reasons.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Arm } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
+import { makeDirs } from '../io/make-dirs.ts';
 import { RecordWriter } from '../io/records-file.ts';
 
 export interface RoutingLine {
@@ -58,7 +59,7 @@ export class ProxyRunFolder {
   }
 
   static async create(dir: string, manifest: RunManifest): Promise<ProxyRunFolder> {
-    await mkdir(dir, { recursive: true });
+    makeDirs(dir);
     const folder = new ProxyRunFolder(dir, manifest);
     await folder.#writeManifest();
     return folder;

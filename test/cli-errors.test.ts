@@ -51,6 +51,14 @@ test('load --out on an existing file, or under one: refused before any endpoint 
   }
 });
 
+test('load --out where the file system refuses to create a folder (under /proc): one line naming it, exit 2', (t) => {
+  if (process.platform !== 'linux') return t.pass('no /proc on this system');
+  const r = cli('load', '--out', '/proc/shadowbench-test/run', '--requests', '2', '--no-progress', '--no-analyze');
+  t.is(r.status, 2, r.stderr);
+  t.regex(r.stderr, /cannot create the folder \/proc\/shadowbench-test: no such file or folder/);
+  t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
 test('checkOutDir: a new folder under a writable one passes; a folder holding a run is refused; nothing is created', (t) => {
   const dir = tempDir('sb-cli-');
   t.notThrows(() => checkOutDir(join(dir, 'a', 'b', 'c')));

@@ -1,0 +1,28 @@
+// io/make-dirs.ts: mkdir -p that fails with the folder's errno error instead of looping.
+import test from 'ava';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeDirs } from '../io/make-dirs.ts';
+import { tempDir } from './support/load-helpers.ts';
+
+test('creates every missing folder down the path; an existing path is left as it is', (t) => {
+  const dir = tempDir('sb-dirs-');
+  const deep = join(dir, 'a', 'b', 'c');
+  makeDirs(deep);
+  t.true(statSync(deep).isDirectory());
+  makeDirs(deep);
+  makeDirs(dir);
+  t.true(statSync(deep).isDirectory());
+});
+
+test('a file on the path fails with ENOTDIR naming the folder it could not create', (t) => {
+  const dir = tempDir('sb-dirs-');
+  writeFileSync(join(dir, 'f'), 'x');
+  t.throws(() => makeDirs(join(dir, 'f', 'sub')), { code: 'ENOTDIR', message: new RegExp(join(dir, 'f', 'sub')) });
+});
+
+// Node's own recursive mkdirSync never returns here (mkdir answers ENOENT under /proc).
+test('a folder the file system refuses to create (under /proc) fails at once with ENOENT', (t) => {
+  if (!existsSync('/proc/self')) return t.pass('no /proc on this system');
+  t.throws(() => makeDirs('/proc/shadowbench-test/run'), { code: 'ENOENT', message: /\/proc\/shadowbench-test/ });
+});
