@@ -1,0 +1,246 @@
+// The sender's per-chunk send check (#poke in engine/sender.ts) against its wake-up pacer: a request
+// due while responses stream may leave from a chunk's microtask or from the pacer, but exactly once,
+// never before its instant, never after stop(), and still behind a --max-inflight cap.
+// A tiny in-test SSE server counts what it receives per x-request-id (run:arm:index).
+import test from 'ava';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RequestRecord } from '../core/record.ts';
+import { parseWorkload } from '../core/workload.ts';
+import { monoNow, type PacerKind, type PacerLike } from '../engine/pacer.ts';
+import { Sender, type SenderSetup } from '../engine/sender.ts';
+
+const chunk = (text: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] })}\n\n`;
+const DONE = 'data: [DONE]\n\n';
+
+interface StreamServer {
+  url: string;
+  /** Requests received per x-request-id. */
+  received: Map<string, number>;
+}
+
+/**
+ * `plan(index)` says how request `index` is answered: `chunks` content chunks `gapMs` apart then
+ * [DONE]; or, with `wholeAfterMs`, nothing until then and the whole stream in one write.
+ */
+async function streamServer(t: { teardown(fn: () => void): void }, plan: (index: number) => { chunks: number; gapMs: number } | { wholeAfterMs: number }): Promise<StreamServer> {
+  const received = new Map<string, number>();
+  const timers = new Set<NodeJS.Timeout>();
+  const s = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on('end', () => {
+      const id = String(req.headers['x-request-id']);
+      received.set(id, (received.get(id) ?? 0) + 1);
+      const how = plan(Number(id.split(':').at(-1)));
+      if ('wholeAfterMs' in how) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end(chunk('all') + chunk(' at once') + DONE);
+        }, how.wholeAfterMs);
+        timers.add(timer);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let k = 0;
+      const timer = setInterval(() => {
+        if (k < how.chunks) {
+          res.write(chunk(`t${k++} `));
+          return;
+        }
+        clearInterval(timer);
+        timers.delete(timer);
+        res.end(DONE);
+      }, how.gapMs);
+      timers.add(timer);
+    });
+  });
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const timer of timers) clearInterval(timer);
+    s.closeAllConnections();
+    s.close();
+  });
+  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, received };
+}
+
+function setupFor(url: string, options: { qps: number; requests: number; arms?: number; maxInflight?: number; pacer?: PacerKind }): SenderSetup {
+  const workload = parseWorkload(JSON.stringify({ id: 'q', model: 'm', messages: [{ role: 'user', content: 'q' }] }) + '\n', { file: 'w.jsonl', format: 'openai', seed: 1 });
+  return {
+    runId: 'poke',
+    instance: '',
+    arms: ['baseline', 'candidate'].slice(0, options.arms ?? 1).map((arm) => ({ arm, url, model: null, headers: {} })),
+    workload,
+    plan: { arrival: 'constant', qps: options.qps, requests: options.requests, seed: 1, order: 'sequential', warmup: 0 },
+    stride: 1,
+    offset: 0,
+    stream: true,
+    timeoutMs: 5_000,
+    maxInflight: options.maxInflight ?? 0,
+    pacer: options.pacer ?? 'spin',
+    preconnect: 0,
+  };
+}
+
+/** Fires its first wake-up when due and never another: later requests can only leave from a chunk. */
+class FirstOnlyPacer implements PacerLike {
+  idlePollNs = 0n;
+  #calls = 0;
+  #timer: NodeJS.Timeout | null = null;
+  at(due: bigint, fire: (now: bigint) => void): void {
+    if (this.#calls++ > 0) return;
+    this.#timer = setTimeout(() => fire(monoNow()), Math.max(0, Number(due - monoNow()) / 1e6));
+  }
+  cancel(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+  close(): void {
+    this.cancel();
+  }
+}
+
+/**
+ * Fires every wake-up `lateMs` after its due instant (a busy loop's late timer), honouring cancel()
+ * as the PacerLike contract says: a chunk that arrives in that window sends first, so the two paths
+ * race on every request that has a stream in flight.
+ */
+class LatePacer implements PacerLike {
+  idlePollNs = 0n;
+  fired = 0;
+  readonly #lateMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  constructor(lateMs: number) {
+    this.#lateMs = lateMs;
+  }
+  at(due: bigint, fire: (now: bigint) => void): void {
+    this.cancel();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.fired++;
+      fire(monoNow());
+    }, Math.max(0, Number(due - monoNow()) / 1e6 + this.#lateMs));
+  }
+  cancel(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+  close(): void {
+    this.cancel();
+  }
+}
+
+/** Runs the sender to its end (or 5 s), closes it, and returns its records by index then arm. */
+async function run(sender: Sender, records: RequestRecord[]): Promise<{ finished: boolean; records: RequestRecord[] }> {
+  await sender.ready;
+  sender.start(monoNow());
+  let timer: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([sender.done.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5_000)))]);
+  clearTimeout(timer);
+  sender.stop('test over');
+  await sender.close();
+  return { finished, records: [...records].sort((a, b) => a.index - b.index || a.arm.localeCompare(b.arm)) };
+}
+
+const ids = (total: number, arms: string[]) => arms.flatMap((arm) => Array.from({ length: total }, (_, i) => `poke:${arm}:${i}`)).sort();
+
+test('stop() from the record callback of the chunk that made the next request due: the queued send never leaves', async (t) => {
+  // Request 1 is due at 40 ms. Request 0's whole answer (its [DONE] included) arrives in one chunk at
+  // ~120 ms: that chunk's check queues request 1's send, then its [DONE] ends request 0 and the record
+  // callback stops the sender, all before the queued microtask runs.
+  const server = await streamServer(t, () => ({ wholeAfterMs: 120 }));
+  const records: RequestRecord[] = [];
+  const stopVia = ['stop', 'drain'] as const;
+  for (const how of stopVia) {
+    records.length = 0;
+    server.received.clear();
+    const sender: Sender = new Sender(
+      setupFor(server.url, { qps: 25, requests: 3 }),
+      (r) => {
+        records.push(r);
+        if (how === 'stop') sender.stop('enough');
+        else void sender.drain('enough', 1_000);
+      },
+      new FirstOnlyPacer(),
+    );
+    const result = await run(sender, records);
+    t.true(result.finished, `${how}: the sender finished`);
+    t.deepEqual([...server.received.keys()], ['poke:baseline:0'], `${how}: only request 0 reached the server`);
+    t.deepEqual(
+      result.records.map((r) => [r.index, r.outcome.kind]),
+      [[0, 'ok']],
+      `${how}: one record, no request sent after the stop`,
+    );
+    t.true(result.records[0]!.end_ns! > 40e6, `${how}: request 0 ended after request 1 was due`);
+  }
+});
+
+test('a late pacer and the chunk checks racing: every request leaves exactly once, never before its instant', async (t) => {
+  // 20 ms apart. Even requests stream for ~26 ms (a chunk every 1 ms), so the next one is due while
+  // chunks arrive and a chunk sends it before the pacer, which is 4 ms late; odd requests stream for
+  // ~4 ms, so the next one is due on a quiet loop and only the pacer can send it.
+  const server = await streamServer(t, (i) => (i % 2 === 0 ? { chunks: 25, gapMs: 1 } : { chunks: 4, gapMs: 1 }));
+  const records: RequestRecord[] = [];
+  const pacer = new LatePacer(4);
+  const total = 16;
+  const sender = new Sender(setupFor(server.url, { qps: 50, requests: total, arms: 2 }), (r) => records.push(r), pacer);
+  const result = await run(sender, records);
+  t.true(result.finished);
+  t.deepEqual([...server.received.keys()].sort(), ids(total, ['baseline', 'candidate']), 'every request reached the server');
+  t.true([...server.received.values()].every((n) => n === 1), `a request reached the server twice: ${JSON.stringify([...server.received].filter(([, n]) => n > 1))}`);
+  t.is(result.records.length, 2 * total, 'one record per request per arm');
+  t.true(result.records.every((r) => r.outcome.kind === 'ok'));
+  for (const r of result.records) t.true(r.sent_ns! >= r.scheduled_ns, `request ${r.index} (${r.arm}) left ${((r.scheduled_ns - r.sent_ns!) / 1e6).toFixed(2)} ms before its instant`);
+  // Both paths were taken: the pacer sent some (after the short streams), chunks sent the others.
+  t.log(`the pacer sent ${pacer.fired} of ${total} requests; chunks sent the rest`);
+  t.true(pacer.fired >= 1 && pacer.fired < total, `pacer fired ${pacer.fired} times`);
+  const lagMs = (r: RequestRecord) => (r.sent_ns! - r.scheduled_ns) / 1e6;
+  const pokedLags = result.records.filter((r) => r.index % 2 === 1 && r.arm === 'baseline').map(lagMs);
+  t.true(
+    pokedLags.filter((lag) => lag < 3).length >= pokedLags.length / 2,
+    `requests due during a long stream mostly left from a chunk, before the 4 ms-late pacer: lags ${pokedLags.map((l) => l.toFixed(2)).join(', ')} ms`,
+  );
+});
+
+for (const pacer of ['spin', 'clock'] as const) {
+  test(`--pacer ${pacer} with chunks arriving every millisecond: every request leaves exactly once, never before its instant`, async (t) => {
+    const server = await streamServer(t, () => ({ chunks: 25, gapMs: 1 }));
+    const records: RequestRecord[] = [];
+    const total = 30;
+    const sender = new Sender(setupFor(server.url, { qps: 200, requests: total, arms: 2, pacer }), (r) => records.push(r));
+    const result = await run(sender, records);
+    t.true(result.finished);
+    t.deepEqual([...server.received.keys()].sort(), ids(total, ['baseline', 'candidate']));
+    t.true([...server.received.values()].every((n) => n === 1), 'no request reached the server twice');
+    t.is(result.records.length, 2 * total);
+    t.true(result.records.every((r) => r.outcome.kind === 'ok'));
+    for (const r of result.records) t.true(r.sent_ns! >= r.scheduled_ns, `request ${r.index} (${r.arm}) left before its instant`);
+  });
+}
+
+test('--max-inflight 1: requests that come due from a chunk wait for the slot, in order, and each leaves once', async (t) => {
+  // Due every 10 ms, each stream ~25 ms: every request after the first is due while one streams,
+  // so a chunk finds it due and #launch must queue it rather than send it.
+  const server = await streamServer(t, () => ({ chunks: 25, gapMs: 1 }));
+  const records: RequestRecord[] = [];
+  const total = 6;
+  const sender = new Sender(setupFor(server.url, { qps: 100, requests: total, maxInflight: 1 }), (r) => records.push(r), new FirstOnlyPacer());
+  const result = await run(sender, records);
+  t.true(result.finished);
+  t.true([...server.received.values()].every((n) => n === 1) && server.received.size === total, 'each request reached the server once');
+  t.deepEqual(
+    result.records.map((r) => [r.index, r.outcome.kind]),
+    Array.from({ length: total }, (_, i) => [i, 'ok']),
+  );
+  const bySend = [...result.records].sort((a, b) => a.sent_ns! - b.sent_ns!);
+  t.deepEqual(
+    bySend.map((r) => r.index),
+    Array.from({ length: total }, (_, i) => i),
+    'sent in schedule order',
+  );
+  for (let k = 1; k < total; k++) {
+    const [previous, r] = [bySend[k - 1]!, bySend[k]!];
+    t.true(r.sent_ns! >= previous.end_ns!, `request ${r.index} left after request ${previous.index} ended (never two in flight)`);
+    t.true(r.queue_wait_ns! > 0, `request ${r.index} waited for the slot`);
+  }
+});
