@@ -18,6 +18,7 @@ import { buildReport, withServerFigures, type Report } from '../analysis/report.
 import { costCsv, costsForArms, type ArmCost } from '../analysis/cost.ts';
 import { chartData } from '../analysis/charts.ts';
 import { htmlReport } from '../analysis/html-report.ts';
+import type { RegressionResult } from '../analysis/regression.ts';
 import type { ServerMetrics } from '../analysis/server-metrics.ts';
 import { serverMetricsForRun } from '../io/prometheus-scrape.ts';
 import { readReportAssets } from '../io/report-assets.ts';
@@ -40,6 +41,10 @@ export const COST_FILE = 'cost.csv';
 
 export interface AnalyzeOptions {
   gatesFile?: string;
+  /** The gates already loaded (loadGates): used instead of reading gatesFile again. */
+  gates?: Gates;
+  /** The folder's run.json already read (readManifest; null: there is none): not read again. */
+  manifest?: Manifest | null;
   includeText?: boolean;
   quiet?: boolean;
   /** Read worker threads, which also compute similarity (default: one per core). */
@@ -78,7 +83,10 @@ export function droppedIterations(manifest: Partial<RunManifest> & { dropped_ite
   return total;
 }
 
-export async function readManifest(runDir: string): Promise<(Partial<RunManifest> & { dropped_iterations?: unknown }) | null> {
+/** run.json as read: any field may be missing (older versions, other engines). */
+export type Manifest = Partial<RunManifest> & { dropped_iterations?: unknown };
+
+export async function readManifest(runDir: string): Promise<Manifest | null> {
   const file = join(runDir, 'run.json');
   if (!existsSync(file)) return null;
   try {
@@ -90,13 +98,29 @@ export async function readManifest(runDir: string): Promise<(Partial<RunManifest
   }
 }
 
-/** Reads and analyses a run folder; returns the report and the collector (for the exporters). */
-export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}): Promise<{ report: Report; collector: RunCollector }> {
+/**
+ * Why a load run (Node engine or k6) stopped before its planned end (run.json `interrupted`), else
+ * null. A proxy's run ends when it is stopped (SIGTERM is its normal end); a load run has a planned end.
+ */
+export function interruptedReason(manifest: Manifest | null): string | null {
+  if (manifest === null || manifest.engine === 'proxy') return null;
+  return typeof manifest.interrupted === 'string' && manifest.interrupted !== '' ? manifest.interrupted : null;
+}
+
+/** An analysed run folder: the report, the collector (for the exporters) and its run.json (null: none). */
+export interface AnalysedFolder {
+  report: Report;
+  collector: RunCollector;
+  manifest: Manifest | null;
+}
+
+/** Reads and analyses a run folder. */
+export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}): Promise<AnalysedFolder> {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UsageError(`${runDir}: no such run folder (expected results/<run-id>/ holding records.jsonl)`);
   const recordsFile = join(runDir, 'records.jsonl');
   if (!existsSync(recordsFile)) throw new UsageError(`${recordsFile}: missing; a run folder holds records.jsonl (and usually run.json)`);
-  const gates = await loadGates(options.gatesFile);
-  const manifest = await readManifest(runDir);
+  const gates = options.gates ?? (await loadGates(options.gatesFile));
+  const manifest = options.manifest !== undefined ? options.manifest : await readManifest(runDir);
   const manifestArms = Array.isArray(manifest?.arms) ? manifest.arms.map((a) => a.arm) : null;
   let collector: RunCollector;
   let summary;
@@ -121,10 +145,9 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     readWarnings: summary.warnings,
     manifestWarnings: manifest?.warnings ?? [],
     droppedIterations: manifest ? droppedIterations(manifest) : null,
-    // A proxy's run ends when it is stopped (SIGTERM is its normal end); a load run has a planned end.
-    interrupted: manifest?.engine !== 'proxy' && typeof manifest?.interrupted === 'string' ? manifest.interrupted : null,
+    interrupted: interruptedReason(manifest),
   });
-  return { report, collector };
+  return { report, collector, manifest };
 }
 
 /**
@@ -144,8 +167,8 @@ export async function readServerMetrics(runDir: string): Promise<{ arms: ServerM
 }
 
 /** Cost of each priced arm: prices from run.json's `config` (the load command's cost flags), throughput from the report. */
-async function runCosts(runDir: string, report: Report): Promise<ArmCost[]> {
-  const config = (await readManifest(runDir))?.config;
+function runCosts(runDir: string, manifest: Manifest | null, report: Report): ArmCost[] {
+  const config = manifest?.config;
   try {
     return costsForArms(costSpecsFromOptions(typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : {}), report.arms);
   } catch (error) {
@@ -160,18 +183,23 @@ export async function analyzeRunFolder(runDir: string, options: AnalyzeOptions =
   return { verdict, exitCode };
 }
 
-/** analyzeRunFolder, also returning the report, the collector and the server figures (for `gate --against`). */
+/**
+ * analyzeRunFolder, also returning the report, the collector, run.json and the server figures (for
+ * `gate`). `regression` (gate --against) compares the analysed run with a reference before
+ * report.html is written, so the report is drawn once, with its regression section.
+ */
 export async function analyzeRunFolderDetailed(
   runDir: string,
-  options: AnalyzeOptions = {},
-): Promise<{ verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1; report: Report; collector: RunCollector; serverMetrics: ServerMetrics[] }> {
+  options: AnalyzeOptions & { regression?: (tonight: AnalysedFolder) => RegressionResult } = {},
+): Promise<AnalysedFolder & { verdict: 'PROCEED' | 'INVESTIGATE'; exitCode: 0 | 1; serverMetrics: ServerMetrics[]; regression: RegressionResult | null }> {
   const started = performance.now();
   const analysed = await analyzeFolder(runDir, options);
   const collector = analysed.collector;
   const server = await readServerMetrics(runDir);
   const serverMetrics = server.arms;
-  const costs = await runCosts(runDir, analysed.report);
+  const costs = runCosts(runDir, analysed.manifest, analysed.report);
   const report = withServerFigures(analysed.report, serverMetrics, costs);
+  const regression = options.regression?.({ ...analysed, report }) ?? null;
   const files: Record<(typeof ANALYZE_FILES)[number], string> = {
     'summary.csv': summaryCsv(report),
     'pairs.csv': pairsCsv(collector),
@@ -182,7 +210,7 @@ export async function analyzeRunFolderDetailed(
   if (server.csv !== null) optional.push([SERVER_METRICS_FILE, server.csv]);
   if (costs.length > 0) optional.push([COST_FILE, costCsv(costs)]);
   for (const [name, content] of [...Object.entries(files), ...optional]) await writeFile(join(runDir, name), content);
-  await writeFile(join(runDir, REPORT_FILE), htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics }));
+  await writeFile(join(runDir, REPORT_FILE), htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics, regression }));
   // junit.xml and summary.md belong to an earlier gate run and may contradict this analysis (`gate` writes them anew after this).
   const stale = GATE_FILES.filter((name) => existsSync(join(runDir, name)));
   for (const name of stale) await rm(join(runDir, name), { force: true });
@@ -191,7 +219,7 @@ export async function analyzeRunFolderDetailed(
     process.stderr.write(`analysed ${collector.records.toLocaleString('en-US')} records in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${[...ANALYZE_FILES, ...optional.map(([name]) => name), REPORT_FILE].join(', ')} to ${runDir}${stale.length > 0 ? ` (removed ${stale.join(' and ')} of an earlier gate run)` : ''}\n`);
   }
   const verdict = report.verdict.decision;
-  return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1, report, collector, serverMetrics };
+  return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1, report, collector, manifest: analysed.manifest, serverMetrics, regression };
 }
 
 /** What `gate` adds to a run folder (written by cli/gate.ts). */

@@ -7,14 +7,11 @@
 // (bad run folder, bad reference folder, bad gates file).
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { chartData } from '../analysis/charts.ts';
-import { htmlReport } from '../analysis/html-report.ts';
 import { junitXml } from '../analysis/junit.ts';
 import { CANDIDATE } from '../core/record.ts';
-import { compareRuns, compareSetups, regressionSamples, type RegressionResult } from '../analysis/regression.ts';
+import { compareRuns, compareSetups, regressionSamples } from '../analysis/regression.ts';
 import { summaryMarkdown } from '../analysis/summary-md.ts';
-import { readReportAssets } from '../io/report-assets.ts';
-import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, loadGates, readManifest, REPORT_FILE, runFolderArgument } from './analyze.ts';
+import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, interruptedReason, loadGates, readManifest, runFolderArgument, type AnalysedFolder } from './analyze.ts';
 import { formatHelp, parseOptions, str, UsageError } from './options.ts';
 
 export const GATE_OPTIONS = {
@@ -34,37 +31,35 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(GATE_OPTIONS, argv);
   const runDir = runFolderArgument(positionals, USAGE);
   if (values.against !== undefined && resolve(values.against) === resolve(runDir)) throw new UsageError(`--against ${values.against}: is tonight's run folder itself; give the stored reference run`);
-  const gatesOption = values.gates !== undefined ? { gatesFile: values.gates } : {};
-  await loadGates(values.gates); // a bad gates file is named as such, not as a problem of the reference
+  const gates = await loadGates(values.gates); // read once; a bad gates file is named as such, not as a problem of the reference
   // The reference first (read-only): a bad reference fails the gate before tonight's folder is touched.
-  let reference: Awaited<ReturnType<typeof analyzeFolder>> | null = null;
+  let reference: AnalysedFolder | null = null;
   if (values.against !== undefined) {
-    try {
-      // Analysed with tonight's gates, so both runs use the same similarity threshold; nothing is written into the reference folder.
-      reference = await analyzeFolder(values.against, { ...gatesOption, quiet: true });
-    } catch (error) {
-      if (error instanceof UsageError) throw new UsageError(`--against: ${error.message}`);
-      throw error;
-    }
-    const referenceManifest = await readManifest(values.against);
-    if (referenceManifest?.engine !== 'proxy' && typeof referenceManifest?.interrupted === 'string' && referenceManifest.interrupted !== '') {
-      throw new UsageError(`--against ${values.against}: the reference run was interrupted (${referenceManifest.interrupted}); its figures cover only the part that ran: give a complete run`);
-    }
+    const named = (error: unknown): never => {
+      throw error instanceof UsageError ? new UsageError(`--against: ${error.message}`) : error;
+    };
+    const manifest = await readManifest(values.against).catch(named);
+    const interrupted = interruptedReason(manifest);
+    if (interrupted !== null) throw new UsageError(`--against ${values.against}: the reference run was interrupted (${interrupted}); its figures cover only the part that ran: give a complete run`);
+    // Analysed with tonight's gates, so both runs use the same similarity threshold; nothing is written into the reference folder.
+    reference = await analyzeFolder(values.against, { gates, manifest }).catch(named);
     const referenceCandidate = reference.report.arms.find((a) => a.arm === CANDIDATE);
     if (referenceCandidate === undefined || referenceCandidate.requests === 0) {
       throw new UsageError(`--against ${values.against}: the reference run has no measured candidate requests (arms: ${reference.report.arms.map((a) => a.arm).join(', ')}); give a run whose candidate can be compared`);
     }
   }
-  const tonight = await analyzeRunFolderDetailed(runDir, { ...gatesOption, includeText: values.includeText, quiet: values.quiet });
-
-  let regression: RegressionResult | null = null;
-  if (values.against !== undefined && reference !== null) {
-    const [tonightSetup, referenceSetup] = await Promise.all([readManifest(runDir), readManifest(values.against)]);
-    const setup = tonightSetup && referenceSetup ? compareSetups(tonightSetup, referenceSetup) : null;
-    regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), tonight.report.gates, setup);
-    const html = htmlReport({ report: tonight.report, charts: chartData(tonight.collector, tonight.report), assets: await readReportAssets(), serverMetrics: tonight.serverMetrics, regression });
-    await writeFile(join(runDir, REPORT_FILE), html);
-  }
+  const against = reference;
+  const tonight = await analyzeRunFolderDetailed(runDir, {
+    gates,
+    includeText: values.includeText,
+    quiet: values.quiet,
+    // report.html gets the regression section as it is written.
+    ...(against !== null && {
+      regression: (t: AnalysedFolder) =>
+        compareRuns(regressionSamples(t.collector, t.report), regressionSamples(against.collector, against.report), t.report.gates, t.manifest && against.manifest ? compareSetups(t.manifest, against.manifest) : null),
+    }),
+  });
+  const regression = tonight.regression;
   const exitCode = tonight.exitCode === 0 && !(regression?.failed ?? false) ? 0 : 1;
   await writeFile(join(runDir, 'junit.xml'), junitXml(tonight.report, regression));
   await writeFile(join(runDir, 'summary.md'), summaryMarkdown(tonight.report, regression, exitCode, tonight.serverMetrics));

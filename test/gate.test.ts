@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
-import { analyzeRunFolder, droppedIterations } from '../cli/analyze.ts';
+import { analyzeRunFolder, droppedIterations, interruptedReason } from '../cli/analyze.ts';
 import { UsageError } from '../cli/options.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 import { runCli } from './support/run-cli.ts';
@@ -92,4 +92,15 @@ test('dropped iterations are read from run.json (counter field or a warnings ent
   t.is(droppedIterations({ dropped_iterations: 5 }), 5);
   t.is(droppedIterations({ warnings: ['event loop busy', 'dropped_iterations: 42 (k6 could not keep up)'] }), 42);
   t.is(droppedIterations({ warnings: ['dropped_iterations seen'] }), 1);
+});
+
+test('an interrupted run is one whose run.json names why a load run stopped early; a proxy ends by being stopped', (t) => {
+  t.is(interruptedReason({ engine: 'node', interrupted: 'SIGINT' }), 'SIGINT');
+  t.is(interruptedReason({ engine: 'k6', interrupted: 'k6 exited 105' }), 'k6 exited 105');
+  t.is(interruptedReason({ interrupted: 'error in sender w0' }), 'error in sender w0', 'an older run.json without engine');
+  t.is(interruptedReason({ engine: 'proxy', interrupted: 'SIGTERM' }), null);
+  t.is(interruptedReason({ engine: 'node', interrupted: null }), null);
+  t.is(interruptedReason({ engine: 'node', interrupted: '' }), null, 'no reason given is not a reason');
+  t.is(interruptedReason({ engine: 'node' }), null);
+  t.is(interruptedReason(null), null, 'no run.json');
 });
