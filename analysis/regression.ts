@@ -15,9 +15,10 @@
 //            most favourable plausible reading of the two runs is a regression beyond the threshold;
 //   - NOISE  when w > threshold but the interval reaches the threshold: reported, does not fail;
 //   - SKIPPED when either run has nothing to measure for the rule (reported, does not fail).
-// One more rule, regression.comparable, FAILS when the two runs were not driven alike (arrival
-// process, rate, time scale, streaming, workload: from their run.json) or when no metric rule could be
-// compared at all: a reference that cannot be compared must not pass the gate silently.
+// One more rule, regression.comparable, FAILS when the two runs were not driven alike (live or
+// replayed traffic, arrival process, rate, time scale, in-flight cap, timeout, streaming, workload:
+// from their run.json) or when no metric rule could be compared at all: a reference that cannot be
+// compared must not pass the gate silently.
 // Throughput treats each run's window as fixed: its variability comes from the requests' output.
 // Both runs are evaluated with tonight's gates (same similarity threshold), from per-request values:
 // the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
@@ -282,11 +283,15 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
 
 /** What of a run's run.json says how it was driven (any engine; absent keys are not compared). */
 export interface RunSetup {
+  engine?: string;
   config?: Record<string, unknown>;
   workload?: { path?: string; format?: string; items?: number } | null;
 }
 
-/** The load setup of a run, as comparable strings: arrival process, rate, time scale, streaming, workload. */
+/**
+ * The load setup of a run, as comparable strings: live or replayed traffic, arrival process, rate,
+ * time scale, concurrency cap, request timeout, streaming, workload.
+ */
 function setupOf(run: RunSetup): Map<string, string> {
   const config = run.config ?? {};
   const plan = (typeof config.plan === 'object' && config.plan !== null ? config.plan : {}) as Record<string, unknown>;
@@ -294,10 +299,14 @@ function setupOf(run: RunSetup): Map<string, string> {
   const put = (name: string, value: unknown) => {
     if (value !== undefined && value !== null) out.set(name, String(value));
   };
+  // The proxy mirrors live traffic at whatever rate it comes: not a replay at a planned rate.
+  if (run.engine !== undefined) put('traffic', run.engine === 'proxy' ? 'live (proxy)' : 'replayed');
   const arrival = plan.arrival ?? config.arrival;
   put('arrival', arrival);
   if (arrival !== 'trace') put('QPS', plan.qps ?? config.qps);
-  else put('time scale', config.timeScale);
+  else put('time scale', plan.timeScale ?? config.timeScale);
+  put('max in flight', config.maxInflight); // a cap on pairs in flight changes the load the servers see
+  put('timeout (s)', config.timeout); // decides which slow requests count as timeouts (the error rate)
   put('streaming', config.stream);
   put('API', config.api);
   const w = run.workload;

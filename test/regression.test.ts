@@ -121,6 +121,13 @@ test('runs driven differently are not comparable: rate, arrival, streaming or wo
   );
   t.deepEqual(differences(run({ arrival: 'trace', timeScale: 2 }), run({ arrival: 'trace', timeScale: 1, qps: 100 })), ['time scale 2 vs 1'], 'trace replay: the time scale, not a QPS');
   t.deepEqual(compareSetups(tonight, run({}, null)), { compared: [], differences: [] }, 'nothing known about the reference');
+  t.deepEqual(
+    differences(run({ plan: { arrival: 'constant', qps: 8 }, maxInflight: 0, timeout: 60 }), run({ plan: { arrival: 'constant', qps: 8 }, maxInflight: 16, timeout: 5 })),
+    ['max in flight 0 vs 16', 'timeout (s) 60 vs 5'],
+    'a cap on pairs in flight changes the load; the timeout decides what counts as an error',
+  );
+  t.deepEqual(compareSetups({ engine: 'proxy', config: { stream: true } }, { engine: 'k6', config: { stream: true } }).differences, ['traffic live (proxy) vs replayed'], 'mirrored live traffic against a replay');
+  t.deepEqual(compareSetups({ engine: 'node', config: {} }, { engine: 'k6', config: {} }), { compared: ['traffic'], differences: [] }, 'the two load engines replay alike');
 
   const differ = compareRuns(samples(), samples(), gates, { compared: ['QPS'], differences: ['QPS 8 vs 20'] });
   t.is(rule(differ.rules, 'comparable').status, 'fail');
