@@ -39,10 +39,13 @@ export interface ArmReport {
   outcomes: Record<OutcomeKind, number>;
   /** Share of requests per outcome kind. */
   outcome_rates: Record<OutcomeKind, number>;
-  /** (requests − ok − cancelled) / (requests − cancelled): failures of the server, among the requests it was let finish. */
-  error_rate: number;
-  /** timeouts / (requests − cancelled). */
-  timeout_rate: number;
+  /**
+   * (requests − ok − cancelled) / (requests − cancelled): failures of the server, among the requests it
+   * was let finish; null when there is none (every request was cancelled): not measured, not 0.
+   */
+  error_rate: number | null;
+  /** timeouts / (requests − cancelled); null as error_rate. */
+  timeout_rate: number | null;
   /** Requests without token timing (k6 buffered mode): their TTFT, ITL and TPOT are "not measured". */
   token_timing_missing: number;
   /** Which token count the output-token figures use: server usage.completion_tokens, chunk count, or both (mixed). */
@@ -193,8 +196,8 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
     outcome_rates: Object.fromEntries(OUTCOME_KINDS.map((k) => [k, rate(outcomes[k])])) as Record<OutcomeKind, number>,
     // A cancelled request was ended by shadowbench (Ctrl-C past the grace period), not by the server:
     // it is counted (outcomes) but is neither a success nor a server failure.
-    error_rate: judged > 0 ? (judged - outcomes.ok) / judged : 0,
-    timeout_rate: judged > 0 ? outcomes.timeout / judged : 0,
+    error_rate: judged > 0 ? (judged - outcomes.ok) / judged : null,
+    timeout_rate: judged > 0 ? outcomes.timeout / judged : null,
     token_timing_missing: a.untimed,
     output_tokens_source: a.tokensFromUsage > 0 ? (a.tokensFromChunks > 0 ? 'mixed' : 'usage') : a.tokensFromChunks > 0 ? 'chunks' : 'none',
     instances: [...a.instances].sort(),

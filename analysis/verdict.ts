@@ -69,12 +69,20 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
 
   // Rollback triggers.
   if (cand) {
+    // Rates of the requests the server was let finish: none when every request was cancelled.
+    const notJudged = `not measured: ${cand.requests === 0 ? 'no measured candidate request' : `all ${cand.requests} measured candidate requests were cancelled by shadowbench`}`;
     const maxError = gates.rollback.max_candidate_error_rate;
-    const errorFired = cand.error_rate > maxError;
-    add('rollback.max_candidate_error_rate', 'rollback', errorFired ? 'fail' : 'pass', `candidate error rate ${pct(cand.error_rate)} ${errorFired ? '>' : '≤'} ${pct(maxError)}${errorFired ? ` (${describeFailures(cand.outcomes)})` : ''}`);
+    if (cand.error_rate === null) add('rollback.max_candidate_error_rate', 'rollback', 'info', `candidate error rate ${notJudged}`);
+    else {
+      const errorFired = cand.error_rate > maxError;
+      add('rollback.max_candidate_error_rate', 'rollback', errorFired ? 'fail' : 'pass', `candidate error rate ${pct(cand.error_rate)} ${errorFired ? '>' : '≤'} ${pct(maxError)}${errorFired ? ` (${describeFailures(cand.outcomes)})` : ''}`);
+    }
     const maxTimeout = gates.rollback.max_candidate_timeout_rate;
-    const timeoutFired = cand.timeout_rate > maxTimeout;
-    add('rollback.max_candidate_timeout_rate', 'rollback', timeoutFired ? 'fail' : 'pass', `candidate timeout rate ${pct(cand.timeout_rate)} ${timeoutFired ? '>' : '≤'} ${pct(maxTimeout)}`);
+    if (cand.timeout_rate === null) add('rollback.max_candidate_timeout_rate', 'rollback', 'info', `candidate timeout rate ${notJudged}`);
+    else {
+      const timeoutFired = cand.timeout_rate > maxTimeout;
+      add('rollback.max_candidate_timeout_rate', 'rollback', timeoutFired ? 'fail' : 'pass', `candidate timeout rate ${pct(cand.timeout_rate)} ${timeoutFired ? '>' : '≤'} ${pct(maxTimeout)}`);
+    }
     const bp = base?.metrics.ttft_ms?.p99;
     const cp = cand.metrics.ttft_ms?.p99;
     const ratio = gates.rollback.max_ttft_p99_ratio;

@@ -6,7 +6,7 @@ import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { analyzeRecords } from '../analysis/analyze.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { terminalReport } from '../analysis/terminal.ts';
-import { csvField } from '../analysis/export.ts';
+import { csvField, summaryCsv } from '../analysis/export.ts';
 import { seededRandom } from '../core/random.ts';
 import { stringify } from 'csv-stringify/sync';
 import { analyzeRunFolder, ANALYZE_FILES, GATE_FILES } from '../cli/analyze.ts';
@@ -168,6 +168,26 @@ test('requests shadowbench cancelled itself are counted but are not server error
   t.is(cand.timeout_rate, 1 / judged);
   t.is(cand.outcome_rates.cancelled, 10 / cand.requests, 'the outcome shares still count every request');
   t.is(cand.goodput.share, cand.goodput.requests / judged, 'goodput share: of the requests shadowbench did not cancel');
+});
+
+test('when shadowbench cancelled every candidate request, its error and timeout rates are not measured (not 0 %), and the rollback triggers say so', (t) => {
+  const records = fixtureRun({ indices: 30, withRepeat: false });
+  for (const r of records) if (r.arm === 'candidate' && !r.warmup) r.outcome = { kind: 'cancelled', message: 'run stopped at once (second Ctrl-C)' };
+  const { report } = analyzeRecords(records, DEFAULT_GATES);
+  const cand = report.arms.find((a) => a.arm === 'candidate')!;
+  t.is(cand.outcomes.cancelled, cand.requests);
+  t.deepEqual([cand.error_rate, cand.timeout_rate, cand.goodput.share], [null, null, null]);
+  const reason = (rule: string) => report.verdict.reasons.find((r) => r.rule === rule)!;
+  t.deepEqual(reason('rollback.max_candidate_error_rate'), {
+    rule: 'rollback.max_candidate_error_rate',
+    kind: 'rollback',
+    status: 'info',
+    message: `candidate error rate not measured: all ${cand.requests} measured candidate requests were cancelled by shadowbench`,
+  });
+  t.is(reason('rollback.max_candidate_timeout_rate').status, 'info');
+  t.is(report.verdict.decision, 'INVESTIGATE', 'no ok pair');
+  t.regex(summaryCsv(report), /^error_rate,fraction,value,0,,$/m, 'the baseline measured at 0; the candidate and the delta empty');
+  t.regex(terminalReport(report), /^Error rate +0\.00 % +— +— *$/m);
 });
 
 test('analyze removes junit.xml and summary.md of an earlier gate run, which may contradict the new analysis', async (t) => {
