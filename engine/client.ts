@@ -331,6 +331,8 @@ export async function preconnect(client: ArmClient, connections: number, timeout
   return results.reduce((a, b) => a + b, 0);
 }
 
+const ignoreArrival = (_arrived: bigint): void => {};
+
 const WARM_CONTROLLER = { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} };
 
 /** A dispatcher that answers every request at once with a synthetic SSE stream (no socket). */
@@ -357,9 +359,11 @@ function syntheticStreamDispatcher(api: Api, events: number): Dispatcher {
  * Runs `streams` synthetic streams of `events` events each through the real request handler (SSE
  * parser, stream recorder, record completion) so V8 has compiled the per-event path before the first
  * due instant instead of during the run's first second. No network; the records are discarded.
- * Returns how many ended ok with every event counted (all of them, unless the handler changed).
+ * `onData` should be the function the run's requests will call (the sender's chunk check, idle before
+ * the run starts), so the compiled handler expects that call target. Returns how many ended ok with
+ * every event counted (all of them, unless the handler changed).
  */
-export function warmUpStreamPath(api: Api, streams: number, events: number): number {
+export function warmUpStreamPath(api: Api, streams: number, events: number, onData: (arrived: bigint) => void = ignoreArrival): number {
   const dispatcher = syntheticStreamDispatcher(api, events);
   const client: ArmClient = { arm: 'warm', dispatcher, origin: 'http://warm.invalid', pathPrefix: '', query: '', headers: {}, secrets: [], displayUrl: 'warm' };
   const origin = monoNow();
@@ -369,7 +373,9 @@ export function warmUpStreamPath(api: Api, streams: number, events: number): num
   };
   for (let i = 0; i < streams; i++) {
     const record = emptyRecord({ run_id: 'warm', arm: 'warm', index: i, item_id: 'warm', warmup: true, source: 'node', streaming: true, scheduled_ns: 0 });
-    new ArmRequest({ client, api, stream: true, body: '{}', requestId: 'warm', record, origin, timeoutMs: 60_000, onDone }).start();
+    // The options as the sender builds them (same keys, same order), so V8 compiles the handler for the
+    // object shape the run's requests will have.
+    new ArmRequest({ client, api, stream: true, body: '{}', requestId: 'warm', record, origin, timeoutMs: 60_000, onData, onDone }).start();
   }
   return ok;
 }

@@ -147,7 +147,7 @@ export class Sender {
 
   async #warmUp(): Promise<SenderWarmUp> {
     if (this.#pacer instanceof ClockPacer) await this.#pacer.ready;
-    if (this.#s.stream) for (const api of new Set(this.#s.workload.items.map((item) => item.api))) warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS);
+    if (this.#s.stream) for (const api of new Set(this.#s.workload.items.map((item) => item.api))) warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
     const count = this.#s.preconnect === 'auto' ? autoPreconnect(this.#plan, this.#s.stride, this.#s.offset, this.#s.maxInflight) : this.#s.preconnect;
     const opened = await Promise.all(this.#clients.map((c) => (count > 0 ? preconnect(c, count, Math.min(this.#s.timeoutMs, 10_000)) : 0)));
     return { preconnect: count, opened: Object.fromEntries(this.#clients.map((c, i) => [c.arm, opened[i] ?? 0])) };
@@ -270,8 +270,18 @@ export class Sender {
 
   #pairDone(): void {
     this.#inflightPairs--;
-    const waiting = this.#stopped ? undefined : this.#queue.shift();
-    if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
+    if (!this.#stopped && this.#queue.length > 0) {
+      // The slot goes to the oldest waiting pair. A pair ends inside undici's parser callback, so that
+      // pair is sent from a microtask, as #poke sends; the slot stays taken meanwhile.
+      this.#inflightPairs++;
+      queueMicrotask(() => {
+        this.#inflightPairs--;
+        const waiting = this.#stopped ? undefined : this.#queue.shift();
+        if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
+        this.#checkDone();
+      });
+      return;
+    }
     this.#checkDone();
   }
 
