@@ -6,7 +6,7 @@ import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { analyzeRecords } from '../analysis/analyze.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { terminalReport } from '../analysis/terminal.ts';
-import { csvField, summaryCsv } from '../analysis/export.ts';
+import { csvField, csvNumber, pairsCsv, summaryCsv } from '../analysis/export.ts';
 import { seededRandom } from '../core/random.ts';
 import { stringify } from 'csv-stringify/sync';
 import { analyzeRunFolder, ANALYZE_FILES, GATE_FILES } from '../cli/analyze.ts';
@@ -198,11 +198,77 @@ test('analyze removes junit.xml and summary.md of an earlier gate run, which may
   rmSync(dir, { recursive: true });
 });
 
-test('pairs.csv fields are quoted exactly as csv-stringify quotes them (and a lone carriage return too)', (t) => {
-  const alphabet = ['a', ',', '"', '\n', '\r', ' ', 'é', '😀', ';', "'"];
+test('pairs.csv fields are quoted exactly as csv-stringify quotes them (with quote_record_delimiter: a lone carriage return too)', (t) => {
+  const alphabet = ['a', ',', '"', '\n', '\r', ' ', '\t', '=', '-', 'é', '😀', ';', "'"];
   const random = seededRandom(7);
-  const samples = ['', ' a ', 'a,b', 'a"b', '"', 'x\r\ny', ...Array.from({ length: 2000 }, () => Array.from({ length: 1 + Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''))];
-  for (const text of samples) t.is(`${csvField(text)},x\n`, stringify([[text, 'x']], { record_delimiter: 'unix', quoted_match: /\r/ }), JSON.stringify(text));
+  const samples = ['', ' ', ' a ', 'a,b', 'a"b', '"', '\r', 'x\r\ny', '=1+2', '-0', ...Array.from({ length: 2000 }, () => Array.from({ length: 1 + Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''))];
+  const opts = { record_delimiter: 'unix', quote_record_delimiter: true } as const;
+  for (const text of samples) t.is(`${csvField(text)},x\n`, stringify([[text, 'x']], opts), JSON.stringify(text));
+  // pairs.csv writes a missing item id or text as '' (csv-stringify writes null and undefined so),
+  // and numbers through csvNumber, whose cells never need quoting.
+  for (const missing of [null, undefined]) t.is(`${csvField(missing ?? '')},x\n`, stringify([[missing, 'x']], opts));
+  for (const v of [-0, Number.NaN, 1e21, -1e21, 1e-7, -1e-7, Infinity, -Infinity, 0.1 + 0.2, 2 ** 53 + 2, -12.3456789]) {
+    t.is(`${csvField(csvNumber(v))},x\n`, stringify([[csvNumber(v), 'x']], opts), String(v));
+    t.is(csvField(csvNumber(v)), csvNumber(v), `${v}: not quoted`);
+  }
+});
+
+/** RFC 4180 as spreadsheet readers take it: a bare CR, LF or CRLF outside quotes ends a record. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      rows.push([...row, field]);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  return rows;
+}
+
+test('pairs.csv reads back: item ids and output texts with commas, quotes, line breaks and edge spaces come back exactly; unmeasured cells are empty', (t) => {
+  const odd = ['', ' lead', 'trail ', 'a,b', 'say "hi"', 'two\nlines', 'bare\rcr', 'crlf\r\nend', '=1+2', '-0', '\t', 'é😀'];
+  const records = fixtureRun({ indices: odd.length + 2, withRepeat: false }).filter((r) => !(r.arm === 'candidate' && r.index === odd.length + 1));
+  for (const r of records) {
+    if (r.index === 0 || r.index > odd.length) continue;
+    r.item_id = odd[r.index - 1] as string;
+    r.output_text = `${r.arm}: ${odd[odd.length - r.index]}`;
+  }
+  const { collector } = analyzeRecords(records, DEFAULT_GATES, { keepText: true });
+  const [header, ...rows] = parseCsv(pairsCsv(collector));
+  if (header === undefined) return t.fail('no header');
+  const col = (name: string) => header.indexOf(name);
+  t.is(rows.length, odd.length + 1, 'one row per measured index (index 0 is warm-up)');
+  for (const row of rows) t.is(row.length, header.length, `row ${row[0]}: every field in place`);
+  for (let i = 1; i <= odd.length; i++) {
+    const row = rows[i - 1] as string[];
+    t.is(row[col('index')], String(i));
+    t.is(row[col('item_id')], odd[i - 1], `index ${i}: item id`);
+    t.is(row[col('baseline_output')], `baseline: ${odd[odd.length - i]}`);
+    t.is(row[col('candidate_output')], `candidate: ${odd[odd.length - i]}`);
+  }
+  const onlyBaseline = rows[odd.length] as string[];
+  t.deepEqual(
+    ['candidate_outcome', 'candidate_ttft_ms', 'ttft_improvement_ms', 'candidate_output_tokens', 'similarity', 'candidate_output'].map((name) => onlyBaseline[col(name)]),
+    ['', '', '', '', '', ''],
+    'no candidate record: its cells are empty',
+  );
+  t.is(onlyBaseline[col('baseline_outcome')], 'ok');
 });
 
 test('a folder without run.json is analysed (A/A texts kept until the end)', async (t) => {
