@@ -261,6 +261,15 @@ test('threaded bootstrap: the single-threaded numbers, bit for bit; a prestarted
     resampleRange(sorted, 5, p, 0, 40, fast.means, fast.pcts, newCounts(sorted.length));
     for (let b = 0; b < 40; b++) resampleWide(sorted, 5, p, b, wide.means, wide.pcts);
     t.deepEqual(wide, fast, `p=${p}`);
+    // resampleRange notices a wrap and redoes the resample: counts left at 255 stand for 8-bit counts
+    // that wrapped (a real wrap needs a rank drawn 256 times, which no test can wait for).
+    const redone = { means: new Float64Array(40), pcts: new Float64Array(40) };
+    for (let b = 0; b < 40; b++) {
+      const wrapped = newCounts(sorted.length).fill(255);
+      resampleRange(sorted, 5, p, b, b + 1, redone.means, redone.pcts, wrapped);
+      t.true(wrapped.every((c) => c === 0), 'counts left zero for the next resample');
+    }
+    t.deepEqual(redone, fast, `wrapped counts, p=${p}`);
   }
   // The improvement bootstraps buildReport runs are the ones prestarted (60 pairs × 10⁶ resamples
   // reaches the threaded path), and the report is the same with or without the head start.
