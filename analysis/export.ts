@@ -52,7 +52,6 @@ export function summaryCsv(report: Report): string {
   return csv(rows);
 }
 
-/** ttft_distribution.csv: the migration guide's table, one row per percentile, improvement = baseline − candidate. */
 /**
  * ttft_distribution.csv: each arm's TTFT percentiles and their difference, baseline P − candidate P
  * (the migration guide's table). Not the percentiles of the per-pair improvements (summary.json
