@@ -7,7 +7,8 @@
 // iteration works through hundreds of socket reads (the pacer's timer or poll only runs between
 // iterations). So every response chunk also checks the clock (#poke) and a due send goes out right
 // after that chunk's callback. Measured on 2 cores with the sims co-located, 300 paired QPS of
-// 128-token streams: p99 send lag 11-21 ms polling only, 2.6-4 ms with the check.
+// 128-token streams: p99 send lag 11-21 ms polling only, 3.5-5 ms with the check, which is the
+// machine's own wake-up floor at that load (bench/wake-probe.ts).
 import { buildRequestBody } from '../core/openai.ts';
 import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
@@ -294,6 +295,8 @@ export class Sender {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#pacer.cancel();
+    this.#armed = null;
+    this.#dueAt = null; // later chunks have nothing to check
     const now = Number(monoNow() - this.#origin);
     for (const { prepared, queuedAt } of this.#queue.splice(0)) {
       for (const client of this.#clients) {
