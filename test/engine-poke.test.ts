@@ -1,6 +1,7 @@
 // The sender's per-chunk send check (#poke in engine/sender.ts) against its wake-up pacer: a request
-// due while responses stream may leave from a chunk's microtask or from the pacer, but exactly once,
-// never before its instant, never after stop(), and still behind a --max-inflight cap.
+// due while responses stream leaves from a chunk's microtask even when the pacer never wakes, or from
+// the pacer, but exactly once, never before its instant, never after stop(), and still behind a
+// --max-inflight cap.
 // A tiny in-test SSE server counts what it receives per x-request-id (run:arm:index).
 import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -143,6 +144,26 @@ async function run(sender: Sender, records: RequestRecord[]): Promise<{ finished
 }
 
 const ids = (total: number, arms: string[]) => arms.flatMap((arm) => Array.from({ length: total }, (_, i) => `poke:${arm}:${i}`)).sort();
+
+test('requests due while a response streams leave from its chunks, within about one chunk gap of their instant', async (t) => {
+  // Request 0 streams 128 chunks 2 ms apart (~260 ms); requests 1-4 are due at 50-200 ms and the pacer
+  // wakes only for request 0: without the chunk check they would never leave.
+  const server = await streamServer(t, (i) => (i === 0 ? { chunks: 128, gapMs: 2 } : { chunks: 2, gapMs: 2 }));
+  const records: RequestRecord[] = [];
+  const sender = new Sender(setupFor(server.url, { qps: 20, requests: 5 }), (r) => records.push(r), new FirstOnlyPacer());
+  const result = await run(sender, records);
+  t.true(result.finished, `only ${result.records.length} of 5 requests were sent and answered`);
+  t.deepEqual(
+    result.records.map((r) => r.outcome.kind),
+    ['ok', 'ok', 'ok', 'ok', 'ok'],
+  );
+  const first = result.records[0]!;
+  for (const r of result.records.slice(1)) {
+    t.true(r.sent_ns! < first.end_ns!, `request ${r.index} left while request 0 was streaming`);
+    const lagMs = (r.sent_ns! - r.scheduled_ns) / 1e6;
+    t.true(lagMs >= 0 && lagMs < 25, `request ${r.index}: send lag ${lagMs.toFixed(2)} ms (chunks arrive every 2 ms)`);
+  }
+});
 
 test('stop() from the record callback of the chunk that made the next request due: the queued send never leaves', async (t) => {
   // Request 1 is due at 40 ms. Request 0's whole answer (its [DONE] included) arrives in one chunk at
