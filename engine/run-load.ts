@@ -296,7 +296,7 @@ export class NodeLoadRun {
     const name = handle.instance || 'main';
     const elapsed = (Number(monoNow() - this.#origin) / 1e9).toFixed(1);
     if (stats.work > ELU_WARN && previous.work > ELU_WARN) {
-      this.#warnOnce(`busy:${name}`, `sender ${name} spent ${(stats.work * 100).toFixed(0)} % of its time working at ${elapsed} s (above ${ELU_WARN * 100} %): send times and token timestamps lag; use more --workers or a lower --qps`);
+      this.#warnOnce(`busy:${name}`, `sender ${name} spent ${(stats.work * 100).toFixed(0)} % of its time working at ${elapsed} s (above ${ELU_WARN * 100} %): send times and token timestamps lag; use a lower --qps, or more --workers if the machine has idle cores (the default is one per core but one)`);
     }
     if (stats.starved > STARVED_WARN && previous.starved > STARVED_WARN) {
       this.#warnOnce(
