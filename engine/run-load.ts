@@ -2,10 +2,10 @@
 // sending threads (each owns the requests i ≡ k mod N, both arms of i, so a pair leaves one thread
 // back to back), collects their records, shows progress, and stops them gracefully on request.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { makeDirs } from '../io/make-dirs.ts';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { makeDirs } from '../io/make-dirs.ts';
 import type { RequestRecord } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
 import { RecordWriter } from '../io/records-file.ts';

@@ -270,20 +270,19 @@ export class Sender {
   }
 
   #pairDone(): void {
-    this.#inflightPairs--;
-    if (!this.#stopped && this.#queue.length > 0) {
-      // The slot goes to the oldest waiting pair. A pair ends inside undici's parser callback, so that
-      // pair is sent from a microtask, as #poke sends; the slot stays taken meanwhile.
-      this.#inflightPairs++;
-      queueMicrotask(() => {
-        this.#inflightPairs--;
-        const waiting = this.#stopped ? undefined : this.#queue.shift();
-        if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
-        this.#checkDone();
-      });
+    if (this.#stopped || this.#queue.length === 0) {
+      this.#inflightPairs--;
+      this.#checkDone();
       return;
     }
-    this.#checkDone();
+    // The slot passes to the oldest waiting pair, which is sent from a microtask (a pair ends inside
+    // undici's parser callback; see #poke). The slot stays taken until then.
+    queueMicrotask(() => {
+      this.#inflightPairs--;
+      const waiting = this.#stopped ? undefined : this.#queue.shift();
+      if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
+      this.#checkDone();
+    });
   }
 
   #checkDone(): void {
