@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { percentile } from '../analysis/stats.ts';
+import { monoNow } from '../engine/pacer.ts';
 
 export interface WakeLateness {
   wakeUps: number;
@@ -23,16 +24,16 @@ function probe(rate: number, seconds: number): WakeLateness {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const periodNs = BigInt(Math.round(1e9 / rate));
   const late: number[] = [];
-  let due = process.hrtime.bigint() + 50_000_000n;
+  let due = monoNow() + 50_000_000n;
   const end = due + BigInt(Math.round(seconds * 1e9));
   for (; due < end; due += periodNs) {
     for (;;) {
-      const sleepNs = due - SPIN_NS - process.hrtime.bigint();
+      const sleepNs = due - SPIN_NS - monoNow();
       if (sleepNs <= 0n) break;
       Atomics.wait(cell, 0, 0, Number(sleepNs) / 1e6);
     }
-    let now = process.hrtime.bigint();
-    while (now < due) now = process.hrtime.bigint();
+    let now = monoNow();
+    while (now < due) now = monoNow();
     late.push(Number(now - due) / 1e6);
   }
   return { wakeUps: late.length, p50Ms: percentile(late, 50), p99Ms: percentile(late, 99), p999Ms: percentile(late, 99.9), maxMs: Math.max(...late) };
