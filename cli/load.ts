@@ -3,12 +3,13 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
 import { sampleWorkload, WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
+import { nearestExisting } from '../io/make-dirs.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
 import { GatesError, parseGates } from '../analysis/gates.ts';
 import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
@@ -207,23 +208,15 @@ function modelsInWorkload(workload: Workload): string[] {
  * nearest part of it that exists) must be a folder we can write in, and must not hold a run already.
  */
 export function checkOutDir(runDir: string): void {
-  let existing = resolve(runDir);
-  for (;;) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(existing).isDirectory();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR') usage(`--out ${runDir}: a part of the path is a file, not a folder`);
-      if (code !== 'ENOENT') usage(`--out ${runDir}: cannot use ${existing} (${code ?? (error as Error).message})`);
-      const parent = dirname(existing);
-      if (parent === existing) usage(`--out ${runDir}: no part of the path exists`);
-      existing = parent;
-      continue;
-    }
-    if (!isDir) usage(existing === resolve(runDir) ? `--out ${runDir}: is a file, not a folder` : `--out ${runDir}: ${existing} is a file, not a folder`);
-    break;
+  let existing: string;
+  try {
+    existing = nearestExisting(runDir);
+  } catch (error) {
+    const { code, path } = error as NodeJS.ErrnoException;
+    if (code === 'ENOTDIR') usage(`--out ${runDir}: a part of the path is a file, not a folder`);
+    usage(`--out ${runDir}: cannot use ${path ?? runDir} (${code ?? (error as Error).message})`);
   }
+  if (!statSync(existing).isDirectory()) usage(existing === resolve(runDir) ? `--out ${runDir}: is a file, not a folder` : `--out ${runDir}: ${existing} is a file, not a folder`);
   try {
     accessSync(existing, constants.W_OK | constants.X_OK);
   } catch (error) {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDirs } from '../io/make-dirs.ts';
+import { makeDirs, nearestExisting } from '../io/make-dirs.ts';
 import { tempDir } from './support/load-helpers.ts';
 
 test('creates every missing folder down the path; an existing path is left as it is', (t) => {
@@ -13,6 +13,15 @@ test('creates every missing folder down the path; an existing path is left as it
   makeDirs(deep);
   makeDirs(dir);
   t.true(statSync(deep).isDirectory());
+});
+
+test('nearestExisting: the path itself, or the nearest part of it that exists', (t) => {
+  const dir = tempDir('sb-dirs-');
+  t.is(nearestExisting(dir), dir);
+  t.is(nearestExisting(join(dir, 'a', 'b')), dir);
+  writeFileSync(join(dir, 'f'), 'x');
+  t.is(nearestExisting(join(dir, 'f')), join(dir, 'f'), 'a file exists too');
+  t.throws(() => nearestExisting(join(dir, 'f', 'sub')), { code: 'ENOTDIR' });
 });
 
 test('a file on the path fails with ENOTDIR naming the folder it could not create', (t) => {
