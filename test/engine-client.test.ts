@@ -1,5 +1,6 @@
-// The streaming client against a tiny in-test HTTP server that misbehaves on purpose: every wire-level
-// fault must end in one record with the right outcome kind, a clear message and the partial data.
+// The streaming client against a tiny in-test HTTP server that misbehaves on purpose (and, for the
+// partial data of a cut stream, the simulator's disconnect fault): every wire-level fault must end in
+// one record with the right outcome kind, a clear message and the partial data.
 // (End-to-end runs against the real simulated endpoints are in engine.test.ts and load.test.ts.)
 import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -7,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { emptyRecord, recordErrors, type RequestRecord } from '../core/record.ts';
 import { createArmClient, createRequest } from '../engine/client.ts';
 import { monoNow } from '../engine/pacer.ts';
+import { FAULT_HEADER } from '../sim/server.ts';
+import { startTestSim } from './support/load-helpers.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -36,6 +39,8 @@ interface SendOpts {
   api?: 'chat' | 'completions';
   /** Cancels the request once its first content chunk has arrived (polled every 5 ms). */
   cancelAfterFirstContent?: boolean;
+  /** The request body (default: model m, one user message, `stream`). */
+  body?: Record<string, unknown>;
 }
 
 function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
@@ -47,14 +52,14 @@ function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
       client,
       api: opts.api ?? 'chat',
       stream,
-      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }),
+      body: JSON.stringify(opts.body ?? { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }),
       requestId: 'r:baseline:0',
       record,
       origin: monoNow(),
       timeoutMs: opts.timeoutMs ?? 2000,
       onDone: (r) => {
         void client.dispatcher.destroy();
-        resolve(r);
+        resolve(structuredClone(r)); // the record as handed over (a worker thread posts a copy at once)
       },
     });
     request.start();
@@ -293,4 +298,68 @@ test('completions API: text chunks are content', async (t) => {
   const r = await send(`${url}/v1`, { api: 'completions' });
   t.is(r.outcome.kind, 'ok');
   t.is(r.output_text, 'abc');
+});
+
+const ascending = (xs: number[]) => xs.every((x, k) => k === 0 || x >= xs[k - 1]!);
+
+test('a stream cut by the simulator\'s disconnect fault keeps its chunks and text, a prefix of the whole answer', async (t) => {
+  const sim = await startTestSim(t);
+  const body = { model: sim.model, messages: [{ role: 'user', content: 'tell me a long story' }], max_tokens: 40, ignore_eos: true, stream: true };
+  const whole = await send(sim.url, { body, headers: { [FAULT_HEADER]: 'none' } });
+  t.is(whole.outcome.kind, 'ok');
+  t.is(whole.content_ns.length, 40, 'one token per chunk');
+  const cut = await send(sim.url, { body, headers: { [FAULT_HEADER]: 'disconnect' } });
+  t.is(cut.outcome.kind, 'connection_error');
+  t.deepEqual(recordErrors(cut), []);
+  const n = cut.content_ns.length;
+  t.true(n >= 1 && n < 40, `${n} chunks before the cut`);
+  t.true(ascending(cut.content_ns));
+  t.is(cut.first_content_ns, cut.content_ns[0]!);
+  t.true(cut.content_ns[n - 1]! <= cut.end_ns!);
+  t.true(cut.output_text.length > 0 && cut.output_text.length < whole.output_text.length && whole.output_text.startsWith(cut.output_text), 'the text that arrived is the start of the answer');
+  t.regex((cut.outcome as { message: string }).message, /socket closed mid-stream after \d+ events/);
+});
+
+test('a stream timed out or cancelled mid-way keeps its chunk times, per-chunk tokens and text; the timeout says how many chunks came', async (t) => {
+  // Three content chunks with continuous usage stats, 5 ms apart, then silence.
+  const url = await server(t, (_req, res) => {
+    sse(res);
+    const events = [chunk('a', { usage: { prompt_tokens: 5, completion_tokens: 1 } }), chunk('b', { usage: { prompt_tokens: 5, completion_tokens: 2 } }), chunk('c', { usage: { prompt_tokens: 5, completion_tokens: 3 } })];
+    const next = () => {
+      const event = events.shift();
+      if (event === undefined) return;
+      res.write(event);
+      setTimeout(next, 5);
+    };
+    next();
+  });
+  const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true };
+
+  const timedOut = await send(url, { body, timeoutMs: 400 });
+  t.like(timedOut.outcome, { kind: 'timeout', phase: 'stream' });
+  t.regex((timedOut.outcome as { message: string }).message, /\(3 content chunks received\)/);
+  t.deepEqual(recordErrors(timedOut), []);
+  t.is(timedOut.content_ns.length, 3);
+  t.true(ascending(timedOut.content_ns) && timedOut.content_ns[2]! < timedOut.end_ns!);
+  t.deepEqual(timedOut.content_tokens, [1, 1, 1]);
+  t.is(timedOut.output_text, 'abc');
+
+  const cancelled = await send(url, { body, cancelAfterFirstContent: true });
+  t.deepEqual(cancelled.outcome, { kind: 'cancelled', message: 'run stopped (test)' });
+  t.true(cancelled.content_ns.length >= 1, `${cancelled.content_ns.length} chunks before the cancel`);
+  t.is(cancelled.content_ns[0], cancelled.first_content_ns!);
+  t.is(cancelled.output_text, 'abc'.slice(0, cancelled.content_ns.length));
+  t.deepEqual(cancelled.content_tokens, cancelled.content_ns.map(() => 1));
+});
+
+test('a non-streaming answer keeps its whole text through finish()', async (t) => {
+  const sim = await startTestSim(t);
+  const body = { model: sim.model, messages: [{ role: 'user', content: 'tell me a long story' }], max_tokens: 12, ignore_eos: true };
+  const streamed = await send(sim.url, { body: { ...body, stream: true } });
+  const whole = await send(sim.url, { stream: false, body: { ...body, stream: false } });
+  t.is(whole.outcome.kind, 'ok');
+  t.is(whole.output_text, streamed.output_text, 'the same answer as the stream\'s chunks');
+  t.true(whole.output_text.length > 0);
+  t.deepEqual(whole.content_ns, []);
+  t.is(whole.content_tokens, null);
 });

@@ -1,19 +1,13 @@
 // core/stream-recorder.ts on its own: which events are content, per-chunk token counts, and every
-// outcome rule in both bad-event modes (stop for an engine, observe for a passthrough); then each
-// engine's way of ending a record (finish()), partial streams included.
+// outcome rule in both bad-event modes (stop for an engine, observe for a passthrough); then the proxy's
+// and k6's ways of ending a record (finish()), partial streams included (the Node client's: engine-client.test.ts).
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { emptyRecord, recordErrors, type RequestRecord } from '../core/record.ts';
+import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { bodyKind, contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
 import { fillBufferedRecord, SseRecorder } from '../scripts/record-builder.ts';
 import { headerSecrets, httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
-import { createArmClient, createRequest } from '../engine/client.ts';
-import { monoNow } from '../engine/pacer.ts';
 import { ResponseRecorder, TEXT_HASH_PREFIX } from '../proxy/response-recorder.ts';
-import { FAULT_HEADER } from '../sim/server.ts';
-import { startTestSim } from './support/load-helpers.ts';
 
 const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
 const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') => new StreamRecorder(fresh(), api, { onBadEvent });
@@ -349,114 +343,3 @@ test('proxy ResponseRecorder: a stream aborted mid-way (timeout, cancel at shutd
   }
 });
 
-// The Node engine's client (engine/client.ts) against a server: each way a response ends.
-
-interface ClientOptions {
-  headers?: Record<string, string>;
-  timeoutMs?: number;
-  /** Cancels the request once its first content chunk is in (polled every 5 ms). */
-  cancelAfterFirstContent?: boolean;
-}
-
-function sendOne(url: string, body: Record<string, unknown>, options: ClientOptions = {}): Promise<RequestRecord> {
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const client = createArmClient('baseline', url, options.headers ?? {}, timeoutMs);
-  const record = emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'node', streaming: body.stream === true, scheduled_ns: 0 });
-  return new Promise((resolve) => {
-    const request = createRequest({
-      client,
-      api: 'chat',
-      stream: body.stream === true,
-      body: JSON.stringify(body),
-      requestId: 'r:baseline:0',
-      record,
-      origin: monoNow(),
-      timeoutMs,
-      onDone: (r) => {
-        void client.dispatcher.destroy();
-        resolve(structuredClone(r)); // the record as handed over (a worker thread posts a copy at once)
-      },
-    });
-    request.start();
-    if (options.cancelAfterFirstContent) {
-      const poll = setInterval(() => {
-        if (record.first_content_ns === null) return;
-        clearInterval(poll);
-        request.cancel('run stopped (test)');
-      }, 5);
-    }
-  });
-}
-
-const ascending = (xs: number[]) => xs.every((x, k) => k === 0 || x >= xs[k - 1]!);
-
-test('Node engine: a stream cut by the simulator\'s disconnect fault keeps its chunks and text, a prefix of the whole answer', async (t) => {
-  const sim = await startTestSim(t);
-  const body = { model: sim.model, messages: [{ role: 'user', content: 'tell me a long story' }], max_tokens: 40, ignore_eos: true, stream: true };
-  const whole = await sendOne(sim.url, body, { headers: { [FAULT_HEADER]: 'none' } });
-  t.is(whole.outcome.kind, 'ok');
-  t.is(whole.content_ns.length, 40, 'one token per chunk');
-  const cut = await sendOne(sim.url, body, { headers: { [FAULT_HEADER]: 'disconnect' } });
-  t.is(cut.outcome.kind, 'connection_error');
-  t.deepEqual(recordErrors(cut), []);
-  const n = cut.content_ns.length;
-  t.true(n >= 1 && n < 40, `${n} chunks before the cut`);
-  t.true(ascending(cut.content_ns));
-  t.is(cut.first_content_ns, cut.content_ns[0]!);
-  t.true(cut.content_ns[n - 1]! <= cut.end_ns!);
-  t.true(cut.output_text.length > 0 && cut.output_text.length < whole.output_text.length && whole.output_text.startsWith(cut.output_text), 'the text that arrived is the start of the answer');
-  t.regex((cut.outcome as { message: string }).message, /socket closed mid-stream after \d+ events/);
-});
-
-test('Node engine: a stream timed out or cancelled mid-way keeps its chunk times, per-chunk tokens and text; the timeout says how many chunks came', async (t) => {
-  // Three content chunks with continuous usage stats, 5 ms apart, then silence.
-  const s = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const events = [content('a', 1), content('b', 2), content('c', 3)];
-      const next = () => {
-        const data = events.shift();
-        if (data === undefined) return;
-        res.write(`data: ${data}\n\n`);
-        setTimeout(next, 5);
-      };
-      next();
-    });
-  });
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    s.closeAllConnections();
-    s.close();
-  });
-  const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-  const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true };
-
-  const timedOut = await sendOne(url, body, { timeoutMs: 400 });
-  t.like(timedOut.outcome, { kind: 'timeout', phase: 'stream' });
-  t.regex((timedOut.outcome as { message: string }).message, /\(3 content chunks received\)/);
-  t.deepEqual(recordErrors(timedOut), []);
-  t.is(timedOut.content_ns.length, 3);
-  t.true(ascending(timedOut.content_ns) && timedOut.content_ns[2]! < timedOut.end_ns!);
-  t.deepEqual(timedOut.content_tokens, [1, 1, 1]);
-  t.is(timedOut.output_text, 'abc');
-
-  const cancelled = await sendOne(url, body, { cancelAfterFirstContent: true });
-  t.deepEqual(cancelled.outcome, { kind: 'cancelled', message: 'run stopped (test)' });
-  t.true(cancelled.content_ns.length >= 1, `${cancelled.content_ns.length} chunks before the cancel`);
-  t.is(cancelled.content_ns[0], cancelled.first_content_ns!);
-  t.is(cancelled.output_text, 'abc'.slice(0, cancelled.content_ns.length));
-  t.deepEqual(cancelled.content_tokens, cancelled.content_ns.map(() => 1));
-});
-
-test('Node engine: a non-streaming answer keeps its whole text through finish()', async (t) => {
-  const sim = await startTestSim(t);
-  const body = { model: sim.model, messages: [{ role: 'user', content: 'tell me a long story' }], max_tokens: 12, ignore_eos: true };
-  const streamed = await sendOne(sim.url, { ...body, stream: true });
-  const whole = await sendOne(sim.url, { ...body, stream: false });
-  t.is(whole.outcome.kind, 'ok');
-  t.is(whole.output_text, streamed.output_text, 'the same answer as the stream\'s chunks');
-  t.true(whole.output_text.length > 0);
-  t.deepEqual(whole.content_ns, []);
-  t.is(whole.content_tokens, null);
-});
