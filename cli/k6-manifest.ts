@@ -21,7 +21,8 @@ import { buildK6 } from '../scripts/build.ts';
 import { checkK6Config, K6ConfigError, type K6ScriptConfig } from '../scripts/config.ts';
 import { RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
 import { checkK6Mode, K6_OPTIONS } from './k6-options.ts';
-import { k6ScriptConfig, loadGates, resolvedWorkloadJsonl } from './load-k6.ts';
+import { loadGates } from './analyze.ts';
+import { k6ScriptConfig, resolvedWorkloadJsonl } from './load-k6.ts';
 import { LOAD_OPTIONS, resolveConfig } from './load.ts';
 import { formatHelp, num, parseOptions, str, UsageError } from './options.ts';
 
@@ -213,8 +214,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
   const config = await resolveConfig(loadValues as never, explicit as never, {}, { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null });
   // API keys from the environment would be baked nowhere: say so rather than drop them silently.
   if (env.BASELINE_API_KEY || env.CANDIDATE_API_KEY) process.stderr.write('shadowbench: BASELINE_API_KEY / CANDIDATE_API_KEY are not put in the manifest; store headers in a Secret and pass --headers-secret\n');
-  if (v.gates !== undefined) config.options = { ...config.options, gates: v.gates };
-  const scriptConfig = k6ScriptConfig(config, { workloadFile: POD_FILES.workload, summaryFile: null }, loadGates(config));
+  const scriptConfig = k6ScriptConfig(config, { workloadFile: POD_FILES.workload, summaryFile: null }, await loadGates(v.gates));
   const name = v.name ?? `shadowbench-${config.runId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 52);
   const configJson = JSON.stringify(scriptConfig, null, 2) + '\n';
   // Everything is built (and checked against the ConfigMap limit) before the run folder exists, so

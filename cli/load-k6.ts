@@ -13,13 +13,14 @@ import { createPlan } from '../core/plan.ts';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
 import type { Workload } from '../core/workload.ts';
-import { DEFAULT_GATES, parseGates, type Gates } from '../analysis/gates.ts';
+import type { Gates } from '../analysis/gates.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
 import { makeDirs } from '../io/make-dirs.ts';
 import { ensureK6Bundle } from '../scripts/build.ts';
 import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../scripts/config.ts';
 import { gatesToThresholds, RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
+import { loadGates } from './analyze.ts';
 import { UsageError } from './options.ts';
 
 /** Exit code of a missing k6 / extension (the CLI's usage-error code). */
@@ -73,11 +74,6 @@ export interface K6RunFiles {
 function option<T>(config: LoadConfig, key: string, fallback: T): T {
   const value = config.options[key];
   return value === undefined || value === null ? fallback : (value as T);
-}
-
-export function loadGates(config: LoadConfig): Gates {
-  const file = option<string | null>(config, 'gates', null);
-  return file === null ? DEFAULT_GATES : parseGates(readFileSync(file, 'utf8'), file);
 }
 
 /** The script config for a LoadConfig (no secrets: header values travel in SB_HEADERS only). */
@@ -213,7 +209,8 @@ export async function runK6Load(config: LoadConfig): Promise<K6LoadResult> {
 async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6LoadResult> {
   const runDir = resolve(config.runDir);
   makeDirs(runDir);
-  const gates = loadGates(config);
+  // Read and checked as analyze reads it: a bad file is a UsageError naming --gates FILE.
+  const gates = await loadGates(option<string | undefined>(config, 'gates', undefined));
   const files: K6RunFiles = { workloadFile: join(runDir, 'k6-workload.jsonl'), summaryFile: join(runDir, 'k6-summary.json') };
   const scriptConfig = k6ScriptConfig(config, files, gates);
 

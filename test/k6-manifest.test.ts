@@ -106,6 +106,22 @@ test.serial('k6:manifest with a workload too big for its ConfigMap: the error sa
   t.is(documents(readFileSync(join(sampled, 'testrun.yaml'), 'utf8'))[1]!.data!['workload.jsonl']!.trimEnd().split('\n').length, Number(sample));
 });
 
+test.serial('k6:manifest --gates: a bad file is refused as analyze refuses it (no stack, nothing written); a good one becomes k6 thresholds', async (t) => {
+  const out = join(dir, 'gates');
+  const missing = join(dir, 'no-such-gates.yaml');
+  await t.throwsAsync(manifest([...endpoints, '--gates', missing, '--out', out]), { instanceOf: UsageError, message: `--gates ${missing}: cannot read (ENOENT)` });
+  const bad = join(dir, 'bad-gates.yaml');
+  writeFileSync(bad, 'slo: [\n');
+  await t.throwsAsync(manifest([...endpoints, '--gates', bad, '--out', out]), { instanceOf: UsageError, message: new RegExp(`^--gates ${bad}: `) });
+  t.false(existsSync(out), 'no run folder');
+  const good = join(dir, 'gates.yaml');
+  writeFileSync(good, 'slo:\n  ttft_p99_ms: 900\n  enforce: true\n');
+  const { value } = await capturingStderr(() => capturingStdout(() => manifest([...endpoints, '--gates', good, '--out', out])));
+  t.is(value.value, 0);
+  t.deepEqual(JSON.parse(readFileSync(join(out, 'k6-config.json'), 'utf8')).thresholds['ttft{arm:candidate}'], ['p(99)<=900']);
+  t.is(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).config.gates, good, 'run.json names the gates file');
+});
+
 test.serial('k6:manifest --help says both URLs are required (no simulated endpoints); without them it is refused', async (t) => {
   const { value, stdout } = await capturingStdout(() => manifest(['--help']));
   t.is(value, 0);
