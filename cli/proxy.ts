@@ -2,8 +2,8 @@
 // Prints exactly one JSON line on stdout when ready ({"event":"listening",...}); logs go to stderr.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadGates } from './analyze.ts';
 import { bool, formatHelp, num, parseOptions, str, UsageError } from './options.ts';
-import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
 import { isLoopback } from '../proxy/admin.ts';
 import { rollbackThresholds } from '../proxy/rollback.ts';
 import { parseSchedule, ScheduleError, type WeightSchedule } from '../proxy/schedule.ts';
@@ -68,11 +68,12 @@ function baseUrl(flag: string, text: string | undefined): string {
 }
 
 
-async function readConfigFile(flag: string, path: string): Promise<string> {
+/** The --schedule file's text; worded as --gates FILE is (cli/analyze.ts loadGates). */
+async function readScheduleFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(`--schedule ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 
@@ -98,21 +99,13 @@ export async function run(argv: string[]): Promise<number> {
   if (values.schedule !== undefined) {
     if (explicit.has('weight')) throw new UsageError('--weight and --schedule: give one (the schedule sets the weight)');
     try {
-      schedule = parseSchedule(await readConfigFile('--schedule', values.schedule), values.schedule);
+      schedule = parseSchedule(await readScheduleFile(values.schedule), values.schedule);
     } catch (error) {
-      if (error instanceof ScheduleError) throw new UsageError(error.message);
+      if (error instanceof ScheduleError) throw new UsageError(`--schedule ${error.message}`); // "--schedule FILE: key: ...", as --gates
       throw error;
     }
   }
-  let gates = DEFAULT_GATES;
-  if (values.gates !== undefined) {
-    try {
-      gates = parseGates(await readConfigFile('--gates', values.gates), values.gates);
-    } catch (error) {
-      if (error instanceof GatesError) throw new UsageError(`--gates ${error.message}`);
-      throw error;
-    }
-  }
+  const gates = await loadGates(values.gates);
   const runId = values.runId ?? `proxy-${newRunId()}`;
   if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UsageError(`--run-id: got ${JSON.stringify(runId)}; expected letters, digits, '.', '_' or '-'`);
   const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

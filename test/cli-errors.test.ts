@@ -1,5 +1,6 @@
 // The CLI's edge: file-system errors on paths the user gave are one line and exit 2 (no stack trace);
-// load checks --out, the workload and --sample before any simulated endpoint is started.
+// load checks --out, the workload and --sample before any simulated endpoint is started; proxy its
+// --gates and --schedule files before it listens.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { fileErrorMessage } from '../cli/file-error.ts';
 import { checkOutDir, run } from '../cli/load.ts';
 import { UsageError } from '../cli/options.ts';
+import { run as proxy } from '../cli/proxy.ts';
 import { tempDir } from './support/load-helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -78,4 +80,16 @@ test('load: the workload, --sample and headers fail before any simulated endpoin
   const r = cli('load', '--sample', '100000', '--no-progress', '--out', out);
   t.is(r.status, 2);
   t.notRegex(r.stderr, /simulated endpoints/);
+});
+
+test('proxy --gates / --schedule: a file that cannot be read or parsed is named as load and analyze name --gates FILE, before anything starts', async (t) => {
+  const dir = tempDir('sb-cli-');
+  const ends = ['--baseline', 'http://127.0.0.1:9', '--candidate', 'http://127.0.0.1:10', '--out', join(dir, 'run')];
+  const missing = join(dir, 'no-such.yaml');
+  await t.throwsAsync(proxy([...ends, '--gates', missing]), { instanceOf: UsageError, message: `--gates ${missing}: cannot read (ENOENT)` });
+  await t.throwsAsync(proxy([...ends, '--schedule', missing]), { instanceOf: UsageError, message: `--schedule ${missing}: cannot read (ENOENT)` });
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, '[{day: 1, weight: 7}]\n');
+  await t.throwsAsync(proxy([...ends, '--schedule', bad]), { instanceOf: UsageError, message: new RegExp(`^--schedule ${bad}: \\S+: `) });
+  await t.throwsAsync(proxy([...ends, '--gates', bad]), { instanceOf: UsageError, message: new RegExp(`^--gates ${bad}: `) });
 });
