@@ -8,7 +8,7 @@
 //   kubectl create -f results/<run-id>/testrun.yaml      (apply refuses ConfigMaps over 256 KiB)
 //   for p in $(kubectl get pods -l k6_cr=<name>,runner=true -o name); do kubectl logs $p > results/<run-id>/${p#pod/}.log; done
 //   npm run k6:manifest -- --collect results/<run-id> results/<run-id>/*.log && npm run analyze -- results/<run-id>
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -132,9 +132,16 @@ function readRunFolder(dir: string, runDir: string): { config: K6ScriptConfig; b
   if (!statSync(runDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--collect ${dir}: not a folder; give ${expected}`);
   const read = (file: string): unknown => {
     const path = join(runDir, file);
-    if (!existsSync(path)) throw new UsageError(`--collect ${dir}: no ${file} in it; give ${expected}`);
+    let text: string;
     try {
-      return JSON.parse(readFileSync(path, 'utf8'));
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new UsageError(`--collect ${dir}: no ${file} in it; give ${expected}`);
+      throw new UsageError(`--collect ${dir}: ${path}: cannot read (${code ?? (error as Error).message}); give ${expected}`);
+    }
+    try {
+      return JSON.parse(text);
     } catch (error) {
       throw new UsageError(`--collect ${dir}: ${path} is not valid JSON (${(error as Error).message}); give ${expected}`);
     }

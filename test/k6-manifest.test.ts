@@ -2,7 +2,7 @@
 // workload apart), the command with the shipped default workload, nothing left behind when a
 // manifest is refused, its --help, and --collect's errors for a wrong folder or logs without records.
 import test from 'ava';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { emptyRecord, serializeRecord } from '../core/record.ts';
@@ -139,6 +139,12 @@ test.serial('--collect: a folder k6:manifest did not write is refused naming it 
   const empty = join(dir, 'not-a-run');
   mkdirSync(empty);
   await t.throwsAsync(manifest(['--collect', empty, log]), { instanceOf: UsageError, message: `--collect ${empty}: no k6-config.json in it; give the run folder k6:manifest wrote (it holds testrun.yaml, k6-config.json and run.json)` });
+  mkdirSync(join(empty, 'k6-config.json'));
+  await t.throwsAsync(manifest(['--collect', empty, log]), {
+    instanceOf: UsageError,
+    message: `--collect ${empty}: ${join(empty, 'k6-config.json')}: cannot read (EISDIR); give the run folder k6:manifest wrote (it holds testrun.yaml, k6-config.json and run.json)`,
+  });
+  rmdirSync(join(empty, 'k6-config.json'));
   writeFileSync(join(empty, 'k6-config.json'), '{"v": 1');
   await t.throwsAsync(manifest(['--collect', empty, log]), { instanceOf: UsageError, message: /^--collect .*not-a-run: .*k6-config\.json is not valid JSON/ });
 });
