@@ -67,8 +67,6 @@ export interface ManifestInput {
 /** Paths the script reads inside the pods (SB_CONFIG_FILE and the config's workload_file). */
 export const POD_FILES = { config: `${SCRIPT_MOUNT}/config.json`, workload: `${WORKLOAD_MOUNT}/workload.jsonl` };
 
-const bytes = (data: Record<string, string>): number => Object.values(data).reduce((sum, value) => sum + Buffer.byteLength(value), 0);
-
 /**
  * Two ConfigMaps and the TestRun (k6.io/v1alpha1), as one multi-document YAML. The script and its
  * config go in `<name>-script` (the operator mounts it at /test); the workload goes in its own
@@ -77,34 +75,34 @@ const bytes = (data: Record<string, string>): number => Object.values(data).redu
  */
 export function manifestYaml(input: ManifestInput): string {
   const metadata = (name: string) => ({ name, ...(input.namespace !== undefined && { namespace: input.namespace }) });
-  const scriptData = { 'shadow.js': input.bundle, 'config.json': input.configJson };
-  const workloadData = { 'workload.jsonl': input.workloadJsonl };
-  const scriptBytes = bytes(scriptData);
-  if (scriptBytes > CONFIGMAP_LIMIT) {
+  const configMap = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(name), data });
+  const scriptMapName = `${input.name}-script`;
+  const workloadMapName = `${input.name}-workload`;
+  const bundleBytes = Buffer.byteLength(input.bundle);
+  const configBytes = Buffer.byteLength(input.configJson);
+  if (bundleBytes + configBytes > CONFIGMAP_LIMIT) {
     throw new UsageError(
-      `ConfigMap ${input.name}-script would hold ${scriptBytes} bytes (k6 bundle ${Buffer.byteLength(input.bundle)} + config ${Buffer.byteLength(input.configJson)}; Kubernetes allows ${CONFIGMAP_LIMIT}): ` +
+      `ConfigMap ${scriptMapName} would hold ${bundleBytes + configBytes} bytes (k6 bundle ${bundleBytes} + config ${configBytes}; Kubernetes allows ${CONFIGMAP_LIMIT}): ` +
         'the bundle itself is too large for a ConfigMap; serve the script from a volumeClaim (scripts/README.md)',
     );
   }
-  const workloadBytes = bytes(workloadData);
+  const workloadBytes = Buffer.byteLength(input.workloadJsonl);
   if (workloadBytes > CONFIGMAP_LIMIT) {
     const items = input.workloadJsonl.split('\n').filter((line) => line !== '').length;
     // Items vary in size, so the fitting count is an estimate from the mean item size, with 5 % room.
     const fitting = Math.floor((items * CONFIGMAP_LIMIT * 0.95) / workloadBytes);
     const advice = fitting >= 1 ? `use --sample ${fitting} (about that many of its ${items} items fit) or a smaller workload` : 'use a workload with shorter items';
     throw new UsageError(
-      `--workload ${input.workloadSource}: the resolved workload is ${workloadBytes} bytes, more than one ConfigMap (${input.name}-workload) may hold (Kubernetes allows ${CONFIGMAP_LIMIT}); ${advice}`,
+      `--workload ${input.workloadSource}: the resolved workload is ${workloadBytes} bytes, more than one ConfigMap (${workloadMapName}) may hold (Kubernetes allows ${CONFIGMAP_LIMIT}); ${advice}`,
     );
   }
-  const scriptMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(`${input.name}-script`), data: scriptData };
-  const workloadMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(`${input.name}-workload`), data: workloadData };
   const env: Array<Record<string, unknown>> = [{ name: 'SB_CONFIG_FILE', value: POD_FILES.config }];
   if (input.headersSecret !== undefined) env.push({ name: 'SB_HEADERS', valueFrom: { secretKeyRef: { name: input.headersSecret, key: 'SB_HEADERS' } } });
   // A fresh object per use: the YAML writer would turn a shared one into an anchor and alias.
   const pod = () => ({
     image: input.image,
     env: structuredClone(env),
-    volumes: [{ name: WORKLOAD_VOLUME, configMap: { name: `${input.name}-workload` } }],
+    volumes: [{ name: WORKLOAD_VOLUME, configMap: { name: workloadMapName } }],
     volumeMounts: [{ name: WORKLOAD_VOLUME, mountPath: WORKLOAD_MOUNT, readOnly: true }],
   });
   const testRun = {
@@ -113,7 +111,7 @@ export function manifestYaml(input: ManifestInput): string {
     metadata: metadata(input.name),
     spec: {
       parallelism: input.parallelism,
-      script: { configMap: { name: `${input.name}-script`, file: 'shadow.js' } },
+      script: { configMap: { name: scriptMapName, file: 'shadow.js' } },
       // Records are console.log lines: raw, on the pod's stdout, collected with kubectl logs.
       arguments: '--no-usage-report --console-output /dev/stdout --log-format raw --quiet',
       runner: pod(),
@@ -123,6 +121,8 @@ export function manifestYaml(input: ManifestInput): string {
       initializer: pod(),
     },
   };
+  const scriptMap = configMap(scriptMapName, { 'shadow.js': input.bundle, 'config.json': input.configJson });
+  const workloadMap = configMap(workloadMapName, { 'workload.jsonl': input.workloadJsonl });
   return [scriptMap, workloadMap, testRun].map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n');
 }
 
