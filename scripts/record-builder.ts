@@ -6,8 +6,12 @@ import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
 import { recordWholeResponse, StreamRecorder } from '../core/stream-recorder.ts';
 
-/** xk6-sse reports a non-SSE line (e.g. a JSON error body) as an error "unknown event: <line>". */
+/** xk6-sse reports each non-SSE line (e.g. of a JSON error body) as an error "unknown event: <line>\n". */
 const UNKNOWN_EVENT = /^unknown event: /;
+
+/** The non-SSE lines xk6-sse reported, joined back into the body the server sent ('' when none). */
+const nonSseBody = (errors: readonly string[]): string =>
+  errors.filter((e) => UNKNOWN_EVENT.test(e)).map((e) => e.replace(UNKNOWN_EVENT, '').replace(/\r?\n$/, '')).join('\n');
 
 /**
  * Stream state for one SSE request. Call open() on the 'open' callback (response headers are in),
@@ -61,8 +65,11 @@ export class SseRecorder {
     const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '') ?? '';
     if (failure !== null) r.outcome = failure;
     else if (status === 0 || status === undefined) r.outcome = { kind: 'connection_error', message: error || firstError || 'no response' };
-    else if (status >= 400) r.outcome = { kind: 'http_error', status, message: firstError ? httpErrorMessage(firstError) : error || `HTTP ${status}` };
-    else if (settled !== null) r.outcome = settled.outcome;
+    else if (status >= 400) {
+      // The whole error body, not its first line: a pretty-printed JSON body arrives one line per error.
+      const body = nonSseBody(this.#errors) || firstError;
+      r.outcome = { kind: 'http_error', status, message: body ? httpErrorMessage(body) : error || `HTTP ${status}` };
+    } else if (settled !== null) r.outcome = settled.outcome;
     else if (this.#errors.length > 0) r.outcome = { kind: 'protocol_error', message: firstError };
     else r.outcome = this.#stream.endOfStream(r.end_ns).outcome;
     this.#stream.finish();
