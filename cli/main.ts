@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   gate: { summary: 'analyse a run folder and exit 0 PROCEED / 1 INVESTIGATE / 2 bad input (for CI)', load: () => import('./gate.ts') },
   proxy: { summary: 'live shadow / canary proxy: mirror traffic to both arms, shift it by weight, roll back automatically', load: () => import('./proxy.ts') },
   convert: { summary: 'translate a vLLM serve command line into an NVIDIA Dynamo deployment YAML', load: () => import('./convert.ts') },
-  'k6-manifest': { summary: 'k6-operator TestRun + ConfigMap for a distributed k6 run (--parallelism N); --collect converts the runners\' logs', load: () => import('./k6-manifest.ts') },
+  'k6-manifest': { summary: 'k6-operator TestRun + ConfigMaps for a distributed k6 run (--parallelism N); --collect converts the runners\' logs', load: () => import('./k6-manifest.ts') },
   assess: { summary: 'should we migrate? score a baseline run against the migration guide\'s criteria', load: () => import('./assess.ts') },
 };
 
@@ -42,17 +42,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const fileMessage = fileErrorMessage(error);
-    if (error instanceof UsageError) {
-      process.stderr.write(`shadowbench: ${error.message}\n`);
-      process.exitCode = 2;
-    } else if (fileMessage !== null) {
-      // A path the user gave that cannot be written or read: their input, so no stack trace.
-      process.stderr.write(`shadowbench: ${fileMessage}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`shadowbench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 2;
-    }
+    // Bad input (a UsageError, or a path the user gave that cannot be written or read) is one line;
+    // anything else is a bug and keeps its stack trace. Every failure exits 2.
+    const message =
+      error instanceof UsageError ? error.message : (fileErrorMessage(error) ?? (error instanceof Error ? (error.stack ?? error.message) : String(error)));
+    process.stderr.write(`shadowbench: ${message}\n`);
+    process.exitCode = 2;
   },
 );
