@@ -3,7 +3,7 @@
 // --gates and --schedule files before it listens.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileErrorMessage } from '../cli/file-error.ts';
@@ -65,7 +65,7 @@ test('checkOutDir: a new folder under a writable one passes; a folder holding a 
   const dir = tempDir('sb-cli-');
   t.notThrows(() => checkOutDir(join(dir, 'a', 'b', 'c')));
   t.notThrows(() => checkOutDir(dir));
-  t.is(spawnSync('ls', [dir], { encoding: 'utf8' }).stdout, '', 'the check created nothing');
+  t.deepEqual(readdirSync(dir), [], 'the check created nothing');
   mkdirSync(join(dir, 'run'));
   writeFileSync(join(dir, 'run', 'records.jsonl'), '');
   t.throws(() => checkOutDir(join(dir, 'run')), { instanceOf: UsageError, message: /already holds a run/ });
