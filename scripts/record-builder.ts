@@ -62,7 +62,7 @@ export class SseRecorder {
     const settled = this.#stream.settled();
     if (this.#timeout === null && settled?.outcome.kind !== 'protocol_error') this.#timedOut(r.end_ns);
     const failure = this.#timeout ?? (settled?.outcome.kind === 'protocol_error' ? settled.outcome : null);
-    const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '') ?? '';
+    const firstError = this.#errors[0]?.replace(UNKNOWN_EVENT, '').trimEnd() ?? ''; // without the line's '\n'
     if (failure !== null) r.outcome = failure;
     else if (status === 0 || status === undefined) r.outcome = { kind: 'connection_error', message: error || firstError || 'no response' };
     else if (status >= 400) {

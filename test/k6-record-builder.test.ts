@@ -28,3 +28,9 @@ test('a plain-text error body over several lines becomes one line; no body at al
   t.deepEqual(sse().finish(502, 'read: connection reset', 20).outcome, { kind: 'http_error', status: 502, message: 'read: connection reset' });
   t.deepEqual(sse().finish(401, '', 20).outcome, { kind: 'http_error', status: 401, message: 'HTTP 401' }, 'a body xk6-sse did not report (empty, or one line without its newline) is not claimed to be empty');
 });
+
+test('a 2xx body that is not SSE: a protocol_error quoting its first line, without the line\'s newline', (t) => {
+  const recorder = sse();
+  feedBody(recorder, '<html>\n<body>login</body>\n');
+  t.deepEqual(recorder.finish(200, '', 20).outcome, { kind: 'protocol_error', message: '<html>' });
+});
