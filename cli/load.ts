@@ -1,7 +1,6 @@
 // `shadowbench load` (npm run load): paired open-loop replay of a workload against a baseline and a
 // candidate at a target rate, then the analysis of the run folder.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
@@ -9,9 +8,9 @@ import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
 import { sampleWorkload, WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
+import { analyzeRunFolder, loadGates } from './analyze.ts';
 import { nearestExisting } from '../io/make-dirs.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
-import { GatesError, parseGates } from '../analysis/gates.ts';
 import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
 import { preflight, PreflightError } from '../engine/preflight.ts';
 import { PRECONNECT_MAX } from '../engine/client.ts';
@@ -135,22 +134,6 @@ function checkEngineOptions(v: LoadValues, explicit: Set<keyof LoadValues>): voi
     }
   } else {
     checkK6Mode(v, explicit);
-  }
-}
-
-/** Reads and parses --gates at start-up, so a bad file fails before any load rather than at the analysis. */
-async function checkGatesFile(file: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    usage(`--gates ${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  try {
-    parseGates(text, file);
-  } catch (error) {
-    if (error instanceof GatesError) usage(`--gates ${error.message}`); // the message starts with the file: "--gates FILE: key: ..."
-    throw error;
   }
 }
 
@@ -312,20 +295,6 @@ interface K6Module {
   runK6Load(config: LoadConfig): Promise<K6LoadResult>;
 }
 
-async function analyze(runDir: string, gatesFile: string | undefined): Promise<number | null> {
-  let module: { analyzeRunFolder?: (dir: string, options?: { gatesFile?: string }) => Promise<{ exitCode: number }> };
-  try {
-    module = (await import('./analyze.ts')) as typeof module;
-  } catch (error) {
-    process.stderr.write(`shadowbench: analysis is not available (${(error as Error).message.split('\n')[0]}); analyse later with: npm run analyze -- ${runDir}\n`);
-    return null;
-  }
-  if (typeof module.analyzeRunFolder !== 'function') {
-    process.stderr.write(`shadowbench: analysis is not available yet (cli/analyze.ts has no analyzeRunFolder); records are in ${runDir}\n`);
-    return null;
-  }
-  return (await module.analyzeRunFolder(runDir, gatesFile === undefined ? {} : { gatesFile })).exitCode;
-}
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   if (argv.includes('--help')) {
@@ -345,7 +314,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
   }
   scrapeTargets(v); // a malformed metrics URL fails before any endpoint is started
   costSpecsFromOptions(v); // so does conflicting or incomplete pricing
-  if (v.gates !== undefined) await checkGatesFile(v.gates);
+  const gates = await loadGates(v.gates); // a bad gates file fails before any load rather than at the analysis
   // The plan's flag combinations, --preconnect, the workload, the headers and --out fail before any endpoint is started.
   const prepared = await prepareRun(v, explicit, env);
 
@@ -464,7 +433,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       process.stderr.write(`shadowbench: ${result.sent} pair${result.sent === 1 ? '' : 's'} sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
     }
     for (const sim of sims.splice(0)) await sim.close();
-    const code = v.analyze ? await analyze(config.runDir, v.gates) : null;
+    const code = v.analyze ? (await analyzeRunFolder(config.runDir, { gates })).exitCode : null;
     if (interrupts > 0) return 130;
     return code ?? 0;
   } finally {
