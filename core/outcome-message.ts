@@ -16,8 +16,10 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-const truncate = (text: string, max = MAX_MESSAGE) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+/** At most `max` characters, an ellipsis marking a cut. */
+export const truncate = (text: string, max = MAX_MESSAGE) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+/** Runs of whitespace (newlines included) as one space, trimmed. */
+export const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 /** An outcome message fit for a record (every engine): secrets replaced, at most MAX_MESSAGE characters. */
 export const recordMessage = (text: string, secrets: readonly string[]): string => truncate(scrub(text, secrets));

@@ -17,6 +17,7 @@
 // end = the bad event) or is noted while recording goes on (`'observe'`: a passthrough must not cut the
 // client's stream; the first problem before [DONE] decides the outcome, end = the body's end).
 import { DONE, interpretChunk, interpretResponse, type Api } from './openai.ts';
+import { oneLine } from './outcome-message.ts';
 import type { Outcome, RequestRecord } from './record.ts';
 
 /** What one event meant: more to come, the stream is complete, or the stream is bad. */
@@ -57,7 +58,6 @@ export function bodyKind(status: number, streaming: boolean, contentType: string
 }
 
 const SAMPLE_CHARS = 120;
-const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 const sample = (context: ResponseContext) => (context.bodySample === undefined ? '' : `: ${JSON.stringify(oneLine(context.bodySample).slice(0, SAMPLE_CHARS))}`);
 const contentTypeOf = (context: ResponseContext) => (context.contentType === undefined ? [] : [`content-type ${JSON.stringify(context.contentType)}`]);
 

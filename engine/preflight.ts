@@ -3,7 +3,7 @@
 // run full of errors. `--no-preflight` skips it.
 import { request } from 'undici';
 import type { ArmTarget } from './config.ts';
-import { errorBodyMessage, headerSecrets, scrub } from '../core/outcome-message.ts';
+import { errorBodyMessage, headerSecrets, scrub, truncate } from '../core/outcome-message.ts';
 
 const PREFLIGHT_TIMEOUT_MS = 5_000;
 
@@ -25,10 +25,10 @@ async function servedModels(target: ArmTarget, cancel: AbortSignal | undefined):
     const text = await response.body.text();
     if (response.statusCode === 401 || response.statusCode === 403) {
       const env = target.arm === 'candidate' ? 'CANDIDATE_API_KEY' : 'BASELINE_API_KEY';
-      return { ok: false, why: `GET /v1/models was refused (${response.statusCode}): ${errorBodyMessage(text).slice(0, 200)} — check ${env} or the --*-header options` };
+      return { ok: false, why: `GET /v1/models was refused (${response.statusCode}): ${truncate(errorBodyMessage(text), 200)} — check ${env} or the --*-header options` };
     }
     if (response.statusCode < 200 || response.statusCode > 299) {
-      return { ok: false, why: `GET /v1/models answered ${response.statusCode}: ${errorBodyMessage(text).slice(0, 200)}` };
+      return { ok: false, why: `GET /v1/models answered ${response.statusCode}: ${truncate(errorBodyMessage(text), 200)}` };
     }
     let payload: unknown;
     try {
