@@ -4,7 +4,7 @@ import type { RequestRecord } from '../core/record.ts';
 import { AnalysisInputError, RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
 import { buildReport, type Report, type RunContext } from './report.ts';
-import { similarityRatio } from './similarity.ts';
+import { similarityRatio } from './stats/similarity.ts';
 
 export function analyzeRecords(
   records: Iterable<RequestRecord>,

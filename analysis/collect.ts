@@ -3,8 +3,8 @@
 // have arrived (then the pair goes to the similarity function and the texts are dropped).
 // Memory is O(requests) numbers plus O(tokens) ITL values, never O(records) objects.
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind, type RequestRecord } from '../core/record.ts';
-import { e2eMs, firstChunkMs, forEachItlMs, outputTokens, sendLagMs, tokensPerSecond, tpotMs, ttfbMs, ttftMs } from './metrics.ts';
-import { Float64Column } from './stats.ts';
+import { e2eMs, firstChunkMs, forEachItlMs, outputTokens, sendLagMs, tokensPerSecond, tpotMs, ttfbMs, ttftMs } from '../core/metrics.ts';
+import { Float64Column } from './stats/stats.ts';
 
 /** Input that cannot be analysed (two runs mixed, duplicate requests): the CLI exits 2. */
 export class AnalysisInputError extends Error {
@@ -22,7 +22,10 @@ export type SimilaritySink = (comparison: Comparison, index: number, baselineTex
 
 export const PRESENT_MEASURED = 1;
 export const PRESENT_WARMUP = 2;
-export const OUTCOME_CODE: Record<OutcomeKind, number> = Object.fromEntries(OUTCOME_KINDS.map((k, i) => [k, i])) as Record<OutcomeKind, number>;
+export const OUTCOME_CODE: Record<OutcomeKind, number> = Object.fromEntries(OUTCOME_KINDS.map((k, i) => [k, i])) as Record<
+  OutcomeKind,
+  number
+>;
 
 /**
  * Frees a typed array's memory now instead of at some later garbage collection (its buffer is
@@ -150,7 +153,8 @@ export class ArmColumns {
       this.itemId = state.itemId;
       this.instanceOf = state.instanceOf;
       if (this.outputText && state.outputText) this.outputText = state.outputText;
-      if (ordinalOffset !== 0) for (let i = 0; i < state.capacity; i++) if (state.present[i] !== 0) this.ordinal[i] = (state.ordinal[i] as number) + ordinalOffset;
+      if (ordinalOffset !== 0)
+        for (let i = 0; i < state.capacity; i++) if (state.present[i] !== 0) this.ordinal[i] = (state.ordinal[i] as number) + ordinalOffset;
     } else {
       if (state.capacity > 0) this.ensure(state.capacity - 1);
       for (let i = 0; i < state.capacity; i++) {
@@ -376,7 +380,15 @@ export class RunCollector {
     const arms = [...this.arms.values()].map((a) => a.exportState(transfer));
     for (const column of Object.values(this.similarity)) transfer.add(column.buffer as ArrayBuffer);
     return {
-      state: { runId: this.runId, firstRecord: this.#firstRecord, size: this.size, records: this.records, arms, similarity: this.similarity, pending: [...this.#pending] },
+      state: {
+        runId: this.runId,
+        firstRecord: this.#firstRecord,
+        size: this.size,
+        records: this.records,
+        arms,
+        similarity: this.similarity,
+        pending: [...this.#pending],
+      },
       transfer: [...transfer],
     };
   }

@@ -79,7 +79,10 @@ export const COST_COLUMNS = [
   'cost_per_1m_output_tokens',
 ] as const;
 
-const describeBasis = (b: CostBasis): string => (b.kind === 'direct' ? 'direct' : `${b.nodes} node${b.nodes === 1 ? '' : 's'} x ${b.gpus_per_node} GPU${b.gpus_per_node === 1 ? '' : 's'} x ${b.gpu_hour_price}/GPU-h`);
+const describeBasis = (b: CostBasis): string =>
+  b.kind === 'direct'
+    ? 'direct'
+    : `${b.nodes} node${b.nodes === 1 ? '' : 's'} x ${b.gpus_per_node} GPU${b.gpus_per_node === 1 ? '' : 's'} x ${b.gpu_hour_price}/GPU-h`;
 
 /** cost.csv: header + one row per priced arm; empty cell where a figure is undefined. */
 export function costCsv(costs: readonly ArmCost[]): string {
@@ -104,7 +107,9 @@ export function formatCost(costs: readonly ArmCost[]): string[] {
       `${c.arm.padEnd(10)} ${money(c.cost_per_hour)}/h (${describeBasis(c.basis)})  monthly ${money(c.monthly_cost)}  ` +
       `per 1k queries ${money(c.cost_per_1k_queries)}  per 1M output tokens ${money(c.cost_per_1m_output_tokens)}`,
   );
-  lines.push(`Monthly = ${HOURS_PER_MONTH} h. Per-query and per-token costs use the throughput measured at the tested load, not maximum capacity.`);
+  lines.push(
+    `Monthly = ${HOURS_PER_MONTH} h. Per-query and per-token costs use the throughput measured at the tested load, not maximum capacity.`,
+  );
   return lines;
 }
 
@@ -121,7 +126,12 @@ export function costsForArms(
   for (const a of arms) {
     const spec = specs[a.arm];
     if (!spec) continue;
-    out.push(armCost(a.arm, spec, { requests_per_s: a.throughput.ok_requests_per_s ?? 0, output_tokens_per_s: a.throughput.output_tokens_per_s ?? 0 }));
+    out.push(
+      armCost(a.arm, spec, {
+        requests_per_s: a.throughput.ok_requests_per_s ?? 0,
+        output_tokens_per_s: a.throughput.output_tokens_per_s ?? 0,
+      }),
+    );
   }
   return out;
 }

@@ -77,7 +77,11 @@ interface KeySpec {
   min?: number;
   max?: number;
 }
-const num = (min?: number, max?: number): KeySpec => ({ type: 'number', ...(min !== undefined && { min }), ...(max !== undefined && { max }) });
+const num = (min?: number, max?: number): KeySpec => ({
+  type: 'number',
+  ...(min !== undefined && { min }),
+  ...(max !== undefined && { max }),
+});
 const int = (min: number, max?: number): KeySpec => ({ type: 'integer', min, ...(max !== undefined && { max }) });
 const bool: KeySpec = { type: 'boolean' };
 
@@ -87,7 +91,12 @@ const SCHEMA: { [S in keyof Gates]: { [K in keyof Gates[S]]: KeySpec } } = {
   slo: { ttft_p99_ms: num(0), itl_p99_ms: num(0), enforce: bool },
   validity: { min_ok_pairs: int(1), max_send_lag_p99_ms: num(0), max_arm_skew_p99_ms: num(0), allow_dropped_iterations: bool },
   bootstrap: { resamples: int(10, 1_000_000), seed: int(0, 0xffffffff), confidence: num(0.5, 0.999) },
-  regression: { max_ttft_p99_increase: num(0), max_throughput_decrease: num(0, 1), max_consistency_decrease: num(0, 1), max_error_rate_increase: num(0, 1) },
+  regression: {
+    max_ttft_p99_increase: num(0),
+    max_throughput_decrease: num(0, 1),
+    max_consistency_decrease: num(0, 1),
+    max_error_rate_increase: num(0, 1),
+  },
 };
 
 /** Version of the gates file format; a file may say `version: 1`. */
@@ -117,16 +126,19 @@ export function parseGates(text: string, file: string): Gates {
     throw new GatesError(`${file}: not valid JSON or YAML (${(error as Error).message.split('\n')[0]})`);
   }
   if (doc === null || doc === undefined) return structuredClone(DEFAULT_GATES);
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new GatesError(`${file}: expected a mapping of sections (${Object.keys(SCHEMA).join(', ')})`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new GatesError(`${file}: expected a mapping of sections (${Object.keys(SCHEMA).join(', ')})`);
   const gates = structuredClone(DEFAULT_GATES);
   for (const [section, body] of Object.entries(doc as Record<string, unknown>)) {
     if (section === 'version') {
-      if (body !== GATES_VERSION) throw new GatesError(`${file}: version: got ${JSON.stringify(body)}; this build reads gates version ${GATES_VERSION}`);
+      if (body !== GATES_VERSION)
+        throw new GatesError(`${file}: version: got ${JSON.stringify(body)}; this build reads gates version ${GATES_VERSION}`);
       continue;
     }
     const keys = (SCHEMA as Record<string, Record<string, KeySpec>>)[section];
     if (!keys) throw new GatesError(`${file}: unknown section "${section}"; accepted: version, ${Object.keys(SCHEMA).join(', ')}`);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GatesError(`${file}: ${section}: expected a mapping of ${Object.keys(keys).join(', ')}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new GatesError(`${file}: ${section}: expected a mapping of ${Object.keys(keys).join(', ')}`);
     const target = (gates as unknown as Record<string, Record<string, unknown>>)[section] as Record<string, unknown>;
     for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
       const spec = keys[key];

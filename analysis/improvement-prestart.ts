@@ -6,7 +6,7 @@
 // bootstrap() finds no matching job and computes its own — the head start is lost, never the result.
 // test/analysis-read.test.ts checks that buildReport joins both.
 import { BASELINE, CANDIDATE } from '../core/record.ts';
-import { prestartBootstrap } from './bootstrap.ts';
+import { prestartBootstrap } from './stats/bootstrap.ts';
 import { OUTCOME_CODE, PRESENT_MEASURED, type RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
 

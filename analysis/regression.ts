@@ -24,11 +24,12 @@
 // the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
 import { hash32, seededRandom } from '../core/random.ts';
 import { CANDIDATE, OUTCOME_KINDS } from '../core/record.ts';
-import { bootstrapReplicates, type Interval } from './bootstrap.ts';
+import { bootstrapReplicates, type Interval } from './stats/bootstrap.ts';
 import { PRESENT_MEASURED, type RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
-import { fmt, type Report } from './report.ts';
-import { percentileSorted } from './stats.ts';
+import { fmt } from './format.ts';
+import { type Report } from './report.ts';
+import { percentileSorted } from './stats/stats.ts';
 
 export interface RegressionSamples {
   run_id: string;
@@ -76,7 +77,7 @@ export interface RegressionResult {
 }
 
 export const REGRESSION_METHOD =
-  'Each rule compares tonight\'s candidate with the reference run\'s candidate. Both runs\' per-request values are resampled independently (seeded bootstrap); ' +
+  "Each rule compares tonight's candidate with the reference run's candidate. Both runs' per-request values are resampled independently (seeded bootstrap); " +
   'a rule FAILS only when the worsening exceeds its threshold and the whole confidence interval of the worsening lies beyond the threshold. ' +
   'Beyond the threshold but within the interval is NOISE and does not fail the build.';
 
@@ -109,7 +110,8 @@ export function regressionSamples(collector: RunCollector, report: Report): Regr
   const consistent: number[] = [];
   if (base && cand) {
     for (let i = 0; i < Math.min(collector.size, base.capacity, cand.capacity, sim.length); i++) {
-      if (base.present[i] !== PRESENT_MEASURED || cand.present[i] !== PRESENT_MEASURED || base.outcome[i] !== OK || cand.outcome[i] !== OK) continue;
+      if (base.present[i] !== PRESENT_MEASURED || cand.present[i] !== PRESENT_MEASURED || base.outcome[i] !== OK || cand.outcome[i] !== OK)
+        continue;
       const ratio = sim[i] as number;
       if (ratio === ratio) consistent.push(ratio >= threshold ? 1 : 0);
     }
@@ -236,9 +238,21 @@ function evaluate(spec: RuleSpec, tonight: RegressionSamples, reference: Regress
   };
   const t = point(tonight, vt);
   const r = point(reference, vr);
-  const skipped = (why: string): RuleResult => ({ rule, label: spec.label, status: 'skipped', tonight: t, reference: r, worsening: null, ci: null, threshold, decrease: spec.decrease, message: `${spec.label}: not compared (${why})` });
+  const skipped = (why: string): RuleResult => ({
+    rule,
+    label: spec.label,
+    status: 'skipped',
+    tonight: t,
+    reference: r,
+    worsening: null,
+    ci: null,
+    threshold,
+    decrease: spec.decrease,
+    message: `${spec.label}: not compared (${why})`,
+  });
   if (t === null || r === null) return skipped(t === null ? 'nothing measured tonight' : 'nothing measured in the reference run');
-  if ((spec.rule === 'max_ttft_p99_increase' || spec.rule === 'max_throughput_decrease') && r <= 0) return skipped('the reference figure is 0');
+  if ((spec.rule === 'max_ttft_p99_increase' || spec.rule === 'max_throughput_decrease') && r <= 0)
+    return skipped('the reference figure is 0');
   const w = spec.worsening(t, r);
   const { resamples, confidence, seed } = gates.bootstrap;
   const stat = (s: RegressionSamples, v: Float64Array, run: string): Float64Array => {
@@ -330,20 +344,45 @@ export function compareSetups(tonight: RunSetup, reference: RunSetup): SetupComp
   const t = setupOf(tonight);
   const r = setupOf(reference);
   const both = [...t].filter(([k]) => r.has(k));
-  return { compared: both.map(([k]) => k), differences: both.filter(([k, v]) => r.get(k) !== v).map(([k, v]) => `${k} ${v} vs ${r.get(k)}`) };
+  return {
+    compared: both.map(([k]) => k),
+    differences: both.filter(([k, v]) => r.get(k) !== v).map(([k, v]) => `${k} ${v} vs ${r.get(k)}`),
+  };
 }
 
 function comparable(rules: readonly RuleResult[], setup: SetupComparison | null): RuleResult {
-  const base = { rule: 'regression.comparable', label: 'Comparable runs', tonight: null, reference: null, worsening: null, ci: null, threshold: null, decrease: false } as const;
+  const base = {
+    rule: 'regression.comparable',
+    label: 'Comparable runs',
+    tonight: null,
+    reference: null,
+    worsening: null,
+    ci: null,
+    threshold: null,
+    decrease: false,
+  } as const;
   if (setup !== null && setup.differences.length > 0) {
-    return { ...base, status: 'fail', message: `Comparable runs: no, the runs were driven differently (tonight vs reference: ${setup.differences.join('; ')}); store a reference run with tonight's setup` };
+    return {
+      ...base,
+      status: 'fail',
+      message: `Comparable runs: no, the runs were driven differently (tonight vs reference: ${setup.differences.join('; ')}); store a reference run with tonight's setup`,
+    };
   }
   if (rules.every((r) => r.status === 'skipped')) {
-    return { ...base, status: 'fail', message: 'Comparable runs: no, not one rule could be compared (nothing measured on one of the runs)' };
+    return {
+      ...base,
+      status: 'fail',
+      message: 'Comparable runs: no, not one rule could be compared (nothing measured on one of the runs)',
+    };
   }
   // Unknown is said as unknown, never as "the same": reported, not failing (as any rule with nothing to compare).
   if (setup === null) return { ...base, status: 'skipped', message: 'Comparable runs: not checked, a run folder has no run.json' };
-  if (setup.compared.length === 0) return { ...base, status: 'skipped', message: 'Comparable runs: not checked, the two run.json files state nothing both can be compared on' };
+  if (setup.compared.length === 0)
+    return {
+      ...base,
+      status: 'skipped',
+      message: 'Comparable runs: not checked, the two run.json files state nothing both can be compared on',
+    };
   return { ...base, status: 'pass', message: `Comparable runs: same ${setup.compared.join(', ')}` };
 }
 
@@ -352,8 +391,19 @@ function comparable(rules: readonly RuleResult[], setup: SetupComparison | null)
  * runs' run.json files compare (compareSetups; null when one is missing): a difference fails
  * regression.comparable.
  */
-export function compareRuns(tonight: RegressionSamples, reference: RegressionSamples, gates: Gates, setup: SetupComparison | null = null): RegressionResult {
+export function compareRuns(
+  tonight: RegressionSamples,
+  reference: RegressionSamples,
+  gates: Gates,
+  setup: SetupComparison | null = null,
+): RegressionResult {
   const metricRules = RULES.map((spec) => evaluate(spec, tonight, reference, gates));
   const rules = [comparable(metricRules, setup), ...metricRules];
-  return { tonight_run_id: tonight.run_id, reference_run_id: reference.run_id, rules, failed: rules.some((r) => r.status === 'fail'), method: REGRESSION_METHOD };
+  return {
+    tonight_run_id: tonight.run_id,
+    reference_run_id: reference.run_id,
+    rules,
+    failed: rules.some((r) => r.status === 'fail'),
+    method: REGRESSION_METHOD,
+  };
 }

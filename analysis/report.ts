@@ -1,13 +1,14 @@
 // From collected columns to the report (the content of summary.json): per-arm metrics, the paired
 // comparison, output similarity, run validity and the verdict. Pure: no files, no clock.
+import { fmt } from './format.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind } from '../core/record.ts';
-import { bootstrap, type Interval } from './bootstrap.ts';
+import { bootstrap, type Interval } from './stats/bootstrap.ts';
 import { HOURS_PER_MONTH, type ArmCost } from './cost.ts';
 import { PRESENT_MEASURED, type ArmColumns, type RunCollector } from './collect.ts';
-import { armSkewMs } from './metrics.ts';
+import { armSkewMs } from '../core/metrics.ts';
 import type { Gates } from './gates.ts';
 import type { ServerMetrics } from './server-metrics.ts';
-import { describe, Float64Column, type Stats } from './stats.ts';
+import { describe, Float64Column, type Stats } from './stats/stats.ts';
 import { decide, type Verdict } from './verdict.ts';
 
 /**
@@ -213,7 +214,10 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
     // a failed request is not good; one shadowbench cancelled is left out, as in the error rate);
     // null when no request had token timing to judge.
     goodput: { requests: good, share: timedOk > 0 && judged > 0 ? good / judged : null, per_s: timedOk > 0 ? perS(good) : null },
-    slo: { ttft_p99_ms: slo(metrics.ttft_ms?.p99 ?? null, gates.slo.ttft_p99_ms), itl_p99_ms: slo(metrics.itl_ms?.p99 ?? null, gates.slo.itl_p99_ms) },
+    slo: {
+      ttft_p99_ms: slo(metrics.ttft_ms?.p99 ?? null, gates.slo.ttft_p99_ms),
+      itl_p99_ms: slo(metrics.itl_ms?.p99 ?? null, gates.slo.itl_p99_ms),
+    },
   };
 }
 
@@ -224,7 +228,10 @@ function improvement(values: Float64Column, gates: Gates, purpose: number): Impr
   let n = 0;
   for (const c of values.chunks()) for (let i = 0; i < c.length; i++) if (c[i] === c[i]) flat[n++] = c[i] as number;
   const b = bootstrap(flat.subarray(0, n), { ...gates.bootstrap, seed: (gates.bootstrap.seed + purpose) >>> 0, p: 99 });
-  return { stats, ci: { resamples: b.resamples, confidence: b.confidence, mean: b.mean, p99: { low: b.percentile.low, high: b.percentile.high } } };
+  return {
+    stats,
+    ci: { resamples: b.resamples, confidence: b.confidence, mean: b.mean, p99: { low: b.percentile.low, high: b.percentile.high } },
+  };
 }
 
 function similarityReport(ratios: Float64Array, threshold: number): SimilarityReport {
@@ -281,7 +288,8 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
   if (base && rep) {
     const sim = collector.similarity.repeat;
     for (let i = 0; i < Math.min(sim.length, base.capacity, rep.capacity); i++) {
-      if (base.present[i] === PRESENT_MEASURED && rep.present[i] === PRESENT_MEASURED && sim[i] === sim[i]) repeatRatios.push(sim[i] as number);
+      if (base.present[i] === PRESENT_MEASURED && rep.present[i] === PRESENT_MEASURED && sim[i] === sim[i])
+        repeatRatios.push(sim[i] as number);
     }
   }
   const flatten = (c: Float64Column) => {
@@ -314,12 +322,15 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
   const problems: string[] = [];
   if (!base) problems.push(`no "${BASELINE}" records: nothing to compare against`);
   if (!cand) problems.push(`no "${CANDIDATE}" records: nothing to compare`);
-  if (okPairs < gates.validity.min_ok_pairs) problems.push(`only ${okPairs} ok pairs (validity.min_ok_pairs: ${gates.validity.min_ok_pairs})`);
+  if (okPairs < gates.validity.min_ok_pairs)
+    problems.push(`only ${okPairs} ok pairs (validity.min_ok_pairs: ${gates.validity.min_ok_pairs})`);
   for (const a of arms) {
     if (a.arm !== BASELINE && a.arm !== CANDIDATE) continue;
     const lag = a.metrics.send_lag_ms?.p99;
     if (lag !== undefined && lag > gates.validity.max_send_lag_p99_ms) {
-      problems.push(`${a.arm} P99 send lag ${fmt(lag)} ms > ${gates.validity.max_send_lag_p99_ms} ms (validity.max_send_lag_p99_ms): requests left late, the load generator was overloaded`);
+      problems.push(
+        `${a.arm} P99 send lag ${fmt(lag)} ms > ${gates.validity.max_send_lag_p99_ms} ms (validity.max_send_lag_p99_ms): requests left late, the load generator was overloaded`,
+      );
     }
   }
   if (comparison.arm_skew_abs_p99_ms !== null && comparison.arm_skew_abs_p99_ms > gates.validity.max_arm_skew_p99_ms) {
@@ -332,18 +343,25 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
     problems.push(`the run was interrupted (${context.interrupted}) before its planned end: its figures cover only the part that ran`);
   }
   if (context.droppedIterations !== null && context.droppedIterations > 0 && !gates.validity.allow_dropped_iterations) {
-    problems.push(`${context.droppedIterations} dropped iterations reported in run.json: the target rate was not sustained (validity.allow_dropped_iterations: false)`);
+    problems.push(
+      `${context.droppedIterations} dropped iterations reported in run.json: the target rate was not sustained (validity.allow_dropped_iterations: false)`,
+    );
   }
 
   const notes = [
     'Warm-up records are excluded from every figure.',
     'ITL percentiles pool every inter-chunk gap of every ok request (gap ÷ tokens the later chunk carried).',
-    'Percentiles use numpy\'s default linear interpolation; std is the population standard deviation.',
+    "Percentiles use numpy's default linear interpolation; std is the population standard deviation.",
     'Improvement = baseline − candidate: positive means the candidate is faster.',
   ];
   for (const a of arms) {
-    notes.push(`${a.arm}: output tokens from ${a.output_tokens_source === 'usage' ? 'server usage.completion_tokens' : a.output_tokens_source === 'chunks' ? 'the content chunk count (no usage reported)' : a.output_tokens_source === 'mixed' ? 'usage.completion_tokens where reported, else the chunk count' : 'no ok requests'}.`);
-    if (a.token_timing_missing > 0) notes.push(`${a.arm}: ${a.token_timing_missing} requests without token timing (buffered responses): TTFT, ITL and TPOT not measured for them.`);
+    notes.push(
+      `${a.arm}: output tokens from ${a.output_tokens_source === 'usage' ? 'server usage.completion_tokens' : a.output_tokens_source === 'chunks' ? 'the content chunk count (no usage reported)' : a.output_tokens_source === 'mixed' ? 'usage.completion_tokens where reported, else the chunk count' : 'no ok requests'}.`,
+    );
+    if (a.token_timing_missing > 0)
+      notes.push(
+        `${a.arm}: ${a.token_timing_missing} requests without token timing (buffered responses): TTFT, ITL and TPOT not measured for them.`,
+      );
   }
   const report: Omit<Report, 'verdict'> = {
     schema: 'shadowbench.summary',
@@ -369,12 +387,20 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
 export function withServerFigures(report: Report, serverMetrics: readonly ServerMetrics[], cost: readonly ArmCost[]): Report {
   const notes = [...report.notes];
   if (serverMetrics.length > 0) {
-    notes.push('Server metrics come from the arms\' Prometheus endpoints, scraped during the run: prefix-cache hit rate = increase of hits ÷ increase of queries over the run; gauges are means and maxima over the scrapes; GPU utilisation is DCGM_FI_DEV_GPU_UTIL averaged over GPUs.');
+    notes.push(
+      "Server metrics come from the arms' Prometheus endpoints, scraped during the run: prefix-cache hit rate = increase of hits ÷ increase of queries over the run; gauges are means and maxima over the scrapes; GPU utilisation is DCGM_FI_DEV_GPU_UTIL averaged over GPUs.",
+    );
     for (const m of serverMetrics) {
-      if (m.gaps > 0) notes.push(`${m.arm}: ${m.gaps} of ${m.gaps + m.scrapes} metrics scrapes failed (first: ${m.gap_list[0]?.error ?? 'unknown'}); its server figures cover the successful scrapes only.`);
+      if (m.gaps > 0)
+        notes.push(
+          `${m.arm}: ${m.gaps} of ${m.gaps + m.scrapes} metrics scrapes failed (first: ${m.gap_list[0]?.error ?? 'unknown'}); its server figures cover the successful scrapes only.`,
+        );
     }
   }
-  if (cost.length > 0) notes.push(`Cost per 1,000 queries and per 1M output tokens divide the hourly price by the throughput measured at the tested load, not by maximum capacity; monthly = ${HOURS_PER_MONTH} h.`);
+  if (cost.length > 0)
+    notes.push(
+      `Cost per 1,000 queries and per 1M output tokens divide the hourly price by the throughput measured at the tested load, not by maximum capacity; monthly = ${HOURS_PER_MONTH} h.`,
+    );
   return {
     ...report,
     notes,
@@ -395,9 +421,4 @@ export function candidateMinusBaseline(report: Report): ((get: (a: ArmReport) =>
     const [b, c] = [get(baseline), get(candidate)];
     return b === null || b === undefined || c === null || c === undefined ? null : c - b;
   };
-}
-
-/** Compact number for messages: up to 3 decimals, no trailing zeros. */
-export function fmt(value: number): string {
-  return Number.isFinite(value) ? String(Number(value.toFixed(3))) : String(value);
 }

@@ -3,7 +3,8 @@
 // so the reasons that produced the verdict are always visible.
 import { BASELINE, CANDIDATE } from '../core/record.ts';
 import type { Gates } from './gates.ts';
-import { fmt, type Report } from './report.ts';
+import { fmt } from './format.ts';
+import { type Report } from './report.ts';
 
 export type Decision = 'PROCEED' | 'INVESTIGATE';
 
@@ -26,7 +27,8 @@ const pct = (v: number) => `${fmt(v * 100)} %`;
 
 export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
   const reasons: Reason[] = [];
-  const add = (rule: string, kind: Reason['kind'], status: Reason['status'], message: string) => reasons.push({ rule, kind, status, message });
+  const add = (rule: string, kind: Reason['kind'], status: Reason['status'], message: string) =>
+    reasons.push({ rule, kind, status, message });
 
   for (const problem of report.validity.problems) add('validity', 'validity', 'fail', `not a valid comparison: ${problem}`);
 
@@ -37,7 +39,12 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
   // Proceed rules.
   const minImprovement = gates.proceed.min_mean_ttft_improvement_ms;
   if (ttft.stats === null) {
-    add('proceed.min_mean_ttft_improvement_ms', 'proceed', 'fail', 'mean TTFT improvement not measured (no ok pair with token timing on both arms)');
+    add(
+      'proceed.min_mean_ttft_improvement_ms',
+      'proceed',
+      'fail',
+      'mean TTFT improvement not measured (no ok pair with token timing on both arms)',
+    );
   } else {
     const ci = ttft.ci ? ` (${fmt(ttft.ci.confidence * 100)} % CI ${fmt(ttft.ci.mean.low)} to ${fmt(ttft.ci.mean.high)} ms)` : '';
     const passed = ttft.stats.mean > minImprovement;
@@ -54,7 +61,12 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
   if (sim.consistency === null) {
     add('proceed.min_consistency', 'proceed', 'fail', 'output consistency not measured (no ok pair)');
   } else if (sim.consistency > minConsistency) {
-    add('proceed.min_consistency', 'proceed', 'pass', `output consistency ${pct(sim.consistency)} > ${pct(minConsistency)} (pairs with similarity ≥ ${report.similarity.threshold})`);
+    add(
+      'proceed.min_consistency',
+      'proceed',
+      'pass',
+      `output consistency ${pct(sim.consistency)} > ${pct(minConsistency)} (pairs with similarity ≥ ${report.similarity.threshold})`,
+    );
   } else if (aa && aa.consistency !== null && sim.consistency >= aa.consistency - gates.proceed.aa_tolerance) {
     add(
       'proceed.min_consistency',
@@ -64,7 +76,12 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
     );
   } else {
     const aaNote = aa && aa.consistency !== null ? `; the baseline's own A/A consistency is ${pct(aa.consistency)}` : '';
-    add('proceed.min_consistency', 'proceed', 'fail', `output consistency ${pct(sim.consistency)} ≤ ${pct(minConsistency)}${aaNote}: the candidate says different things`);
+    add(
+      'proceed.min_consistency',
+      'proceed',
+      'fail',
+      `output consistency ${pct(sim.consistency)} ≤ ${pct(minConsistency)}${aaNote}: the candidate says different things`,
+    );
   }
 
   // Rollback triggers.
@@ -75,13 +92,23 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
     if (cand.error_rate === null) add('rollback.max_candidate_error_rate', 'rollback', 'info', `candidate error rate ${notJudged}`);
     else {
       const errorFired = cand.error_rate > maxError;
-      add('rollback.max_candidate_error_rate', 'rollback', errorFired ? 'fail' : 'pass', `candidate error rate ${pct(cand.error_rate)} ${errorFired ? '>' : '≤'} ${pct(maxError)}${errorFired ? ` (${describeFailures(cand.outcomes)})` : ''}`);
+      add(
+        'rollback.max_candidate_error_rate',
+        'rollback',
+        errorFired ? 'fail' : 'pass',
+        `candidate error rate ${pct(cand.error_rate)} ${errorFired ? '>' : '≤'} ${pct(maxError)}${errorFired ? ` (${describeFailures(cand.outcomes)})` : ''}`,
+      );
     }
     const maxTimeout = gates.rollback.max_candidate_timeout_rate;
     if (cand.timeout_rate === null) add('rollback.max_candidate_timeout_rate', 'rollback', 'info', `candidate timeout rate ${notJudged}`);
     else {
       const timeoutFired = cand.timeout_rate > maxTimeout;
-      add('rollback.max_candidate_timeout_rate', 'rollback', timeoutFired ? 'fail' : 'pass', `candidate timeout rate ${pct(cand.timeout_rate)} ${timeoutFired ? '>' : '≤'} ${pct(maxTimeout)}`);
+      add(
+        'rollback.max_candidate_timeout_rate',
+        'rollback',
+        timeoutFired ? 'fail' : 'pass',
+        `candidate timeout rate ${pct(cand.timeout_rate)} ${timeoutFired ? '>' : '≤'} ${pct(maxTimeout)}`,
+      );
     }
     const bp = base?.metrics.ttft_ms?.p99;
     const cp = cand.metrics.ttft_ms?.p99;
@@ -90,7 +117,12 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
       add('rollback.max_ttft_p99_ratio', 'rollback', 'info', 'TTFT P99 ratio not measured on one of the arms');
     } else {
       const fired = cp > ratio * bp;
-      add('rollback.max_ttft_p99_ratio', 'rollback', fired ? 'fail' : 'pass', `candidate TTFT P99 ${fmt(cp)} ms ${fired ? '>' : '≤'} ${ratio} × baseline P99 ${fmt(bp)} ms`);
+      add(
+        'rollback.max_ttft_p99_ratio',
+        'rollback',
+        fired ? 'fail' : 'pass',
+        `candidate TTFT P99 ${fmt(cp)} ms ${fired ? '>' : '≤'} ${ratio} × baseline P99 ${fmt(bp)} ms`,
+      );
     }
   }
 
@@ -102,7 +134,10 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
     ] as const) {
       const check = a.slo[key];
       const status = check.met === false && gates.slo.enforce && a.arm === CANDIDATE ? 'fail' : 'info';
-      const text = check.value === null ? 'not measured' : `${fmt(check.value)} ms ${check.met ? '≤' : '>'} ${check.limit} ms (${check.met ? 'met' : 'missed'})`;
+      const text =
+        check.value === null
+          ? 'not measured'
+          : `${fmt(check.value)} ms ${check.met ? '≤' : '>'} ${check.limit} ms (${check.met ? 'met' : 'missed'})`;
       add(`slo.${key}`, 'slo', status, `${a.arm} ${label} ${text}`);
     }
   }

@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { derivedRandom } from '../core/random.ts';
-import { similarityRatio } from '../analysis/similarity.ts';
+import { similarityRatio } from '../analysis/stats/similarity.ts';
 import type { Benchmark, BenchTable } from './run.ts';
 
 /** Override with BENCH_ANALYSIS_INDICES for a quicker look (the target is stated for 500,000). */
@@ -83,7 +83,7 @@ async function generateRun(dir: string): Promise<void> {
 
 /** Child-process entry: analyse the folder and report wall time and peak RSS as one JSON line. */
 async function child(dir: string): Promise<void> {
-  const { analyzeRunFolder } = await import('../cli/analyze.ts');
+  const { analyzeRunFolder } = await import('../pipeline/analyze-folder.ts');
   const started = performance.now();
   const { verdict } = await analyzeRunFolder(dir, { quiet: true });
   const seconds = (performance.now() - started) / 1000;
@@ -203,5 +203,5 @@ export const benchmark: Benchmark = {
   },
 };
 
-if (import.meta.main && process.argv[2] === "--child") await child(process.argv[3] as string);
-if (import.meta.main && process.argv[2] === "--generate") await generateRun(process.argv[3] as string);
+if (import.meta.main && process.argv[2] === '--child') await child(process.argv[3] as string);
+if (import.meta.main && process.argv[2] === '--generate') await generateRun(process.argv[3] as string);

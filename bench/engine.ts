@@ -7,12 +7,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { percentile } from '../analysis/stats.ts';
+import { percentile } from '../analysis/stats/stats.ts';
 import type { RequestRecord } from '../core/record.ts';
-import { DEFAULT_MODEL } from '../core/workload.ts';
+import { DEFAULT_MODEL } from '../core/workload/workload.ts';
 import { readRecords } from '../io/records-file.ts';
 import { run as load } from '../cli/load.ts';
-import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
+import { startSimProcess, type SimProcess } from '../sim/process.ts';
 import type { Benchmark, BenchTable } from './run.ts';
 import { measureTransportFloor } from './transport-floor.ts';
 import { runWakeProbe, type WakeLateness } from './wake-probe.ts';
@@ -36,7 +36,15 @@ async function probed<T>(work: () => Promise<T>): Promise<[T, WakeLateness]> {
   return Promise.all([work(), probe]);
 }
 
-const probeRow = (condition: string, p: WakeLateness, engineLagP99: number | string): Array<string | number> => [condition, p.wakeUps, p.p50Ms, p.p99Ms, p.p999Ms, p.maxMs, engineLagP99];
+const probeRow = (condition: string, p: WakeLateness, engineLagP99: number | string): Array<string | number> => [
+  condition,
+  p.wakeUps,
+  p.p50Ms,
+  p.p99Ms,
+  p.p999Ms,
+  p.maxMs,
+  engineLagP99,
+];
 
 interface Step {
   qps: number;
@@ -49,12 +57,37 @@ interface Step {
   manifest: { run_id: string; mono_origin_ns: string; counts: { max_sender_busy: number; max_sender_starved: number } };
 }
 
-async function step(dir: string, workload: string, sims: [SimProcess, SimProcess], qps: number, seconds: number, pacer: string, label = ''): Promise<Step> {
+async function step(
+  dir: string,
+  workload: string,
+  sims: [SimProcess, SimProcess],
+  qps: number,
+  seconds: number,
+  pacer: string,
+  label = '',
+): Promise<Step> {
   const out = join(dir, `qps-${qps}-${pacer}${label}`);
   const cpu0 = process.cpuUsage();
   const sim0 = simCpuSeconds(sims);
   const wall0 = performance.now();
-  const code = await load(['--baseline', sims[0].url, '--candidate', sims[1].url, '--workload', workload, '--qps', String(qps), '--duration', String(seconds), '--pacer', pacer, '--out', out, '--no-progress', '--no-analyze']);
+  const code = await load([
+    '--baseline',
+    sims[0].url,
+    '--candidate',
+    sims[1].url,
+    '--workload',
+    workload,
+    '--qps',
+    String(qps),
+    '--duration',
+    String(seconds),
+    '--pacer',
+    pacer,
+    '--out',
+    out,
+    '--no-progress',
+    '--no-analyze',
+  ]);
   if (code !== 0) throw new Error(`load at ${qps} QPS exited ${code}`);
   const cpu = process.cpuUsage(cpu0);
   const sim1 = simCpuSeconds(sims);
@@ -81,15 +114,21 @@ function simCpuSeconds(sims: readonly SimProcess[]): number | null {
 }
 
 /** Send lag (actual − planned send time) of every request sent, in ms. */
-const sendLagsMs = (records: readonly RequestRecord[]): number[] => records.filter((r) => r.sent_ns !== null).map((r) => ms(r.sent_ns! - r.scheduled_ns));
+const sendLagsMs = (records: readonly RequestRecord[]): number[] =>
+  records.filter((r) => r.sent_ns !== null).map((r) => ms(r.sent_ns! - r.scheduled_ns));
 
 function row(s: Step): Array<string | number> {
   const sent = s.records.filter((r) => r.sent_ns !== null);
   const lags = sendLagsMs(s.records);
   const byIndex = new Map<number, Record<string, number>>();
   for (const r of sent) (byIndex.get(r.index) ?? byIndex.set(r.index, {}).get(r.index)!)[r.arm] = r.sent_ns!;
-  const skews = [...byIndex.values()].filter((p) => p.baseline !== undefined && p.candidate !== undefined).map((p) => Math.abs(ms(p.candidate! - p.baseline!)));
-  const baseSends = sent.filter((r) => r.arm === 'baseline').map((r) => r.sent_ns!).sort((a, b) => a - b);
+  const skews = [...byIndex.values()]
+    .filter((p) => p.baseline !== undefined && p.candidate !== undefined)
+    .map((p) => Math.abs(ms(p.candidate! - p.baseline!)));
+  const baseSends = sent
+    .filter((r) => r.arm === 'baseline')
+    .map((r) => r.sent_ns!)
+    .sort((a, b) => a - b);
   const span = (baseSends.at(-1)! - baseSends[0]!) / 1e9;
   const achieved = (baseSends.length - 1) / span;
   // Events parsed per second over the run: every content chunk (plus role, usage and [DONE] events, ~3 per stream).
@@ -124,7 +163,8 @@ async function ttftErrors(s: Step, sims: [SimProcess, SimProcess]): Promise<numb
         const url = r.arm === 'baseline' ? sims[0].url : sims[1].url;
         const res = await fetch(`${url}/sim/ground-truth?id=${encodeURIComponent(`${s.manifest.run_id}:${r.arm}:${r.index}`)}`);
         const truth = (await res.json()) as { first_content_mono_ns: string | null };
-        if (truth.first_content_mono_ns !== null) errors.push(ms(Number(origin + BigInt(r.first_content_ns!) - BigInt(truth.first_content_mono_ns))));
+        if (truth.first_content_mono_ns !== null)
+          errors.push(ms(Number(origin + BigInt(r.first_content_ns!) - BigInt(truth.first_content_mono_ns))));
       }),
     );
   }
@@ -138,9 +178,20 @@ export const benchmark: Benchmark = {
     const workload = join(dir, 'streams-128.jsonl');
     writeFileSync(
       workload,
-      Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `s${i}`, model: DEFAULT_MODEL, messages: [{ role: 'user', content: `Tell me about topic number ${i}.` }], max_tokens: 128, ignore_eos: true })).join('\n') + '\n',
+      Array.from({ length: 64 }, (_, i) =>
+        JSON.stringify({
+          id: `s${i}`,
+          model: DEFAULT_MODEL,
+          messages: [{ role: 'user', content: `Tell me about topic number ${i}.` }],
+          max_tokens: 128,
+          ignore_eos: true,
+        }),
+      ).join('\n') + '\n',
     );
-    const sims = (await Promise.all([startSimProcess('vllm-single-node', SIM_ARGS), startSimProcess('dynamo-disaggregated', SIM_ARGS)])) as [SimProcess, SimProcess];
+    const sims = await Promise.all<[Promise<SimProcess>, Promise<SimProcess>]>([
+      startSimProcess('vllm-single-node', SIM_ARGS),
+      startSimProcess('dynamo-disaggregated', SIM_ARGS),
+    ]);
     try {
       const steps: Step[] = [];
       // Unmeasured warm-up against the fresh sims: endpoints in production are warm, and the first
@@ -164,7 +215,13 @@ export const benchmark: Benchmark = {
       const probeRows = [probeRow('idle (sims started, nothing sent)', await runWakeProbe(PROBE_RATE, PROBE_SECONDS), 'n/a')];
       const [loaded, underEngine] = await probed(() => step(dir, workload, sims, 300, STEP_SECONDS, 'spin', '-probe'));
       probeRows.push(probeRow('engine at 300 paired QPS', underEngine, percentile(sendLagsMs(loaded.records), 99)));
-      const floorBody = JSON.stringify({ model: DEFAULT_MODEL, messages: [{ role: 'user', content: 'Tell me about topic number 1.' }], max_tokens: 128, ignore_eos: true, stream: true });
+      const floorBody = JSON.stringify({
+        model: DEFAULT_MODEL,
+        messages: [{ role: 'user', content: 'Tell me about topic number 1.' }],
+        max_tokens: 128,
+        ignore_eos: true,
+        stream: true,
+      });
       const floorRows: Array<Array<string | number>> = [];
       for (const qps of FLOOR_STEPS) {
         const f = await measureTransportFloor([sims[0].url, sims[1].url], floorBody, qps, STEP_SECONDS, () => simCpuSeconds(sims));
@@ -181,37 +238,70 @@ export const benchmark: Benchmark = {
           engine === undefined ? 'n/a' : engine.engineCpuS / engine.wallS,
         ]);
       }
-      const [, underBare] = await probed(() => measureTransportFloor([sims[0].url, sims[1].url], floorBody, 300, STEP_SECONDS, () => simCpuSeconds(sims)));
+      const [, underBare] = await probed(() =>
+        measureTransportFloor([sims[0].url, sims[1].url], floorBody, 300, STEP_SECONDS, () => simCpuSeconds(sims)),
+      );
       probeRows.push(probeRow('bare-socket client at 300 paired QPS (no engine)', underBare, 'n/a'));
       return [
         {
           title: `Node load engine: paired 128-token streams (5 ms inter-token), sims in their own processes, ${availableParallelism()} cores, ${Math.max(1, availableParallelism() - 1)} sending worker(s) (the default), ${STEP_SECONDS} s per step`,
-          columns: ['target QPS', 'pacer', 'achieved QPS', 'send lag p50 ms', 'send lag p99 ms', 'arm skew p99 ms', 'SSE events/s', 'max sender busy', 'max sender starved', 'engine CPU cores', 'sims CPU cores', 'engine µs/event', 'failed requests'],
+          columns: [
+            'target QPS',
+            'pacer',
+            'achieved QPS',
+            'send lag p50 ms',
+            'send lag p99 ms',
+            'arm skew p99 ms',
+            'SSE events/s',
+            'max sender busy',
+            'max sender starved',
+            'engine CPU cores',
+            'sims CPU cores',
+            'engine µs/event',
+            'failed requests',
+          ],
           rows,
           notes: [
             `Highest paired QPS sustained (spin pacer, the default) with p99 send lag < ${LAG_LIMIT_MS} ms and no failures: ${sustained.length ? Math.max(...sustained).toFixed(0) : 'none'}.`,
             `First-token timestamp error vs the sim's ground truth at 100 QPS (spin pacer, ${errors.length} streams): p50 ${percentile(errors, 50).toFixed(3)} ms, p99 ${percentile(errors, 99).toFixed(3)} ms, max ${Math.max(...errors).toFixed(3)} ms.`,
             `Machine load (1-min load average, ${availableParallelism()} cores) before the steps: ${loadBefore.toFixed(2)}, after: ${loadavg()[0]!.toFixed(2)} — other processes on the machine compete for the same cores.`,
             'engine CPU cores: CPU time of this process (main thread + senders + clock threads) per wall second of the step (start-up and drain included); sims CPU cores: the same for both sim processes; engine µs/event: engine CPU per SSE event.',
-            'max sender busy: the busiest sending thread\'s CPU share without its idle polling (warned above 0.5); max sender starved: share of time a sender was runnable but off the CPU (other processes competing for the cores).',
+            "max sender busy: the busiest sending thread's CPU share without its idle polling (warned above 0.5); max sender starved: share of time a sender was runnable but off the CPU (other processes competing for the cores).",
           ],
         },
         {
           title: `Transport floor: the same sims and streams read by a bare-socket client (no HTTP or SSE parsing, no records, 1 ms timer pacing), ${STEP_SECONDS} s per step`,
-          columns: ['paired QPS', 'responses', 'socket reads/s', 'bare client CPU cores', 'bare client µs/read', 'sims CPU cores', 'bare client + sims cores', 'engine CPU cores (table above)'],
+          columns: [
+            'paired QPS',
+            'responses',
+            'socket reads/s',
+            'bare client CPU cores',
+            'bare client µs/read',
+            'sims CPU cores',
+            'bare client + sims cores',
+            'engine CPU cores (table above)',
+          ],
           rows: floorRows,
           notes: [
             `What the loopback transport costs before any engine work: on ${availableParallelism()} cores, the sims' and the bare client's share is not available to the engine.`,
-            'Most of the sims\' CPU is the kernel\'s TCP loopback path under writev (one write per SSE event), which the client cannot reduce.',
+            "Most of the sims' CPU is the kernel's TCP loopback path under writev (one write per SSE event), which the client cannot reduce.",
           ],
         },
         {
           title: `Wake-up floor: a separate process that only wakes ${PROBE_RATE} times a second (futex sleep, then a 0.2 ms spin) and notes how late it got the CPU, for ${PROBE_SECONDS} s inside each condition`,
-          columns: ['condition', 'wake-ups', 'lateness p50 ms', 'lateness p99 ms', 'lateness p99.9 ms', 'lateness max ms', 'engine p99 send lag ms (same step)'],
+          columns: [
+            'condition',
+            'wake-ups',
+            'lateness p50 ms',
+            'lateness p99 ms',
+            'lateness p99.9 ms',
+            'lateness max ms',
+            'engine p99 send lag ms (same step)',
+          ],
           rows: probeRows,
           notes: [
-            'The probe has no sockets, no parsing and no heap to collect: its lateness is what any sending thread on this machine pays under the same load, whatever the engine\'s design (a sender split from its readers included).',
-            'The loaded rows are extra runs, so the probe\'s own CPU does not colour the tables above.',
+            "The probe has no sockets, no parsing and no heap to collect: its lateness is what any sending thread on this machine pays under the same load, whatever the engine's design (a sender split from its readers included).",
+            "The loaded rows are extra runs, so the probe's own CPU does not colour the tables above.",
           ],
         },
       ];

@@ -4,16 +4,30 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRecord, serializeRecord } from '../core/record.ts';
-import { convertK6Console } from '../io/k6-records.ts';
-import { META_KEY } from '../scripts/summary.ts';
+import { convertK6Console } from '../k6/collect.ts';
+import { META_KEY } from '../k6/script/summary.ts';
 import type { BenchTable, Benchmark } from './run.ts';
 
 /** A streamed record like the k6 script prints: 64 content chunks, ~250 chars of output. */
 function consoleFile(file: string, instance: string, indices: number[], origin: number): void {
-  const lines: string[] = [JSON.stringify({ [META_KEY]: { v: 1, run_id: 'bench', instance, mode: 'sse', origin_unix_ms: origin, clock: 'Date.now', resolution_ns: 1e6 } })];
+  const lines: string[] = [
+    JSON.stringify({
+      [META_KEY]: { v: 1, run_id: 'bench', instance, mode: 'sse', origin_unix_ms: origin, clock: 'Date.now', resolution_ns: 1e6 },
+    }),
+  ];
   for (const index of indices) {
     for (const arm of ['baseline', 'candidate']) {
-      const r = emptyRecord({ run_id: 'bench', arm, index, item_id: `item-${index % 300}`, warmup: false, source: 'k6', instance, streaming: true, scheduled_ns: index * 1e7 });
+      const r = emptyRecord({
+        run_id: 'bench',
+        arm,
+        index,
+        item_id: `item-${index % 300}`,
+        warmup: false,
+        source: 'k6',
+        instance,
+        streaming: true,
+        scheduled_ns: index * 1e7,
+      });
       r.sent_ns = r.scheduled_ns + 1e6;
       r.headers_ns = r.sent_ns + 5e6;
       r.first_chunk_ns = r.headers_ns;
@@ -38,27 +52,46 @@ export const benchmark: Benchmark = {
     const dir = mkdtempSync(join(tmpdir(), 'sb-bench-k6-'));
     const rows: Array<Array<string | number>> = [];
     try {
-      for (const [label, instances, pairs] of [['1 instance', 1, 50_000], ['4 instances (merged, re-based)', 4, 50_000]] as const) {
+      for (const [label, instances, pairs] of [
+        ['1 instance', 1, 50_000],
+        ['4 instances (merged, re-based)', 4, 50_000],
+      ] as const) {
         const files: string[] = [];
         for (let j = 0; j < instances; j++) {
           const file = join(dir, `${instances}-${j}.log`);
-          consoleFile(file, instances === 1 ? '' : `${j}/${instances}:${j + 1}/${instances}`, Array.from({ length: pairs }, (_, i) => i).filter((i) => i % instances === j), 1_700_000_000_000 + j * 7);
+          consoleFile(
+            file,
+            instances === 1 ? '' : `${j}/${instances}:${j + 1}/${instances}`,
+            Array.from({ length: pairs }, (_, i) => i).filter((i) => i % instances === j),
+            1_700_000_000_000 + j * 7,
+          );
           files.push(file);
         }
         const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
         const started = performance.now();
         const result = await convertK6Console(files, join(dir, `${instances}.jsonl`));
         const s = (performance.now() - started) / 1000;
-        rows.push([label, result.records, (bytes / 2 ** 20).toFixed(0), s.toFixed(2), Math.round(result.records / s), (bytes / 2 ** 20 / s).toFixed(0)]);
+        rows.push([
+          label,
+          result.records,
+          (bytes / 2 ** 20).toFixed(0),
+          s.toFixed(2),
+          Math.round(result.records / s),
+          (bytes / 2 ** 20 / s).toFixed(0),
+        ]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    return [{
-      title: 'k6 console output → records.jsonl (validated, de-duplicated, origins aligned)',
-      columns: ['input', 'records', 'MiB', 's', 'records/s', 'MiB/s'],
-      rows,
-      notes: ['Records of 64 content chunks and ~250 chars of text, as the k6 script prints them; progress lines mixed in are counted and skipped.'],
-    }];
+    return [
+      {
+        title: 'k6 console output → records.jsonl (validated, de-duplicated, origins aligned)',
+        columns: ['input', 'records', 'MiB', 's', 'records/s', 'MiB/s'],
+        rows,
+        notes: [
+          'Records of 64 content chunks and ~250 chars of text, as the k6 script prints them; progress lines mixed in are counted and skipped.',
+        ],
+      },
+    ];
   },
 };

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { percentile } from '../analysis/stats.ts';
-import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
+import { percentile } from '../analysis/stats/stats.ts';
+import { startSimProcess, type SimProcess } from '../sim/process.ts';
 import type { Benchmark, BenchTable } from './run.ts';
 
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -59,7 +59,12 @@ async function send(dispatcher: Agent, base: string, id: string, prompt: string)
     dispatcher,
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': id },
-    body: JSON.stringify({ model: 'meta-llama/Llama-3.1-8B-Instruct', messages: [{ role: 'user', content: prompt }], max_tokens: MAX_TOKENS, stream: true }),
+    body: JSON.stringify({
+      model: 'meta-llama/Llama-3.1-8B-Instruct',
+      messages: [{ role: 'user', content: prompt }],
+      max_tokens: MAX_TOKENS,
+      stream: true,
+    }),
   });
   let first: bigint | null = null;
   for await (const chunk of res.body) {
@@ -79,10 +84,26 @@ async function groundTruthFirst(sim: SimProcess, id: string): Promise<bigint | n
 }
 
 async function scenario(candidateArgs: string[], label: string): Promise<Array<Array<string | number>>> {
-  const sims = await Promise.all([startSimProcess('vllm-single-node', ['--time-scale', '0.2']), startSimProcess('dynamo-disaggregated', ['--time-scale', '0.2', ...candidateArgs])]);
-  const [base, cand] = sims as [SimProcess, SimProcess];
+  const sims = await Promise.all([
+    startSimProcess('vllm-single-node', ['--time-scale', '0.2']),
+    startSimProcess('dynamo-disaggregated', ['--time-scale', '0.2', ...candidateArgs]),
+  ]);
+  const [base, cand] = sims;
   const out = mkdtempSync(join(tmpdir(), 'sb-bench-proxy-'));
-  const proxy = await startProxyProcess(['--baseline', base.url, '--candidate', cand.url, '--listen', '127.0.0.1:0', '--out', out, '--run-id', 'bench', '--shadow-timeout', '5']);
+  const proxy = await startProxyProcess([
+    '--baseline',
+    base.url,
+    '--candidate',
+    cand.url,
+    '--listen',
+    '127.0.0.1:0',
+    '--out',
+    out,
+    '--run-id',
+    'bench',
+    '--shadow-timeout',
+    '5',
+  ]);
   const dispatcher = new Agent({ connections: null, keepAliveTimeout: 30_000 });
   const samples: Sample[] = [];
   try {
@@ -113,8 +134,24 @@ async function scenario(candidateArgs: string[], label: string): Promise<Array<A
   }
   await Promise.all(sims.map((s) => s.close()));
   rmSync(out, { recursive: true, force: true });
-  const row = (name: string, v: number[]) => [label, name, v.length, percentile(v, 50), percentile(v, 90), percentile(v, 99), Math.max(...v)];
-  const added = [label, 'proxy − direct', '', percentile(delays.proxy, 50) - percentile(delays.direct, 50), percentile(delays.proxy, 90) - percentile(delays.direct, 90), percentile(delays.proxy, 99) - percentile(delays.direct, 99), ''];
+  const row = (name: string, v: number[]) => [
+    label,
+    name,
+    v.length,
+    percentile(v, 50),
+    percentile(v, 90),
+    percentile(v, 99),
+    Math.max(...v),
+  ];
+  const added = [
+    label,
+    'proxy − direct',
+    '',
+    percentile(delays.proxy, 50) - percentile(delays.direct, 50),
+    percentile(delays.proxy, 90) - percentile(delays.direct, 90),
+    percentile(delays.proxy, 99) - percentile(delays.direct, 99),
+    '',
+  ];
   return [row('direct', delays.direct), row('through proxy', delays.proxy), added];
 }
 

@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeRecords } from '../analysis/analyze.ts';
-import { chartData } from '../analysis/charts.ts';
+import { chartData } from '../report/charts.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
-import { htmlReport } from '../analysis/html-report.ts';
+import { htmlReport } from '../report/html-report.ts';
 import { compareRuns, regressionSamples } from '../analysis/regression.ts';
-import { readReportAssets } from '../io/report-assets.ts';
+import { readReportAssets } from '../pipeline/report-assets.ts';
 import { syntheticRecords } from '../test/fixtures/report/synthetic.ts';
 import { chromiumAvailable, CHROMIUM, openReport } from '../test/support/chromium.ts';
 import type { Benchmark, BenchTable } from './run.ts';
@@ -37,13 +37,17 @@ export const benchmark: Benchmark = {
     const regressionS = seconds(at);
 
     const rows: Array<Array<string | number>> = [
-      ['records', (collector.records).toLocaleString('en-US'), ''],
+      ['records', collector.records.toLocaleString('en-US'), ''],
       ['analyse (collector + report, inline similarity)', analyseS, 's'],
       ['chart aggregates', chartsS, 's'],
       ['render report.html', htmlS, 's'],
       ['report.html size', mb, 'MB (target < 5)'],
       ['over-time buckets', `${charts.over_time.start_s.length} × ${charts.over_time.bucket_s} s`, ''],
-      [`regression gate (4 rules, ${DEFAULT_GATES.bootstrap.resamples} resamples × 2 runs)`, regressionS, `s (${regression.rules.map((r) => r.status).join(', ')})`],
+      [
+        `regression gate (4 rules, ${DEFAULT_GATES.bootstrap.resamples} resamples × 2 runs)`,
+        regressionS,
+        `s (${regression.rules.map((r) => r.status).join(', ')})`,
+      ],
     ];
     const notes: string[] = [];
     if (chromiumAvailable()) {
@@ -54,18 +58,32 @@ export const benchmark: Benchmark = {
         for (let k = 0; k < 3; k++) {
           const opened = await openReport(join(dir, 'report.html'));
           loads.push(opened.loadMs);
-          if (opened.errors.length > 0 || opened.requests.length > 0) notes.push(`load ${k + 1}: ${opened.errors.length} console errors, ${opened.requests.length} network requests`);
+          if (opened.errors.length > 0 || opened.requests.length > 0)
+            notes.push(`load ${k + 1}: ${opened.errors.length} console errors, ${opened.requests.length} network requests`);
           await opened.close();
         }
       } finally {
         rmSync(dir, { recursive: true });
       }
       loads.sort((a, b) => a - b);
-      rows.push(['chromium: open until every chart is drawn (median of 3)', (loads[1] as number) / 1000, `s (target < 3; min ${((loads[0] as number) / 1000).toFixed(2)}, max ${((loads[2] as number) / 1000).toFixed(2)})`]);
+      rows.push([
+        'chromium: open until every chart is drawn (median of 3)',
+        (loads[1] as number) / 1000,
+        `s (target < 3; min ${((loads[0] as number) / 1000).toFixed(2)}, max ${((loads[2] as number) / 1000).toFixed(2)})`,
+      ]);
     } else {
       notes.push(`${CHROMIUM} not found: browser load time not measured (apt-get install chromium).`);
     }
-    notes.push('Load time: page.goto(file://…) until body[data-charts="ready"], i.e. every uPlot chart drawn; fresh browser profile each time.');
-    return [{ title: `report.html of a ${collector.records.toLocaleString('en-US')}-record run`, columns: ['what', 'value', 'unit'], rows, notes }];
+    notes.push(
+      'Load time: page.goto(file://…) until body[data-charts="ready"], i.e. every uPlot chart drawn; fresh browser profile each time.',
+    );
+    return [
+      {
+        title: `report.html of a ${collector.records.toLocaleString('en-US')}-record run`,
+        columns: ['what', 'value', 'unit'],
+        rows,
+        notes,
+      },
+    ];
   },
 };

@@ -3,12 +3,20 @@
 // Decides how small --metrics-interval-ms can go without disturbing the sender's timestamps.
 import type { Benchmark, BenchTable } from './run.ts';
 import { isBucket, parseExposition } from '../io/prometheus-scrape.ts';
-import { METRICS_FILE_VERSION } from '../analysis/server-metrics.ts';
+import { METRICS_FILE_VERSION } from '../core/scrape-entry.ts';
 
 /** An exposition with `models` model_name series, vLLM-like: gauges, counters and 12 histograms of ~20 buckets. */
 function exposition(models: number): string {
   const out: string[] = [];
-  for (const [name, type] of [['vllm:num_requests_running', 'gauge'], ['vllm:num_requests_waiting', 'gauge'], ['vllm:kv_cache_usage_perc', 'gauge'], ['vllm:prefix_cache_queries_total', 'counter'], ['vllm:prefix_cache_hits_total', 'counter'], ['vllm:prompt_tokens_total', 'counter'], ['vllm:generation_tokens_total', 'counter']] as const) {
+  for (const [name, type] of [
+    ['vllm:num_requests_running', 'gauge'],
+    ['vllm:num_requests_waiting', 'gauge'],
+    ['vllm:kv_cache_usage_perc', 'gauge'],
+    ['vllm:prefix_cache_queries_total', 'counter'],
+    ['vllm:prefix_cache_hits_total', 'counter'],
+    ['vllm:prompt_tokens_total', 'counter'],
+    ['vllm:generation_tokens_total', 'counter'],
+  ] as const) {
     out.push(`# HELP ${name} help text`, `# TYPE ${name} ${type}`);
     for (let m = 0; m < models; m++) out.push(`${name}{engine="0",model_name="org/model-${m}"} ${m * 1234.5}`);
   }
@@ -39,16 +47,47 @@ export const benchmark: Benchmark = {
       for (let i = 0; i < runs; i++) samples = parseExposition(text).length;
       const perScrapeMs = (performance.now() - started) / runs;
       const entryBytes = (kept: ReturnType<typeof parseExposition>) =>
-        Buffer.byteLength(JSON.stringify({ v: METRICS_FILE_VERSION, kind: 'scrape', arm: 'baseline', seq: 0, mono_ns: 0, wall: new Date(0).toISOString(), duration_ms: 1, samples: kept })) + 1;
+        Buffer.byteLength(
+          JSON.stringify({
+            v: METRICS_FILE_VERSION,
+            kind: 'scrape',
+            arm: 'baseline',
+            seq: 0,
+            mono_ns: 0,
+            wall: new Date(0).toISOString(),
+            duration_ms: 1,
+            samples: kept,
+          }),
+        ) + 1;
       const all = parseExposition(text);
       const bytes = entryBytes(all);
       const noBuckets = entryBytes(all.filter((s) => !isBucket(s)));
-      rows.push([models, lines, samples, perScrapeMs, ((perScrapeMs / 2000) * 100).toFixed(3), bytes, ((bytes * 1800) / 1e6).toFixed(1), noBuckets, ((noBuckets * 1800) / 1e6).toFixed(1)]);
+      rows.push([
+        models,
+        lines,
+        samples,
+        perScrapeMs,
+        ((perScrapeMs / 2000) * 100).toFixed(3),
+        bytes,
+        ((bytes * 1800) / 1e6).toFixed(1),
+        noBuckets,
+        ((noBuckets * 1800) / 1e6).toFixed(1),
+      ]);
     }
     return [
       {
         title: 'Server-metrics scrape: parse cost and disk per scrape (vLLM-sized /metrics)',
-        columns: ['models', 'exposition lines', 'samples', 'parse ms / scrape', '% of a core at 2 s', 'bytes / scrape (all)', 'MB / h at 2 s (all)', 'bytes / scrape (no buckets, default)', 'MB / h at 2 s (default)'],
+        columns: [
+          'models',
+          'exposition lines',
+          'samples',
+          'parse ms / scrape',
+          '% of a core at 2 s',
+          'bytes / scrape (all)',
+          'MB / h at 2 s (all)',
+          'bytes / scrape (no buckets, default)',
+          'MB / h at 2 s (default)',
+        ],
         rows,
         notes: ['Parse = parseExposition (parse-prometheus-text-format + flattening). Network time not included.'],
       },

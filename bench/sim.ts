@@ -38,7 +38,10 @@ async function drive(url: string, concurrency: number, seconds: number): Promise
   const bodies = Array.from({ length: 64 }, (_, i) =>
     JSON.stringify({
       model: 'meta-llama/Llama-3.1-8B-Instruct',
-      messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: `Question number ${i}: tell me something.` }],
+      messages: [
+        { role: 'system', content: 'You are a helpful assistant.' },
+        { role: 'user', content: `Question number ${i}: tell me something.` },
+      ],
       max_tokens: TOKENS,
       ignore_eos: true,
       stream: true,
@@ -51,7 +54,12 @@ async function drive(url: string, concurrency: number, seconds: number): Promise
   let n = 0;
   const worker = async () => {
     while (performance.now() < end) {
-      const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[n++ % bodies.length] as string });
+      const res = await pool.request({
+        path: '/v1/chat/completions',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: bodies[n++ % bodies.length],
+      });
       let events = 0;
       let pendingNewline = false; // the previous chunk ended in the first '\n' of an event's blank line
       for await (const chunk of res.body) {

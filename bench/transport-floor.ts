@@ -26,7 +26,9 @@ interface Arm {
 
 function bareArm(url: string, body: string, onRead: () => void, onResponse: () => void): Arm {
   const { hostname, port, host } = new URL(url);
-  const request = Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const request = Buffer.from(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
   const idle: Socket[] = [];
   const all: Socket[] = [];
   return {
@@ -42,7 +44,10 @@ function bareArm(url: string, body: string, onRead: () => void, onResponse: () =
       const onData = (chunk: Buffer) => {
         onRead();
         // The terminator can be split over two reads: look at the last bytes of both.
-        tail = chunk.length >= END_OF_CHUNKED.length ? chunk.subarray(-END_OF_CHUNKED.length) : Buffer.concat([tail, chunk]).subarray(-END_OF_CHUNKED.length);
+        tail =
+          chunk.length >= END_OF_CHUNKED.length
+            ? chunk.subarray(-END_OF_CHUNKED.length)
+            : Buffer.concat([tail, chunk]).subarray(-END_OF_CHUNKED.length);
         if (tail.equals(END_OF_CHUNKED)) {
           s.off('data', onData);
           idle.push(s);
@@ -62,10 +67,23 @@ function bareArm(url: string, body: string, onRead: () => void, onResponse: () =
  * Sends `pairedQps` requests per second to each URL for `seconds`, waits (≤ 10 s) for the answers,
  * and reports this process's CPU and, through `simCpuSeconds`, the servers'.
  */
-export async function measureTransportFloor(urls: readonly [string, string], body: string, pairedQps: number, seconds: number, simCpuSeconds: () => number | null): Promise<FloorResult> {
+export async function measureTransportFloor(
+  urls: readonly [string, string],
+  body: string,
+  pairedQps: number,
+  seconds: number,
+  simCpuSeconds: () => number | null,
+): Promise<FloorResult> {
   let reads = 0;
   let responses = 0;
-  const arms = urls.map((url) => bareArm(url, body, () => reads++, () => responses++));
+  const arms = urls.map((url) =>
+    bareArm(
+      url,
+      body,
+      () => reads++,
+      () => responses++,
+    ),
+  );
   const total = Math.round(pairedQps * seconds);
   const cpu0 = process.cpuUsage();
   const sim0 = simCpuSeconds();

@@ -6,7 +6,7 @@
 // so it shares nothing with the process it is measured next to.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { percentile } from '../analysis/stats.ts';
+import { percentile } from '../analysis/stats/stats.ts';
 import { monoNow } from '../engine/pacer.ts';
 
 export interface WakeLateness {
@@ -36,13 +36,21 @@ function probe(rate: number, seconds: number): WakeLateness {
     while (now < due) now = monoNow();
     late.push(Number(now - due) / 1e6);
   }
-  return { wakeUps: late.length, p50Ms: percentile(late, 50), p99Ms: percentile(late, 99), p999Ms: percentile(late, 99.9), maxMs: Math.max(...late) };
+  return {
+    wakeUps: late.length,
+    p50Ms: percentile(late, 50),
+    p99Ms: percentile(late, 99),
+    p999Ms: percentile(late, 99.9),
+    maxMs: Math.max(...late),
+  };
 }
 
 /** Runs the probe in its own Node process for `seconds` at `rate` wake-ups per second. */
 export function runWakeProbe(rate: number, seconds: number): Promise<WakeLateness> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), String(rate), String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);

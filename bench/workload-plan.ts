@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createPlan, itemForIndex, planRequests, type PlanOptions } from '../core/plan.ts';
-import { parseWorkload, type Workload } from '../core/workload.ts';
+import { parseWorkload, type Workload } from '../core/workload/workload.ts';
 import { SAMPLE_FILE } from '../workloads/generate-sample.ts';
 import type { BenchTable, Benchmark } from './run.ts';
 
@@ -40,7 +40,15 @@ function syntheticTrace(lines: number): string {
 
 function openAiLines(lines: number): string {
   return Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({ id: `r${i}`, model: 'm', messages: [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: `Question number ${i}: what is ${i} squared?` }], max_tokens: 64 + (i % 192) }),
+    JSON.stringify({
+      id: `r${i}`,
+      model: 'm',
+      messages: [
+        { role: 'system', content: 'You are helpful.' },
+        { role: 'user', content: `Question number ${i}: what is ${i} squared?` },
+      ],
+      max_tokens: 64 + (i % 192),
+    }),
   ).join('\n');
 }
 

@@ -3,12 +3,22 @@
 // assessment.json into the run folder. Exit 0 whatever the advice; 2 for unusable input.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bool, formatHelp, parseOptions, str, UsageError } from './options.ts';
-import { assess, DEFAULT_THRESHOLDS, formatAssessment, parseThresholds, ThresholdsError, type AssessThresholds } from '../migrate/assess.ts';
+import { bool, formatHelp, parseOptions, str, UsageError } from '../core/options.ts';
+import {
+  assess,
+  DEFAULT_THRESHOLDS,
+  formatAssessment,
+  parseThresholds,
+  ThresholdsError,
+  type AssessThresholds,
+} from '../migrate/assess.ts';
 import { AssessInputError, gatherAssessInputs } from '../migrate/assess-inputs.ts';
 
 export const ASSESS_OPTIONS = {
-  thresholds: str({ meta: 'FILE', help: `JSON or YAML file overriding the decision thresholds (keys: ${Object.keys(DEFAULT_THRESHOLDS).join(', ')})` }),
+  thresholds: str({
+    meta: 'FILE',
+    help: `JSON or YAML file overriding the decision thresholds (keys: ${Object.keys(DEFAULT_THRESHOLDS).join(', ')})`,
+  }),
   workload: str({ meta: 'FILE', help: 'workload file to read models, prefix reuse and arrival times from (default: the one in run.json)' }),
   json: bool({ help: 'print the assessment as JSON instead of text' }),
 };
@@ -24,7 +34,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { values, positionals } = parseOptions(ASSESS_OPTIONS, argv);
-  if (positionals.length !== 1) throw new UsageError(`expected one run folder, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}; usage: ${USAGE}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected one run folder, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}; usage: ${USAGE}`);
   const runDir = positionals[0] as string;
   let thresholds: AssessThresholds = DEFAULT_THRESHOLDS;
   try {
@@ -33,7 +44,9 @@ export async function run(argv: string[]): Promise<number> {
       try {
         text = await readFile(values.thresholds, 'utf8');
       } catch (error) {
-        throw new UsageError(`--thresholds ${values.thresholds}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        throw new UsageError(
+          `--thresholds ${values.thresholds}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        );
       }
       thresholds = parseThresholds(text, values.thresholds);
     }

@@ -2,12 +2,16 @@
 // writes an NVIDIA Dynamo DynamoGraphDeployment equivalent to a vLLM serving command.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
-import { formatHelp, num, parseOptions, str, UsageError } from './options.ts';
+import { formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
 import { convertToDynamo, STRATEGIES, type Strategy } from '../migrate/convert.ts';
 import { commandWords, configYamlToArgs, ConvertError, parseVllmCommand, type VllmServeConfig } from '../migrate/vllm-command.ts';
 
 export const CONVERT_OPTIONS = {
-  strategy: str<Strategy>({ default: 'colocated', choices: STRATEGIES, help: 'colocated (aggregated workers, the guide\'s advice) or disaggregated (prefill + decode pools)' }),
+  strategy: str<Strategy>({
+    default: 'colocated',
+    choices: STRATEGIES,
+    help: "colocated (aggregated workers, the guide's advice) or disaggregated (prefill + decode pools)",
+  }),
   target: str({ default: 'dynamo', choices: ['dynamo'], help: 'deployment format: NVIDIA Dynamo DynamoGraphDeployment' }),
   name: str({ meta: 'NAME', help: 'metadata.name (default: from the model, e.g. llama-3-1-8b-instruct-agg)' }),
   image: str({ meta: 'IMAGE', help: 'Dynamo vLLM runtime image (default nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1)' }),
@@ -48,7 +52,9 @@ export function readVllmConfig(command: readonly string[], cwd = process.cwd()):
     try {
       return readFileSync(full, 'utf8');
     } catch (error) {
-      throw new ConvertError(`--config ${file}: cannot read ${full} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new ConvertError(
+        `--config ${file}: cannot read ${full} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
   };
   if (only !== null && path !== null && !/\s/.test(only) && existsSync(path) && statSync(path).isFile()) {

@@ -7,16 +7,28 @@
 // (bad run folder, bad reference folder, bad gates file).
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { junitXml } from '../analysis/junit.ts';
+import { junitXml } from '../report/junit.ts';
 import { CANDIDATE } from '../core/record.ts';
 import { compareRuns, compareSetups, regressionSamples } from '../analysis/regression.ts';
-import { summaryMarkdown } from '../analysis/summary-md.ts';
-import { analyzeFolder, analyzeRunFolderDetailed, ANALYZE_OPTIONS, GATE_FILES, interruptedReason, loadGates, readManifest, runFolderArgument, type AnalysedFolder } from './analyze.ts';
-import { formatHelp, parseOptions, str, UsageError } from './options.ts';
+import { summaryMarkdown } from '../report/summary-md.ts';
+import {
+  analyzeFolder,
+  analyzeRunFolderDetailed,
+  GATE_FILES,
+  interruptedReason,
+  loadGates,
+  readManifest,
+  type AnalysedFolder,
+} from '../pipeline/analyze-folder.ts';
+import { ANALYZE_OPTIONS, runFolderArgument } from './analyze.ts';
+import { formatHelp, parseOptions, str, UsageError } from '../core/options.ts';
 
 export const GATE_OPTIONS = {
   ...ANALYZE_OPTIONS,
-  against: str({ help: 'reference run folder: also fail when tonight\'s candidate regressed against its candidate (thresholds: regression section of the gates file)', meta: 'FOLDER' }),
+  against: str({
+    help: "reference run folder: also fail when tonight's candidate regressed against its candidate (thresholds: regression section of the gates file)",
+    meta: 'FOLDER',
+  }),
 };
 
 const USAGE = 'shadowbench gate <run-folder> [--against <reference-run-folder>] [--gates FILE]';
@@ -30,7 +42,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseOptions(GATE_OPTIONS, argv);
   const runDir = runFolderArgument(positionals, USAGE);
-  if (values.against !== undefined && resolve(values.against) === resolve(runDir)) throw new UsageError(`--against ${values.against}: is tonight's run folder itself; give the stored reference run`);
+  if (values.against !== undefined && resolve(values.against) === resolve(runDir))
+    throw new UsageError(`--against ${values.against}: is tonight's run folder itself; give the stored reference run`);
   const gates = await loadGates(values.gates); // read once; a bad gates file is named as such, not as a problem of the reference
   // The reference first (read-only): a bad reference fails the gate before tonight's folder is touched.
   let reference: AnalysedFolder | null = null;
@@ -40,12 +53,17 @@ export async function run(argv: string[]): Promise<number> {
     };
     const manifest = await readManifest(values.against).catch(named);
     const interrupted = interruptedReason(manifest);
-    if (interrupted !== null) throw new UsageError(`--against ${values.against}: the reference run was interrupted (${interrupted}); its figures cover only the part that ran: give a complete run`);
+    if (interrupted !== null)
+      throw new UsageError(
+        `--against ${values.against}: the reference run was interrupted (${interrupted}); its figures cover only the part that ran: give a complete run`,
+      );
     // Analysed with tonight's gates, so both runs use the same similarity threshold; nothing is written into the reference folder.
     reference = await analyzeFolder(values.against, { gates, manifest }).catch(named);
     const referenceCandidate = reference.report.arms.find((a) => a.arm === CANDIDATE);
     if (referenceCandidate === undefined || referenceCandidate.requests === 0) {
-      throw new UsageError(`--against ${values.against}: the reference run has no measured candidate requests (arms: ${reference.report.arms.map((a) => a.arm).join(', ')}); give a run whose candidate can be compared`);
+      throw new UsageError(
+        `--against ${values.against}: the reference run has no measured candidate requests (arms: ${reference.report.arms.map((a) => a.arm).join(', ')}); give a run whose candidate can be compared`,
+      );
     }
   }
   const against = reference;
@@ -56,7 +74,12 @@ export async function run(argv: string[]): Promise<number> {
     // report.html gets the regression section as it is written.
     ...(against !== null && {
       regression: (t: AnalysedFolder) =>
-        compareRuns(regressionSamples(t.collector, t.report), regressionSamples(against.collector, against.report), t.report.gates, t.manifest && against.manifest ? compareSetups(t.manifest, against.manifest) : null),
+        compareRuns(
+          regressionSamples(t.collector, t.report),
+          regressionSamples(against.collector, against.report),
+          t.report.gates,
+          t.manifest && against.manifest ? compareSetups(t.manifest, against.manifest) : null,
+        ),
     }),
   });
   const regression = tonight.regression;
@@ -67,6 +90,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`\nREGRESSION against ${regression.reference_run_id}: ${regression.failed ? 'FAILED' : 'none'}\n`);
     for (const r of regression.rules) process.stdout.write(`  ${r.status.toUpperCase().padEnd(7)} ${r.rule}: ${r.message}\n`);
   }
-  process.stderr.write(`gate: ${tonight.verdict}${regression ? (regression.failed ? ', regression' : ', no regression') : ''} (exit ${exitCode}); wrote ${GATE_FILES.join(', ')} to ${runDir}\n`);
+  process.stderr.write(
+    `gate: ${tonight.verdict}${regression ? (regression.failed ? ', regression' : ', no regression') : ''} (exit ${exitCode}); wrote ${GATE_FILES.join(', ')} to ${runDir}\n`,
+  );
   return exitCode;
 }

@@ -15,32 +15,77 @@ import { stringify } from 'yaml';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
 import { loadRunManifest } from '../engine/config.ts';
-import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
+import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.ts';
 import { makeDirs } from '../io/make-dirs.ts';
-import { buildK6 } from '../scripts/build.ts';
-import { checkK6Config, K6ConfigError, type K6ScriptConfig } from '../scripts/config.ts';
-import { RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
+import { buildK6 } from '../k6/build.ts';
+import { checkK6Config, K6ConfigError, type K6ScriptConfig } from '../k6/script/config.ts';
+import { RULES_NOT_IN_K6 } from '../k6/script/thresholds.ts';
 import { checkK6Mode, K6_OPTIONS } from './k6-options.ts';
-import { loadGates } from './analyze.ts';
+import { loadGates } from '../pipeline/analyze-folder.ts';
 import { k6ScriptConfig, resolvedWorkloadJsonl } from './load-k6.ts';
 import { LOAD_OPTIONS, resolveConfig } from './load.ts';
-import { formatHelp, num, parseOptions, str, UsageError } from './options.ts';
+import { formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
 
-const { model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out } = LOAD_OPTIONS;
+const {
+  model,
+  baselineModel,
+  candidateModel,
+  baselineRepeat,
+  workload,
+  format,
+  sample,
+  order,
+  qps,
+  duration,
+  requests,
+  warmup,
+  timeout,
+  stream,
+  seed,
+  out,
+} = LOAD_OPTIONS;
 
 export const K6_MANIFEST_OPTIONS = {
   // Not load's declarations: a manifest starts no simulated endpoints, so both URLs are required.
-  baseline: str({ meta: 'URL', help: 'baseline base URL as the runner pods reach it (e.g. http://vllm.llm.svc:8000); required unless --collect' }),
+  baseline: str({
+    meta: 'URL',
+    help: 'baseline base URL as the runner pods reach it (e.g. http://vllm.llm.svc:8000); required unless --collect',
+  }),
   candidate: str({ meta: 'URL', help: 'candidate base URL as the runner pods reach it; required unless --collect' }),
-  model, baselineModel, candidateModel, baselineRepeat, workload, format, sample, order, qps, duration, requests, warmup, timeout, stream, seed, out,
+  model,
+  baselineModel,
+  candidateModel,
+  baselineRepeat,
+  workload,
+  format,
+  sample,
+  order,
+  qps,
+  duration,
+  requests,
+  warmup,
+  timeout,
+  stream,
+  seed,
+  out,
   ...K6_OPTIONS,
   parallelism: num({ default: 2, integer: true, min: 1, max: 1000, help: 'k6 runner pods (each runs an equal execution segment)' }),
   name: str({ meta: 'NAME', help: 'TestRun name; its ConfigMaps are <NAME>-script and <NAME>-workload [default shadowbench-<run-id>]' }),
-  namespace: str({ meta: 'NS', help: 'Kubernetes namespace of the TestRun and its ConfigMaps [default: kubectl\'s]' }),
-  image: str({ default: 'grafana/k6:latest', meta: 'IMAGE', help: 'runner image: k6 ≥ 1.2 (resolves k6/x/sse itself when the pod has network) or a build with xk6-sse' }),
-  headersSecret: str({ meta: 'SECRET', help: 'Secret whose key SB_HEADERS holds {"<arm>": {"<header>": "<value>"}} (API keys never go into the manifest)' }),
+  namespace: str({ meta: 'NS', help: "Kubernetes namespace of the TestRun and its ConfigMaps [default: kubectl's]" }),
+  image: str({
+    default: 'grafana/k6:latest',
+    meta: 'IMAGE',
+    help: 'runner image: k6 ≥ 1.2 (resolves k6/x/sse itself when the pod has network) or a build with xk6-sse',
+  }),
+  headersSecret: str({
+    meta: 'SECRET',
+    help: 'Secret whose key SB_HEADERS holds {"<arm>": {"<header>": "<value>"}} (API keys never go into the manifest)',
+  }),
   gates: str({ meta: 'FILE', help: 'gates file whose absolute rules become k6 thresholds [default: built-in gates]' }),
-  collect: str({ meta: 'DIR', help: 'instead of writing a manifest: convert the runner logs given as arguments into DIR/records.jsonl and DIR/run.json' }),
+  collect: str({
+    meta: 'DIR',
+    help: 'instead of writing a manifest: convert the runner logs given as arguments into DIR/records.jsonl and DIR/run.json',
+  }),
 };
 
 /** Mount point of the script ConfigMap in k6-operator runner (and initializer) pods: the operator's own. */
@@ -75,7 +120,12 @@ export const POD_FILES = { config: `${SCRIPT_MOUNT}/config.json`, workload: `${W
  */
 export function manifestYaml(input: ManifestInput): string {
   const metadata = (name: string) => ({ name, ...(input.namespace !== undefined && { namespace: input.namespace }) });
-  const configMap = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(name), data });
+  const configMap = (name: string, data: Record<string, string>) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: metadata(name),
+    data,
+  });
   const scriptMapName = `${input.name}-script`;
   const workloadMapName = `${input.name}-workload`;
   const bundleBytes = Buffer.byteLength(input.bundle);
@@ -83,7 +133,7 @@ export function manifestYaml(input: ManifestInput): string {
   if (bundleBytes + configBytes > CONFIGMAP_LIMIT) {
     throw new UsageError(
       `ConfigMap ${scriptMapName} would hold ${bundleBytes + configBytes} bytes (k6 bundle ${bundleBytes} + config ${configBytes}; Kubernetes allows ${CONFIGMAP_LIMIT}): ` +
-        'the bundle itself is too large for a ConfigMap; serve the script from a volumeClaim (scripts/README.md)',
+        'the bundle itself is too large for a ConfigMap; serve the script from a volumeClaim (k6/README.md)',
     );
   }
   const workloadBytes = Buffer.byteLength(input.workloadJsonl);
@@ -91,13 +141,17 @@ export function manifestYaml(input: ManifestInput): string {
     const items = input.workloadJsonl.split('\n').filter((line) => line !== '').length;
     // Items vary in size, so the fitting count is an estimate from the mean item size, with 5 % room.
     const fitting = Math.floor((items * CONFIGMAP_LIMIT * 0.95) / workloadBytes);
-    const advice = fitting >= 1 ? `use --sample ${fitting} (about that many of its ${items} items fit) or a smaller workload` : 'use a workload with shorter items';
+    const advice =
+      fitting >= 1
+        ? `use --sample ${fitting} (about that many of its ${items} items fit) or a smaller workload`
+        : 'use a workload with shorter items';
     throw new UsageError(
       `--workload ${input.workloadSource}: the resolved workload is ${workloadBytes} bytes, more than one ConfigMap (${workloadMapName}) may hold (Kubernetes allows ${CONFIGMAP_LIMIT}); ${advice}`,
     );
   }
   const env: Array<Record<string, unknown>> = [{ name: 'SB_CONFIG_FILE', value: POD_FILES.config }];
-  if (input.headersSecret !== undefined) env.push({ name: 'SB_HEADERS', valueFrom: { secretKeyRef: { name: input.headersSecret, key: 'SB_HEADERS' } } });
+  if (input.headersSecret !== undefined)
+    env.push({ name: 'SB_HEADERS', valueFrom: { secretKeyRef: { name: input.headersSecret, key: 'SB_HEADERS' } } });
   // A fresh object per use: the YAML writer would turn a shared one into an anchor and alias.
   const pod = () => ({
     image: input.image,
@@ -161,7 +215,8 @@ async function collect(dir: string, logs: string[]): Promise<number> {
   const runDir = resolve(dir);
   const { config, base } = readRunFolder(dir, runDir);
   for (const log of logs) {
-    if (!statSync(log, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`--collect: ${log} is not a file; give the runner pods' logs (kubectl logs <pod> > file)`);
+    if (!statSync(log, { throwIfNoEntry: false })?.isFile())
+      throw new UsageError(`--collect: ${log} is not a file; give the runner pods' logs (kubectl logs <pod> > file)`);
   }
   // Records go to a temporary file first: records.jsonl appears only when the logs held records.
   const recordsFile = join(runDir, 'records.jsonl');
@@ -185,13 +240,25 @@ async function collect(dir: string, logs: string[]): Promise<number> {
     ...base,
     started_at: converted.originUnixMs === null ? base.started_at : new Date(converted.originUnixMs).toISOString(),
     ended_at: new Date().toISOString(),
-    warnings: [...base.warnings, ...k6Warnings(converted), `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`],
+    warnings: [
+      ...base.warnings,
+      ...k6Warnings(converted),
+      `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
+    ],
     dropped_iterations: dropped?.total ?? null,
-    k6: { records: converted.records, ignored_console_lines: converted.ignoredLines, instances: converted.metas, summaries: converted.summaries, parallelism_logs: logs.length },
+    k6: {
+      records: converted.records,
+      ignored_console_lines: converted.ignoredLines,
+      instances: converted.metas,
+      summaries: converted.summaries,
+      parallelism_logs: logs.length,
+    },
   };
   writeFileSync(join(runDir, 'run.json.tmp'), JSON.stringify(manifest, null, 2) + '\n');
   renameSync(join(runDir, 'run.json.tmp'), join(runDir, 'run.json'));
-  process.stderr.write(`shadowbench: ${converted.records} records from ${logs.length} runner logs (${config.run_id}) → ${recordsFile}; analyse with: npm run analyze -- ${dir}\n`);
+  process.stderr.write(
+    `shadowbench: ${converted.records} records from ${logs.length} runner logs (${config.run_id}) → ${recordsFile}; analyse with: npm run analyze -- ${dir}\n`,
+  );
   return 0;
 }
 
@@ -208,21 +275,53 @@ async function bundleText(): Promise<string> {
 
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   if (argv.includes('--help')) {
-    process.stdout.write(formatHelp('npm run k6:manifest -- --baseline URL --candidate URL [options]', 'Writes a k6-operator TestRun and two ConfigMaps (k6 bundle + config; resolved workload, each at most 1 MiB)\nfor a distributed run against the two endpoints the runner pods reach (both URLs are required: no simulated\nendpoints are started), or with --collect DIR converts the runners\' logs into that run folder.', K6_MANIFEST_OPTIONS));
+    process.stdout.write(
+      formatHelp(
+        'npm run k6:manifest -- --baseline URL --candidate URL [options]',
+        "Writes a k6-operator TestRun and two ConfigMaps (k6 bundle + config; resolved workload, each at most 1 MiB)\nfor a distributed run against the two endpoints the runner pods reach (both URLs are required: no simulated\nendpoints are started), or with --collect DIR converts the runners' logs into that run folder.",
+        K6_MANIFEST_OPTIONS,
+      ),
+    );
     return 0;
   }
   const { values: v, positionals, explicit } = parseOptions(K6_MANIFEST_OPTIONS, argv, env);
   if (v.collect !== undefined) return collect(v.collect, positionals);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]} (only --collect takes files)`);
-  if (v.baseline === undefined || v.candidate === undefined) throw new UsageError('--baseline and --candidate: both URLs are needed (the pods must reach them)');
+  if (v.baseline === undefined || v.candidate === undefined)
+    throw new UsageError('--baseline and --candidate: both URLs are needed (the pods must reach them)');
   checkK6Mode(v, explicit);
-  const loadValues = { ...Object.fromEntries(Object.entries(LOAD_OPTIONS).map(([k, o]) => [k, o.default])), ...v, arrival: 'constant', engine: 'k6', header: [], baselineHeader: [], candidateHeader: [], preflight: false, progress: false, analyze: false, workers: 0 };
+  const loadValues = {
+    ...Object.fromEntries(Object.entries(LOAD_OPTIONS).map(([k, o]) => [k, o.default])),
+    ...v,
+    arrival: 'constant',
+    engine: 'k6',
+    header: [],
+    baselineHeader: [],
+    candidateHeader: [],
+    preflight: false,
+    progress: false,
+    analyze: false,
+    workers: 0,
+  };
   // resolveConfig turns the k6 flags into the script's settings exactly as for `load --engine k6`.
-  const config = await resolveConfig(loadValues as never, explicit as never, {}, { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null });
+  const config = await resolveConfig(
+    loadValues as never,
+    explicit as never,
+    {},
+    { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null },
+  );
   // API keys from the environment would be baked nowhere: say so rather than drop them silently.
-  if (env.BASELINE_API_KEY || env.CANDIDATE_API_KEY) process.stderr.write('shadowbench: BASELINE_API_KEY / CANDIDATE_API_KEY are not put in the manifest; store headers in a Secret and pass --headers-secret\n');
+  if (env.BASELINE_API_KEY || env.CANDIDATE_API_KEY)
+    process.stderr.write(
+      'shadowbench: BASELINE_API_KEY / CANDIDATE_API_KEY are not put in the manifest; store headers in a Secret and pass --headers-secret\n',
+    );
   const scriptConfig = k6ScriptConfig(config, { workloadFile: POD_FILES.workload, summaryFile: null }, await loadGates(v.gates));
-  const name = v.name ?? `shadowbench-${config.runId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 52);
+  const name =
+    v.name ??
+    `shadowbench-${config.runId}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 52);
   const configJson = JSON.stringify(scriptConfig, null, 2) + '\n';
   // Everything is built (and checked against the ConfigMap limit) before the run folder exists, so
   // a refused manifest leaves nothing behind; the bundle goes to a temporary folder.

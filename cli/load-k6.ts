@@ -12,16 +12,16 @@ import { API_PATH } from '../core/openai.ts';
 import { createPlan } from '../core/plan.ts';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import type { Workload } from '../core/workload.ts';
+import type { Workload } from '../core/workload/workload.ts';
 import type { Gates } from '../analysis/gates.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
-import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
+import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.ts';
 import { makeDirs } from '../io/make-dirs.ts';
-import { ensureK6Bundle } from '../scripts/build.ts';
-import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../scripts/config.ts';
-import { gatesToThresholds, RULES_NOT_IN_K6 } from '../scripts/thresholds.ts';
-import { loadGates } from './analyze.ts';
-import { UsageError } from './options.ts';
+import { ensureK6Bundle } from '../k6/build.ts';
+import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../k6/script/config.ts';
+import { gatesToThresholds, RULES_NOT_IN_K6 } from '../k6/script/thresholds.ts';
+import { loadGates } from '../pipeline/analyze-folder.ts';
+import { UsageError } from '../core/options.ts';
 
 /** Exit code of a missing k6 / extension (the CLI's usage-error code). */
 export const K6_MISSING_EXIT = 2;
@@ -59,9 +59,19 @@ export function findK6(env: Record<string, string | undefined> = process.env): s
  * and gets the same items, ids and order.
  */
 export function resolvedWorkloadJsonl(workload: Workload): string {
-  return workload.items
-    .map((item) => JSON.stringify({ id: item.id, ...(item.timestamp_ms !== null && { timestamp_ms: item.timestamp_ms }), method: 'POST', url: API_PATH[item.api], body: item.body }))
-    .join('\n') + '\n';
+  return (
+    workload.items
+      .map((item) =>
+        JSON.stringify({
+          id: item.id,
+          ...(item.timestamp_ms !== null && { timestamp_ms: item.timestamp_ms }),
+          method: 'POST',
+          url: API_PATH[item.api],
+          body: item.body,
+        }),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export interface K6RunFiles {
@@ -79,7 +89,9 @@ function option<T>(config: LoadConfig, key: string, fallback: T): T {
 /** The script config for a LoadConfig (no secrets: header values travel in SB_HEADERS only). */
 export function k6ScriptConfig(config: LoadConfig, files: K6RunFiles, gates: Gates): K6ScriptConfig {
   if (config.plan.arrival !== 'constant') {
-    throw new UsageError(`--engine k6 supports --arrival constant only (k6 runs each arm as a constant-arrival-rate scenario); got --arrival ${config.plan.arrival}: use --engine node`);
+    throw new UsageError(
+      `--engine k6 supports --arrival constant only (k6 runs each arm as a constant-arrival-rate scenario); got --arrival ${config.plan.arrival}: use --engine node`,
+    );
   }
   for (const a of config.arms) {
     if (!K6_ARMS.includes(a.arm)) throw new UsageError(`--engine k6: arm ${a.arm} is not one the k6 script runs (${K6_ARMS.join(', ')})`);
@@ -216,7 +228,9 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
 
   const bin = findK6();
   if (bin === null) {
-    process.stderr.write(`${K6_INSTALL_HINT}\n  (${process.env.K6_BIN ? `K6_BIN=${process.env.K6_BIN} is not an executable file` : 'no k6 on PATH and K6_BIN is not set'})\n`);
+    process.stderr.write(
+      `${K6_INSTALL_HINT}\n  (${process.env.K6_BIN ? `K6_BIN=${process.env.K6_BIN} is not an executable file` : 'no k6 on PATH and K6_BIN is not set'})\n`,
+    );
     return { exitCode: K6_MISSING_EXIT, interrupts: interrupts.count };
   }
   const bundle = await ensureK6Bundle();
@@ -232,7 +246,9 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
     process.stderr.write('shadowbench: Ctrl-C before k6 started; k6 not run\n');
     return { exitCode: 130, interrupts: interrupts.count };
   }
-  process.stderr.write(`shadowbench: run ${config.runId} → ${runDir} (k6 ${scriptConfig.mode}; ${config.arms.map((a) => a.arm).join(', ')}; ${scriptConfig.qps}/s × ${scriptConfig.total_requests})\n  ${bin} ${args.join(' ')}\n`);
+  process.stderr.write(
+    `shadowbench: run ${config.runId} → ${runDir} (k6 ${scriptConfig.mode}; ${config.arms.map((a) => a.arm).join(', ')}; ${scriptConfig.qps}/s × ${scriptConfig.total_requests})\n  ${bin} ${args.join(' ')}\n`,
+  );
 
   const startedAt = new Date();
   let stderrTail = '';
@@ -264,8 +280,12 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
     `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
   ];
   if (code !== 0) warnings.push(`k6 exited ${code} (${K6_EXIT[code] ?? 'see k6 output'})`);
-  if (stopped === 1) warnings.push('stopped by Ctrl-C (forwarded to k6): k6 aborted the test run; requests in flight at that moment may have no record');
-  if (stopped >= 2) warnings.push('k6 killed by a second Ctrl-C: requests in flight have no record, and the k6 summary (dropped iterations, thresholds) is missing');
+  if (stopped === 1)
+    warnings.push('stopped by Ctrl-C (forwarded to k6): k6 aborted the test run; requests in flight at that moment may have no record');
+  if (stopped >= 2)
+    warnings.push(
+      'k6 killed by a second Ctrl-C: requests in flight have no record, and the k6 summary (dropped iterations, thresholds) is missing',
+    );
   const manifest: RunManifest & { dropped_iterations: number | null; k6: Record<string, unknown> } = {
     ...loadRunManifest(config, {
       started_at: new Date(converted.originUnixMs ?? startedAt.getTime()).toISOString(),
@@ -274,20 +294,33 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
       config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
       versions: { k6: version, node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
       interrupted:
-        stopped >= 2 ? 'SIGINT (second: k6 killed)'
-        : stopped === 1 ? 'SIGINT (forwarded to k6)'
-        : code === 105 ? 'SIGINT (k6 external abort)'
-        : code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})`
-        : null,
+        stopped >= 2
+          ? 'SIGINT (second: k6 killed)'
+          : stopped === 1
+            ? 'SIGINT (forwarded to k6)'
+            : code === 105
+              ? 'SIGINT (k6 external abort)'
+              : code !== 0 && code !== 99
+                ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})`
+                : null,
       warnings,
     }),
     dropped_iterations: dropped?.total ?? null,
-    k6: { exit_code: code, exit_meaning: K6_EXIT[code] ?? null, records: converted.records, ignored_console_lines: converted.ignoredLines, instances: converted.metas, summaries: converted.summaries },
+    k6: {
+      exit_code: code,
+      exit_meaning: K6_EXIT[code] ?? null,
+      records: converted.records,
+      ignored_console_lines: converted.ignoredLines,
+      instances: converted.metas,
+      summaries: converted.summaries,
+    },
   };
   const manifestFile = join(runDir, 'run.json');
   writeFileSync(`${manifestFile}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
   renameSync(`${manifestFile}.tmp`, manifestFile);
-  process.stderr.write(`shadowbench: k6 exited ${code} (${K6_EXIT[code] ?? 'error'}); ${converted.records} records in ${join(runDir, 'records.jsonl')}${dropped ? `, ${dropped.total} dropped iterations` : ''}${stopped > 0 ? ` (stopped: ${manifest.interrupted})` : ''}\n`);
+  process.stderr.write(
+    `shadowbench: k6 exited ${code} (${K6_EXIT[code] ?? 'error'}); ${converted.records} records in ${join(runDir, 'records.jsonl')}${dropped ? `, ${dropped.total} dropped iterations` : ''}${stopped > 0 ? ` (stopped: ${manifest.interrupted})` : ''}\n`,
+  );
   if (converted.records === 0) return { exitCode: stopped > 0 ? 130 : 2, interrupts: interrupts.count };
   if (stopped >= 2) return { exitCode: 130, interrupts: interrupts.count };
   return { exitCode: 0, interrupts: interrupts.count };

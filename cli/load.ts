@@ -6,31 +6,36 @@ import { join, resolve } from 'node:path';
 import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
-import { sampleWorkload, WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload.ts';
+import { sampleWorkload, WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload/workload.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
-import { analyzeRunFolder, loadGates } from './analyze.ts';
+import { analyzeRunFolder, loadGates } from '../pipeline/analyze-folder.ts';
 import { nearestExisting } from '../io/make-dirs.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
 import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
 import { preflight, PreflightError } from '../engine/preflight.ts';
 import { PRECONNECT_MAX } from '../engine/client.ts';
 import { NodeLoadRun } from '../engine/run-load.ts';
-import { startSimProcess, type SimProcess } from '../engine/sim-process.ts';
-import { COST_OPTIONS, costSpecsFromOptions } from './cost-options.ts';
+import { startSimProcess, type SimProcess } from '../sim/process.ts';
+import { COST_OPTIONS, costSpecsFromOptions } from '../analysis/cost-options.ts';
 import { checkK6Mode, K6_OPTION_KEYS, K6_OPTIONS, k6ScriptOptions } from './k6-options.ts';
 import type { K6LoadResult } from './load-k6.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from './metrics-options.ts';
-import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from './options.ts';
+import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from '../core/options.ts';
 
 const DEFAULT_DURATION_S = 30;
 
 export const LOAD_OPTIONS = {
-  baseline: str({ meta: 'URL', help: 'baseline base URL (e.g. http://10.0.0.5:8000); with neither --baseline nor --candidate, two simulated endpoints are started on loopback' }),
+  baseline: str({
+    meta: 'URL',
+    help: 'baseline base URL (e.g. http://10.0.0.5:8000); with neither --baseline nor --candidate, two simulated endpoints are started on loopback',
+  }),
   candidate: str({ meta: 'URL', help: 'candidate base URL (give both or neither, see --baseline)' }),
-  model: str({ meta: 'NAME', help: 'model name sent to every arm (default: the workload\'s)' }),
+  model: str({ meta: 'NAME', help: "model name sent to every arm (default: the workload's)" }),
   baselineModel: str({ meta: 'NAME', help: 'model name sent to the baseline (overrides --model)' }),
   candidateModel: str({ meta: 'NAME', help: 'model name sent to the candidate (overrides --model)' }),
-  baselineRepeat: bool({ help: 'also send every request to the baseline a second time at the same instant (arm baseline_repeat: the baseline\'s own output noise, A/A)' }),
+  baselineRepeat: bool({
+    help: "also send every request to the baseline a second time at the same instant (arm baseline_repeat: the baseline's own output noise, A/A)",
+  }),
   header: list({ meta: 'NAME: VALUE', help: 'extra header on every arm (API keys: use BASELINE_API_KEY / CANDIDATE_API_KEY)' }),
   baselineHeader: list({ meta: 'NAME: VALUE', help: 'extra header on the baseline (and baseline_repeat) only' }),
   candidateHeader: list({ meta: 'NAME: VALUE', help: 'extra header on the candidate only' }),
@@ -39,33 +44,101 @@ export const LOAD_OPTIONS = {
   sample: num({ integer: true, min: 1, help: 'use a seeded random subset of this many workload items [default: every item]' }),
   order: str({ default: 'sequential', choices: ITEM_ORDERS, help: 'item order: file order, or a seeded shuffle per pass' }),
   qps: num({ default: 10, min: 0.001, help: 'target rate in requests (pairs) per second; each request goes to every arm' }),
-  arrival: str({ default: 'constant', choices: ARRIVALS, help: 'constant: every 1/qps s; poisson: seeded exponential gaps; trace: the workload\'s own timestamps' }),
-  timeScale: num({ default: 1, min: 0.000001, help: 'trace arrival: multiplies the workload\'s time offsets (0.5 = twice as fast)' }),
-  duration: num({ min: 0.001, meta: 'SECONDS', help: `measured length in seconds [default ${DEFAULT_DURATION_S} s unless --requests is given, or one pass over a trace]; with --requests the shorter wins` }),
-  requests: num({ integer: true, min: 1, help: 'measured requests (pairs); with --duration the shorter wins [default: as many as --duration allows]' }),
-  warmup: num({ default: 0, integer: true, min: 0, help: 'warm-up requests sent first on the same schedule, flagged and excluded from analysis' }),
-  maxInflight: num({ default: 0, integer: true, min: 0, help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns; split across --workers, which it caps); 0 = no cap' }),
+  arrival: str({
+    default: 'constant',
+    choices: ARRIVALS,
+    help: "constant: every 1/qps s; poisson: seeded exponential gaps; trace: the workload's own timestamps",
+  }),
+  timeScale: num({ default: 1, min: 0.000001, help: "trace arrival: multiplies the workload's time offsets (0.5 = twice as fast)" }),
+  duration: num({
+    min: 0.001,
+    meta: 'SECONDS',
+    help: `measured length in seconds [default ${DEFAULT_DURATION_S} s unless --requests is given, or one pass over a trace]; with --requests the shorter wins`,
+  }),
+  requests: num({
+    integer: true,
+    min: 1,
+    help: 'measured requests (pairs); with --duration the shorter wins [default: as many as --duration allows]',
+  }),
+  warmup: num({
+    default: 0,
+    integer: true,
+    min: 0,
+    help: 'warm-up requests sent first on the same schedule, flagged and excluded from analysis',
+  }),
+  maxInflight: num({
+    default: 0,
+    integer: true,
+    min: 0,
+    help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns; split across --workers, which it caps); 0 = no cap',
+  }),
   timeout: num({ default: 60, min: 0.001, meta: 'SECONDS', help: 'per-request limit from send to the end of the response' }),
-  grace: num({ default: 10, min: 0, meta: 'SECONDS', help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)' }),
-  stream: bool({ default: true, help: 'stream responses (SSE with stream_options.include_usage); without it requests carry stream: false (no token timing)' }),
+  grace: num({
+    default: 10,
+    min: 0,
+    meta: 'SECONDS',
+    help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)',
+  }),
+  stream: bool({
+    default: true,
+    help: 'stream responses (SSE with stream_options.include_usage); without it requests carry stream: false (no token timing)',
+  }),
   // One core left to the main thread (it writes the records) and whatever shares the machine: on 2 cores
   // with the simulated endpoints, 1 sender measured p99 TTFT timestamp error 1.1-1.9 ms at 100 QPS
   // against 1.2-3.3 ms with 2 (send lag alike, 0.5-0.9 ms), and p99 send lag 2.6-4.6 ms at 200 QPS
   // against 4.9-5.3 ms.
-  workers: num({ default: Math.max(1, availableParallelism() - 1), integer: true, min: 0, max: 64, help: 'sending threads (requests dealt round-robin, both arms of a request from one thread; default: one per core but one); 0 = the main thread' }),
-  pacer: str({ default: 'spin', choices: ['clock', 'spin'] as const, help: 'how senders wake at each due instant when no response is arriving (while one is, each chunk checks the clock): spin (timer, then polling for the last 2 ms: the most precise, measured p99 send lag 0.3-0.6 ms at 100 QPS on 2 cores) or clock (a sleeping helper thread: less CPU, 0.4-1.4 ms)' }),
-  preconnect: str({ default: 'auto', meta: 'N|auto', help: `connections opened per arm per sending thread before the first send (GET /v1/models, not recorded), so the run's first second does not pay for TCP connects; auto: the requests each thread sends in its first 2 s, at most ${PRECONNECT_MAX}; 0 = none` }),
-  seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json' }),
+  workers: num({
+    default: Math.max(1, availableParallelism() - 1),
+    integer: true,
+    min: 0,
+    max: 64,
+    help: 'sending threads (requests dealt round-robin, both arms of a request from one thread; default: one per core but one); 0 = the main thread',
+  }),
+  pacer: str({
+    default: 'spin',
+    choices: ['clock', 'spin'] as const,
+    help: 'how senders wake at each due instant when no response is arriving (while one is, each chunk checks the clock): spin (timer, then polling for the last 2 ms: the most precise, measured p99 send lag 0.3-0.6 ms at 100 QPS on 2 cores) or clock (a sleeping helper thread: less CPU, 0.4-1.4 ms)',
+  }),
+  preconnect: str({
+    default: 'auto',
+    meta: 'N|auto',
+    help: `connections opened per arm per sending thread before the first send (GET /v1/models, not recorded), so the run's first second does not pay for TCP connects; auto: the requests each thread sends in its first 2 s, at most ${PRECONNECT_MAX}; 0 = none`,
+  }),
+  seed: num({
+    default: 1,
+    integer: true,
+    min: 0,
+    max: 2 ** 32 - 1,
+    help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json',
+  }),
   out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
   preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending' }),
   analyze: bool({ default: true, help: 'analyse the run folder when the run ends (without it, later: npm run analyze -- <run folder>)' }),
-  gates: str({ meta: 'FILE', help: 'gates file (JSON or YAML) with the verdict thresholds of the analysis at the end of the run; with --engine k6 its absolute rules also become k6 thresholds [default: the built-in gates]' }),
+  gates: str({
+    meta: 'FILE',
+    help: 'gates file (JSON or YAML) with the verdict thresholds of the analysis at the end of the run; with --engine k6 its absolute rules also become k6 thresholds [default: the built-in gates]',
+  }),
   progress: bool({ default: true, help: 'live progress line on stderr' }),
-  engine: str({ default: 'node', choices: ['node', 'k6'] as const, help: 'load engine: node (built in) or k6 (grafana k6 on PATH or K6_BIN; the --k6-* options apply to it only)' }),
+  engine: str({
+    default: 'node',
+    choices: ['node', 'k6'] as const,
+    help: 'load engine: node (built in) or k6 (grafana k6 on PATH or K6_BIN; the --k6-* options apply to it only)',
+  }),
   ...K6_OPTIONS,
-  baselineProfile: str({ default: 'vllm-single-node', meta: 'PROFILE', help: 'simulated baseline profile (only without --baseline/--candidate)' }),
-  candidateProfile: str({ default: 'dynamo-disaggregated', meta: 'PROFILE', help: 'simulated candidate profile (only without --baseline/--candidate)' }),
-  metrics: bool({ default: true, help: "scrape server metrics during the run into <run folder>/metrics/: every --baseline-metrics / --candidate-metrics, and the simulated endpoints' /metrics automatically" }),
+  baselineProfile: str({
+    default: 'vllm-single-node',
+    meta: 'PROFILE',
+    help: 'simulated baseline profile (only without --baseline/--candidate)',
+  }),
+  candidateProfile: str({
+    default: 'dynamo-disaggregated',
+    meta: 'PROFILE',
+    help: 'simulated candidate profile (only without --baseline/--candidate)',
+  }),
+  metrics: bool({
+    default: true,
+    help: "scrape server metrics during the run into <run folder>/metrics/: every --baseline-metrics / --candidate-metrics, and the simulated endpoints' /metrics automatically",
+  }),
   ...SERVER_METRICS_OPTIONS,
   ...COST_OPTIONS,
 };
@@ -78,12 +151,12 @@ const DESCRIPTION =
   'run.json, then analyses the folder. API keys come from BASELINE_API_KEY and CANDIDATE_API_KEY (sent as\n' +
   'Authorization: Bearer; never written anywhere). Ctrl-C stops sending, lets in-flight requests finish for\n' +
   '--grace seconds, and leaves an analysable run folder (exit 130); with --engine k6 it is forwarded to k6, which\n' +
-  'stops the test, and its records are converted and analysed the same way (scripts/README.md).\n' +
+  'stops the test, and its records are converted and analysed the same way (k6/README.md).\n' +
   'Server metrics (prefix/KV-cache hit rate, running and waiting requests, GPU utilisation) are scraped from\n' +
   'the --baseline-metrics / --candidate-metrics Prometheus endpoints (the simulated endpoints: automatically);\n' +
   'with a price per arm (--baseline-cost-per-hour, or --baseline-nodes with --gpu-hour-price...) the analysis\n' +
   'adds monthly cost and cost per 1,000 queries and per 1M output tokens at the tested load.\n' +
-  'Exit code: the analysis\' verdict (0 PROCEED, 1 INVESTIGATE; --no-analyze: 0), 2 for bad input (or, with\n' +
+  "Exit code: the analysis' verdict (0 PROCEED, 1 INVESTIGATE; --no-analyze: 0), 2 for bad input (or, with\n" +
   '--engine k6, k6 missing or no records), 130 after Ctrl-C.';
 
 const PLAN_FLAGS: Record<string, string> = { durationS: '--duration', timeScale: '--time-scale', workload: '--workload' };
@@ -96,7 +169,7 @@ function planOptions(v: LoadValues, explicit: Set<keyof LoadValues>): PlanOption
   const plan: PlanOptions = { arrival: v.arrival, seed: v.seed, order: v.order, warmup: v.warmup };
   if (v.arrival === 'trace') {
     plan.timeScale = v.timeScale;
-    if (explicit.has('qps')) usage('--qps does not apply with --arrival trace (the workload\'s timestamps set the rate; use --time-scale)');
+    if (explicit.has('qps')) usage("--qps does not apply with --arrival trace (the workload's timestamps set the rate; use --time-scale)");
   } else {
     plan.qps = v.qps;
     if (explicit.has('timeScale')) usage('--time-scale applies only with --arrival trace');
@@ -141,7 +214,10 @@ function checkEngineOptions(v: LoadValues, explicit: Set<keyof LoadValues>): voi
  * Arm → Prometheus endpoints to scrape: --baseline-metrics / --candidate-metrics, and the /metrics of
  * a built-in simulated arm given none; nothing with --no-metrics.
  */
-export function metricsTargets(v: LoadValues, endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null }): Record<string, string[]> {
+export function metricsTargets(
+  v: LoadValues,
+  endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null },
+): Record<string, string[]> {
   if (!v.metrics) return {};
   const targets = scrapeTargets(v);
   if (endpoints.baselineProfile !== null) targets.baseline ??= [`${endpoints.baseline}/metrics`];
@@ -152,7 +228,8 @@ export function metricsTargets(v: LoadValues, endpoints: { baseline: string; can
 function preconnectOption(text: string): number | 'auto' {
   if (text === 'auto') return 'auto';
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0 || n > PRECONNECT_MAX) usage(`--preconnect: expected auto or an integer 0-${PRECONNECT_MAX}, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < 0 || n > PRECONNECT_MAX)
+    usage(`--preconnect: expected auto or an integer 0-${PRECONNECT_MAX}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -161,14 +238,23 @@ function checkUrl(flag: string, url: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    usage(`${flag}: ${JSON.stringify(redactUrl(url) === '<invalid url>' ? url.slice(0, 60) : redactUrl(url))} is not a URL (expected e.g. http://10.0.0.5:8000)`);
+    usage(
+      `${flag}: ${JSON.stringify(redactUrl(url) === '<invalid url>' ? url.slice(0, 60) : redactUrl(url))} is not a URL (expected e.g. http://10.0.0.5:8000)`,
+    );
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') usage(`${flag}: expected an http:// or https:// URL, got ${parsed.protocol}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    usage(`${flag}: expected an http:// or https:// URL, got ${parsed.protocol}`);
 }
 
 /** Options as run.json shows them: header values and URL credentials removed. */
 function publicOptions(v: LoadValues): Record<string, unknown> {
-  const names = (lines: string[]) => lines.map((l) => l.slice(0, Math.max(0, l.indexOf(':'))).trim().toLowerCase());
+  const names = (lines: string[]) =>
+    lines.map((l) =>
+      l
+        .slice(0, Math.max(0, l.indexOf(':')))
+        .trim()
+        .toLowerCase(),
+    );
   return {
     ...v,
     baseline: v.baseline === undefined ? null : redactUrl(v.baseline),
@@ -199,7 +285,10 @@ export function checkOutDir(runDir: string): void {
     if (code === 'ENOTDIR') usage(`--out ${runDir}: a part of the path is a file, not a folder`);
     usage(`--out ${runDir}: cannot use ${path ?? runDir} (${code ?? (error as Error).message})`);
   }
-  if (!statSync(existing).isDirectory()) usage(existing === resolve(runDir) ? `--out ${runDir}: is a file, not a folder` : `--out ${runDir}: ${existing} is a file, not a folder`);
+  if (!statSync(existing).isDirectory())
+    usage(
+      existing === resolve(runDir) ? `--out ${runDir}: is a file, not a folder` : `--out ${runDir}: ${existing} is a file, not a folder`,
+    );
   try {
     accessSync(existing, constants.W_OK | constants.X_OK);
   } catch (error) {
@@ -219,7 +308,11 @@ export interface PreparedRun {
 }
 
 /** Reads the workload (--sample applied) and checks the plan, --preconnect, the headers and the run folder. */
-export async function prepareRun(v: LoadValues, explicit: Set<keyof LoadValues>, env: Record<string, string | undefined>): Promise<PreparedRun> {
+export async function prepareRun(
+  v: LoadValues,
+  explicit: Set<keyof LoadValues>,
+  env: Record<string, string | undefined>,
+): Promise<PreparedRun> {
   const plan = planOptions(v, explicit);
   const preconnect = preconnectOption(v.preconnect);
   let workload: Workload;
@@ -260,11 +353,27 @@ export async function resolveConfig(
 ): Promise<LoadConfig> {
   const { workload, plan, headers, preconnect, runId, runDir } = prepared ?? (await prepareRun(v, explicit, env));
   const arms: ArmTarget[] = [
-    { arm: BASELINE, url: endpoints.baseline, model: v.baselineModel ?? v.model ?? null, headers: headers.baseline, simulatedProfile: endpoints.baselineProfile },
-    { arm: CANDIDATE, url: endpoints.candidate, model: v.candidateModel ?? v.model ?? null, headers: headers.candidate, simulatedProfile: endpoints.candidateProfile },
+    {
+      arm: BASELINE,
+      url: endpoints.baseline,
+      model: v.baselineModel ?? v.model ?? null,
+      headers: headers.baseline,
+      simulatedProfile: endpoints.baselineProfile,
+    },
+    {
+      arm: CANDIDATE,
+      url: endpoints.candidate,
+      model: v.candidateModel ?? v.model ?? null,
+      headers: headers.candidate,
+      simulatedProfile: endpoints.candidateProfile,
+    },
   ];
   if (v.baselineRepeat) arms.push({ ...arms[0]!, arm: BASELINE_REPEAT, headers: { ...headers.baseline } });
-  const options: Record<string, unknown> = { ...publicOptions(v), api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''), plan };
+  const options: Record<string, unknown> = {
+    ...publicOptions(v),
+    api_keys_from_env: ['BASELINE_API_KEY', 'CANDIDATE_API_KEY'].filter((k) => (env[k] ?? '') !== ''),
+    plan,
+  };
   // The k6 settings only where k6 reads them (cli/load-k6.ts, from config.options).
   for (const key of K6_OPTION_KEYS) delete options[key];
   if (v.engine === 'k6') Object.assign(options, k6ScriptOptions(v, explicit));
@@ -295,7 +404,6 @@ interface K6Module {
   runK6Load(config: LoadConfig): Promise<K6LoadResult>;
 }
 
-
 export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   if (argv.includes('--help')) {
     process.stdout.write(formatHelp('shadowbench load [options]   (npm run load -- [options])', DESCRIPTION, LOAD_OPTIONS));
@@ -304,7 +412,9 @@ export async function run(argv: string[], env: Record<string, string | undefined
   const { values: v, positionals, explicit } = parseOptions(LOAD_OPTIONS, argv, env);
   if (positionals.length > 0) usage(`unexpected argument "${positionals[0]}"; load takes only options (see --help)`);
   if ((v.baseline === undefined) !== (v.candidate === undefined)) {
-    usage(`${v.baseline === undefined ? '--baseline' : '--candidate'} is missing: give both --baseline and --candidate, or neither to use the simulated endpoints`);
+    usage(
+      `${v.baseline === undefined ? '--baseline' : '--candidate'} is missing: give both --baseline and --candidate, or neither to use the simulated endpoints`,
+    );
   }
   if (v.baseline !== undefined) checkUrl('--baseline', v.baseline);
   if (v.candidate !== undefined) checkUrl('--candidate', v.candidate);
@@ -331,15 +441,17 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (phase === 'starting') {
       interruptedEarly = true;
       startup.abort();
-    }
-    else if (phase === 'k6') return; // runK6Load's own handler acts on it
+    } else if (phase === 'k6')
+      return; // runK6Load's own handler acts on it
     else if (phase === 'after' || loadRun === null) process.exit(130);
     else if (interrupts === 1) loadRun.stop('SIGINT');
     else loadRun.exitNow('SIGINT (second)', 130);
   };
   // Nothing to analyse: exit 130 saying so (not the analysis' "no records", exit 2).
   const interruptedBeforeSending = (runDir: string | null): number => {
-    process.stderr.write(`shadowbench: interrupted before the first request was sent; nothing recorded${runDir === null ? '' : ` (${join(runDir, 'run.json')} says so)`}\n`);
+    process.stderr.write(
+      `shadowbench: interrupted before the first request was sent; nothing recorded${runDir === null ? '' : ` (${join(runDir, 'run.json')} says so)`}\n`,
+    );
     return 130;
   };
   const sims: SimProcess[] = [];
@@ -350,7 +462,10 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (Object.keys(targets).length === 0) return;
     process.stderr.write(
       `shadowbench: scraping server metrics every ${v.metricsIntervalMs} ms: ` +
-        Object.entries(targets).map(([arm, urls]) => `${arm} ${urls.map(describeTarget).join(', ')}`).join('; ') + '\n',
+        Object.entries(targets)
+          .map(([arm, urls]) => `${arm} ${urls.map(describeTarget).join(', ')}`)
+          .join('; ') +
+        '\n',
     );
     scraping = startRunScrapers({ runDir, originNs, targets, intervalMs: v.metricsIntervalMs }).catch((error: unknown) => {
       process.stderr.write(`shadowbench: warning: server metrics not scraped: ${(error as Error).message}\n`);
@@ -367,10 +482,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
       const total = byArm.get(s.arm) ?? { scrapes: 0, gaps: 0 };
       byArm.set(s.arm, { scrapes: total.scrapes + s.scrapes, gaps: total.gaps + s.gaps });
     }
-    process.stderr.write(`shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`);
+    process.stderr.write(
+      `shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`,
+    );
   };
   if (!v.stream && v.analyze) {
-    process.stderr.write('shadowbench: note: --no-stream measures end-to-end latency only; TTFT and ITL are not measured, so the verdict cannot be PROCEED (it needs a TTFT improvement)\n');
+    process.stderr.write(
+      'shadowbench: note: --no-stream measures end-to-end latency only; TTFT and ITL are not measured, so the verdict cannot be PROCEED (it needs a TTFT improvement)\n',
+    );
   }
   try {
     process.on('SIGINT', onSigint);
@@ -381,7 +500,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       const seedArgs = ['--seed', String(v.seed)];
       const started = await Promise.all([startSimProcess(v.baselineProfile, seedArgs), startSimProcess(v.candidateProfile, seedArgs)]);
       sims.push(...started);
-      const [b, c] = started as [SimProcess, SimProcess];
+      const [b, c] = started;
       process.stderr.write(`shadowbench: simulated endpoints: baseline ${b.profile} at ${b.url}, candidate ${c.profile} at ${c.url}\n`);
       endpoints = { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
     }
@@ -406,7 +525,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (config.engine === 'k6') {
       let k6: K6Module;
       try {
-        k6 = (await import('./load-k6.ts' as string)) as K6Module;
+        k6 = await import('./load-k6.ts');
       } catch (error) {
         usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
       }
@@ -430,7 +549,9 @@ export async function run(argv: string[], env: Record<string, string | undefined
       phase = 'after';
       await stopScrapers();
       if (result.interruptedBeforeSending) return interruptedBeforeSending(config.runDir);
-      process.stderr.write(`shadowbench: ${result.sent} pair${result.sent === 1 ? '' : 's'} sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`);
+      process.stderr.write(
+        `shadowbench: ${result.sent} pair${result.sent === 1 ? '' : 's'} sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`,
+      );
     }
     for (const sim of sims.splice(0)) await sim.close();
     const code = v.analyze ? (await analyzeRunFolder(config.runDir, { gates })).exitCode : null;

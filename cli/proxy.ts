@@ -2,8 +2,8 @@
 // Prints exactly one JSON line on stdout when ready ({"event":"listening",...}); logs go to stderr.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadGates } from './analyze.ts';
-import { bool, formatHelp, num, parseOptions, str, UsageError } from './options.ts';
+import { loadGates } from '../pipeline/analyze-folder.ts';
+import { bool, formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
 import { isLoopback } from '../proxy/admin.ts';
 import { rollbackThresholds } from '../proxy/rollback.ts';
 import { parseSchedule, ScheduleError, type WeightSchedule } from '../proxy/schedule.ts';
@@ -20,14 +20,19 @@ export const PROXY_OPTIONS = {
   scheduleDaySeconds: num({ default: 86_400, min: 0.001, help: 'length of a schedule day in s (shorten only to rehearse a schedule)' }),
   shadow: bool({ default: true, help: 'send each request to the other arm too (--no-shadow: canary only, no pairs)' }),
   shadowTimeout: num({ default: 30, min: 0.001, help: 'shadow request limit in s, from send to end of response' }),
-  shadowMaxInflight: num({ default: 64, min: 1, integer: true, help: 'shadow requests in flight at most; beyond it shadows are dropped and counted' }),
+  shadowMaxInflight: num({
+    default: 64,
+    min: 1,
+    integer: true,
+    help: 'shadow requests in flight at most; beyond it shadows are dropped and counted',
+  }),
   primaryTimeout: num({ default: 600, min: 0.001, help: 'primary request limit in s (the client then sees a broken response)' }),
   checkInterval: num({ default: 30, min: 0.01, help: 'seconds between rollback checks' }),
   rollbackWindow: num({ default: 300, min: 0.01, help: 'the rollback triggers judge requests completed in the last this-many seconds' }),
   gates: str({ meta: 'FILE', help: 'gates file: rollback thresholds (rollback.*) and the minimum sample (validity.min_ok_pairs)' }),
   recordText: bool({ help: 'keep output text in records (similarity works); otherwise a sha256 of it (equality only)' }),
-  baselineModel: str({ meta: 'NAME', help: 'model name sent to the baseline (default: the client\'s)' }),
-  candidateModel: str({ meta: 'NAME', help: 'model name sent to the candidate (default: the client\'s)' }),
+  baselineModel: str({ meta: 'NAME', help: "model name sent to the baseline (default: the client's)" }),
+  candidateModel: str({ meta: 'NAME', help: "model name sent to the candidate (default: the client's)" }),
   out: str({ default: 'results', meta: 'DIR', help: 'folder holding run folders' }),
   runId: str({ meta: 'ID', help: 'run folder name [default: proxy-<UTC time>-<random>, as the load command names runs]' }),
   seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of the routing draws' }),
@@ -41,7 +46,7 @@ const HELP =
   'never waits for. Both responses are recorded in <out>/<run-id>/ (records.jsonl, run.json, routing.jsonl,\n' +
   'events.jsonl) for `npm run analyze`. Every --check-interval the rollback triggers are applied to the last\n' +
   '--rollback-window seconds; a trigger sets the weight to 0 until an operator resets it.\n\n' +
-  'Credentials: env BASELINE_API_KEY / CANDIDATE_API_KEY, when set, replace the client\'s Authorization on that arm.\n' +
+  "Credentials: env BASELINE_API_KEY / CANDIDATE_API_KEY, when set, replace the client's Authorization on that arm.\n" +
   'Admin (with --admin-listen; env SHADOWBENCH_ADMIN_TOKEN, sent as Authorization: Bearer):\n' +
   '  GET /admin/state   POST /admin/weight {"weight": 0.05}   POST /admin/reset-rollback [{"weight": 0}]\n' +
   'Records hold no prompt text; output text only with --record-text (otherwise sha256:<hex>, so similarity\n' +
@@ -50,7 +55,8 @@ const HELP =
 function hostPort(flag: string, text: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new UsageError(`${flag}: got ${JSON.stringify(text)}; expected HOST:PORT such as 127.0.0.1:8080`);
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new UsageError(`${flag}: got ${JSON.stringify(text)}; expected HOST:PORT such as 127.0.0.1:8080`);
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
@@ -63,10 +69,10 @@ function baseUrl(flag: string, text: string | undefined): string {
     throw new UsageError(`${flag}: got ${JSON.stringify(text)}; expected an http(s) URL such as http://127.0.0.1:8000`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${flag}: expected an http or https URL, got ${u.protocol}`);
-  if (u.pathname.replace(/\/+$/, '').endsWith('/v1')) throw new UsageError(`${flag}: give the base URL without /v1 (the client's path, e.g. /v1/chat/completions, is appended)`);
+  if (u.pathname.replace(/\/+$/, '').endsWith('/v1'))
+    throw new UsageError(`${flag}: give the base URL without /v1 (the client's path, e.g. /v1/chat/completions, is appended)`);
   return text;
 }
-
 
 /** The --schedule file's text; worded as --gates FILE is (cli/analyze.ts loadGates). */
 async function readScheduleFile(path: string): Promise<string> {
@@ -92,7 +98,8 @@ export async function run(argv: string[]): Promise<number> {
     const where = hostPort('--admin-listen', values.adminListen);
     if (!isLoopback(where.host)) throw new UsageError(`--admin-listen: must be a loopback address (127.0.0.1 or ::1), got ${where.host}`);
     const token = process.env.SHADOWBENCH_ADMIN_TOKEN ?? '';
-    if (token.length < 16) throw new UsageError('--admin-listen: set env SHADOWBENCH_ADMIN_TOKEN to a secret of at least 16 characters first');
+    if (token.length < 16)
+      throw new UsageError('--admin-listen: set env SHADOWBENCH_ADMIN_TOKEN to a secret of at least 16 characters first');
     admin = { ...where, token };
   }
   let schedule: WeightSchedule | null = null;
@@ -107,9 +114,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const gates = await loadGates(values.gates);
   const runId = values.runId ?? `proxy-${newRunId()}`;
-  if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UsageError(`--run-id: got ${JSON.stringify(runId)}; expected letters, digits, '.', '_' or '-'`);
+  if (!/^[A-Za-z0-9._-]+$/.test(runId))
+    throw new UsageError(`--run-id: got ${JSON.stringify(runId)}; expected letters, digits, '.', '_' or '-'`);
   const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  const env = (name: string) => (process.env[name] ? (process.env[name] as string) : null);
+  const env = (name: string) => (process.env[name] ? process.env[name] : null);
 
   let proxy: ProxyServer;
   try {
@@ -144,13 +152,26 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new UsageError(`--listen / --admin-listen: address already in use (pick another port, or 0 for any free port)`);
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new UsageError(`--listen / --admin-listen: cannot listen there (${e.code})`);
+    if (e.code === 'EADDRINUSE')
+      throw new UsageError(`--listen / --admin-listen: address already in use (pick another port, or 0 for any free port)`);
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND')
+      throw new UsageError(`--listen / --admin-listen: cannot listen there (${e.code})`);
     throw error;
   }
   const state = proxy.state();
-  process.stdout.write(JSON.stringify({ event: 'listening', url: proxy.url, admin_url: proxy.adminUrl, run_dir: proxy.runDir, weight: state.weight, source: state.source }) + '\n');
-  process.stderr.write(`proxy: ${proxy.url} → baseline + candidate, candidate weight ${state.weight} (${state.source}), shadow ${values.shadow ? 'on' : 'off'}; records in ${proxy.runDir}\n`);
+  process.stdout.write(
+    JSON.stringify({
+      event: 'listening',
+      url: proxy.url,
+      admin_url: proxy.adminUrl,
+      run_dir: proxy.runDir,
+      weight: state.weight,
+      source: state.source,
+    }) + '\n',
+  );
+  process.stderr.write(
+    `proxy: ${proxy.url} → baseline + candidate, candidate weight ${state.weight} (${state.source}), shadow ${values.shadow ? 'on' : 'off'}; records in ${proxy.runDir}\n`,
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -158,6 +179,8 @@ export async function run(argv: string[]): Promise<number> {
   process.stderr.write(`proxy: ${signal}, draining in-flight requests (up to ${values.drainTimeout} s) and flushing records\n`);
   await proxy.close(signal);
   const totals = proxy.state().totals;
-  process.stderr.write(`proxy: stopped; ${totals.requests} requests, ${totals.shadow_dropped} shadows dropped; run folder ${proxy.runDir}\n`);
+  process.stderr.write(
+    `proxy: stopped; ${totals.requests} requests, ${totals.shadow_dropped} shadows dropped; run folder ${proxy.runDir}\n`,
+  );
   return 0;
 }

@@ -109,10 +109,14 @@ export function interpretResponse(api: Api, payload: unknown): Interpreted<Whole
   const error = serverError(p);
   if (error !== null) return { ok: false, error: `server error: ${error}` };
   const choice = Array.isArray(p.choices) ? (p.choices[0] as Record<string, unknown> | undefined) : undefined;
-  if (typeof choice !== 'object' || choice === null) return { ok: false, error: 'response has no choices[0] (not an OpenAI-compatible response?)' };
+  if (typeof choice !== 'object' || choice === null)
+    return { ok: false, error: 'response has no choices[0] (not an OpenAI-compatible response?)' };
   const text = choiceText(api, choice, 'message');
   if (text === null) return { ok: false, error: api === 'chat' ? 'choices[0].message is missing' : 'choices[0].text is missing' };
-  return { ok: true, value: { text, finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null, usage: readUsage(p.usage) } };
+  return {
+    ok: true,
+    value: { text, finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null, usage: readUsage(p.usage) },
+  };
 }
 
 /** The SSE end-of-stream sentinel. */

@@ -7,7 +7,9 @@ export const MAX_MESSAGE = 300;
 
 /** The strings to scrub for a set of request headers: each value, and the token after "Bearer "; at least 6 characters. */
 export function headerSecrets(headers: Readonly<Record<string, string>>): string[] {
-  return Object.values(headers).flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')]).filter((v) => v.length >= 6);
+  return Object.values(headers)
+    .flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')])
+    .filter((v) => v.length >= 6);
 }
 
 export function scrub(text: string, secrets: readonly string[]): string {
@@ -29,7 +31,8 @@ export function errorBodyMessage(body: string): string {
   try {
     const p = JSON.parse(body) as Record<string, unknown>;
     const e = p.error;
-    if (typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).message === 'string') return (e as Record<string, string>).message as string;
+    if (typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>).message === 'string')
+      return (e as Record<string, string>).message as string;
     if (typeof e === 'string') return e;
     if (typeof p.message === 'string') return p.message;
     if (typeof p.detail === 'string') return p.detail;

@@ -6,7 +6,7 @@
 // Indices 0 .. warmup−1 are warm-up requests (flagged, sent on the same schedule, excluded from
 // analysis); the `requests` measured requests follow, so warm-up is in addition to `requests`.
 import { derivedRandom, exponential, shuffle } from './random.ts';
-import type { Workload, WorkloadItem } from './workload-common.ts';
+import type { Workload, WorkloadItem } from './workload/common.ts';
 
 export type Arrival = 'constant' | 'poisson' | 'trace';
 export const ARRIVALS: readonly Arrival[] = ['constant', 'poisson', 'trace'];
@@ -141,7 +141,10 @@ function traceSchedule(workload: Workload, timeScale: number): { schedule: Sched
   for (let k = 0; k < n; k++) {
     const item = workload.items[k]!;
     if (item.timestamp_ms === null) {
-      throw new PlanError('arrival', `arrival "trace" needs a timestamp on every item, but ${workload.source} item ${item.id} has none (use a trace file or openai lines with timestamp_ms, or arrival constant/poisson)`);
+      throw new PlanError(
+        'arrival',
+        `arrival "trace" needs a timestamp on every item, but ${workload.source} item ${item.id} has none (use a trace file or openai lines with timestamp_ms, or arrival constant/poisson)`,
+      );
     }
     timestamps[k] = item.timestamp_ms;
   }
@@ -173,8 +176,10 @@ function checkPositive(option: 'qps' | 'durationS' | 'timeScale', value: number 
 export function createPlan(workload: Workload, options: PlanOptions): RequestPlan {
   const { arrival, seed } = options;
   const order = options.order ?? 'sequential';
-  if (!ARRIVALS.includes(arrival)) throw new PlanError('arrival', `arrival must be one of ${ARRIVALS.join(', ')}, got ${JSON.stringify(arrival)}`);
-  if (!ITEM_ORDERS.includes(order)) throw new PlanError('order', `order must be one of ${ITEM_ORDERS.join(', ')}, got ${JSON.stringify(order)}`);
+  if (!ARRIVALS.includes(arrival))
+    throw new PlanError('arrival', `arrival must be one of ${ARRIVALS.join(', ')}, got ${JSON.stringify(arrival)}`);
+  if (!ITEM_ORDERS.includes(order))
+    throw new PlanError('order', `order must be one of ${ITEM_ORDERS.join(', ')}, got ${JSON.stringify(order)}`);
   if (workload.items.length === 0) throw new PlanError('workload', `${workload.source}: the workload has no items`);
   checkCount('requests', options.requests, 1);
   checkCount('warmup', options.warmup, 0);
@@ -185,7 +190,11 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
   let schedule: Schedule;
   let tracePeriodMs = 0;
   if (arrival === 'trace') {
-    if (order !== 'sequential') throw new PlanError('order', 'arrival "trace" replays items in file order; order "shuffle" would detach timestamps from their requests (use order sequential)');
+    if (order !== 'sequential')
+      throw new PlanError(
+        'order',
+        'arrival "trace" replays items in file order; order "shuffle" would detach timestamps from their requests (use order sequential)',
+      );
     const trace = traceSchedule(workload, options.timeScale ?? 1);
     schedule = trace.schedule;
     tracePeriodMs = trace.periodMs;
@@ -200,13 +209,25 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
     const n = workload.items.length;
     const startNs = schedule(warmup);
     const limitNs = options.durationS * NS_PER_S;
-    const expected = arrival !== 'trace' ? options.durationS * options.qps! : tracePeriodMs > 0 ? (limitNs / 1e6 / (options.timeScale ?? 1) / tracePeriodMs) * n : n;
-    if (expected > MAX_REQUESTS) throw new PlanError('durationS', `durationS ${options.durationS} s would hold about ${expected.toExponential(1)} requests (at most ${MAX_REQUESTS})`);
+    const expected =
+      arrival !== 'trace'
+        ? options.durationS * options.qps!
+        : tracePeriodMs > 0
+          ? (limitNs / 1e6 / (options.timeScale ?? 1) / tracePeriodMs) * n
+          : n;
+    if (expected > MAX_REQUESTS)
+      throw new PlanError(
+        'durationS',
+        `durationS ${options.durationS} s would hold about ${expected.toExponential(1)} requests (at most ${MAX_REQUESTS})`,
+      );
     // The first measured arrival at or after the limit; constant jumps near it, the others walk (O(count)).
     let j = arrival === 'constant' ? Math.min(measured, Math.max(0, Math.ceil(options.durationS * options.qps!) - 2)) : 0;
     while (j < measured && schedule(warmup + j) - startNs < limitNs) {
       if (arrival === 'trace' && tracePeriodMs === 0 && warmup + j >= n) {
-        throw new PlanError('durationS', `${workload.source} spans 0 ms, so it cannot be repeated to fill durationS ${options.durationS} s (give requests instead)`);
+        throw new PlanError(
+          'durationS',
+          `${workload.source} spans 0 ms, so it cannot be repeated to fill durationS ${options.durationS} s (give requests instead)`,
+        );
       }
       j++;
     }
@@ -215,12 +236,16 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
   const total = warmup + measured;
   if (total > MAX_REQUESTS) throw new PlanError('requests', `the plan would hold ${total} requests (at most ${MAX_REQUESTS})`);
   if (arrival === 'trace' && tracePeriodMs === 0 && total > workload.items.length) {
-    throw new PlanError('requests', `${workload.source} spans 0 ms, so it cannot be repeated: at most ${workload.items.length} requests (warm-up included) with arrival "trace"`);
+    throw new PlanError(
+      'requests',
+      `${workload.source} spans 0 ms, so it cannot be repeated: at most ${workload.items.length} requests (warm-up included) with arrival "trace"`,
+    );
   }
 
   const itemOptions: ItemOrderOptions = { order, seed };
   const scheduledNs = (index: number): number => {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= total) throw new RangeError(`request index ${index} is outside the plan (0 .. ${total - 1})`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= total)
+      throw new RangeError(`request index ${index} is outside the plan (0 .. ${total - 1})`);
     return Math.round(schedule(index));
   };
   const request = (index: number): PlannedRequest => ({

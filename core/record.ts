@@ -138,7 +138,11 @@ export function recordErrors(value: unknown): string[] {
       }
     }
   }
-  need(r.http_status === null || (isInt(r.http_status) && r.http_status >= 100 && r.http_status <= 599), 'http_status', 'an HTTP status (100-599) or null');
+  need(
+    r.http_status === null || (isInt(r.http_status) && r.http_status >= 100 && r.http_status <= 599),
+    'http_status',
+    'an HTTP status (100-599) or null',
+  );
   const outcomeProblem = outcomeError(r.outcome);
   if (outcomeProblem) errors.push(`outcome: ${outcomeProblem}`);
   if (r.usage !== null) {

@@ -58,8 +58,10 @@ export function bodyKind(status: number, streaming: boolean, contentType: string
 }
 
 const SAMPLE_CHARS = 120;
-const sample = (context: ResponseContext) => (context.bodySample === undefined ? '' : `: ${JSON.stringify(oneLine(context.bodySample).slice(0, SAMPLE_CHARS))}`);
-const contentTypeOf = (context: ResponseContext) => (context.contentType === undefined ? [] : [`content-type ${JSON.stringify(context.contentType)}`]);
+const sample = (context: ResponseContext) =>
+  context.bodySample === undefined ? '' : `: ${JSON.stringify(oneLine(context.bodySample).slice(0, SAMPLE_CHARS))}`;
+const contentTypeOf = (context: ResponseContext) =>
+  context.contentType === undefined ? [] : [`content-type ${JSON.stringify(context.contentType)}`];
 
 export class StreamRecorder {
   readonly record: RequestRecord;
@@ -150,7 +152,8 @@ export class StreamRecorder {
 
   /** The outcome the events have already decided: ok at [DONE], or (stop mode) the bad event; null while open. */
   settled(): StreamEnd | null {
-    if (this.#problem !== null) return this.#stopAtBadEvent ? { outcome: { kind: 'protocol_error', message: this.#problem }, endNs: this.#problemNs } : null;
+    if (this.#problem !== null)
+      return this.#stopAtBadEvent ? { outcome: { kind: 'protocol_error', message: this.#problem }, endNs: this.#problemNs } : null;
     if (this.#doneNs !== null) return { outcome: { kind: 'ok' }, endNs: this.#doneNs };
     return null;
   }
@@ -166,7 +169,13 @@ export class StreamRecorder {
       const why = `response is not an SSE stream${details.length > 0 ? ` (${details.join('; ')})` : ''}${sample(context)}`;
       return { outcome: { kind: 'protocol_error', message: why }, endNs: ns };
     }
-    return { outcome: { kind: 'protocol_error', message: `stream ended without [DONE] after ${this.#events} events${framing === null ? '' : ` (${framing})`}` }, endNs: ns };
+    return {
+      outcome: {
+        kind: 'protocol_error',
+        message: `stream ended without [DONE] after ${this.#events} events${framing === null ? '' : ` (${framing})`}`,
+      },
+      endNs: ns,
+    };
   }
 
   #addChunk(ns: number, cumulativeTokens: number): void {
@@ -220,17 +229,31 @@ export function contentTokens(cumulative: ArrayLike<number>): number[] | null {
  * finish_reason and outcome: ok for an OpenAI-shaped response to a non-streaming request, else protocol_error.
  * `askedForStream`: the request wanted a stream, so even a good JSON body is the wrong answer.
  */
-export function recordWholeResponse(record: RequestRecord, api: Api, body: string, askedForStream: boolean, context: ResponseContext = {}, onText?: (text: string) => void): Outcome {
+export function recordWholeResponse(
+  record: RequestRecord,
+  api: Api,
+  body: string,
+  askedForStream: boolean,
+  context: ResponseContext = {},
+  onText?: (text: string) => void,
+): Outcome {
   let payload: unknown;
   try {
     payload = JSON.parse(body);
   } catch {
     const details = contentTypeOf(context);
-    return { kind: 'protocol_error', message: `response body is not JSON${details.length > 0 ? ` (${details.join('; ')})` : ''}${sample(context)}` };
+    return {
+      kind: 'protocol_error',
+      message: `response body is not JSON${details.length > 0 ? ` (${details.join('; ')})` : ''}${sample(context)}`,
+    };
   }
   const whole = interpretResponse(api, payload);
   if (!whole.ok) return { kind: 'protocol_error', message: whole.error };
-  if (askedForStream) return { kind: 'protocol_error', message: `asked for a stream but the server answered with one JSON body (content-type ${JSON.stringify(context.contentType ?? '')})` };
+  if (askedForStream)
+    return {
+      kind: 'protocol_error',
+      message: `asked for a stream but the server answered with one JSON body (content-type ${JSON.stringify(context.contentType ?? '')})`,
+    };
   if (onText === undefined) record.output_text = whole.value.text;
   else onText(whole.value.text);
   record.finish_reason = whole.value.finishReason;

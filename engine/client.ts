@@ -149,7 +149,10 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     this.#timer = setTimeout(() => this.#timeout(), this.#o.timeoutMs);
     this.#r.sent_ns = this.#now();
     try {
-      client.dispatcher.dispatch({ origin: client.origin, path: client.pathPrefix + API_PATH[api] + client.query, method: 'POST', headers, body }, this);
+      client.dispatcher.dispatch(
+        { origin: client.origin, path: client.pathPrefix + API_PATH[api] + client.query, method: 'POST', headers, body },
+        this,
+      );
     } catch (error) {
       this.#finish({ kind: 'connection_error', message: `could not send: ${(error as Error).message}` }, this.#now());
     }
@@ -171,7 +174,10 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
         : r.headers_ns === null
           ? ['headers', `no response headers within ${s}`]
           : r.first_content_ns === null && this.#o.stream
-            ? ['first_token', `no content within ${s} (headers after ${((r.headers_ns - (r.sent_ns ?? 0)) / 1e6).toFixed(1)} ms, ${this.#stream.events} events)`]
+            ? [
+                'first_token',
+                `no content within ${s} (headers after ${((r.headers_ns - (r.sent_ns ?? 0)) / 1e6).toFixed(1)} ms, ${this.#stream.events} events)`,
+              ]
             : ['stream', `response not finished within ${s} (${this.#stream.contentChunks} content chunks received)`];
     this.#finish({ kind: 'timeout', phase, message }, this.#now());
     this.#abort('timeout');
@@ -205,7 +211,11 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     if (this.#abortWhenStarted) controller.abort(new Error('shadowbench: request ended before it was sent'));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (this.#finished) return;
     const r = this.#r;
     r.headers_ns = this.#now();
@@ -255,7 +265,13 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
         return;
       case 'not-sse':
       case 'json':
-        this.#finish(recordWholeResponse(r, this.#o.api, this.#body, this.#mode === 'not-sse', { contentType: this.#contentType, bodySample: this.#body }), t);
+        this.#finish(
+          recordWholeResponse(r, this.#o.api, this.#body, this.#mode === 'not-sse', {
+            contentType: this.#contentType,
+            bodySample: this.#body,
+          }),
+          t,
+        );
         return;
       case 'pending':
         this.#finish({ kind: 'protocol_error', message: 'response ended before its headers' }, t);
@@ -268,7 +284,14 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     const r = this.#r;
     const code = (error as { code?: string }).code;
     if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-      this.#finish({ kind: 'timeout', phase: 'connect', message: `not connected to ${this.#o.client.displayUrl} within ${this.#o.timeoutMs / 1000} s` }, t);
+      this.#finish(
+        {
+          kind: 'timeout',
+          phase: 'connect',
+          message: `not connected to ${this.#o.client.displayUrl} within ${this.#o.timeoutMs / 1000} s`,
+        },
+        t,
+      );
       return;
     }
     const what = (code && CONNECTION_WORDS[code]) ?? error.message;
@@ -279,7 +302,10 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
       this.#finish({ kind: 'http_error', status: r.http_status ?? 0, message: `${httpErrorMessage(this.#body)} (then ${what})` }, t);
     } else {
       const received = this.#mode === 'sse' ? `${this.#stream.events} events` : `${this.#body.length} body characters`;
-      this.#finish({ kind: 'connection_error', ...(code && { code }), message: `socket closed mid-stream after ${received}: ${detail}` }, t);
+      this.#finish(
+        { kind: 'connection_error', ...(code && { code }), message: `socket closed mid-stream after ${received}: ${detail}` },
+        t,
+      );
     }
   }
 
@@ -317,7 +343,13 @@ export async function preconnect(client: ArmClient, connections: number, timeout
   const path = `${client.pathPrefix}/v1/models${client.query}`;
   const one = async (): Promise<number> => {
     try {
-      const response = await client.dispatcher.request({ origin: client.origin, path, method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await client.dispatcher.request({
+        origin: client.origin,
+        path,
+        method: 'GET',
+        headers,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       await response.body.dump();
       return 1;
     } catch {
@@ -365,14 +397,32 @@ function syntheticStreamDispatcher(api: Api, events: number): Dispatcher {
  */
 export function warmUpStreamPath(api: Api, streams: number, events: number, onData: (arrived: bigint) => void = ignoreArrival): number {
   const dispatcher = syntheticStreamDispatcher(api, events);
-  const client: ArmClient = { arm: 'warm', dispatcher, origin: 'http://warm.invalid', pathPrefix: '', query: '', headers: {}, secrets: [], displayUrl: 'warm' };
+  const client: ArmClient = {
+    arm: 'warm',
+    dispatcher,
+    origin: 'http://warm.invalid',
+    pathPrefix: '',
+    query: '',
+    headers: {},
+    secrets: [],
+    displayUrl: 'warm',
+  };
   const origin = monoNow();
   let ok = 0;
   const onDone = (r: RequestRecord) => {
     if (r.outcome.kind === 'ok' && r.content_ns.length === events) ok++;
   };
   for (let i = 0; i < streams; i++) {
-    const record = emptyRecord({ run_id: 'warm', arm: 'warm', index: i, item_id: 'warm', warmup: true, source: 'node', streaming: true, scheduled_ns: 0 });
+    const record = emptyRecord({
+      run_id: 'warm',
+      arm: 'warm',
+      index: i,
+      item_id: 'warm',
+      warmup: true,
+      source: 'node',
+      streaming: true,
+      scheduled_ns: 0,
+    });
     // The options as the sender builds them (same keys, same order), so V8 compiles the handler for the
     // object shape the run's requests will have.
     new ArmRequest({ client, api, stream: true, body: '{}', requestId: 'warm', record, origin, timeoutMs: 60_000, onData, onDone }).start();

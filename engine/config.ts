@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { RECORD_SCHEMA_VERSION, type Arm } from '../core/record.ts';
 import type { PlanOptions } from '../core/plan.ts';
-import type { Workload } from '../core/workload.ts';
+import type { Workload } from '../core/workload/workload.ts';
 import { RUN_MANIFEST_VERSION, SECRET_HEADER, redactUrl, type RunManifest } from '../core/run.ts';
 
 export interface ArmTarget {
@@ -76,7 +76,9 @@ function redactHeaderText(text: string): string {
 }
 
 /** The arm list as run.json shows it: URLs without credentials, header names without values. */
-export function publicArms(arms: readonly ArmTarget[]): Array<{ arm: Arm; url: string; model: string | null; simulated_profile: string | null; header_names: string[] }> {
+export function publicArms(
+  arms: readonly ArmTarget[],
+): Array<{ arm: Arm; url: string; model: string | null; simulated_profile: string | null; header_names: string[] }> {
   return arms.map((a) => ({
     arm: a.arm,
     url: redactUrl(a.url),
@@ -93,7 +95,9 @@ export function publicArms(arms: readonly ArmTarget[]): Array<{ arm: Arm; url: s
  */
 export function loadRunManifest(
   c: LoadConfig,
-  run: Pick<RunManifest, 'engine' | 'started_at' | 'ended_at' | 'config' | 'versions' | 'interrupted' | 'mono_origin_ns'> & { warnings?: string[] },
+  run: Pick<RunManifest, 'engine' | 'started_at' | 'ended_at' | 'config' | 'versions' | 'interrupted' | 'mono_origin_ns'> & {
+    warnings?: string[];
+  },
 ): RunManifest {
   return {
     v: RUN_MANIFEST_VERSION,
@@ -116,6 +120,12 @@ export function loadRunManifest(
 
 /** Sortable and unique enough: UTC timestamp plus a short random suffix, e.g. 20260124-101530-4f9c. */
 export function newRunId(now: Date = new Date()): string {
-  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
-  return `${stamp}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-:]/g, '')
+    .replace('T', '-');
+  return `${stamp}-${Math.floor(Math.random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0')}`;
 }

@@ -21,7 +21,9 @@ export interface ProgressState {
 /** e.g. `12.0 s  sent 1200 (100.0/s)  in flight 35  | baseline ok 1180 err 0 | candidate ok 1179 err 1` */
 export function formatProgress(s: ProgressState): string {
   const rate = s.elapsedS > 0 ? s.sent / s.elapsedS : 0;
-  const arms = s.arms.map(([arm, c]) => `${arm} ok ${c.ok} err ${c.errors}${c.cancelled > 0 ? ` cancelled ${c.cancelled}` : ''}`).join(' | ');
+  const arms = s.arms
+    .map(([arm, c]) => `${arm} ok ${c.ok} err ${c.errors}${c.cancelled > 0 ? ` cancelled ${c.cancelled}` : ''}`)
+    .join(' | ');
   const queued = s.queued > 0 ? `  queued ${s.queued}` : '';
   return `${s.elapsedS.toFixed(1).padStart(6)} s  sent ${s.sent} (${rate.toFixed(1)}/s)  in flight ${s.inflight}${queued}  | ${arms}`;
 }

@@ -68,7 +68,11 @@ function emptyStats(instance: string): SenderStats {
 function versions(): Record<string, string> {
   const require = createRequire(import.meta.url);
   const out: Record<string, string> = { node: process.version };
-  for (const [name, path] of [['shadowbench', '../package.json'], ['undici', 'undici/package.json'], ['eventsource-parser', 'eventsource-parser/package.json']] as const) {
+  for (const [name, path] of [
+    ['shadowbench', '../package.json'],
+    ['undici', 'undici/package.json'],
+    ['eventsource-parser', 'eventsource-parser/package.json'],
+  ] as const) {
     try {
       out[name] = (require(path) as { version: string }).version;
     } catch {
@@ -141,7 +145,9 @@ export class NodeLoadRun {
   stop(reason: string): void {
     if (this.#interrupted !== null) return;
     this.#interrupted = reason;
-    this.#notice(`shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for the requests in flight (about ${this.#sum('inflight')}) (again to exit at once)`);
+    this.#notice(
+      `shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for the requests in flight (about ${this.#sum('inflight')}) (again to exit at once)`,
+    );
     for (const h of this.#handles) h.stop(reason, this.config.graceMs);
   }
 
@@ -165,7 +171,9 @@ export class NodeLoadRun {
     this.#progress?.stop();
     this.#interrupted ??= reason;
     // The in-flight count is the senders' last sample (every 0.5 s): "about".
-    this.#notice(`shadowbench: ${reason}: cancelling the requests in flight (about ${this.#sum('inflight')}) and exiting (again to exit without their records)`);
+    this.#notice(
+      `shadowbench: ${reason}: cancelling the requests in flight (about ${this.#sum('inflight')}) and exiting (again to exit without their records)`,
+    );
     for (const h of this.#handles) {
       h.cancel(`run stopped at once (${reason})`); // first: a drain with no grace would cancel them as "after the grace period"
       h.stop(reason, 0);
@@ -296,7 +304,10 @@ export class NodeLoadRun {
     const name = handle.instance || 'main';
     const elapsed = (Number(monoNow() - this.#origin) / 1e9).toFixed(1);
     if (stats.work > ELU_WARN && previous.work > ELU_WARN) {
-      this.#warnOnce(`busy:${name}`, `sender ${name} spent ${(stats.work * 100).toFixed(0)} % of its time working at ${elapsed} s (above ${ELU_WARN * 100} %): send times and token timestamps lag; use a lower --qps, or more --workers if the machine has idle cores (the default is one per core but one)`);
+      this.#warnOnce(
+        `busy:${name}`,
+        `sender ${name} spent ${(stats.work * 100).toFixed(0)} % of its time working at ${elapsed} s (above ${ELU_WARN * 100} %): send times and token timestamps lag; use a lower --qps, or more --workers if the machine has idle cores (the default is one per core but one)`,
+      );
     }
     if (stats.starved > STARVED_WARN && previous.starved > STARVED_WARN) {
       this.#warnOnce(
@@ -344,7 +355,13 @@ export class NodeLoadRun {
       ended_at: null,
       engine: 'node',
       // Connections opened before the first send (never recorded): per sender and arm, asked for / answered.
-      config: { ...c.options, preconnected: this.#warmUps.map((w, k) => ({ sender: this.#handles[k]?.instance || 'main', ...(w ?? { preconnect: 0, opened: {} }) })) },
+      config: {
+        ...c.options,
+        preconnected: this.#warmUps.map((w, k) => ({
+          sender: this.#handles[k]?.instance || 'main',
+          ...(w ?? { preconnect: 0, opened: {} }),
+        })),
+      },
       versions: versions(),
       interrupted: null,
       mono_origin_ns: this.#origin.toString(),
@@ -384,7 +401,14 @@ export class NodeLoadRun {
     }
     const manifest = this.#finalManifest(this.#interrupted);
     writeManifestSync(this.config.runDir, manifest);
-    return { runDir: this.config.runDir, manifest, records, sent: this.#sum('sent'), interrupted: this.#interrupted, interruptedBeforeSending };
+    return {
+      runDir: this.config.runDir,
+      manifest,
+      records,
+      sent: this.#sum('sent'),
+      interrupted: this.#interrupted,
+      interruptedBeforeSending,
+    };
   }
 }
 

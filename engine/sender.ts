@@ -12,8 +12,16 @@
 import { buildRequestBody } from '../core/openai.ts';
 import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
-import type { Workload, WorkloadItem } from '../core/workload.ts';
-import { createArmClient, createRequest, preconnect, PRECONNECT_MAX, warmUpStreamPath, type ArmClient, type InFlightRequest } from './client.ts';
+import type { Workload, WorkloadItem } from '../core/workload/workload.ts';
+import {
+  createArmClient,
+  createRequest,
+  preconnect,
+  PRECONNECT_MAX,
+  warmUpStreamPath,
+  type ArmClient,
+  type InFlightRequest,
+} from './client.ts';
 import { ClockPacer } from './clock.ts';
 import { LoadMeter, monoNow, Pacer, type PacerKind, type PacerLike } from './pacer.ts';
 import { YoungGc } from './young-gc.ts';
@@ -148,9 +156,14 @@ export class Sender {
 
   async #warmUp(): Promise<SenderWarmUp> {
     if (this.#pacer instanceof ClockPacer) await this.#pacer.ready;
-    if (this.#s.stream) for (const api of new Set(this.#s.workload.items.map((item) => item.api))) warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
-    const count = this.#s.preconnect === 'auto' ? autoPreconnect(this.#plan, this.#s.stride, this.#s.offset, this.#s.maxInflight) : this.#s.preconnect;
-    const opened = await Promise.all(this.#clients.map((c) => (count > 0 ? preconnect(c, count, Math.min(this.#s.timeoutMs, 10_000)) : 0)));
+    if (this.#s.stream)
+      for (const api of new Set(this.#s.workload.items.map((item) => item.api)))
+        warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
+    const count =
+      this.#s.preconnect === 'auto' ? autoPreconnect(this.#plan, this.#s.stride, this.#s.offset, this.#s.maxInflight) : this.#s.preconnect;
+    const opened = await Promise.all(
+      this.#clients.map((c) => (count > 0 ? preconnect(c, count, Math.min(this.#s.timeoutMs, 10_000)) : Promise.resolve(0))),
+    );
     return { preconnect: count, opened: Object.fromEntries(this.#clients.map((c, i) => [c.arm, opened[i] ?? 0])) };
   }
 
@@ -194,7 +207,8 @@ export class Sender {
       this.#launch(this.#prepare(this.#next));
       this.#next += this.#s.stride;
     }
-    if (!this.#stopped && this.#next < this.#plan.total) this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - monoNow());
+    if (!this.#stopped && this.#next < this.#plan.total)
+      this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - monoNow());
     this.#armNext();
   };
 

@@ -8,9 +8,7 @@ import type { RequestRecord } from '../core/record.ts';
 import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
 
 export type ToWorker =
-  | { type: 'start'; origin: bigint }
-  | { type: 'stop'; reason: string; graceMs: number }
-  | { type: 'cancel'; message: string };
+  { type: 'start'; origin: bigint } | { type: 'stop'; reason: string; graceMs: number } | { type: 'cancel'; message: string };
 
 export type FromWorker =
   | { type: 'ready'; warmUp: SenderWarmUp }

@@ -33,7 +33,8 @@ function gcFunction(): Gc | null {
 /** The new space's fill (0-1) of this thread's heap. */
 function youngFill(): number {
   for (const space of getHeapSpaceStatistics()) {
-    if (space.space_name === 'new_space') return space.space_size > 0 ? space.space_used_size / (space.space_used_size + space.space_available_size) : 0;
+    if (space.space_name === 'new_space')
+      return space.space_size > 0 ? space.space_used_size / (space.space_used_size + space.space_available_size) : 0;
   }
   return 0;
 }

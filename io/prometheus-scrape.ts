@@ -6,17 +6,7 @@ import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promise
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { redactUrl } from '../core/run.ts';
-import {
-  deriveServerMetrics,
-  formatServerMetrics,
-  METRICS_FILE_VERSION,
-  parseMetricsLines,
-  serverMetricsCsv,
-  type ServerMetrics,
-  type MetricSample,
-  type SampleValue,
-  type ScrapeEntry,
-} from '../analysis/server-metrics.ts';
+import { METRICS_FILE_VERSION, parseMetricsLines, type MetricSample, type SampleValue, type ScrapeEntry } from '../core/scrape-entry.ts';
 
 // parse-prometheus-text-format: a character-level port of the official Python client's parser
 // (escaping, colons in names, NaN / ±Inf, timestamps). It ships no types, hence the require.
@@ -41,7 +31,10 @@ function sampleValue(raw: string | undefined, name: string): SampleValue {
   if (raw === '+Inf' || raw === 'Inf') return '+Inf';
   if (raw === '-Inf') return '-Inf';
   const value = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw);
-  if (!Number.isFinite(value)) throw new ExpositionError(`not Prometheus text: sample ${JSON.stringify(name.slice(0, 60))} has value ${JSON.stringify(raw?.slice(0, 30))}`);
+  if (!Number.isFinite(value))
+    throw new ExpositionError(
+      `not Prometheus text: sample ${JSON.stringify(name.slice(0, 60))} has value ${JSON.stringify(raw?.slice(0, 30))}`,
+    );
   return value;
 }
 
@@ -67,7 +60,8 @@ export function parseExposition(text: string): MetricSample[] {
   }
   const samples: MetricSample[] = [];
   for (const family of families) {
-    if (!METRIC_NAME.test(family.name)) throw new ExpositionError(`not Prometheus text: bad metric name ${JSON.stringify(family.name.slice(0, 60))}`);
+    if (!METRIC_NAME.test(family.name))
+      throw new ExpositionError(`not Prometheus text: bad metric name ${JSON.stringify(family.name.slice(0, 60))}`);
     for (const metric of family.metrics) {
       samples.push({ name: family.name, labels: metric.labels ?? {}, value: sampleValue(metric.value, family.name) });
     }
@@ -184,10 +178,28 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
     let entry: ScrapeEntry;
     try {
       const samples = await fetchExposition(url, dispatcher, timeoutMs, options.keepBuckets ?? false);
-      entry = { v: METRICS_FILE_VERSION, kind: 'scrape', arm, seq, mono_ns: monoNs, wall, duration_ms: performance.now() - started, samples };
+      entry = {
+        v: METRICS_FILE_VERSION,
+        kind: 'scrape',
+        arm,
+        seq,
+        mono_ns: monoNs,
+        wall,
+        duration_ms: performance.now() - started,
+        samples,
+      };
       scrapes++;
     } catch (error) {
-      entry = { v: METRICS_FILE_VERSION, kind: 'gap', arm, seq, mono_ns: monoNs, wall, duration_ms: performance.now() - started, error: describeError(error) };
+      entry = {
+        v: METRICS_FILE_VERSION,
+        kind: 'gap',
+        arm,
+        seq,
+        mono_ns: monoNs,
+        wall,
+        duration_ms: performance.now() - started,
+        error: describeError(error),
+      };
       gaps++;
     }
     seq++;
@@ -220,7 +232,7 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
       stopping ??= (async () => {
         stopped = true;
         if (timer) clearTimeout(timer);
-        (wake as (() => void) | null)?.();
+        wake?.();
         await loop;
         if (stopOptions.finalScrape ?? true) await scrapeOnce();
         await handle.close();
@@ -274,7 +286,17 @@ export async function startRunScrapers(options: {
   try {
     for (const [arm, urls] of Object.entries(options.targets)) {
       for (let i = 0; i < urls.length; i++) {
-        scrapers.push(await startScraping({ arm, url: urls[i] as string, intervalMs: options.intervalMs, runDir: options.runDir, clock, target: i + 1, keepBuckets: options.keepBuckets ?? false }));
+        scrapers.push(
+          await startScraping({
+            arm,
+            url: urls[i] as string,
+            intervalMs: options.intervalMs,
+            runDir: options.runDir,
+            clock,
+            target: i + 1,
+            keepBuckets: options.keepBuckets ?? false,
+          }),
+        );
       }
     }
   } catch (error) {
@@ -282,17 +304,6 @@ export async function startRunScrapers(options: {
     throw error;
   }
   return { scrapers, stop: () => Promise.all(scrapers.map((s) => s.stop())) };
-}
-
-/**
- * Hook for the analysis: the server figures of every scraped arm of a run folder, the
- * server-metrics.csv text and terminal lines; `arms` is empty (and csv null) when nothing was scraped.
- */
-export async function serverMetricsForRun(runDir: string): Promise<{ arms: ServerMetrics[]; csv: string | null; lines: string[]; warnings: string[] }> {
-  const { byArm, warnings } = await readMetricsDir(runDir);
-  const order = (arm: string) => (arm === 'baseline' ? 0 : arm === 'candidate' ? 1 : 2);
-  const arms = [...byArm.entries()].sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b)).map(([arm, entries]) => deriveServerMetrics(arm, entries));
-  return { arms, csv: arms.length > 0 ? serverMetricsCsv(arms) : null, lines: arms.length > 0 ? formatServerMetrics(arms) : [], warnings };
 }
 
 /** For run.json / logs: the scrape target without credentials. */

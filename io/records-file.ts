@@ -112,7 +112,7 @@ export class RecordWriter {
     if (this.#pending.length === 0 || this.#fd === null) return;
     const bytes = Buffer.from(this.#pending.join(''));
     this.#pending = [];
-    for (let off = 0; off < bytes.length; ) off += writeSync(this.#fd, bytes, off);
+    for (let off = 0; off < bytes.length;) off += writeSync(this.#fd, bytes, off);
   }
   /** Resolves once everything written so far has reached the OS. */
   async close(): Promise<void> {

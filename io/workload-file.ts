@@ -1,6 +1,6 @@
 // Reading a workload file under Node; parsing is core/workload.ts's job (shared with k6).
 import { readFile } from 'node:fs/promises';
-import { parseWorkload, WorkloadError, type ParseWorkloadOptions, type Workload } from '../core/workload.ts';
+import { parseWorkload, WorkloadError, type ParseWorkloadOptions, type Workload } from '../core/workload/workload.ts';
 
 export type LoadWorkloadOptions = Omit<ParseWorkloadOptions, 'file'>;
 
@@ -11,7 +11,8 @@ export async function loadWorkloadFile(path: string, options: LoadWorkloadOption
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a workload file' : (error as Error).message;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a workload file' : (error as Error).message;
     throw new WorkloadError(path, null, `cannot read the workload file: ${reason}`);
   }
   return parseWorkload(text, { ...options, file: path });

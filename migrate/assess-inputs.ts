@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { BASELINE } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import { WorkloadError, type Workload, type WorkloadFormat } from '../core/workload.ts';
+import { WorkloadError, type Workload, type WorkloadFormat } from '../core/workload/workload.ts';
 import { forEachRecord } from '../io/records-file.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
 import { readMetricsDir } from '../io/prometheus-scrape.ts';
@@ -34,7 +34,8 @@ async function readJson(file: string, missing: string): Promise<unknown> {
   }
 }
 
-const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const record = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** TTFT P99 and the SLO of the baseline arm, read from summary.json (shadowbench.summary v1). */
@@ -46,7 +47,11 @@ export function ttftFromSummary(summary: unknown, arm: string): { p99: number | 
   if (!a) return { p99: null, slo: null, note: `summary.json has no "${arm}" arm` };
   const check = record(record(a.slo).ttft_p99_ms);
   const p99 = numberOrNull(check.value) ?? numberOrNull(record(record(a.metrics).ttft_ms).p99);
-  return { p99, slo: numberOrNull(check.limit), note: p99 === null ? `no TTFT was measured on the ${arm} arm (no successful streamed request)` : 'from summary.json' };
+  return {
+    p99,
+    slo: numberOrNull(check.limit),
+    note: p99 === null ? `no TTFT was measured on the ${arm} arm (no successful streamed request)` : 'from summary.json',
+  };
 }
 
 export interface GatherOptions {
@@ -60,7 +65,8 @@ export interface GatherOptions {
 export async function gatherAssessInputs(runDir: string, options: GatherOptions): Promise<AssessInputs> {
   const manifest = record(await readJson(join(runDir, 'run.json'), 'is this a run folder (results/<run-id>/)?')) as Partial<RunManifest>;
   const summary = await readJson(join(runDir, 'summary.json'), `analyse the run first: npm run analyze -- ${runDir}`);
-  const baseline = typeof record(record(summary).comparison).baseline === 'string' ? (record(record(summary).comparison).baseline as string) : BASELINE;
+  const baseline =
+    typeof record(record(summary).comparison).baseline === 'string' ? (record(record(summary).comparison).baseline as string) : BASELINE;
   const ttft = ttftFromSummary(summary, baseline);
 
   // Server metrics of the baseline arm
@@ -127,7 +133,9 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
   if (workload) {
     const reuse = prefixReuseRate(workload.items.map(promptText), options.thresholds.prefix_block_chars);
     prefixReuse = reuse?.rate ?? null;
-    prefixNote = reuse ? `${options.thresholds.prefix_block_chars}-character blocks over ${reuse.chars.toLocaleString('en-US')} prompt characters` : 'the workload prompts are empty';
+    prefixNote = reuse
+      ? `${options.thresholds.prefix_block_chars}-character blocks over ${reuse.chars.toLocaleString('en-US')} prompt characters`
+      : 'the workload prompts are empty';
   }
 
   // Arrivals: the workload's own timestamps when it has them (production traffic), else the run's send times.

@@ -4,7 +4,7 @@
 // shared prompt prefixes that KV-aware routing can exploit)? Each criterion met adds its points;
 // the score picks the recommendation. Pure: figures in, assessment out; thresholds configurable.
 import { parse as parseYaml } from 'yaml';
-import type { WorkloadItem } from '../core/workload.ts';
+import type { WorkloadItem } from '../core/workload/workload.ts';
 
 export interface AssessThresholds {
   /** GPU utilisation (mean over the run, %) above which the node is short of headroom. Guide: 75 %. */
@@ -56,7 +56,7 @@ export const DEFAULT_THRESHOLDS: AssessThresholds = {
 const RULES: Record<keyof AssessThresholds, { min: '>0' | '>=0'; max?: number; integer?: boolean; expected: string }> = {
   gpu_utilization_above_pct: { min: '>=0', max: 100, expected: 'a percentage from 0 to 100' },
   gpu_utilization_points: { min: '>=0', expected: 'a number ≥ 0' },
-  ttft_slo_ms: { min: '>0', expected: 'milliseconds > 0, or null for the analysis\'s SLO' },
+  ttft_slo_ms: { min: '>0', expected: "milliseconds > 0, or null for the analysis's SLO" },
   ttft_p99_above_slo_fraction: { min: '>0', expected: 'a fraction > 0 (0.8 = 80 % of the SLO)' },
   ttft_points: { min: '>=0', expected: 'a number ≥ 0' },
   models_at_least: { min: '>0', integer: true, expected: 'a positive integer' },
@@ -104,9 +104,10 @@ export function parseThresholds(text: string, file: string): AssessThresholds {
       (rule.max === undefined || value <= rule.max) &&
       (!rule.integer || Number.isInteger(value));
     if (!ok) throw new ThresholdsError(`${file}: ${key}: expected ${rule.expected}, got ${JSON.stringify(value)}`);
-    (out as unknown as Record<string, number>)[key] = value as number;
+    (out as unknown as Record<string, number>)[key] = value;
   }
-  if (out.pilot_at_score > out.migrate_at_score) throw new ThresholdsError(`${file}: pilot_at_score (${out.pilot_at_score}) must not exceed migrate_at_score (${out.migrate_at_score})`);
+  if (out.pilot_at_score > out.migrate_at_score)
+    throw new ThresholdsError(`${file}: pilot_at_score (${out.pilot_at_score}) must not exceed migrate_at_score (${out.migrate_at_score})`);
   return out;
 }
 
@@ -160,38 +161,71 @@ export function assess(inputs: AssessInputs, t: AssessThresholds = DEFAULT_THRES
   const add = (name: Criterion['name'], met: boolean | null, points: number, reason: string) =>
     criteria.push({ name, met, points: met === true ? points : 0, reason });
 
-  if (inputs.gpu_utilization_pct === null) add('gpu_utilization', null, t.gpu_utilization_points, `GPU utilisation not measured: ${inputs.gpu_note}`);
+  if (inputs.gpu_utilization_pct === null)
+    add('gpu_utilization', null, t.gpu_utilization_points, `GPU utilisation not measured: ${inputs.gpu_note}`);
   else {
     const met = inputs.gpu_utilization_pct > t.gpu_utilization_above_pct;
-    add('gpu_utilization', met, t.gpu_utilization_points, `GPU utilisation ${fix(inputs.gpu_utilization_pct)} % ${met ? '>' : '≤'} ${t.gpu_utilization_above_pct} %${met ? ': the node is approaching its limit' : ': headroom left'}`);
+    add(
+      'gpu_utilization',
+      met,
+      t.gpu_utilization_points,
+      `GPU utilisation ${fix(inputs.gpu_utilization_pct)} % ${met ? '>' : '≤'} ${t.gpu_utilization_above_pct} %${met ? ': the node is approaching its limit' : ': headroom left'}`,
+    );
   }
 
   const slo = t.ttft_slo_ms ?? inputs.ttft_slo_ms;
   if (inputs.ttft_p99_ms === null || slo === null) {
-    add('ttft_p99', null, t.ttft_points, `TTFT P99 not measured: ${inputs.ttft_p99_ms === null ? inputs.ttft_note : 'no SLO (set ttft_slo_ms)'}`);
+    add(
+      'ttft_p99',
+      null,
+      t.ttft_points,
+      `TTFT P99 not measured: ${inputs.ttft_p99_ms === null ? inputs.ttft_note : 'no SLO (set ttft_slo_ms)'}`,
+    );
   } else {
     const limit = slo * t.ttft_p99_above_slo_fraction;
     const met = inputs.ttft_p99_ms > limit;
     const over = inputs.ttft_p99_ms > slo ? ' (over the SLO)' : '';
-    add('ttft_p99', met, t.ttft_points, `TTFT P99 ${fix(inputs.ttft_p99_ms)} ms ${met ? '>' : '≤'} ${fix(t.ttft_p99_above_slo_fraction * 100, 0)} % of the ${slo} ms SLO${met ? `: approaching the SLO${over}` : ''}`);
+    add(
+      'ttft_p99',
+      met,
+      t.ttft_points,
+      `TTFT P99 ${fix(inputs.ttft_p99_ms)} ms ${met ? '>' : '≤'} ${fix(t.ttft_p99_above_slo_fraction * 100, 0)} % of the ${slo} ms SLO${met ? `: approaching the SLO${over}` : ''}`,
+    );
   }
 
   if (inputs.models === null) add('models', null, t.models_points, `models not counted: ${inputs.models_note}`);
   else {
     const met = inputs.models.length >= t.models_at_least;
-    add('models', met, t.models_points, `${inputs.models.length} model${inputs.models.length === 1 ? '' : 's'} served${met ? ` (≥ ${t.models_at_least}): multi-model serving shares one cluster` : ` (< ${t.models_at_least})`}`);
+    add(
+      'models',
+      met,
+      t.models_points,
+      `${inputs.models.length} model${inputs.models.length === 1 ? '' : 's'} served${met ? ` (≥ ${t.models_at_least}): multi-model serving shares one cluster` : ` (< ${t.models_at_least})`}`,
+    );
   }
 
-  if (inputs.peak_to_average === null) add('peak_to_average', null, t.peak_to_average_points, `peak-to-average arrivals not measured: ${inputs.peak_to_average_note}`);
+  if (inputs.peak_to_average === null)
+    add('peak_to_average', null, t.peak_to_average_points, `peak-to-average arrivals not measured: ${inputs.peak_to_average_note}`);
   else {
     const met = inputs.peak_to_average > t.peak_to_average_above;
-    add('peak_to_average', met, t.peak_to_average_points, `peak-to-average arrival ratio ${fix(inputs.peak_to_average, 2)} ${met ? '>' : '≤'} ${t.peak_to_average_above} (${inputs.peak_to_average_note})${met ? ': bursty traffic, autoscaling pays' : ''}`);
+    add(
+      'peak_to_average',
+      met,
+      t.peak_to_average_points,
+      `peak-to-average arrival ratio ${fix(inputs.peak_to_average, 2)} ${met ? '>' : '≤'} ${t.peak_to_average_above} (${inputs.peak_to_average_note})${met ? ': bursty traffic, autoscaling pays' : ''}`,
+    );
   }
 
-  if (inputs.prefix_reuse === null) add('prefix_reuse', null, t.prefix_reuse_points, `prefix reuse not measured: ${inputs.prefix_reuse_note}`);
+  if (inputs.prefix_reuse === null)
+    add('prefix_reuse', null, t.prefix_reuse_points, `prefix reuse not measured: ${inputs.prefix_reuse_note}`);
   else {
     const met = inputs.prefix_reuse > t.prefix_reuse_above;
-    add('prefix_reuse', met, t.prefix_reuse_points, `prefix reuse ${pct(inputs.prefix_reuse)} of prompt text ${met ? '>' : '≤'} ${pct(t.prefix_reuse_above)} (${inputs.prefix_reuse_note})${met ? ': KV-aware routing keeps shared prefixes hot' : ''}`);
+    add(
+      'prefix_reuse',
+      met,
+      t.prefix_reuse_points,
+      `prefix reuse ${pct(inputs.prefix_reuse)} of prompt text ${met ? '>' : '≤'} ${pct(t.prefix_reuse_above)} (${inputs.prefix_reuse_note})${met ? ': KV-aware routing keeps shared prefixes hot' : ''}`,
+    );
   }
 
   const score = criteria.reduce((sum, c) => sum + c.points, 0);
@@ -213,7 +247,8 @@ export function formatAssessment(a: Assessment): string[] {
   const mark = (c: Criterion) => (c.met === true ? `+${c.points}` : c.met === false ? ' 0' : ' ?');
   const lines = [`Should we migrate? run ${a.run_id}`, ''];
   for (const c of a.criteria) lines.push(`  ${mark(c).padStart(3)}  ${c.reason}`);
-  if (a.inputs.server_prefix_cache_hit_rate !== null) lines.push(`       (server prefix-cache hit rate during the run: ${pct(a.inputs.server_prefix_cache_hit_rate)})`);
+  if (a.inputs.server_prefix_cache_hit_rate !== null)
+    lines.push(`       (server prefix-cache hit rate during the run: ${pct(a.inputs.server_prefix_cache_hit_rate)})`);
   lines.push('', `Score ${a.score} / ${a.max_score} → ${a.recommendation}`, a.summary);
   return lines;
 }
@@ -244,7 +279,11 @@ export function promptText(item: WorkloadItem): string {
   const body = item.body;
   if (item.api === 'completions') {
     const prompt = body.prompt;
-    return typeof prompt === 'string' ? prompt : Array.isArray(prompt) ? prompt.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('\n') : '';
+    return typeof prompt === 'string'
+      ? prompt
+      : Array.isArray(prompt)
+        ? prompt.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('\n')
+        : '';
   }
   const messages = Array.isArray(body.messages) ? body.messages : [];
   return messages

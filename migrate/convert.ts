@@ -57,15 +57,25 @@ export function convertToDynamo(config: VllmServeConfig, options: ConvertOptions
   const notes: string[] = [];
 
   if (nodeCount > 1) {
-    notes.push(`a worker needs ${gpusPerWorker} GPUs (> ${gpusPerNode} per node): multinode.nodeCount ${nodeCount}, ${gpuLimit} GPUs per node`);
-    if (gpusPerWorker % gpusPerNode !== 0) warnings.push(`${gpusPerWorker} GPUs per worker do not fill ${nodeCount} nodes of ${gpusPerNode} evenly; check the tensor / pipeline split`);
+    notes.push(
+      `a worker needs ${gpusPerWorker} GPUs (> ${gpusPerNode} per node): multinode.nodeCount ${nodeCount}, ${gpuLimit} GPUs per node`,
+    );
+    if (gpusPerWorker % gpusPerNode !== 0)
+      warnings.push(
+        `${gpusPerWorker} GPUs per worker do not fill ${nodeCount} nodes of ${gpusPerNode} evenly; check the tensor / pipeline split`,
+      );
   }
   if (config.dataParallel > 1) notes.push(`--data-parallel-size ${config.dataParallel} became ${config.dataParallel} worker replicas`);
   const kvRouting = config.prefixCaching !== false && (config.dataParallel > 1 || strategy === 'disaggregated');
-  if (kvRouting) notes.push('KV-aware routing (DYN_ROUTER_MODE=kv) on the Frontend: with several workers it sends requests to the one holding their prefix');
+  if (kvRouting)
+    notes.push(
+      'KV-aware routing (DYN_ROUTER_MODE=kv) on the Frontend: with several workers it sends requests to the one holding their prefix',
+    );
   if (config.prefixCaching === false) notes.push('prefix caching stays off, as in the vLLM command (--no-enable-prefix-caching)');
   if (strategy === 'disaggregated') {
-    notes.push('disaggregated: one prefill and one decode pool with the same engine arguments; size the pools from measured prefill / decode load before production');
+    notes.push(
+      'disaggregated: one prefill and one decode pool with the same engine arguments; size the pools from measured prefill / decode load before production',
+    );
   }
 
   const worker = (subComponentType: 'decode' | 'prefill' | null, extraArgs: string[]) => {

@@ -64,9 +64,20 @@ const SHAPE_FLAGS: Record<string, FlagSpec> = {
 /** Flags understood but not carried over, with the reason shown to the user. */
 const NOT_CARRIED: Record<string, { kind: Kind; reason: string; secret?: boolean }> = {
   host: { kind: 'string', reason: 'HTTP server flag: the Dynamo Frontend serves HTTP' },
-  port: { kind: 'int', reason: 'HTTP server flag: the Dynamo Frontend listens on 8000; expose another port in its Service if clients need it' },
-  'api-key': { kind: 'string', secret: true, reason: 'the Dynamo Frontend has no API-key check: put authentication in the gateway, and the key in a Secret' },
-  'hf-token': { kind: 'string', secret: true, reason: 'secret on the command line: give the worker a Secret (envFromSecret: hf-token-secret holds HF_TOKEN)' },
+  port: {
+    kind: 'int',
+    reason: 'HTTP server flag: the Dynamo Frontend listens on 8000; expose another port in its Service if clients need it',
+  },
+  'api-key': {
+    kind: 'string',
+    secret: true,
+    reason: 'the Dynamo Frontend has no API-key check: put authentication in the gateway, and the key in a Secret',
+  },
+  'hf-token': {
+    kind: 'string',
+    secret: true,
+    reason: 'secret on the command line: give the worker a Secret (envFromSecret: hf-token-secret holds HF_TOKEN)',
+  },
   'uvicorn-log-level': { kind: 'string', reason: 'HTTP server flag: the Dynamo Frontend serves HTTP' },
   'allowed-origins': { kind: 'string', reason: 'HTTP server flag (CORS): configure it on the Frontend / gateway' },
   'allowed-methods': { kind: 'string', reason: 'HTTP server flag (CORS): configure it on the Frontend / gateway' },
@@ -76,11 +87,14 @@ const NOT_CARRIED: Record<string, { kind: Kind; reason: string; secret?: boolean
   'root-path': { kind: 'string', reason: 'HTTP server flag: the Dynamo Frontend serves HTTP' },
   'disable-log-requests': { kind: 'bool', reason: 'vLLM API-server logging flag; the Frontend logs requests itself' },
   'enable-log-requests': { kind: 'bool', reason: 'vLLM API-server logging flag; the Frontend logs requests itself' },
-  'chat-template': { kind: 'string', reason: 'applied by the Dynamo Frontend from the model\'s tokenizer config; a custom template must be baked into the model files' },
+  'chat-template': {
+    kind: 'string',
+    reason: "applied by the Dynamo Frontend from the model's tokenizer config; a custom template must be baked into the model files",
+  },
   'response-role': { kind: 'string', reason: 'vLLM API-server flag with no Dynamo equivalent' },
   'enable-auto-tool-choice': { kind: 'bool', reason: 'tool calling is configured on the Dynamo worker with --dyn-tool-call-parser' },
-  'tool-call-parser': { kind: 'string', reason: 'Dynamo names this --dyn-tool-call-parser; its parser names may differ from vLLM\'s' },
-  'reasoning-parser': { kind: 'string', reason: 'Dynamo names this --dyn-reasoning-parser; its parser names may differ from vLLM\'s' },
+  'tool-call-parser': { kind: 'string', reason: "Dynamo names this --dyn-tool-call-parser; its parser names may differ from vLLM's" },
+  'reasoning-parser': { kind: 'string', reason: "Dynamo names this --dyn-reasoning-parser; its parser names may differ from vLLM's" },
   'download-dir': { kind: 'string', reason: 'a path on the old host: mount a model cache volume in extraPodSpec instead' },
 };
 
@@ -137,7 +151,12 @@ function checkValue(flag: string, spec: FlagSpec, raw: string): string {
         : kind;
   if (spec.kind === 'int' || spec.kind === 'float' || spec.kind === 'model-len') {
     const value = spec.kind === 'model-len' ? parseModelLen(raw) : raw.trim() === '' ? Number.NaN : Number(raw);
-    const expected = spec.kind === 'float' ? range('a number') : spec.kind === 'model-len' ? range('an integer (1k = 1000, 1K = 1024 accepted)') : range('an integer');
+    const expected =
+      spec.kind === 'float'
+        ? range('a number')
+        : spec.kind === 'model-len'
+          ? range('an integer (1k = 1000, 1K = 1024 accepted)')
+          : range('an integer');
     if (value === null || !Number.isFinite(value)) throw bad(expected);
     if (spec.kind !== 'float' && !Number.isInteger(value)) throw bad(expected);
     if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) throw bad(expected);
@@ -148,7 +167,8 @@ function checkValue(flag: string, spec: FlagSpec, raw: string): string {
   return raw;
 }
 
-const looksLikeFlag = (word: string | undefined): boolean => word !== undefined && word.startsWith('-') && word.length > 1 && !/^-\d/.test(word);
+const looksLikeFlag = (word: string | undefined): boolean =>
+  word !== undefined && word.startsWith('-') && word.length > 1 && !/^-\d/.test(word);
 
 function redactEnv(assignment: string): string {
   const eq = assignment.indexOf('=');
@@ -180,7 +200,8 @@ function locateArgs(words: string[]): Located {
   if (head === undefined) throw new ConvertError('empty input: expected a vLLM serve command line or its arguments');
   const base = head.split('/').pop() as string;
   if (base === 'vllm') {
-    if (rest[1] !== 'serve') throw new ConvertError(`"vllm ${rest[1] ?? ''}" is not a serving command; expected "vllm serve MODEL [--flag value ...]"`);
+    if (rest[1] !== 'serve')
+      throw new ConvertError(`"vllm ${rest[1] ?? ''}" is not a serving command; expected "vllm serve MODEL [--flag value ...]"`);
     const positional = rest[2] !== undefined && !looksLikeFlag(rest[2]) ? rest[2] : null;
     return { args: rest.slice(positional === null ? 2 : 3), positionalModel: positional, env, wrapper: [], launcher: 'vllm serve' };
   }
@@ -188,15 +209,28 @@ function locateArgs(words: string[]): Located {
     const m = rest.indexOf('-m');
     const module = m === -1 ? undefined : rest[m + 1];
     if (module !== 'vllm.entrypoints.openai.api_server' && module !== 'vllm.entrypoints.api_server') {
-      throw new ConvertError(`"${rest.slice(0, 3).join(' ')}" is not a vLLM server; expected "python -m vllm.entrypoints.openai.api_server --model MODEL ..."`);
+      throw new ConvertError(
+        `"${rest.slice(0, 3).join(' ')}" is not a vLLM server; expected "python -m vllm.entrypoints.openai.api_server --model MODEL ..."`,
+      );
     }
     return { args: rest.slice(m + 2), positionalModel: null, env, wrapper: [], launcher: `${head} -m ${module}` };
   }
   if (base === 'docker' || base === 'podman') {
     const image = rest.findIndex((w, k) => k > 0 && /^([\w.-]+(:\d+)?\/)?vllm\/vllm-openai(:[\w.-]+)?(@sha256:[0-9a-f]+)?$/.test(w));
-    if (image === -1) throw new ConvertError(`"${base} ${rest[1] ?? ''} ..." does not run the vllm/vllm-openai image; expected "docker run ... vllm/vllm-openai[:tag] --model MODEL ..."`);
+    if (image === -1)
+      throw new ConvertError(
+        `"${base} ${rest[1] ?? ''} ..." does not run the vllm/vllm-openai image; expected "docker run ... vllm/vllm-openai[:tag] --model MODEL ..."`,
+      );
     const options = rest.slice(1, image).map((w) => (ENV_ASSIGNMENT.test(w) ? redactEnv(w) : w));
-    const wrapper = options.length > 0 ? [{ item: `${base} ${options.join(' ')}`, reason: 'container runtime options, not vLLM arguments: GPUs, ports, volumes and environment are set in the Kubernetes spec' }] : [];
+    const wrapper =
+      options.length > 0
+        ? [
+            {
+              item: `${base} ${options.join(' ')}`,
+              reason: 'container runtime options, not vLLM arguments: GPUs, ports, volumes and environment are set in the Kubernetes spec',
+            },
+          ]
+        : [];
     return { args: rest.slice(image + 1), positionalModel: null, env, wrapper, launcher: `${base} ${rest[image]}` };
   }
   if (looksLikeFlag(head)) return { args: rest, positionalModel: null, env, wrapper: [], launcher: '' };
@@ -214,7 +248,10 @@ export function configYamlToArgs(text: string, file: string): string[] {
     throw new ConvertError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
   }
   if (doc === null || doc === undefined) return [];
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConvertError(`${file}: expected a mapping of vLLM flags (e.g. "model: meta-llama/Llama-3.1-8B-Instruct"), got ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConvertError(
+      `${file}: expected a mapping of vLLM flags (e.g. "model: meta-llama/Llama-3.1-8B-Instruct"), got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+    );
   const args: string[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const flag = `--${normalise(key)}`;
@@ -241,9 +278,12 @@ export function commandWords(text: string, file: string): string[] {
  * Parses the words of a vLLM serving command. `readConfig(path)` returns the text of a file named
  * by `--config` (vLLM's YAML config; command-line flags override it, as in vLLM).
  */
-export function parseVllmCommand(words: string[], readConfig: (path: string) => string = () => {
-  throw new ConvertError('--config needs a file, and none can be read here');
-}): VllmServeConfig {
+export function parseVllmCommand(
+  words: string[],
+  readConfig: (path: string) => string = () => {
+    throw new ConvertError('--config needs a file, and none can be read here');
+  },
+): VllmServeConfig {
   const located = locateArgs(words);
   const notTranslated: NotTranslated[] = [...located.wrapper];
   const engine = new Map<string, string[]>();
@@ -257,8 +297,13 @@ export function parseVllmCommand(words: string[], readConfig: (path: string) => 
   for (const assignment of located.env) {
     const eq = assignment.indexOf('=');
     const name = assignment.slice(0, eq);
-    if (SECRET_NAME.test(name)) notTranslated.push({ item: redactEnv(assignment), reason: 'secret in the environment: put it in a Kubernetes Secret (envFromSecret) instead' });
-    else if (name === 'CUDA_VISIBLE_DEVICES') notTranslated.push({ item: assignment, reason: 'GPU selection is done by the resources.limits.gpu request' });
+    if (SECRET_NAME.test(name))
+      notTranslated.push({
+        item: redactEnv(assignment),
+        reason: 'secret in the environment: put it in a Kubernetes Secret (envFromSecret) instead',
+      });
+    else if (name === 'CUDA_VISIBLE_DEVICES')
+      notTranslated.push({ item: assignment, reason: 'GPU selection is done by the resources.limits.gpu request' });
     else env.push({ name, value: assignment.slice(eq + 1) });
   }
 
@@ -291,7 +336,8 @@ export function parseVllmCommand(words: string[], readConfig: (path: string) => 
       let values: string[] = [];
       if (kind === 'bool') {
         if (inline !== undefined) {
-          if (!/^(true|false|1|0)$/i.test(inline)) throw new ConvertError(`${flagText}: got ${JSON.stringify(inline)}; it is a switch (use ${flagText} or --no-${name})`);
+          if (!/^(true|false|1|0)$/i.test(inline))
+            throw new ConvertError(`${flagText}: got ${JSON.stringify(inline)}; it is a switch (use ${flagText} or --no-${name})`);
           if (/^(false|0)$/i.test(inline)) negated = !negated;
         }
       } else if (kind === 'strings') {
@@ -317,13 +363,20 @@ export function parseVllmCommand(words: string[], readConfig: (path: string) => 
       if (!fromConfig) sourceParts.push(display);
       if (spec && name !== null && name in ENGINE_FLAGS) {
         if (kind === 'bool') engine.set(name, [negated ? 'false' : 'true']);
-        else engine.set(name, values.map((v) => checkValue(name as string, spec, v)));
+        else
+          engine.set(
+            name,
+            values.map((v) => checkValue(name, spec, v)),
+          );
       } else if (spec && name !== null) {
         shape.set(name, checkValue(name, spec, values[0] as string));
       } else if (carried) {
         if (!(kind === 'bool' && negated)) notTranslated.push({ item: display, reason: carried.reason });
       } else {
-        notTranslated.push({ item: display, reason: 'unknown to this converter: not carried over; add it to the worker args by hand if Dynamo\'s vLLM worker accepts it' });
+        notTranslated.push({
+          item: display,
+          reason: "unknown to this converter: not carried over; add it to the worker args by hand if Dynamo's vLLM worker accepts it",
+        });
       }
     }
   };

@@ -52,13 +52,15 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   } catch {
     throw new TrafficError('body is not JSON (expected an object such as {"weight": 0.1})');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TrafficError('body must be a JSON object such as {"weight": 0.1}');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TrafficError('body must be a JSON object such as {"weight": 0.1}');
   return value as Record<string, unknown>;
 }
 
 function weightField(body: Record<string, unknown>, required: boolean): number | undefined {
   if (body.weight === undefined && !required) return undefined;
-  if (typeof body.weight !== 'number') throw new TrafficError(`weight: expected a number from 0 to 1, got ${JSON.stringify(body.weight) ?? 'nothing'}`);
+  if (typeof body.weight !== 'number')
+    throw new TrafficError(`weight: expected a number from 0 to 1, got ${JSON.stringify(body.weight) ?? 'nothing'}`);
   return body.weight;
 }
 

@@ -104,7 +104,12 @@ export class ResponseRecorder {
         break;
       case 'json':
       case 'not-sse':
-        this.#finish(recordWholeResponse(this.record, this.#api, this.#body, this.#mode === 'not-sse', { contentType: this.#contentType }, (text) => this.#addText(text)), ns);
+        this.#finish(
+          recordWholeResponse(this.record, this.#api, this.#body, this.#mode === 'not-sse', { contentType: this.#contentType }, (text) =>
+            this.#addText(text),
+          ),
+          ns,
+        );
         break;
       case 'pending':
         this.#finish({ kind: 'protocol_error', message: 'response ended before its headers' }, ns);

@@ -50,19 +50,32 @@ export function evaluateRollback(window: WindowStats, thresholds: RollbackThresh
   const skipped: string[] = [];
   const { baseline, candidate } = window;
   if (!enough(candidate, thresholds.minRequests)) {
-    skipped.push(`error and timeout rates: ${candidate.requests} candidate requests in the last ${window.window_s} s (< ${thresholds.minRequests})`);
+    skipped.push(
+      `error and timeout rates: ${candidate.requests} candidate requests in the last ${window.window_s} s (< ${thresholds.minRequests})`,
+    );
   } else {
     const errorRate = candidate.errors / candidate.requests;
     if (errorRate > thresholds.maxCandidateErrorRate) {
-      reasons.push(`candidate error rate ${pct(errorRate)} (${candidate.errors}/${candidate.requests}) > ${pct(thresholds.maxCandidateErrorRate)}`);
+      reasons.push(
+        `candidate error rate ${pct(errorRate)} (${candidate.errors}/${candidate.requests}) > ${pct(thresholds.maxCandidateErrorRate)}`,
+      );
     }
     const timeoutRate = candidate.timeouts / candidate.requests;
     if (timeoutRate > thresholds.maxCandidateTimeoutRate) {
-      reasons.push(`candidate timeout rate ${pct(timeoutRate)} (${candidate.timeouts}/${candidate.requests}) > ${pct(thresholds.maxCandidateTimeoutRate)}`);
+      reasons.push(
+        `candidate timeout rate ${pct(timeoutRate)} (${candidate.timeouts}/${candidate.requests}) > ${pct(thresholds.maxCandidateTimeoutRate)}`,
+      );
     }
   }
-  if (candidate.ttft_samples < thresholds.minRequests || baseline.ttft_samples < thresholds.minRequests || candidate.ttft_p99_ms === null || baseline.ttft_p99_ms === null) {
-    skipped.push(`TTFT P99 ratio: ${candidate.ttft_samples} candidate / ${baseline.ttft_samples} baseline successful requests (< ${thresholds.minRequests})`);
+  if (
+    candidate.ttft_samples < thresholds.minRequests ||
+    baseline.ttft_samples < thresholds.minRequests ||
+    candidate.ttft_p99_ms === null ||
+    baseline.ttft_p99_ms === null
+  ) {
+    skipped.push(
+      `TTFT P99 ratio: ${candidate.ttft_samples} candidate / ${baseline.ttft_samples} baseline successful requests (< ${thresholds.minRequests})`,
+    );
   } else if (baseline.ttft_p99_ms > 0 && candidate.ttft_p99_ms > thresholds.maxTtftP99Ratio * baseline.ttft_p99_ms) {
     const ratio = candidate.ttft_p99_ms / baseline.ttft_p99_ms;
     reasons.push(

@@ -51,7 +51,12 @@ export function parseSchedule(text: string, file: string): WeightSchedule {
     }
     if (doc.start !== undefined) {
       const start = doc.start instanceof Date ? doc.start.getTime() : typeof doc.start === 'string' ? Date.parse(doc.start) : Number.NaN;
-      if (!Number.isFinite(start)) throw new ScheduleError(file, 'start', `expected an ISO-8601 date such as "2025-06-02T09:00:00Z", got ${JSON.stringify(doc.start)}`);
+      if (!Number.isFinite(start))
+        throw new ScheduleError(
+          file,
+          'start',
+          `expected an ISO-8601 date such as "2025-06-02T09:00:00Z", got ${JSON.stringify(doc.start)}`,
+        );
       start_ms = start;
     }
     rawSteps = doc.steps;
@@ -64,18 +69,27 @@ export function parseSchedule(text: string, file: string): WeightSchedule {
     const key = `${stepsKey}[${i}]`;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScheduleError(file, key, 'expected {day, weight}');
     const step = raw as Record<string, unknown>;
-    for (const k of Object.keys(step)) if (k !== 'day' && k !== 'weight') throw new ScheduleError(file, `${key}.${k}`, 'unknown key (accepted: day, weight)');
+    for (const k of Object.keys(step))
+      if (k !== 'day' && k !== 'weight') throw new ScheduleError(file, `${key}.${k}`, 'unknown key (accepted: day, weight)');
     if (typeof step.day !== 'number' || !Number.isSafeInteger(step.day) || step.day < 1) {
       throw new ScheduleError(file, `${key}.day`, `expected an integer day ≥ 1, got ${JSON.stringify(step.day)}`);
     }
     if (typeof step.weight !== 'number' || !(step.weight >= 0 && step.weight <= 1)) {
-      throw new ScheduleError(file, `${key}.weight`, `expected a number from 0 to 1 (share of traffic to the candidate), got ${JSON.stringify(step.weight)}`);
+      throw new ScheduleError(
+        file,
+        `${key}.weight`,
+        `expected a number from 0 to 1 (share of traffic to the candidate), got ${JSON.stringify(step.weight)}`,
+      );
     }
     return { day: step.day, weight: step.weight };
   });
   for (let i = 1; i < steps.length; i++) {
     if ((steps[i] as ScheduleStep).day <= (steps[i - 1] as ScheduleStep).day) {
-      throw new ScheduleError(file, `${stepsKey}[${i}].day`, `days must increase strictly (day ${(steps[i] as ScheduleStep).day} follows day ${(steps[i - 1] as ScheduleStep).day})`);
+      throw new ScheduleError(
+        file,
+        `${stepsKey}[${i}].day`,
+        `days must increase strictly (day ${(steps[i] as ScheduleStep).day} follows day ${(steps[i - 1] as ScheduleStep).day})`,
+      );
     }
   }
   return { start_ms, steps };

@@ -177,7 +177,12 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const primaryAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
   const shadowAgent = new Agent({ keepAliveTimeout: 30_000, connections: options.shadowMaxInflight });
 
-  const traffic = new TrafficControl({ weight: options.weight, schedule: options.schedule, dayMs: options.scheduleDayMs, nowMs: startedAt.getTime() });
+  const traffic = new TrafficControl({
+    weight: options.weight,
+    schedule: options.schedule,
+    dayMs: options.scheduleDayMs,
+    nowMs: startedAt.getTime(),
+  });
   const window = new SlidingWindow(options.windowMs);
   const draw = derivedRandom(options.seed, 'proxy-routing');
   const secrets = [options.apiKeys.baseline, options.apiKeys.candidate].filter((k): k is string => k !== null && k.length >= 6);
@@ -207,7 +212,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const folder = await ProxyRunFolder.create(options.runDir, manifest);
 
   let nextIndex = 0;
-  const totals: ProxyTotals = { requests: 0, unrecorded: 0, shadow_dropped: 0, shadow_inflight: 0, primary_inflight: 0, baseline: emptyTotals(), candidate: emptyTotals() };
+  const totals: ProxyTotals = {
+    requests: 0,
+    unrecorded: 0,
+    shadow_dropped: 0,
+    shadow_inflight: 0,
+    primary_inflight: 0,
+    baseline: emptyTotals(),
+    candidate: emptyTotals(),
+  };
   const primaries = new Map<Exchange, Promise<unknown>>();
   const shadows = new Map<Exchange, Promise<unknown>>();
   let lastCheck: ProxyState['last_check'] = null;
@@ -234,12 +247,27 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   /** Forwards without recording: other endpoints (/v1/models, ...) and bodies that are not JSON go to the baseline. */
   const passThrough = (req: IncomingMessage, res: ServerResponse, body: Buffer | null) => {
     totals.unrecorded++;
-    const record = emptyRecord({ run_id: options.runId, arm: BASELINE, index: 0, item_id: '', warmup: false, source: 'proxy', streaming: false, scheduled_ns: 0 });
-    const ex = exchange(primaryAgent, targets[BASELINE] as ArmTarget, { method: req.method ?? 'GET', path: req.url ?? '/', headers: forwardedHeaders(req.headers), body }, new ResponseRecorder(record, 'chat', false), {
-      timeoutMs: options.primaryTimeoutMs,
-      clock,
-      sink: clientSink(res),
+    const record = emptyRecord({
+      run_id: options.runId,
+      arm: BASELINE,
+      index: 0,
+      item_id: '',
+      warmup: false,
+      source: 'proxy',
+      streaming: false,
+      scheduled_ns: 0,
     });
+    const ex = exchange(
+      primaryAgent,
+      targets[BASELINE] as ArmTarget,
+      { method: req.method ?? 'GET', path: req.url ?? '/', headers: forwardedHeaders(req.headers), body },
+      new ResponseRecorder(record, 'chat', false),
+      {
+        timeoutMs: options.primaryTimeoutMs,
+        clock,
+        sink: clientSink(res),
+      },
+    );
     res.on('close', () => {
       if (!res.writableFinished) ex.cancel('client disconnected');
     });
@@ -292,7 +320,16 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     const headers = forwardedHeaders(req.headers);
     const newRecorder = (arm: Arm) =>
       new ResponseRecorder(
-        emptyRecord({ run_id: options.runId, arm, index, item_id: itemId, warmup: false, source: 'proxy', streaming, scheduled_ns: arrivalNs }),
+        emptyRecord({
+          run_id: options.runId,
+          arm,
+          index,
+          item_id: itemId,
+          warmup: false,
+          source: 'proxy',
+          streaming,
+          scheduled_ns: arrivalNs,
+        }),
         api,
         options.recordText,
         secrets,
@@ -300,7 +337,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     const forArm = (arm: Arm): ForwardedRequest => ({ method: 'POST', path: req.url ?? path, headers, body: armBody(arm, body, parsed) });
 
     // Primary first: the client's bytes start moving before any shadow work is done.
-    const primaryEx = exchange(primaryAgent, targets[primary] as ArmTarget, forArm(primary), newRecorder(primary), { timeoutMs: options.primaryTimeoutMs, clock, sink: clientSink(res) });
+    const primaryEx = exchange(primaryAgent, targets[primary] as ArmTarget, forArm(primary), newRecorder(primary), {
+      timeoutMs: options.primaryTimeoutMs,
+      clock,
+      sink: clientSink(res),
+    });
     totals.primary_inflight++;
     res.on('close', () => {
       if (!res.writableFinished) primaryEx.cancel('client disconnected');
@@ -322,7 +363,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       } else {
         shadowState = 'sent';
         totals.shadow_inflight++;
-        const shadowEx = exchange(shadowAgent, targets[shadowArm] as ArmTarget, forArm(shadowArm), newRecorder(shadowArm), { timeoutMs: options.shadowTimeoutMs, clock, sink: null });
+        const shadowEx = exchange(shadowAgent, targets[shadowArm] as ArmTarget, forArm(shadowArm), newRecorder(shadowArm), {
+          timeoutMs: options.shadowTimeoutMs,
+          clock,
+          sink: null,
+        });
         shadows.set(
           shadowEx,
           shadowEx.done.then((record) => {
@@ -452,7 +497,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       folder.event({ event: 'stopped', reason, totals }, clock());
       const warnings: string[] = [];
       if (totals.shadow_dropped > 0) {
-        warnings.push(`${totals.shadow_dropped} shadow requests were dropped because ${options.shadowMaxInflight} were already in flight (--shadow-max-inflight); those requests have a record for the primary only`);
+        warnings.push(
+          `${totals.shadow_dropped} shadow requests were dropped because ${options.shadowMaxInflight} were already in flight (--shadow-max-inflight); those requests have a record for the primary only`,
+        );
       }
       await folder.close({ interrupted: reason === 'closed' ? null : reason, warnings });
     })();

@@ -54,7 +54,8 @@ export class TrafficControl {
   /** An operator's weight: replaces the schedule from now on. Refused while rolled back (reset first). */
   setWeight(weight: number): void {
     if (!(weight >= 0 && weight <= 1)) throw new TrafficError(`weight: expected a number from 0 to 1, got ${JSON.stringify(weight)}`);
-    if (this.#rollback !== null) throw new TrafficError('rolled back: POST /admin/reset-rollback first (the weight stays 0 until an operator resets it)');
+    if (this.#rollback !== null)
+      throw new TrafficError('rolled back: POST /admin/reset-rollback first (the weight stays 0 until an operator resets it)');
     this.#schedule = null;
     this.#manualWeight = weight;
   }
@@ -84,7 +85,12 @@ export class TrafficControl {
       schedule:
         this.#schedule === null
           ? null
-          : { start_ms: this.#scheduleStartMs, steps: this.#schedule.steps, day_ms: this.#dayMs, elapsed_days: (nowMs - this.#scheduleStartMs) / this.#dayMs },
+          : {
+              start_ms: this.#scheduleStartMs,
+              steps: this.#schedule.steps,
+              day_ms: this.#dayMs,
+              elapsed_days: (nowMs - this.#scheduleStartMs) / this.#dayMs,
+            },
       rolled_back: this.#rollback !== null,
       rollback: this.#rollback,
     };

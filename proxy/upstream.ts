@@ -43,7 +43,20 @@ export interface Exchange {
 }
 
 /** Headers that describe one connection, not the message: never forwarded in either direction. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+]);
 
 /** The client's headers as sent to one arm: its own credentials replace the client's when configured. */
 export function armHeaders(target: ArmTarget, headers: Record<string, string | string[]>): Record<string, string | string[]> {
@@ -108,7 +121,14 @@ export function exchange(
       const ns = clock();
       sink?.fail(error);
       if (aborted !== null) {
-        settle(recorder.abort(aborted.timeout ? { kind: 'timeout', phase: recorder.timeoutPhase(), message: aborted.message } : { kind: 'cancelled', message: aborted.message }, ns));
+        settle(
+          recorder.abort(
+            aborted.timeout
+              ? { kind: 'timeout', phase: recorder.timeoutPhase(), message: aborted.message }
+              : { kind: 'cancelled', message: aborted.message },
+            ns,
+          ),
+        );
       } else {
         const code = (error as NodeJS.ErrnoException).code;
         settle(recorder.abort({ kind: 'connection_error', ...(code !== undefined ? { code } : {}), message: error.message }, ns));
@@ -122,7 +142,7 @@ export function exchange(
       {
         origin: target.origin,
         path: target.pathPrefix + request.path,
-        method: request.method as Dispatcher.HttpMethod,
+        method: request.method,
         headers: armHeaders(target, request.headers),
         body: request.body,
         // Our own deadline governs (options.timeoutMs); undici's idle timers would cut long generations.

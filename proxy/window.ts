@@ -1,7 +1,7 @@
 // The sliding window of recently completed requests, per arm, that the rollback triggers and the
 // admin endpoint's live stats are computed from. Bounded by the window length: entries older than
 // the window are dropped as new ones arrive and whenever stats are read.
-import { percentileSorted } from '../analysis/stats.ts';
+import { percentileSorted } from '../analysis/stats/stats.ts';
 import { BASELINE, CANDIDATE, type RequestRecord } from '../core/record.ts';
 
 interface Entry {
@@ -45,7 +45,10 @@ export class SlidingWindow {
   /** Adds a completed request; `nowMs` is the monotonic completion time. */
   add(record: RequestRecord, nowMs: number): void {
     const kind = record.outcome.kind;
-    const ttft = kind === 'ok' && record.first_content_ns !== null && record.sent_ns !== null ? (record.first_content_ns - record.sent_ns) / 1e6 : null;
+    const ttft =
+      kind === 'ok' && record.first_content_ns !== null && record.sent_ns !== null
+        ? (record.first_content_ns - record.sent_ns) / 1e6
+        : null;
     const entryKind = kind === 'ok' || kind === 'timeout' || kind === 'cancelled' ? kind : 'error';
     this.#entries.push({ at_ms: nowMs, arm: record.arm, kind: entryKind, ttft_ms: ttft });
     this.#prune(nowMs);

@@ -10,10 +10,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
-import { percentile } from '../analysis/stats.ts';
+import { percentile } from '../analysis/stats/stats.ts';
 import { buildRequestBody } from '../core/openai.ts';
 import { derivedRandom } from '../core/random.ts';
-import { parseWorkload } from '../core/workload.ts';
+import { parseWorkload } from '../core/workload/workload.ts';
 
 /** The shipped sample workload the profiles are calibrated against. */
 export const SAMPLE_WORKLOAD = fileURLToPath(new URL('../workloads/sample-chat.jsonl', import.meta.url));
@@ -22,7 +22,9 @@ export const SAMPLE_WORKLOAD = fileURLToPath(new URL('../workloads/sample-chat.j
 export function sampleWorkloadRequests(count: number): Array<Record<string, unknown>> {
   const workload = parseWorkload(readFileSync(SAMPLE_WORKLOAD, 'utf8'), { file: SAMPLE_WORKLOAD, seed: 1 });
   const items = workload.items.filter((item) => item.api === 'chat');
-  return Array.from({ length: count }, (_, i) => buildRequestBody((items[i % items.length] as (typeof items)[number]).body, { model: null, stream: true }));
+  return Array.from({ length: count }, (_, i) =>
+    buildRequestBody((items[i % items.length] as (typeof items)[number]).body, { model: null, stream: true }),
+  );
 }
 
 /**
@@ -62,7 +64,13 @@ export interface ClientTiming {
  * while neither side spends CPU on the other ~14,000 chunks/s (on a shared 2-core machine that CPU
  * time would show up as scheduling delay in the very TTFT being measured).
  */
-export async function openLoop(url: string, bodies: ReadonlyArray<Record<string, unknown>>, qps: number, skipFirst = 0, measureItl = true): Promise<ClientTiming[]> {
+export async function openLoop(
+  url: string,
+  bodies: ReadonlyArray<Record<string, unknown>>,
+  qps: number,
+  skipFirst = 0,
+  measureItl = true,
+): Promise<ClientTiming[]> {
   const agent = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
   const start = performance.now() + 20;
   const pending: Array<Promise<ClientTiming>> = [];
@@ -82,7 +90,12 @@ export async function openLoop(url: string, bodies: ReadonlyArray<Record<string,
 
 async function one(agent: Agent, url: string, body: Record<string, unknown>, measureItl: boolean): Promise<ClientTiming> {
   const sent = performance.now();
-  const res = await request(`${url}/v1/chat/completions`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   let first: number | null = null;
   let last = 0;
   const itl: number[] = [];
@@ -117,15 +130,26 @@ if (import.meta.main) {
   const profile = process.argv[2] ?? 'vllm-single-node';
   const qps = Number(process.argv[3] ?? 100);
   const seconds = Number(process.argv[4] ?? 10);
-  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-  const child = spawn(process.execPath, [main, 'sim', '--profile', profile, '--port', '0', '--seed', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const child = spawn(process.execPath, [main, '--profile', profile, '--port', '0', '--seed', '1'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   const { url, model } = JSON.parse(line) as { url: string; model: string };
-  const bodies = process.argv[5] === 'synthetic' ? syntheticChatRequests(Math.round(qps * seconds), 7, model) : sampleWorkloadRequests(Math.round(qps * seconds));
-  const probe = setTimeout(async () => {
+  const bodies =
+    process.argv[5] === 'synthetic'
+      ? syntheticChatRequests(Math.round(qps * seconds), 7, model)
+      : sampleWorkloadRequests(Math.round(qps * seconds));
+  const printProbe = async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
-    process.stdout.write(text.split('\n').filter((l) => /^vllm:num_requests|^vllm:kv|^DCGM/.test(l)).join('\n') + '\n');
-  }, (seconds * 1000) / 2);
+    process.stdout.write(
+      text
+        .split('\n')
+        .filter((l) => /^vllm:num_requests|^vllm:kv|^DCGM/.test(l))
+        .join('\n') + '\n',
+    );
+  };
+  const probe = setTimeout(() => void printProbe().catch(() => undefined), (seconds * 1000) / 2);
   const timings = await openLoop(url, bodies, qps, Math.round(qps));
   clearTimeout(probe);
   child.kill('SIGTERM');

@@ -4,9 +4,13 @@
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 // vLLM's bucket boundaries, seconds.
-const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
+const TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+];
 const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
-const E2E_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0];
+const E2E_BUCKETS = [
+  0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
+];
 
 export class Histogram {
   readonly bounds: readonly number[];
@@ -84,7 +88,8 @@ export class SimMetrics {
     family('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.');
     sample('vllm:generation_tokens_total', label, this.generationTokens);
     family('vllm:request_success_total', 'counter', 'Count of successfully processed requests.');
-    for (const reason of ['stop', 'length', 'abort'] as const) sample('vllm:request_success_total', `${label},finished_reason="${reason}"`, this.finished[reason]);
+    for (const reason of ['stop', 'length', 'abort'] as const)
+      sample('vllm:request_success_total', `${label},finished_reason="${reason}"`, this.finished[reason]);
     histogram(out, 'vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', label, this.ttft);
     histogram(out, 'vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', label, this.itl);
     histogram(out, 'vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', label, this.e2e);

@@ -19,7 +19,17 @@ import { derivedRandom, hash32, shuffle } from '../core/random.ts';
 import { PROMETHEUS_CONTENT_TYPE, SimMetrics, type FinishedReason } from './metrics.ts';
 import { MinHeap } from './min-heap.ts';
 import { PrefixCache } from './prefix-cache.ts';
-import { isProfileName, itlMs, normalFrom, normalQuantile, PROFILE_NAMES, PROFILES, ttftMs, type ProfileName, type SimProfile } from './profiles.ts';
+import {
+  isProfileName,
+  itlMs,
+  normalFrom,
+  normalQuantile,
+  PROFILE_NAMES,
+  PROFILES,
+  ttftMs,
+  type ProfileName,
+  type SimProfile,
+} from './profiles.ts';
 import { answerTokens, chatPromptTokens, completionPromptTokens, diverges, outputLength, perturb, promptKey } from './text.ts';
 import { ChunkWriter, errorBody, wholeResponse, type ErrorType, type ResponseIdentity } from './wire.ts';
 
@@ -179,7 +189,10 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     const block = Math.floor(index / STRATUM_BLOCK);
     let order = strata.get(block);
     if (order === undefined) {
-      order = shuffle(Array.from({ length: STRATUM_BLOCK }, (_, i) => i), derivedRandom(seed, `ttft-strata:${profile.name}:${block}`));
+      order = shuffle(
+        Array.from({ length: STRATUM_BLOCK }, (_, i) => i),
+        derivedRandom(seed, `ttft-strata:${profile.name}:${block}`),
+      );
       strata.set(block, order);
       strata.delete(block - 2);
     }
@@ -209,7 +222,13 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     res.end(body);
   }
 
-  function sendError(res: http.ServerResponse, status: number, type: ErrorType, message: string, headers: Record<string, string> = {}): void {
+  function sendError(
+    res: http.ServerResponse,
+    status: number,
+    type: ErrorType,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void {
     sendJson(res, status, errorBody(message, type, status), headers);
   }
 
@@ -229,7 +248,8 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     let tokens: string[];
     if (api === 'chat') {
       const messages = b.messages;
-      if (!Array.isArray(messages) || messages.length === 0) throw new BadRequest('messages: expected a non-empty array of {role, content}');
+      if (!Array.isArray(messages) || messages.length === 0)
+        throw new BadRequest('messages: expected a non-empty array of {role, content}');
       for (const [i, m] of messages.entries()) {
         if (typeof m !== 'object' || m === null || typeof (m as { role?: unknown }).role !== 'string') {
           throw new BadRequest(`messages[${i}]: expected an object with a string "role"`);
@@ -249,11 +269,19 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   function intField(b: Record<string, unknown>, name: string, min: number): number | undefined {
     const v = b[name];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new BadRequest(`${name}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      throw new BadRequest(`${name}: expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return v;
   }
 
-  function handleCompletion(api: Api, req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer, receivedNs: bigint | null, receivedMs: number): void {
+  function handleCompletion(
+    api: Api,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    raw: Buffer,
+    receivedNs: bigint | null,
+    receivedMs: number,
+  ): void {
     const forced = req.headers[FAULT_HEADER];
     if (forced !== undefined && !(HEADER_FAULTS as readonly string[]).includes(String(forced))) {
       sendError(res, 400, 'BadRequestError', `${FAULT_HEADER}: got "${String(forced)}"; accepted: ${HEADER_FAULTS.join(', ')}`);
@@ -265,7 +293,11 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     const ignoreEos = body.ignore_eos === true;
     const stream = body.stream === true;
     const streamOptions = body.stream_options;
-    const includeUsage = stream && typeof streamOptions === 'object' && streamOptions !== null && (streamOptions as { include_usage?: unknown }).include_usage === true;
+    const includeUsage =
+      stream &&
+      typeof streamOptions === 'object' &&
+      streamOptions !== null &&
+      (streamOptions as { include_usage?: unknown }).include_usage === true;
 
     const index = arrivals++;
     const random = derivedRandom(seed, `request:${index}`);
@@ -280,8 +312,14 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     }
     if (fault?.kind === 'error') {
       metrics.countFault(`error-${fault.status}`);
-      const message = fault.status === 429 ? 'Too many requests (simulated)' : fault.status === 503 ? 'Service unavailable (simulated)' : 'Internal server error (simulated)';
-      const type: ErrorType = fault.status === 429 ? 'RateLimitError' : fault.status === 503 ? 'ServiceUnavailableError' : 'InternalServerError';
+      const message =
+        fault.status === 429
+          ? 'Too many requests (simulated)'
+          : fault.status === 503
+            ? 'Service unavailable (simulated)'
+            : 'Internal server error (simulated)';
+      const type: ErrorType =
+        fault.status === 429 ? 'RateLimitError' : fault.status === 503 ? 'ServiceUnavailableError' : 'InternalServerError';
       sendError(res, fault.status, type, message, fault.status === 429 ? { 'retry-after': '1' } : {});
       return;
     }
@@ -297,14 +335,26 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     metrics.prefixQueries += tokens.length;
     metrics.prefixHits += cachedTokens;
 
-    const base = typeof requestId === 'string' && requestId !== '' ? requestId : `${(hash32(`${seed}:${profile.name}`) >>> 0).toString(16)}${index.toString(16).padStart(8, '0')}`;
-    const identity: ResponseIdentity = { api, id: `${api === 'chat' ? 'chatcmpl' : 'cmpl'}-${base}`, created: Math.floor(Date.now() / 1000), model };
+    const base =
+      typeof requestId === 'string' && requestId !== ''
+        ? requestId
+        : `${(hash32(`${seed}:${profile.name}`) >>> 0).toString(16)}${index.toString(16).padStart(8, '0')}`;
+    const identity: ResponseIdentity = {
+      api,
+      id: `${api === 'chat' ? 'chatcmpl' : 'cmpl'}-${base}`,
+      created: Math.floor(Date.now() / 1000),
+      model,
+    };
     if (fault !== null) {
       // stall: before a chunk in the first half (0 = only headers / role); disconnect: after at least one
       // chunk; malformed: anywhere.
       const n = chunks.length;
       fault.at =
-        fault.kind === 'stall' ? Math.floor(fault.at * (Math.floor(n / 2) + 1)) : fault.kind === 'disconnect' ? 1 + Math.floor(fault.at * Math.max(1, Math.floor(n / 2))) : Math.floor(fault.at * n);
+        fault.kind === 'stall'
+          ? Math.floor(fault.at * (Math.floor(n / 2) + 1))
+          : fault.kind === 'disconnect'
+            ? 1 + Math.floor(fault.at * Math.max(1, Math.floor(n / 2)))
+            : Math.floor(fault.at * n);
       metrics.countFault(fault.kind);
     }
     const gen: Generation = {
@@ -375,7 +425,11 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     if (!gen.stream) return emitWhole(gen, now);
     let out = '';
     if (gen.next === 0) {
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...(gen.truth ? { 'x-request-id': res.req.headers['x-request-id'] as string } : {}) });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        ...(gen.truth ? { 'x-request-id': res.req.headers['x-request-id'] as string } : {}),
+      });
       metrics.ttft.observe((now - gen.receivedMs) / 1000);
       if (gen.api === 'chat') out = gen.writer.role();
     } else {
@@ -402,13 +456,15 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
       const last = i === n - 1;
       if (gen.truth) {
         if (i === 0) gen.truth.first_content_mono_ns = hrNow();
-        if (last) gen.truth.last_content_mono_ns = gen.truth.first_content_mono_ns !== null && i === 0 ? gen.truth.first_content_mono_ns : hrNow();
+        if (last)
+          gen.truth.last_content_mono_ns = gen.truth.first_content_mono_ns !== null && i === 0 ? gen.truth.first_content_mono_ns : hrNow();
       }
       out += gen.writer.content(gen.chunks[i] as string, last ? gen.finishReason : null);
       metrics.generationTokens += countTokens(gen, i);
       gen.next = i + 1;
       if (last) {
-        if (gen.includeUsage) out += gen.writer.usage({ prompt: gen.promptTokens, completion: gen.completionTokens, cached: gen.cachedTokens });
+        if (gen.includeUsage)
+          out += gen.writer.usage({ prompt: gen.promptTokens, completion: gen.completionTokens, cached: gen.cachedTokens });
         out += ChunkWriter.done();
         if (n > 1 && instantChunks) metrics.itl.observe(0, n - 1);
         gen.lastWriteMs = now;
@@ -489,7 +545,12 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   // ---- other endpoints ----
   function renderMetrics(): string {
     const gpu = Math.min(100, Math.round(100 * (1 - Math.exp(-(running + waitingCount) / (0.5 * profile.referenceRunning)))));
-    return metrics.render(model, { running, waiting: waitingCount, kvCacheUsage: Math.min(1, kvTokens / profile.kvCapacityTokens), gpuUtilPercent: gpu });
+    return metrics.render(model, {
+      running,
+      waiting: waitingCount,
+      kvCacheUsage: Math.min(1, kvTokens / profile.kvCapacityTokens),
+      gpuUtilPercent: gpu,
+    });
   }
 
   function modelsBody(): string {
@@ -504,7 +565,12 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     const t = truths.get(id);
     if (t === undefined) return null;
     const s = (v: bigint | null) => (v === null ? null : v.toString());
-    return JSON.stringify({ id, received_mono_ns: s(t.received_mono_ns), first_content_mono_ns: s(t.first_content_mono_ns), last_content_mono_ns: s(t.last_content_mono_ns) });
+    return JSON.stringify({
+      id,
+      received_mono_ns: s(t.received_mono_ns),
+      first_content_mono_ns: s(t.first_content_mono_ns),
+      last_content_mono_ns: s(t.last_content_mono_ns),
+    });
   }
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {

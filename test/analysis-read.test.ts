@@ -9,14 +9,15 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseRecord, serializeRecord, type RequestRecord } from '../core/record.ts';
 import { seededRandom } from '../core/random.ts';
 import { forEachRecord } from '../io/records-file.ts';
-import { bootstrap, bootstrapNaive, newCounts, prestartStats, resampleRange, resampleWide } from '../analysis/bootstrap.ts';
+import { bootstrap, bootstrapNaive, newCounts, prestartStats, resampleRange, resampleWide } from '../analysis/stats/bootstrap.ts';
 import { type ArmColumns, type RunCollector } from '../analysis/collect.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { prestartImprovementBootstraps } from '../analysis/improvement-prestart.ts';
-import { inlineCollector, readRecordsFile } from '../analysis/parallel-read.ts';
-import { parseRecordBytes } from '../analysis/record-fast-parse.ts';
+import { inlineCollector } from '../pipeline/range-job.ts';
+import { readRecordsFile } from '../pipeline/parallel-read.ts';
+import { parseRecordBytes } from '../io/record-fast-parse.ts';
 import { buildReport } from '../analysis/report.ts';
-import { Float64Column } from '../analysis/stats.ts';
+import { Float64Column } from '../analysis/stats/stats.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sb-read-'));
@@ -35,14 +36,20 @@ function checkLine(t: { true: (v: boolean, m?: string) => void }, bytes: Buffer)
   const fast = parseRecordBytes(bytes, 0, bytes.length);
   if (fast === null) return 'fallback';
   const expected = slow(bytes.toString('utf8'));
-  t.true(expected !== 'refused' && isDeepStrictEqual(fast, expected), `fast path accepted ${JSON.stringify(bytes.toString('utf8').slice(0, 400))}`);
+  t.true(
+    expected !== 'refused' && isDeepStrictEqual(fast, expected),
+    `fast path accepted ${JSON.stringify(bytes.toString('utf8').slice(0, 400))}`,
+  );
   return 'fast';
 }
 
 function baseRecords(): RequestRecord[] {
   const records = fixtureRun({
     indices: 12,
-    candidateFailures: { 4: { kind: 'http_error', status: 503, message: 'busy' }, 5: { kind: 'timeout', phase: 'stream', message: 'slow' } },
+    candidateFailures: {
+      4: { kind: 'http_error', status: 503, message: 'busy' },
+      5: { kind: 'timeout', phase: 'stream', message: 'slow' },
+    },
     divergent: [2],
   });
   const r = records[7] as RequestRecord;
@@ -59,7 +66,7 @@ function baseRecords(): RequestRecord[] {
   return records;
 }
 
-test('fast line parser: accepts plain lines with parseRecord\'s values, defers everything else', (t) => {
+test("fast line parser: accepts plain lines with parseRecord's values, defers everything else", (t) => {
   const lines = baseRecords().map(serializeRecord);
   let fast = 0;
   for (const line of lines) {
@@ -154,7 +161,12 @@ function snapshot(collector: RunCollector): unknown {
     if (value instanceof Set) return [...value];
     return value;
   };
-  const arm = (a: ArmColumns) => Object.fromEntries(Object.entries(a).filter(([k]) => k !== 'capacity').map(([k, v]) => [k, cut(v)]));
+  const arm = (a: ArmColumns) =>
+    Object.fromEntries(
+      Object.entries(a)
+        .filter(([k]) => k !== 'capacity')
+        .map(([k, v]) => [k, cut(v)]),
+    );
   return {
     runId: collector.runId,
     size,
@@ -173,7 +185,13 @@ async function sequential(file: string, options: { expectRepeat: boolean; keepTe
 
 function shuffledRun(withRepeat = true): RequestRecord[] {
   // Arms of an index far apart, so many pairs span two ranges; a few blank lines.
-  const records = fixtureRun({ indices: 90, withRepeat, divergent: [3, 9, 27, 44, 61, 88], repeatDivergent: [5, 70], candidateFailures: { 50: { kind: 'cancelled', message: 'x' } } });
+  const records = fixtureRun({
+    indices: 90,
+    withRepeat,
+    divergent: [3, 9, 27, 44, 61, 88],
+    repeatDivergent: [5, 70],
+    candidateFailures: { 50: { kind: 'cancelled', message: 'x' } },
+  });
   const random = seededRandom(3);
   for (let i = records.length - 1; i > 0; i--) {
     const j = Math.max(0, i - Math.floor(random() * 60));
@@ -267,7 +285,10 @@ test('threaded bootstrap: the single-threaded numbers, bit for bit; a prestarted
     for (let b = 0; b < 40; b++) {
       const wrapped = newCounts(sorted.length).fill(255);
       resampleRange(sorted, 5, p, b, b + 1, redone.means, redone.pcts, wrapped);
-      t.true(wrapped.every((c) => c === 0), 'counts left zero for the next resample');
+      t.true(
+        wrapped.every((c) => c === 0),
+        'counts left zero for the next resample',
+      );
     }
     t.deepEqual(redone, fast, `wrapped counts, p=${p}`);
   }

@@ -5,17 +5,25 @@ import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { analyzeRecords } from '../analysis/analyze.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
-import { terminalReport } from '../analysis/terminal.ts';
-import { csvField, csvNumber, pairsCsv, summaryCsv } from '../analysis/export.ts';
+import { terminalReport } from '../report/terminal.ts';
+import { csvField, csvNumber, pairsCsv, summaryCsv } from '../report/export.ts';
 import { seededRandom } from '../core/random.ts';
 import { stringify } from 'csv-stringify/sync';
-import { analyzeRunFolder, ANALYZE_FILES, GATE_FILES } from '../cli/analyze.ts';
+import { analyzeRunFolder, ANALYZE_FILES, GATE_FILES } from '../pipeline/analyze-folder.ts';
 import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
 
 const GOLDEN = new URL('./golden/analysis/', import.meta.url);
 const update = process.env.UPDATE_GOLDEN === '1';
 
-function writeRun(records: RequestRecord[], manifest: object | null = { v: 1, run_id: records[0]?.run_id, arms: [{ arm: 'baseline' }, { arm: 'candidate' }, { arm: 'baseline_repeat' }], warnings: [] }): string {
+function writeRun(
+  records: RequestRecord[],
+  manifest: object | null = {
+    v: 1,
+    run_id: records[0]?.run_id,
+    arms: [{ arm: 'baseline' }, { arm: 'candidate' }, { arm: 'baseline_repeat' }],
+    warnings: [],
+  },
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'sb-analysis-'));
   writeFileSync(join(dir, 'records.jsonl'), records.map((r) => serializeRecord(r) + '\n').join(''));
   if (manifest) writeFileSync(join(dir, 'run.json'), JSON.stringify(manifest));
@@ -59,7 +67,7 @@ test('figures on the fixture run match hand computation', (t) => {
   t.is(cand.output_tokens_source, 'usage');
   // index 3, baseline: 7 chunks carrying 1, 2, 2, 2, 2, 2, 2 tokens and no usage → 13 output tokens from the chunk count
   const { collector } = analyzeRecords(goldenRun(), DEFAULT_GATES);
-  t.is(collector.arms.get("baseline")?.tokens[3], 13);
+  t.is(collector.arms.get('baseline')?.tokens[3], 13);
   // ok pairs: 30 − {5, 6, 7, 8} = 26; the candidate is 5 ms faster on every one
   t.is(report.comparison.ok_pairs, 26);
   t.is(report.comparison.ttft_improvement_ms.stats?.mean, 5);
@@ -84,7 +92,9 @@ test('ITL divides each gap by the tokens the later chunk carried; TPOT uses (E2E
 });
 
 test('records without token timing: TTFT and ITL are not measured, not zero', (t) => {
-  const records = fixtureRun({ indices: 25, withRepeat: false }).map((r) => (r.arm === 'candidate' ? { ...r, token_timing: false, source: 'k6-buffered' as const } : r));
+  const records = fixtureRun({ indices: 25, withRepeat: false }).map((r) =>
+    r.arm === 'candidate' ? { ...r, token_timing: false, source: 'k6-buffered' as const } : r,
+  );
   const { report } = analyzeRecords(records, DEFAULT_GATES);
   const cand = report.arms.find((a) => a.arm === 'candidate');
   t.is(cand?.metrics.ttft_ms, null);
@@ -102,7 +112,10 @@ test('records from several instances of one run merge; the same request twice is
   t.deepEqual(report.arms.find((a) => a.arm === 'baseline')?.instances, ['k6-0', 'k6-1']);
   const dup = { ...(records[4] as RequestRecord), instance: 'k6-9' };
   const error = t.throws(() => analyzeRecords([...records, dup], DEFAULT_GATES));
-  t.regex(error.message, /duplicate request: baseline #2 of run "fixture-run" appears twice, as record 5 \(instance "k6-0"\) and record 51 \(instance "k6-9"\)/);
+  t.regex(
+    error.message,
+    /duplicate request: baseline #2 of run "fixture-run" appears twice, as record 5 \(instance "k6-0"\) and record 51 \(instance "k6-9"\)/,
+  );
 });
 
 test('text is kept for pairs.csv only with includeText', async (t) => {
@@ -121,13 +134,16 @@ test('the folder analysis finds the similarity of the in-memory analysis (parall
   const records = fixtureRun({ indices: 60, divergent: [3, 9, 27, 44], repeatDivergent: [5] });
   const dir = writeRun(records);
   const inline = analyzeRecords(records, DEFAULT_GATES).report;
-  const { analyzeFolder } = await import('../cli/analyze.ts');
+  const { analyzeFolder } = await import('../pipeline/analyze-folder.ts');
   t.deepEqual((await analyzeFolder(dir)).report.similarity, inline.similarity);
   rmSync(dir, { recursive: true });
 });
 
 test('a run with one arm only is analysed: every file written, no delta column, INVESTIGATE naming the missing arm', async (t) => {
-  for (const [present, missing] of [['candidate', 'baseline'], ['baseline', 'candidate']] as const) {
+  for (const [present, missing] of [
+    ['candidate', 'baseline'],
+    ['baseline', 'candidate'],
+  ] as const) {
     const records = fixtureRun({ indices: 22, withRepeat: false }).filter((r) => r.arm === present);
     const dir = writeRun(records, { v: 1, run_id: records[0]?.run_id, arms: [{ arm: present }], warnings: [] });
     t.deepEqual(await analyzeRunFolder(dir, { quiet: true }), { verdict: 'INVESTIGATE', exitCode: 1 }, present);
@@ -135,7 +151,10 @@ test('a run with one arm only is analysed: every file written, no delta column, 
     t.is(summary.split('\n')[0], `metric,unit,statistic,${present}`);
     t.regex(summary, /^requests,requests,value,21$/m); // 22 minus the fixture's warm-up request
     const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-    t.true(report.verdict.reasons.some((r: { message: string }) => r.message.includes(`no "${missing}" records`)), present);
+    t.true(
+      report.verdict.reasons.some((r: { message: string }) => r.message.includes(`no "${missing}" records`)),
+      present,
+    );
     t.false(terminalReport(report).includes('Δ cand − base'));
     for (const name of ANALYZE_FILES) t.true(readFileSync(join(dir, name), 'utf8').length > 0, `${present}: ${name}`);
     rmSync(dir, { recursive: true });
@@ -144,7 +163,14 @@ test('a run with one arm only is analysed: every file written, no delta column, 
 
 test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy stopped by SIGTERM ended normally', async (t) => {
   const records = fixtureRun({ indices: 22, withRepeat: false });
-  const manifest = (engine: string, interrupted: string | null) => ({ v: 1, run_id: records[0]?.run_id, engine, interrupted, arms: [{ arm: 'baseline' }, { arm: 'candidate' }], warnings: [] });
+  const manifest = (engine: string, interrupted: string | null) => ({
+    v: 1,
+    run_id: records[0]?.run_id,
+    engine,
+    interrupted,
+    arms: [{ arm: 'baseline' }, { arm: 'candidate' }],
+    warnings: [],
+  });
   const complete = writeRun(records, manifest('node', null));
   const stopped = writeRun(records, manifest('node', 'SIGINT'));
   const proxy = writeRun(records, manifest('proxy', 'SIGTERM'));
@@ -152,7 +178,9 @@ test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy s
   t.is((await analyzeRunFolder(proxy, { quiet: true })).verdict, 'PROCEED');
   t.deepEqual(await analyzeRunFolder(stopped, { quiet: true }), { verdict: 'INVESTIGATE', exitCode: 1 });
   const report = JSON.parse(readFileSync(join(stopped, 'summary.json'), 'utf8'));
-  t.deepEqual(report.validity.problems, ['the run was interrupted (SIGINT) before its planned end: its figures cover only the part that ran']);
+  t.deepEqual(report.validity.problems, [
+    'the run was interrupted (SIGINT) before its planned end: its figures cover only the part that ran',
+  ]);
   for (const dir of [complete, stopped, proxy]) rmSync(dir, { recursive: true });
 });
 
@@ -172,7 +200,8 @@ test('requests shadowbench cancelled itself are counted but are not server error
 
 test('when shadowbench cancelled every candidate request, its error and timeout rates are not measured (not 0 %), and the rollback triggers say so', (t) => {
   const records = fixtureRun({ indices: 30, withRepeat: false });
-  for (const r of records) if (r.arm === 'candidate' && !r.warmup) r.outcome = { kind: 'cancelled', message: 'run stopped at once (second Ctrl-C)' };
+  for (const r of records)
+    if (r.arm === 'candidate' && !r.warmup) r.outcome = { kind: 'cancelled', message: 'run stopped at once (second Ctrl-C)' };
   const { report } = analyzeRecords(records, DEFAULT_GATES);
   const cand = report.arms.find((a) => a.arm === 'candidate')!;
   t.is(cand.outcomes.cancelled, cand.requests);
@@ -201,7 +230,21 @@ test('analyze removes junit.xml and summary.md of an earlier gate run, which may
 test('pairs.csv fields are quoted exactly as csv-stringify quotes them (with quote_record_delimiter: a lone carriage return too)', (t) => {
   const alphabet = ['a', ',', '"', '\n', '\r', ' ', '\t', '=', '-', 'é', '😀', ';', "'"];
   const random = seededRandom(7);
-  const samples = ['', ' ', ' a ', 'a,b', 'a"b', '"', '\r', 'x\r\ny', '=1+2', '-0', ...Array.from({ length: 2000 }, () => Array.from({ length: 1 + Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''))];
+  const samples = [
+    '',
+    ' ',
+    ' a ',
+    'a,b',
+    'a"b',
+    '"',
+    '\r',
+    'x\r\ny',
+    '=1+2',
+    '-0',
+    ...Array.from({ length: 2000 }, () =>
+      Array.from({ length: 1 + Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''),
+    ),
+  ];
   const opts = { record_delimiter: 'unix', quote_record_delimiter: true } as const;
   for (const text of samples) t.is(`${csvField(text)},x\n`, stringify([[text, 'x']], opts), JSON.stringify(text));
   // pairs.csv writes a missing item id or text as '' (csv-stringify writes null and undefined so),
@@ -243,7 +286,9 @@ function parseCsv(text: string): string[][] {
 
 test('pairs.csv reads back: item ids and output texts with commas, quotes, line breaks and edge spaces come back exactly; unmeasured cells are empty', (t) => {
   const odd = ['', ' lead', 'trail ', 'a,b', 'say "hi"', 'two\nlines', 'bare\rcr', 'crlf\r\nend', '=1+2', '-0', '\t', 'é😀'];
-  const records = fixtureRun({ indices: odd.length + 2, withRepeat: false }).filter((r) => !(r.arm === 'candidate' && r.index === odd.length + 1));
+  const records = fixtureRun({ indices: odd.length + 2, withRepeat: false }).filter(
+    (r) => !(r.arm === 'candidate' && r.index === odd.length + 1),
+  );
   for (const r of records) {
     if (r.index === 0 || r.index > odd.length) continue;
     r.item_id = odd[r.index - 1] as string;
@@ -264,7 +309,9 @@ test('pairs.csv reads back: item ids and output texts with commas, quotes, line 
   }
   const onlyBaseline = rows[odd.length] as string[];
   t.deepEqual(
-    ['candidate_outcome', 'candidate_ttft_ms', 'ttft_improvement_ms', 'candidate_output_tokens', 'similarity', 'candidate_output'].map((name) => onlyBaseline[col(name)]),
+    ['candidate_outcome', 'candidate_ttft_ms', 'ttft_improvement_ms', 'candidate_output_tokens', 'similarity', 'candidate_output'].map(
+      (name) => onlyBaseline[col(name)],
+    ),
     ['', '', '', '', '', ''],
     'no candidate record: its cells are empty',
   );

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileErrorMessage } from '../cli/file-error.ts';
 import { checkOutDir, run } from '../cli/load.ts';
-import { UsageError } from '../cli/options.ts';
+import { UsageError } from '../core/options.ts';
 import { run as proxy } from '../cli/proxy.ts';
 import { tempDir } from './support/load-helpers.ts';
 
@@ -21,11 +21,20 @@ test('fileErrorMessage: the path and what went wrong for errno errors with a pat
   t.is(fileErrorMessage(errno('EACCES', 'open', '/r/summary.csv')), 'cannot open /r/summary.csv: permission denied (EACCES)');
   t.is(fileErrorMessage(errno('EISDIR', 'open', '/r/report')), 'cannot open /r/report: is a folder, not a file (EISDIR)');
   t.is(fileErrorMessage(errno('EEXIST', 'mkdir', '/r/f')), 'cannot create the folder /r/f: a file of that name exists (EEXIST)');
-  t.is(fileErrorMessage(errno('ENOTDIR', 'mkdir', '/r/f/sub')), 'cannot create the folder /r/f/sub: a part of the path is a file, not a folder (ENOTDIR)');
+  t.is(
+    fileErrorMessage(errno('ENOTDIR', 'mkdir', '/r/f/sub')),
+    'cannot create the folder /r/f/sub: a part of the path is a file, not a folder (ENOTDIR)',
+  );
   t.is(fileErrorMessage(errno('EROFS', 'rename', '/r/a.tmp', '/r/a')), 'cannot rename /r/a.tmp → /r/a: read-only file system (EROFS)');
-  t.is(fileErrorMessage(errno('ENOSPC', 'write', '/r/records.jsonl')), 'cannot write /r/records.jsonl: no space left on the device (ENOSPC)');
+  t.is(
+    fileErrorMessage(errno('ENOSPC', 'write', '/r/records.jsonl')),
+    'cannot write /r/records.jsonl: no space left on the device (ENOSPC)',
+  );
   // fs.rm's SystemError: code ERR_FS_EISDIR, the errno code in info
-  t.is(fileErrorMessage(Object.assign(errno('ERR_FS_EISDIR', 'rm', '/r/junit.xml'), { info: { code: 'EISDIR' } })), 'cannot remove /r/junit.xml: is a folder, not a file (EISDIR)');
+  t.is(
+    fileErrorMessage(Object.assign(errno('ERR_FS_EISDIR', 'rm', '/r/junit.xml'), { info: { code: 'EISDIR' } })),
+    'cannot remove /r/junit.xml: is a folder, not a file (EISDIR)',
+  );
   t.is(fileErrorMessage(errno('ECONNREFUSED', 'connect', '/tmp/sock')), null, 'not a file-system error');
   t.is(fileErrorMessage(Object.assign(new Error('x'), { code: 'ENOENT' })), null, 'no path: a bug, keep its stack');
   t.is(fileErrorMessage(new TypeError('x is undefined')), null);
@@ -74,9 +83,18 @@ test('checkOutDir: a new folder under a writable one passes; a folder holding a 
 test('load: the workload, --sample and headers fail before any simulated endpoint starts, each under its own flag', async (t) => {
   const out = join(tempDir('sb-cli-'), 'run');
   // No --baseline/--candidate: were sims started first, these would take seconds and print their URLs.
-  await t.throwsAsync(run(['--workload', 'no/such.jsonl', '--out', out]), { instanceOf: UsageError, message: /^--workload: no\/such\.jsonl: .*no such file/ });
-  await t.throwsAsync(run(['--sample', '100000', '--out', out]), { instanceOf: UsageError, message: /^--sample: workloads\/sample-chat\.jsonl: sample 100000 must be an integer from 1 to the \d+ items/ });
-  await t.throwsAsync(run(['--header', 'no colon here', '--out', out]), { instanceOf: UsageError, message: /^--header: expected 'Name: value'/ });
+  await t.throwsAsync(run(['--workload', 'no/such.jsonl', '--out', out]), {
+    instanceOf: UsageError,
+    message: /^--workload: no\/such\.jsonl: .*no such file/,
+  });
+  await t.throwsAsync(run(['--sample', '100000', '--out', out]), {
+    instanceOf: UsageError,
+    message: /^--sample: workloads\/sample-chat\.jsonl: sample 100000 must be an integer from 1 to the \d+ items/,
+  });
+  await t.throwsAsync(run(['--header', 'no colon here', '--out', out]), {
+    instanceOf: UsageError,
+    message: /^--header: expected 'Name: value'/,
+  });
   const r = cli('load', '--sample', '100000', '--no-progress', '--out', out);
   t.is(r.status, 2);
   t.notRegex(r.stderr, /simulated endpoints/);
@@ -86,8 +104,14 @@ test('proxy --gates / --schedule: a file that cannot be read or parsed is named 
   const dir = tempDir('sb-cli-');
   const ends = ['--baseline', 'http://127.0.0.1:9', '--candidate', 'http://127.0.0.1:10', '--out', join(dir, 'run')];
   const missing = join(dir, 'no-such.yaml');
-  await t.throwsAsync(proxy([...ends, '--gates', missing]), { instanceOf: UsageError, message: `--gates ${missing}: cannot read (ENOENT)` });
-  await t.throwsAsync(proxy([...ends, '--schedule', missing]), { instanceOf: UsageError, message: `--schedule ${missing}: cannot read (ENOENT)` });
+  await t.throwsAsync(proxy([...ends, '--gates', missing]), {
+    instanceOf: UsageError,
+    message: `--gates ${missing}: cannot read (ENOENT)`,
+  });
+  await t.throwsAsync(proxy([...ends, '--schedule', missing]), {
+    instanceOf: UsageError,
+    message: `--schedule ${missing}: cannot read (ENOENT)`,
+  });
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, '[{day: 1, weight: 7}]\n');
   await t.throwsAsync(proxy([...ends, '--schedule', bad]), { instanceOf: UsageError, message: new RegExp(`^--schedule ${bad}: \\S+: `) });

@@ -46,7 +46,16 @@ interface SendOpts {
 function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
   const stream = opts.stream ?? true;
   const client = createArmClient('baseline', url, opts.headers ?? {}, opts.timeoutMs ?? 2000);
-  const record = emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'node', streaming: stream, scheduled_ns: 0 });
+  const record = emptyRecord({
+    run_id: 'r',
+    arm: 'baseline',
+    index: 0,
+    item_id: 'i',
+    warmup: false,
+    source: 'node',
+    streaming: stream,
+    scheduled_ns: 0,
+  });
   return new Promise((resolve) => {
     const request = createRequest({
       client,
@@ -98,7 +107,10 @@ test('a well-formed stream: content chunks timed, role-only and usage chunks not
   t.true(r.first_chunk_ns! <= r.first_content_ns!, 'the role-only chunk counts as the first chunk');
   // Same clock on both ends: the client cannot have seen the second chunk before it was written
   // (however late a busy machine let it read the first one).
-  t.true(r.content_ns[1]! - r.sent_ns! >= Number(secondWrittenAt - receivedAt), 'the second chunk is stamped when it arrived (≥ 20 ms later)');
+  t.true(
+    r.content_ns[1]! - r.sent_ns! >= Number(secondWrittenAt - receivedAt),
+    'the second chunk is stamped when it arrived (≥ 20 ms later)',
+  );
   t.true(r.content_ns[1]! >= r.content_ns[0]!);
   t.true(r.sent_ns! <= r.headers_ns! && r.headers_ns! <= r.first_chunk_ns!);
   t.deepEqual(r.usage, { prompt_tokens: 7, completion_tokens: 3, cached_prompt_tokens: null });
@@ -122,7 +134,12 @@ test('continuous usage stats (cumulative completion_tokens per chunk) fill conte
 test('non-streaming: the whole JSON body is interpreted and no token timing is claimed', async (t) => {
   const url = await server(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'length' }], usage: { prompt_tokens: 2, completion_tokens: 9 } }));
+    res.end(
+      JSON.stringify({
+        choices: [{ message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'length' }],
+        usage: { prompt_tokens: 2, completion_tokens: 9 },
+      }),
+    );
   });
   const r = await send(url, { stream: false });
   t.is(r.outcome.kind, 'ok');
@@ -133,7 +150,7 @@ test('non-streaming: the whole JSON body is interpreted and no token timing is c
   t.deepEqual(recordErrors(r), []);
 });
 
-test('HTTP error: http_error with the status and the server\'s own message', async (t) => {
+test("HTTP error: http_error with the status and the server's own message", async (t) => {
   const url = await server(t, (_req, res) => {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ object: 'error', message: 'The model `m` does not exist.', type: 'NotFoundError', code: 404 }));
@@ -196,7 +213,7 @@ test('JSON events that are not OpenAI-shaped are a protocol_error', async (t) =>
   t.regex((r.outcome as { message: string }).message, /no "choices"/);
 });
 
-test('an error object inside a 200 stream is a protocol_error with the server\'s message', async (t) => {
+test("an error object inside a 200 stream is a protocol_error with the server's message", async (t) => {
   const url = await server(t, (_req, res) => {
     sse(res);
     res.write(chunk('a'));
@@ -281,7 +298,9 @@ test('cancel ends an in-flight request with outcome cancelled and keeps what arr
 test('secrets sent in headers never appear in a record, even when the server echoes them', async (t) => {
   const url = await server(t, (req, res) => {
     res.writeHead(401, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${String(req.headers.authorization).replace('Bearer ', '')}` } }));
+    res.end(
+      JSON.stringify({ error: { message: `Incorrect API key provided: ${String(req.headers.authorization).replace('Bearer ', '')}` } }),
+    );
   });
   const r = await send(url, { headers: { authorization: 'Bearer sk-test-SECRET-4242' } });
   t.is(r.outcome.kind, 'http_error');
@@ -302,9 +321,15 @@ test('completions API: text chunks are content', async (t) => {
 
 const ascending = (xs: number[]) => xs.every((x, k) => k === 0 || x >= xs[k - 1]!);
 
-test('a stream cut by the simulator\'s disconnect fault keeps its chunks and text, a prefix of the whole answer', async (t) => {
+test("a stream cut by the simulator's disconnect fault keeps its chunks and text, a prefix of the whole answer", async (t) => {
   const sim = await startTestSim(t);
-  const body = { model: sim.model, messages: [{ role: 'user', content: 'tell me a long story' }], max_tokens: 40, ignore_eos: true, stream: true };
+  const body = {
+    model: sim.model,
+    messages: [{ role: 'user', content: 'tell me a long story' }],
+    max_tokens: 40,
+    ignore_eos: true,
+    stream: true,
+  };
   const whole = await send(sim.url, { body, headers: { [FAULT_HEADER]: 'none' } });
   t.is(whole.outcome.kind, 'ok');
   t.is(whole.content_ns.length, 40, 'one token per chunk');
@@ -316,7 +341,10 @@ test('a stream cut by the simulator\'s disconnect fault keeps its chunks and tex
   t.true(ascending(cut.content_ns));
   t.is(cut.first_content_ns, cut.content_ns[0]!);
   t.true(cut.content_ns[n - 1]! <= cut.end_ns!);
-  t.true(cut.output_text.length > 0 && cut.output_text.length < whole.output_text.length && whole.output_text.startsWith(cut.output_text), 'the text that arrived is the start of the answer');
+  t.true(
+    cut.output_text.length > 0 && cut.output_text.length < whole.output_text.length && whole.output_text.startsWith(cut.output_text),
+    'the text that arrived is the start of the answer',
+  );
   t.regex((cut.outcome as { message: string }).message, /socket closed mid-stream after \d+ events/);
 });
 
@@ -324,7 +352,11 @@ test('a stream timed out or cancelled mid-way keeps its chunk times, per-chunk t
   // Three content chunks with continuous usage stats, 5 ms apart, then silence.
   const url = await server(t, (_req, res) => {
     sse(res);
-    const events = [chunk('a', { usage: { prompt_tokens: 5, completion_tokens: 1 } }), chunk('b', { usage: { prompt_tokens: 5, completion_tokens: 2 } }), chunk('c', { usage: { prompt_tokens: 5, completion_tokens: 3 } })];
+    const events = [
+      chunk('a', { usage: { prompt_tokens: 5, completion_tokens: 1 } }),
+      chunk('b', { usage: { prompt_tokens: 5, completion_tokens: 2 } }),
+      chunk('c', { usage: { prompt_tokens: 5, completion_tokens: 3 } }),
+    ];
     const next = () => {
       const event = events.shift();
       if (event === undefined) return;
@@ -349,7 +381,10 @@ test('a stream timed out or cancelled mid-way keeps its chunk times, per-chunk t
   t.true(cancelled.content_ns.length >= 1, `${cancelled.content_ns.length} chunks before the cancel`);
   t.is(cancelled.content_ns[0], cancelled.first_content_ns!);
   t.is(cancelled.output_text, 'abc'.slice(0, cancelled.content_ns.length));
-  t.deepEqual(cancelled.content_tokens, cancelled.content_ns.map(() => 1));
+  t.deepEqual(
+    cancelled.content_tokens,
+    cancelled.content_ns.map(() => 1),
+  );
 });
 
 test('a non-streaming answer keeps its whole text through finish()', async (t) => {
@@ -358,7 +393,7 @@ test('a non-streaming answer keeps its whole text through finish()', async (t) =
   const streamed = await send(sim.url, { body: { ...body, stream: true } });
   const whole = await send(sim.url, { stream: false, body: { ...body, stream: false } });
   t.is(whole.outcome.kind, 'ok');
-  t.is(whole.output_text, streamed.output_text, 'the same answer as the stream\'s chunks');
+  t.is(whole.output_text, streamed.output_text, "the same answer as the stream's chunks");
   t.true(whole.output_text.length > 0);
   t.deepEqual(whole.content_ns, []);
   t.is(whole.content_tokens, null);

@@ -7,7 +7,7 @@ import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestRecord } from '../core/record.ts';
-import { parseWorkload } from '../core/workload.ts';
+import { parseWorkload } from '../core/workload/workload.ts';
 import { monoNow, type PacerKind, type PacerLike } from '../engine/pacer.ts';
 import { Sender, type SenderSetup } from '../engine/sender.ts';
 
@@ -24,7 +24,10 @@ interface StreamServer {
  * `plan(index)` says how request `index` is answered: `chunks` content chunks `gapMs` apart then
  * [DONE]; or, with `wholeAfterMs`, nothing until then and the whole stream in one write.
  */
-async function streamServer(t: { teardown(fn: () => void): void }, plan: (index: number) => { chunks: number; gapMs: number } | { wholeAfterMs: number }): Promise<StreamServer> {
+async function streamServer(
+  t: { teardown(fn: () => void): void },
+  plan: (index: number) => { chunks: number; gapMs: number } | { wholeAfterMs: number },
+): Promise<StreamServer> {
   const received = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
   const s = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -65,8 +68,15 @@ async function streamServer(t: { teardown(fn: () => void): void }, plan: (index:
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, received };
 }
 
-function setupFor(url: string, options: { qps: number; requests: number; arms?: number; maxInflight?: number; pacer?: PacerKind }): SenderSetup {
-  const workload = parseWorkload(JSON.stringify({ id: 'q', model: 'm', messages: [{ role: 'user', content: 'q' }] }) + '\n', { file: 'w.jsonl', format: 'openai', seed: 1 });
+function setupFor(
+  url: string,
+  options: { qps: number; requests: number; arms?: number; maxInflight?: number; pacer?: PacerKind },
+): SenderSetup {
+  const workload = parseWorkload(JSON.stringify({ id: 'q', model: 'm', messages: [{ role: 'user', content: 'q' }] }) + '\n', {
+    file: 'w.jsonl',
+    format: 'openai',
+    seed: 1,
+  });
   return {
     runId: 'poke',
     instance: '',
@@ -116,11 +126,14 @@ class LatePacer implements PacerLike {
   }
   at(due: bigint, fire: (now: bigint) => void): void {
     this.cancel();
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.fired++;
-      fire(monoNow());
-    }, Math.max(0, Number(due - monoNow()) / 1e6 + this.#lateMs));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null;
+        this.fired++;
+        fire(monoNow());
+      },
+      Math.max(0, Number(due - monoNow()) / 1e6 + this.#lateMs),
+    );
   }
   cancel(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
@@ -136,7 +149,10 @@ async function run(sender: Sender, records: RequestRecord[]): Promise<{ finished
   await sender.ready;
   sender.start(monoNow());
   let timer: NodeJS.Timeout | undefined;
-  const finished = await Promise.race([sender.done.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5_000)))]);
+  const finished = await Promise.race([
+    sender.done.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5_000))),
+  ]);
   clearTimeout(timer);
   sender.stop('test over');
   await sender.close();
@@ -164,7 +180,10 @@ test('requests due while a response streams leave from its chunks: right after t
     const trigger = chunks.find((c) => c >= r.scheduled_ns);
     if (trigger === undefined) return t.fail(`request ${r.index} was due after request 0's last chunk`);
     const afterMs = (r.sent_ns! - trigger) / 1e6;
-    t.true(afterMs >= 0 && afterMs < 25, `request ${r.index} left ${afterMs.toFixed(2)} ms after the first chunk that arrived once it was due`);
+    t.true(
+      afterMs >= 0 && afterMs < 25,
+      `request ${r.index} left ${afterMs.toFixed(2)} ms after the first chunk that arrived once it was due`,
+    );
   }
 });
 
@@ -211,10 +230,17 @@ test('a late pacer and the chunk checks racing: every request leaves exactly onc
   const result = await run(sender, records);
   t.true(result.finished);
   t.deepEqual([...server.received.keys()].sort(), ids(total, ['baseline', 'candidate']), 'every request reached the server');
-  t.true([...server.received.values()].every((n) => n === 1), `a request reached the server twice: ${JSON.stringify([...server.received].filter(([, n]) => n > 1))}`);
+  t.true(
+    [...server.received.values()].every((n) => n === 1),
+    `a request reached the server twice: ${JSON.stringify([...server.received].filter(([, n]) => n > 1))}`,
+  );
   t.is(result.records.length, 2 * total, 'one record per request per arm');
   t.true(result.records.every((r) => r.outcome.kind === 'ok'));
-  for (const r of result.records) t.true(r.sent_ns! >= r.scheduled_ns, `request ${r.index} (${r.arm}) left ${((r.scheduled_ns - r.sent_ns!) / 1e6).toFixed(2)} ms before its instant`);
+  for (const r of result.records)
+    t.true(
+      r.sent_ns! >= r.scheduled_ns,
+      `request ${r.index} (${r.arm}) left ${((r.scheduled_ns - r.sent_ns!) / 1e6).toFixed(2)} ms before its instant`,
+    );
   // Both paths were taken: the pacer sent the first request (no chunk before it) and, usually, those
   // after a short stream; chunks sent the rest. (Lags are logged, not judged: timing is the bench's job.)
   const lags = result.records.filter((r) => r.arm === 'baseline').map((r) => ((r.sent_ns! - r.scheduled_ns) / 1e6).toFixed(2));
@@ -231,7 +257,10 @@ for (const pacer of ['spin', 'clock'] as const) {
     const result = await run(sender, records);
     t.true(result.finished);
     t.deepEqual([...server.received.keys()].sort(), ids(total, ['baseline', 'candidate']));
-    t.true([...server.received.values()].every((n) => n === 1), 'no request reached the server twice');
+    t.true(
+      [...server.received.values()].every((n) => n === 1),
+      'no request reached the server twice',
+    );
     t.is(result.records.length, 2 * total);
     t.true(result.records.every((r) => r.outcome.kind === 'ok'));
     for (const r of result.records) t.true(r.sent_ns! >= r.scheduled_ns, `request ${r.index} (${r.arm}) left before its instant`);
@@ -244,7 +273,11 @@ test('--max-inflight 1: requests that come due from a chunk wait for the slot, i
   const server = await streamServer(t, () => ({ chunks: 25, gapMs: 1 }));
   const records: RequestRecord[] = [];
   const total = 6;
-  const sender = new Sender(setupFor(server.url, { qps: 100, requests: total, maxInflight: 1 }), (r) => records.push(r), new FirstOnlyPacer());
+  const sender = new Sender(
+    setupFor(server.url, { qps: 100, requests: total, maxInflight: 1 }),
+    (r) => records.push(r),
+    new FirstOnlyPacer(),
+  );
   const result = await run(sender, records);
   t.true(result.finished);
   t.true([...server.received.values()].every((n) => n === 1) && server.received.size === total, 'each request reached the server once');
@@ -261,6 +294,6 @@ test('--max-inflight 1: requests that come due from a chunk wait for the slot, i
   for (let k = 1; k < total; k++) {
     const [previous, r] = [bySend[k - 1]!, bySend[k]!];
     t.true(r.sent_ns! >= previous.end_ns!, `request ${r.index} left after request ${previous.index} ended (never two in flight)`);
-    t.true(r.queue_wait_ns! > 0, `request ${r.index} waited for the slot`);
+    t.true(r.queue_wait_ns > 0, `request ${r.index} waited for the slot`);
   }
 });

@@ -6,7 +6,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
-import { parseWorkload } from '../core/workload.ts';
+import { parseWorkload } from '../core/workload/workload.ts';
 import { createArmClient, createRequest, preconnect, PRECONNECT_MAX, warmUpStreamPath } from '../engine/client.ts';
 import { monoNow } from '../engine/pacer.ts';
 import { autoPreconnect } from '../engine/sender.ts';
@@ -14,7 +14,9 @@ import { startTestSim as sim } from './support/load-helpers.ts';
 import { endpoints, load } from './support/engine-run.ts';
 
 const workload = parseWorkload(
-  Array.from({ length: 4 }, (_, i) => JSON.stringify({ id: `w${i}`, model: 'm', messages: [{ role: 'user', content: `q${i}` }] })).join('\n'),
+  Array.from({ length: 4 }, (_, i) => JSON.stringify({ id: `w${i}`, model: 'm', messages: [{ role: 'user', content: `q${i}` }] })).join(
+    '\n',
+  ),
   { file: 'w.jsonl', format: 'openai', seed: 1 },
 );
 
@@ -33,7 +35,10 @@ test.serial('preconnect opens N keep-alive connections with GET /v1/models, and 
     // Answer the streams only once all N are in, so each one needs a socket of its own.
     held.push(res);
     if (held.length < N) return;
-    for (const r of held) r.writeHead(200, { 'content-type': 'text/event-stream' }).end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' } }] })}\n\ndata: [DONE]\n\n`);
+    for (const r of held)
+      r.writeHead(200, { 'content-type': 'text/event-stream' }).end(
+        `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' } }] })}\n\ndata: [DONE]\n\n`,
+      );
   });
   s.on('connection', () => connections++);
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
@@ -49,13 +54,39 @@ test.serial('preconnect opens N keep-alive connections with GET /v1/models, and 
   t.deepEqual(paths, Array(N).fill('GET /v1/models'));
 
   const records = await Promise.all(
-    Array.from({ length: N }, (_, i) => new Promise<RequestRecord>((resolve) => {
-      const record = emptyRecord({ run_id: 'r', arm: 'baseline', index: i, item_id: 'i', warmup: false, source: 'node', streaming: true, scheduled_ns: 0 });
-      createRequest({ client, api: 'chat', stream: true, body: '{}', requestId: `r:baseline:${i}`, record, origin: monoNow(), timeoutMs: 2000, onDone: resolve }).start();
-    })),
+    Array.from(
+      { length: N },
+      (_, i) =>
+        new Promise<RequestRecord>((resolve) => {
+          const record = emptyRecord({
+            run_id: 'r',
+            arm: 'baseline',
+            index: i,
+            item_id: 'i',
+            warmup: false,
+            source: 'node',
+            streaming: true,
+            scheduled_ns: 0,
+          });
+          createRequest({
+            client,
+            api: 'chat',
+            stream: true,
+            body: '{}',
+            requestId: `r:baseline:${i}`,
+            record,
+            origin: monoNow(),
+            timeoutMs: 2000,
+            onDone: resolve,
+          }).start();
+        }),
+    ),
   );
-  t.deepEqual(records.map((r) => r.outcome.kind), Array(N).fill('ok'));
-  t.is(connections, N, 'no new connection for the run\'s requests');
+  t.deepEqual(
+    records.map((r) => r.outcome.kind),
+    Array(N).fill('ok'),
+  );
+  t.is(connections, N, "no new connection for the run's requests");
 });
 
 test.serial('preconnect to an endpoint that refuses connections opens none and does not throw', async (t) => {
@@ -98,5 +129,7 @@ test.serial('a load run records its preconnect in run.json and never as records;
     { sender: 'w1', preconnect: 5, opened: { baseline: 5, candidate: 5 } },
   ]);
   const off = await load([...endpoints(b, c), '--qps', '50', '--requests', '2', '--workers', '0', '--preconnect', '0']);
-  t.deepEqual((off.manifest.config as { preconnected: unknown }).preconnected, [{ sender: 'main', preconnect: 0, opened: { baseline: 0, candidate: 0 } }]);
+  t.deepEqual((off.manifest.config as { preconnected: unknown }).preconnected, [
+    { sender: 'main', preconnect: 0, opened: { baseline: 0, candidate: 0 } },
+  ]);
 });

@@ -22,10 +22,26 @@ test.serial('every injected fault maps to its outcome kind; records = arms × re
     ['malformed', 'protocol_error', /not JSON/],
   ];
   for (const [fault, kind, pattern] of cases) {
-    const { records, manifest } = await load([...endpoints(b, c), '--qps', '50', '--requests', '6', '--timeout', '1', '--candidate-header', `x-sim-fault: ${fault}`]);
+    const { records, manifest } = await load([
+      ...endpoints(b, c),
+      '--qps',
+      '50',
+      '--requests',
+      '6',
+      '--timeout',
+      '1',
+      '--candidate-header',
+      `x-sim-fault: ${fault}`,
+    ]);
     t.is(records.length, 2 * manifest.counts.pairs_sent, fault);
     t.is(manifest.counts.pairs_sent, 6);
-    t.deepEqual(byArm(records, 'baseline').filter((r) => r.outcome.kind !== 'ok').map((r) => r.outcome), [], `${fault}: baseline untouched`);
+    t.deepEqual(
+      byArm(records, 'baseline')
+        .filter((r) => r.outcome.kind !== 'ok')
+        .map((r) => r.outcome),
+      [],
+      `${fault}: baseline untouched`,
+    );
     for (const r of byArm(records, 'candidate')) {
       t.is(r.outcome.kind, kind, `${fault} → ${kind}`);
       t.regex((r.outcome as { message: string }).message, pattern);
@@ -40,25 +56,55 @@ test.serial('every injected fault maps to its outcome kind; records = arms × re
   t.true(kinds.size >= 4, `baseline kinds: ${[...kinds].join(', ')}`);
 });
 
-test.serial('wrong model name → http_error with the server\'s message; unreachable endpoint → connection_error (preflight off)', async (t) => {
-  const [b, c] = [await sim(t), await sim(t)];
-  const wrong = await load([...endpoints(b, c), '--requests', '3', '--qps', '50', '--candidate-model', 'no-such-model', '--no-preflight']);
-  for (const r of byArm(wrong.records, 'candidate')) t.like(r.outcome, { kind: 'http_error', status: 404, message: 'The model `no-such-model` does not exist.' });
-  const closed = await startSim({ profile: 'vllm-single-node', port: 0 });
-  const deadUrl = closed.url;
-  await closed.close();
-  const dead = await load(['--baseline', b.url, '--candidate', deadUrl, '--requests', '3', '--qps', '50', '--no-preflight']);
-  t.is(dead.records.length, 6);
-  for (const r of byArm(dead.records, 'candidate')) t.like(r.outcome, { kind: 'connection_error', code: 'ECONNREFUSED' });
-});
+test.serial(
+  "wrong model name → http_error with the server's message; unreachable endpoint → connection_error (preflight off)",
+  async (t) => {
+    const [b, c] = [await sim(t), await sim(t)];
+    const wrong = await load([
+      ...endpoints(b, c),
+      '--requests',
+      '3',
+      '--qps',
+      '50',
+      '--candidate-model',
+      'no-such-model',
+      '--no-preflight',
+    ]);
+    for (const r of byArm(wrong.records, 'candidate'))
+      t.like(r.outcome, { kind: 'http_error', status: 404, message: 'The model `no-such-model` does not exist.' });
+    const closed = await startSim({ profile: 'vllm-single-node', port: 0 });
+    const deadUrl = closed.url;
+    await closed.close();
+    const dead = await load(['--baseline', b.url, '--candidate', deadUrl, '--requests', '3', '--qps', '50', '--no-preflight']);
+    t.is(dead.records.length, 6);
+    for (const r of byArm(dead.records, 'candidate')) t.like(r.outcome, { kind: 'connection_error', code: 'ECONNREFUSED' });
+  },
+);
 
 test.serial('--baseline-repeat adds the A/A arm at the same instant; --warmup flags the first requests; --workers 0 works', async (t) => {
   const [b, c] = [await sim(t), await sim(t)];
-  const { records } = await load([...endpoints(b, c), '--qps', '50', '--requests', '10', '--warmup', '4', '--baseline-repeat', '--workers', '0']);
+  const { records } = await load([
+    ...endpoints(b, c),
+    '--qps',
+    '50',
+    '--requests',
+    '10',
+    '--warmup',
+    '4',
+    '--baseline-repeat',
+    '--workers',
+    '0',
+  ]);
   t.is(records.length, 3 * 14);
   const repeat = byArm(records, 'baseline_repeat');
-  t.deepEqual(repeat.map((r) => r.index), Array.from({ length: 14 }, (_, i) => i));
-  t.deepEqual(byArm(records, 'baseline').map((r) => r.warmup), [...Array(4).fill(true), ...Array(10).fill(false)]);
+  t.deepEqual(
+    repeat.map((r) => r.index),
+    Array.from({ length: 14 }, (_, i) => i),
+  );
+  t.deepEqual(
+    byArm(records, 'baseline').map((r) => r.warmup),
+    [...Array(4).fill(true), ...Array(10).fill(false)],
+  );
   for (const r of repeat) {
     const base = byArm(records, 'baseline')[r.index]!;
     t.is(r.scheduled_ns, base.scheduled_ns);
@@ -67,14 +113,22 @@ test.serial('--baseline-repeat adds the A/A arm at the same instant; --warmup fl
   }
 });
 
-test.serial('trace arrivals replay the workload\'s own timestamps, scaled by --time-scale', async (t) => {
+test.serial("trace arrivals replay the workload's own timestamps, scaled by --time-scale", async (t) => {
   const [b, c] = [await sim(t), await sim(t)];
   const file = join(tmp(), 'trace.jsonl');
   const offsets = [1000, 1100, 1150, 1400];
-  writeFileSync(file, offsets.map((ms, i) => JSON.stringify({ timestamp_ms: ms, messages: [{ role: 'user', content: `q${i}` }], max_tokens: 4 })).join('\n') + '\n');
+  writeFileSync(
+    file,
+    offsets.map((ms, i) => JSON.stringify({ timestamp_ms: ms, messages: [{ role: 'user', content: `q${i}` }], max_tokens: 4 })).join('\n') +
+      '\n',
+  );
   const { records } = await load([...endpoints(b, c), '--workload', file, '--arrival', 'trace', '--time-scale', '0.5']);
   const base = byArm(records, 'baseline');
-  t.deepEqual(base.map((r) => r.scheduled_ns), [0, 50e6, 75e6, 200e6], 'one pass over the trace, offsets × 0.5 from the first');
+  t.deepEqual(
+    base.map((r) => r.scheduled_ns),
+    [0, 50e6, 75e6, 200e6],
+    'one pass over the trace, offsets × 0.5 from the first',
+  );
   for (const r of base) t.true(r.sent_ns! >= r.scheduled_ns);
 });
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
-import { analyzeRunFolder, droppedIterations, interruptedReason } from '../cli/analyze.ts';
-import { UsageError } from '../cli/options.ts';
+import { analyzeRunFolder, droppedIterations, interruptedReason } from '../pipeline/analyze-folder.ts';
+import { UsageError } from '../core/options.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 import { runCli } from './support/run-cli.ts';
 
@@ -24,7 +24,12 @@ test('gate exits 0 for PROCEED, 1 for INVESTIGATE, 2 for a bad folder or gates f
   const bad = folder(jsonl(fixtureRun({ withRepeat: false, candidateTtftShiftMs: 5 })));
   const gatesFile = join(good, 'gates.yaml');
   writeFileSync(gatesFile, 'proceed:\n  min_consistency: 2\n');
-  const [proceed, investigate, missing, badGates] = await Promise.all([gate([good]), gate([bad]), gate([join(good, 'nope')]), gate([good, '--gates', gatesFile])]);
+  const [proceed, investigate, missing, badGates] = await Promise.all([
+    gate([good]),
+    gate([bad]),
+    gate([join(good, 'nope')]),
+    gate([good, '--gates', gatesFile]),
+  ]);
   t.is(proceed.code, 0, proceed.stderr);
   t.regex(proceed.stdout, /VERDICT: PROCEED/);
   t.is(investigate.code, 1);
@@ -41,9 +46,22 @@ test('bad inputs give clear messages (UsageError, exit 2)', async (t) => {
   const records = jsonl(fixtureRun({ withRepeat: false, indices: 22 }));
   const cases: Array<[string, string[], RegExp, object?]> = [
     ['empty records', [], /records\.jsonl: no records/],
-    ['unknown schema version', [records[0] as string, (records[1] as string).replace('{"v":1,', '{"v":7,')], /records\.jsonl:2: unknown record schema version 7 \(this build reads version 1\)/],
-    ['two runs', [records[0] as string, (records[1] as string).replace('"run_id":"fixture-run"', '"run_id":"other-run"')], /records from two different runs: "fixture-run" .* and "other-run" \(record 2, candidate #0\)/],
-    ['run.json from another run', records, /run\.json: run_id "elsewhere" does not match the records' run_id "fixture-run"/, { run_id: 'elsewhere' }],
+    [
+      'unknown schema version',
+      [records[0] as string, (records[1] as string).replace('{"v":1,', '{"v":7,')],
+      /records\.jsonl:2: unknown record schema version 7 \(this build reads version 1\)/,
+    ],
+    [
+      'two runs',
+      [records[0] as string, (records[1] as string).replace('"run_id":"fixture-run"', '"run_id":"other-run"')],
+      /records from two different runs: "fixture-run" .* and "other-run" \(record 2, candidate #0\)/,
+    ],
+    [
+      'run.json from another run',
+      records,
+      /run\.json: run_id "elsewhere" does not match the records' run_id "fixture-run"/,
+      { run_id: 'elsewhere' },
+    ],
   ];
   for (const [name, lines, message, manifest] of cases) {
     const dir = folder(lines, manifest);
@@ -75,8 +93,14 @@ test('parseGates: JSON or YAML over the defaults; unknown keys and wrong types n
   t.is(yaml.proceed.min_consistency, 0.95);
   t.is(parseGates('{"bootstrap": {"resamples": 200, "seed": 9}}', 'g.json').bootstrap.resamples, 200);
   const bad: Array<[string, RegExp]> = [
-    ['proceed:\n  min_consistancy: 0.9\n', /g: proceed\.min_consistancy: unknown key; accepted in proceed: min_mean_ttft_improvement_ms, min_consistency, similarity_threshold, aa_tolerance/],
-    ['regressions:\n  max: 1\n', /g: unknown section "regressions"; accepted: version, proceed, rollback, slo, validity, bootstrap, regression/],
+    [
+      'proceed:\n  min_consistancy: 0.9\n',
+      /g: proceed\.min_consistancy: unknown key; accepted in proceed: min_mean_ttft_improvement_ms, min_consistency, similarity_threshold, aa_tolerance/,
+    ],
+    [
+      'regressions:\n  max: 1\n',
+      /g: unknown section "regressions"; accepted: version, proceed, rollback, slo, validity, bootstrap, regression/,
+    ],
     ['slo:\n  ttft_p99_ms: fast\n', /g: slo\.ttft_p99_ms: got "fast"; expected a number ≥ 0/],
     ['validity:\n  min_ok_pairs: 2.5\n', /g: validity\.min_ok_pairs: got 2\.5; expected an integer ≥ 1/],
     ['slo:\n  enforce: 1\n', /g: slo\.enforce: got 1; expected true or false/],

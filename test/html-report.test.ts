@@ -1,24 +1,27 @@
 import test from 'ava';
 import { analyzeRecords } from '../analysis/analyze.ts';
-import { bucketPercentiles, bucketWidth, CDF_PROBABILITIES, chartData, fixedHistogram, histogram, MAX_BUCKETS } from '../analysis/charts.ts';
+import { bucketPercentiles, bucketWidth, CDF_PROBABILITIES, chartData, fixedHistogram, histogram, MAX_BUCKETS } from '../report/charts.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
-import { CHART_IDS, htmlReport } from '../analysis/html-report.ts';
-import { deltaDirection, formatDelta, formatValue, sideBySide } from '../analysis/side-by-side.ts';
+import { CHART_IDS, htmlReport } from '../report/html-report.ts';
+import { deltaDirection, formatDelta, formatValue, sideBySide } from '../report/side-by-side.ts';
 import { costsForArms } from '../analysis/cost.ts';
 import { withServerFigures } from '../analysis/report.ts';
-import { summaryMarkdown } from '../analysis/summary-md.ts';
-import { percentile } from '../analysis/stats.ts';
+import { summaryMarkdown } from '../report/summary-md.ts';
+import { percentile } from '../analysis/stats/stats.ts';
 import type { ServerMetrics } from '../analysis/server-metrics.ts';
-import { readReportAssets } from '../io/report-assets.ts';
+import { readReportAssets } from '../pipeline/report-assets.ts';
 import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
 import { syntheticRecords } from './fixtures/report/synthetic.ts';
 
 const assets = await readReportAssets();
 
-test('chart aggregates of the fixture run: CDF at the report\'s percentiles, histograms that add up, per-second buckets', (t) => {
+test("chart aggregates of the fixture run: CDF at the report's percentiles, histograms that add up, per-second buckets", (t) => {
   const { report, collector } = analyzeRecords(goldenRun(), DEFAULT_GATES);
   const charts = chartData(collector, report);
-  t.deepEqual(charts.ttft_cdf.arms.map((a) => a.arm), ['baseline', 'candidate', 'baseline_repeat']);
+  t.deepEqual(
+    charts.ttft_cdf.arms.map((a) => a.arm),
+    ['baseline', 'candidate', 'baseline_repeat'],
+  );
   for (const a of charts.ttft_cdf.arms) {
     const arm = report.arms.find((x) => x.arm === a.arm);
     t.is(a.count, arm?.metrics.ttft_ms?.count as number);
@@ -85,7 +88,8 @@ test('report.html: verdict and reasons first, side-by-side table, every chart wi
   const verdictAt = html.indexOf('Verdict: INVESTIGATE');
   t.true(verdictAt > 0);
   t.true(verdictAt < html.indexOf('Side by side'));
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  const esc = (s: string) =>
+    s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
   for (const r of report.verdict.reasons) t.true(html.includes(esc(r.message)), r.rule);
   for (const id of CHART_IDS) {
     t.regex(html, new RegExp(`<div class="chart" id="${id}" role="img" aria-label="[^"]+"></div>`), id);
@@ -93,7 +97,10 @@ test('report.html: verdict and reasons first, side-by-side table, every chart wi
   }
   t.is((html.match(/<details>/g) ?? []).length, CHART_IDS.length);
   t.regex(html, /<a class="skip" href="#main">/);
-  t.regex(html, /<th scope="row">TTFT P99<\/th><td>61\.72 ms<\/td><td>56\.74 ms<\/td><td>62\.71 ms<\/td><td><span class="delta better">−4\.98 ms \(−8\.1 %\)/);
+  t.regex(
+    html,
+    /<th scope="row">TTFT P99<\/th><td>61\.72 ms<\/td><td>56\.74 ms<\/td><td>62\.71 ms<\/td><td><span class="delta better">−4\.98 ms \(−8\.1 %\)/,
+  );
   t.regex(html, /@media print/);
   t.regex(html, /Content-Security-Policy" content="default-src 'none'/);
   t.notRegex(html, /(src|href)="(https?:)?\/\//);
@@ -105,29 +112,62 @@ test('report.html: verdict and reasons first, side-by-side table, every chart wi
 test('report.html escapes what comes from the records, and shows the KV-cache hit rate when scraped', (t) => {
   const { report, collector } = analyzeRecords(fixtureRun({ runId: 'x</script><b>"&' }), DEFAULT_GATES);
   const server = (arm: string, rate: number): ServerMetrics => ({
-    arm, scrapes: 10, gaps: 0, gap_list: [], span_s: 9, prefix_cache: { queries: 100, hits: rate * 100, hit_rate: rate },
-    requests_running: null, requests_waiting: null, kv_cache_usage_pct: null, gpu_utilization_pct: null,
+    arm,
+    scrapes: 10,
+    gaps: 0,
+    gap_list: [],
+    span_s: 9,
+    prefix_cache: { queries: 100, hits: rate * 100, hit_rate: rate },
+    requests_running: null,
+    requests_waiting: null,
+    kv_cache_usage_pct: null,
+    gpu_utilization_pct: null,
   });
-  const html = htmlReport({ report, charts: chartData(collector, report), assets, serverMetrics: [server('baseline', 0.25), server('candidate', 0.5)] });
+  const html = htmlReport({
+    report,
+    charts: chartData(collector, report),
+    assets,
+    serverMetrics: [server('baseline', 0.25), server('candidate', 0.5)],
+  });
   t.false(html.includes('x</script><b>'));
   t.true(html.includes('x&lt;/script&gt;&lt;b&gt;&quot;&amp;'));
-  t.regex(html, /<th scope="row">KV-cache \(prefix\) hit rate<\/th><td>25\.00 %<\/td><td>50\.00 %<\/td><td>—<\/td><td><span class="delta better">\+25\.00 pt/);
+  t.regex(
+    html,
+    /<th scope="row">KV-cache \(prefix\) hit rate<\/th><td>25\.00 %<\/td><td>50\.00 %<\/td><td>—<\/td><td><span class="delta better">\+25\.00 pt/,
+  );
   const table = sideBySide(report, [server('candidate', 0.5)]);
   t.deepEqual(table.rows.at(-1)?.values, [null, 0.5, null]);
 });
 
-test('side by side (report.html, summary.md): GPU utilisation without a better direction and cost rows, taken from the report\'s own server_metrics and cost', (t) => {
+test("side by side (report.html, summary.md): GPU utilisation without a better direction and cost rows, taken from the report's own server_metrics and cost", (t) => {
   const { report: plain, collector } = analyzeRecords(fixtureRun({ runId: 'r' }), DEFAULT_GATES);
   t.deepEqual(withServerFigures(plain, [], []), plain, 'nothing scraped or priced: the summary is unchanged');
   const server = (arm: string, gpuPct: number): ServerMetrics => ({
-    arm, scrapes: 4, gaps: 0, gap_list: [], span_s: 3, prefix_cache: null,
-    requests_running: null, requests_waiting: null, kv_cache_usage_pct: null, gpu_utilization_pct: { mean: gpuPct, max: gpuPct, samples: 4, gpus: 2 },
+    arm,
+    scrapes: 4,
+    gaps: 0,
+    gap_list: [],
+    span_s: 3,
+    prefix_cache: null,
+    requests_running: null,
+    requests_waiting: null,
+    kv_cache_usage_pct: null,
+    gpu_utilization_pct: { mean: gpuPct, max: gpuPct, samples: 4, gpus: 2 },
   });
-  const costs = costsForArms({ baseline: { cost_per_hour: 12, basis: { kind: 'direct' } }, candidate: { cost_per_hour: 8, basis: { kind: 'direct' } } }, plain.arms);
+  const costs = costsForArms(
+    { baseline: { cost_per_hour: 12, basis: { kind: 'direct' } }, candidate: { cost_per_hour: 8, basis: { kind: 'direct' } } },
+    plain.arms,
+  );
   const report = withServerFigures(plain, [server('baseline', 40), server('candidate', 60)], costs);
   const rows = sideBySide(report).rows;
-  t.deepEqual(rows.slice(-4).map((r) => r.label), ['GPU utilisation (mean)', 'Monthly cost', 'Cost per 1,000 queries', 'Cost per 1M output tokens']);
-  t.false(rows.some((r) => r.label.startsWith('KV-cache')), 'no prefix-cache counters: no KV-cache row');
+  t.deepEqual(
+    rows.slice(-4).map((r) => r.label),
+    ['GPU utilisation (mean)', 'Monthly cost', 'Cost per 1,000 queries', 'Cost per 1M output tokens'],
+  );
+  t.false(
+    rows.some((r) => r.label.startsWith('KV-cache')),
+    'no prefix-cache counters: no KV-cache row',
+  );
   const gpu = rows.find((r) => r.label === 'GPU utilisation (mean)')!;
   t.deepEqual(gpu.values, [0.4, 0.6, null]);
   t.is(deltaDirection(gpu), null);
@@ -142,7 +182,10 @@ test('side by side (report.html, summary.md): GPU utilisation without a better d
   t.is(perQuery.values[0], (12 / (base.throughput.ok_requests_per_s! * 3600)) * 1000);
 
   const html = htmlReport({ report, charts: chartData(collector, report), assets });
-  t.regex(html, /<th scope="row">GPU utilisation \(mean\)<\/th><td>40\.00 %<\/td><td>60\.00 %<\/td><td>—<\/td><td><span class="delta ">\+20\.00 pt<\/span>/);
+  t.regex(
+    html,
+    /<th scope="row">GPU utilisation \(mean\)<\/th><td>40\.00 %<\/td><td>60\.00 %<\/td><td>—<\/td><td><span class="delta ">\+20\.00 pt<\/span>/,
+  );
   t.regex(html, /<th scope="row">Monthly cost<\/th><td>8,760\.00<\/td><td>5,840\.00<\/td>/);
   t.true(html.includes('not by maximum capacity'), 'the cost caveat is among the notes');
   const md = summaryMarkdown(report, null, 0);
@@ -152,7 +195,10 @@ test('side by side (report.html, summary.md): GPU utilisation without a better d
 
 test('a large run aggregates: report size does not grow with the records', (t) => {
   // 60,000 paired requests at 10 QPS = 100 minutes: 6,000 one-second buckets, widened to 5 s
-  const { report, collector } = analyzeRecords(syntheticRecords(60_000, { qps: 10 }), { ...DEFAULT_GATES, bootstrap: { ...DEFAULT_GATES.bootstrap, resamples: 50 } });
+  const { report, collector } = analyzeRecords(syntheticRecords(60_000, { qps: 10 }), {
+    ...DEFAULT_GATES,
+    bootstrap: { ...DEFAULT_GATES.bootstrap, resamples: 50 },
+  });
   const charts = chartData(collector, report);
   t.is(charts.over_time.bucket_s, 5);
   t.true(charts.over_time.start_s.length <= MAX_BUCKETS);

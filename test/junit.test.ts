@@ -2,9 +2,9 @@ import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { analyzeRecords } from '../analysis/analyze.ts';
 import { DEFAULT_GATES, type Gates } from '../analysis/gates.ts';
-import { junitXml, xmlEscape } from '../analysis/junit.ts';
+import { junitXml, xmlEscape } from '../report/junit.ts';
 import { compareRuns, regressionSamples } from '../analysis/regression.ts';
-import { summaryMarkdown } from '../analysis/summary-md.ts';
+import { summaryMarkdown } from '../report/summary-md.ts';
 import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
 
 const GOLDEN = new URL('golden/report/', import.meta.url);
@@ -20,7 +20,11 @@ function golden(t: import('ava').ExecutionContext, name: string, got: string): v
 function fixture() {
   const tonight = analyzeRecords(goldenRun(), gates);
   const reference = analyzeRecords(fixtureRun({ runId: 'reference-run', candidateTtftShiftMs: -15, withRepeat: false }), gates);
-  const regression = compareRuns(regressionSamples(tonight.collector, tonight.report), regressionSamples(reference.collector, reference.report), gates);
+  const regression = compareRuns(
+    regressionSamples(tonight.collector, tonight.report),
+    regressionSamples(reference.collector, reference.report),
+    gates,
+  );
   return { report: tonight.report, regression };
 }
 
@@ -50,7 +54,10 @@ test('golden: junit.xml of the fixture gate (verdict rules and regression rules)
   assertWellFormed(t, xml);
   // one test case per rule, trigger and regression rule; counts agree with the cases
   t.is((xml.match(/<testcase /g) ?? []).length, report.verdict.reasons.length + regression.rules.length);
-  t.is((xml.match(/<failure /g) ?? []).length, report.verdict.reasons.filter((r) => r.status === 'fail').length + regression.rules.filter((r) => r.status === 'fail').length);
+  t.is(
+    (xml.match(/<failure /g) ?? []).length,
+    report.verdict.reasons.filter((r) => r.status === 'fail').length + regression.rules.filter((r) => r.status === 'fail').length,
+  );
   t.regex(xml, /<testsuites name="shadowbench gate" tests="(\d+)" failures="(\d+)"/);
   const names = [...xml.matchAll(/<testcase classname="[^"]+" name="([^"]+)"/g)].map((m) => m[1]);
   t.is(new Set(names).size, names.length, 'test case names are unique');
@@ -65,7 +72,10 @@ test('golden: summary.md of the fixture gate', (t) => {
   // every table row has as many cells as its header
   for (const block of md.split('\n\n').filter((b) => b.startsWith('|'))) {
     const widths = block.split('\n').map((line) => line.replace(/\\\|/g, '').split('|').length);
-    t.true(widths.every((w) => w === widths[0]), block.split('\n')[0]);
+    t.true(
+      widths.every((w) => w === widths[0]),
+      block.split('\n')[0],
+    );
   }
 });
 
@@ -76,5 +86,8 @@ test('junit.xml without a reference has only the verdict suite; text from the re
   t.is((xml.match(/<testsuite /g) ?? []).length, 1);
   t.regex(xml, /<testsuite name="verdict run &lt;&quot;x&quot;&gt; &amp; &apos;y&apos;: PROCEED"/);
   t.is(xmlEscape('a<b>&"\'\u0000\t'), 'a&lt;b&gt;&amp;&quot;&apos;\t');
-  t.regex(summaryMarkdown(report, null, 0), /^# shadowbench gate: ✅ passed\n\nRun `run <"x"> & 'y'\u0001`: verdict \*\*PROCEED\*\* \(exit 0\)\./);
+  t.regex(
+    summaryMarkdown(report, null, 0),
+    /^# shadowbench gate: ✅ passed\n\nRun `run <"x"> & 'y'\u0001`: verdict \*\*PROCEED\*\* \(exit 0\)\./,
+  );
 });

@@ -16,7 +16,12 @@ import { tempDir } from './support/load-helpers.ts';
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const dir = tempDir('sb-k6-interrupt-');
 const workload = join(dir, 'workload.jsonl');
-writeFileSync(workload, Array.from({ length: 3 }, (_, i) => JSON.stringify({ id: `q${i}`, messages: [{ role: 'user', content: `hi ${i}` }], max_tokens: 3 })).join('\n') + '\n');
+writeFileSync(
+  workload,
+  Array.from({ length: 3 }, (_, i) =>
+    JSON.stringify({ id: `q${i}`, messages: [{ role: 'user', content: `hi ${i}` }], max_tokens: 3 }),
+  ).join('\n') + '\n',
+);
 
 // The stand-in k6. `k6 version` exits at once; `k6 run` logs {event: start, pid}, then each signal;
 // on SIGINT it exits 300 ms later (so the parent has to wait for it), unless STANDIN_SIGINT=ignore.
@@ -50,7 +55,13 @@ interface StandInEvent {
 }
 
 const events = (log: string): StandInEvent[] =>
-  existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as StandInEvent) : [];
+  existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as StandInEvent)
+    : [];
 
 /** Polls (another process writes the file) until the condition holds; fails after timeoutMs. */
 /** Polls until the condition holds; a condition that throws (a file caught mid-write) counts as not yet. */
@@ -79,7 +90,25 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 function startLoad(t: ExecutionContext, name: string, mode: 'exit' | 'ignore', extra: string[] = []) {
   const out = join(dir, name);
   const log = join(dir, `${name}-stand-in.jsonl`);
-  const args = ['--engine', 'k6', '--baseline', 'http://127.0.0.1:9', '--candidate', 'http://127.0.0.1:10', '--no-preflight', '--no-progress', '--workload', workload, '--qps', '5', '--requests', '3', '--out', out, ...extra];
+  const args = [
+    '--engine',
+    'k6',
+    '--baseline',
+    'http://127.0.0.1:9',
+    '--candidate',
+    'http://127.0.0.1:10',
+    '--no-preflight',
+    '--no-progress',
+    '--workload',
+    workload,
+    '--qps',
+    '5',
+    '--requests',
+    '3',
+    '--out',
+    out,
+    ...extra,
+  ];
   const child: ChildProcess = spawn(process.execPath, [MAIN, 'load', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, K6_BIN: standIn, STANDIN_LOG: log, STANDIN_SIGINT: mode },
@@ -106,7 +135,16 @@ function startLoad(t: ExecutionContext, name: string, mode: 'exit' | 'ignore', e
 function testRecord(runId: string, arm: string, index: number): RequestRecord {
   const ms = 1_000_000;
   return {
-    ...emptyRecord({ run_id: runId, arm, index, item_id: `q${index}`, warmup: false, source: 'fixture', streaming: true, scheduled_ns: index * 200 * ms }),
+    ...emptyRecord({
+      run_id: runId,
+      arm,
+      index,
+      item_id: `q${index}`,
+      warmup: false,
+      source: 'fixture',
+      streaming: true,
+      scheduled_ns: index * 200 * ms,
+    }),
     sent_ns: index * 200 * ms + ms,
     headers_ns: index * 200 * ms + 5 * ms,
     first_chunk_ns: index * 200 * ms + 20 * ms,
@@ -125,7 +163,10 @@ function testRecord(runId: string, arm: string, index: number): RequestRecord {
 /** Waits for the stand-in to run, then appends the test's record lines to the (emptied) console-output file. */
 async function writeConsoleLines(out: string, log: string, records: RequestRecord[], truncatedTail: string): Promise<void> {
   await until('the stand-in k6 to start', () => events(log).some((e) => e.event === 'start'));
-  appendFileSync(join(out, 'k6-console.log'), 'a console line that is not a record\n' + records.map((r) => serializeRecord(r) + '\n').join('') + truncatedTail);
+  appendFileSync(
+    join(out, 'k6-console.log'),
+    'a console line that is not a record\n' + records.map((r) => serializeRecord(r) + '\n').join('') + truncatedTail,
+  );
 }
 
 /** The run id from k6-config.json, once the file is completely written (it may exist before it is). */
@@ -149,7 +190,11 @@ test('first Ctrl-C: forwarded to k6 once, the parent waits for it, converts the 
   t.is(await within(load.exited, 60_000, 'load exit'), 130, load.output());
 
   const seen = events(load.log);
-  t.deepEqual(seen.map((e) => e.event === 'signal' ? `signal ${e.signal}` : e.event), ['start', 'signal SIGINT', 'exit'], 'exactly one SIGINT reached the k6 process, which then exited by itself');
+  t.deepEqual(
+    seen.map((e) => (e.event === 'signal' ? `signal ${e.signal}` : e.event)),
+    ['start', 'signal SIGINT', 'exit'],
+    'exactly one SIGINT reached the k6 process, which then exited by itself',
+  );
   const signalled = seen[1]!;
   const exitedAt = seen[2]!.t;
   t.true(signalled.t >= sentAt - 5, 'forwarded after the Ctrl-C');
@@ -166,7 +211,11 @@ test('first Ctrl-C: forwarded to k6 once, the parent waits for it, converts the 
   t.deepEqual(read.records, records);
   // The analysis ran on what was converted: index 0 on both arms, index 1 on the baseline only (its candidate line was cut off).
   t.true(existsSync(join(load.out, 'summary.json')), load.output());
-  const pairs = readFileSync(join(load.out, 'pairs.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 4).join(','));
+  const pairs = readFileSync(join(load.out, 'pairs.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').slice(0, 4).join(','));
   t.deepEqual(pairs, ['0,q0,ok,ok', '1,q1,ok,']);
 });
 
@@ -180,10 +229,14 @@ test('second Ctrl-C: the k6 process is killed, what it wrote is still converted,
   const second = Date.now();
   load.child.kill('SIGINT');
   t.is(await within(load.exited, 30_000, 'load exit'), 130, load.output());
-  t.true(Date.now() - second < 10_000, 'did not wait for the stand-in\'s own 20 s exit');
+  t.true(Date.now() - second < 10_000, "did not wait for the stand-in's own 20 s exit");
 
   const seen = events(load.log);
-  t.deepEqual(seen.map((e) => e.event === 'signal' ? `signal ${e.signal}` : e.event), ['start', 'signal SIGINT'], 'one SIGINT forwarded, then SIGKILL (no exit of its own)');
+  t.deepEqual(
+    seen.map((e) => (e.event === 'signal' ? `signal ${e.signal}` : e.event)),
+    ['start', 'signal SIGINT'],
+    'one SIGINT forwarded, then SIGKILL (no exit of its own)',
+  );
   const pid = seen[0]!.pid!;
   t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the k6 process is gone');
 

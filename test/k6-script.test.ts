@@ -6,18 +6,29 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseWorkload } from '../core/workload.ts';
+import { parseWorkload } from '../core/workload/workload.ts';
 import { createPlan } from '../core/plan.ts';
 import { readRecords } from '../io/records-file.ts';
-import { convertK6Console, droppedIterations, k6Warnings } from '../io/k6-records.ts';
+import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.ts';
 import { resolvedWorkloadJsonl } from '../cli/load-k6.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
-import { gatesToThresholds } from '../scripts/thresholds.ts';
-import { K6_CONFIG_VERSION, type K6ScriptConfig } from '../scripts/config.ts';
+import { gatesToThresholds } from '../k6/script/thresholds.ts';
+import { K6_CONFIG_VERSION, type K6ScriptConfig } from '../k6/script/config.ts';
 import type { RequestRecord } from '../core/record.ts';
 import { samples } from './doubles/k6/metrics.ts';
 import httpDouble from './doubles/k6/http.ts';
-import { buildTestBundle, loadInstance, restoreConsole, runIteration, segmentIterations, startSimThread, summaryData, waitUntil, type ScriptModule, type SimThread } from './doubles/k6/runtime.ts';
+import {
+  buildTestBundle,
+  loadInstance,
+  restoreConsole,
+  runIteration,
+  segmentIterations,
+  startSimThread,
+  summaryData,
+  waitUntil,
+  type ScriptModule,
+  type SimThread,
+} from './doubles/k6/runtime.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-k6-'));
 let bundle: string;
@@ -26,7 +37,10 @@ const ITEMS = 4;
 const QPS = 40;
 
 // Small items built from integers: short prompts, 6 output tokens each.
-const workloadText = Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ id: `item-${i}`, messages: [{ role: 'user', content: `count to ${i + 3}` }], max_tokens: 6 })).join('\n') + '\n';
+const workloadText =
+  Array.from({ length: ITEMS }, (_, i) =>
+    JSON.stringify({ id: `item-${i}`, messages: [{ role: 'user', content: `count to ${i + 3}` }], max_tokens: 6 }),
+  ).join('\n') + '\n';
 const workload = parseWorkload(workloadText, { file: 'fixture.jsonl', seed: 7, model: 'meta-llama/Llama-3.1-8B-Instruct' });
 const workloadFile = join(dir, 'k6-workload.jsonl');
 writeFileSync(workloadFile, resolvedWorkloadJsonl(workload));
@@ -117,9 +131,19 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
   const plan = createPlan(workload, { arrival: 'constant', qps: QPS, requests: 6, warmup: 1, order: 'shuffle', seed: 7 });
   for (const arm of ['baseline', 'candidate']) {
     const mine = records.filter((r) => r.arm === arm).sort((a, b) => a.index - b.index);
-    t.deepEqual(mine.map((r) => r.index), [0, 1, 2, 3, 4, 5, 6]);
-    t.deepEqual(mine.map((r) => r.item_id), [...plan].map((p) => p.item.id), `${arm} follows the plan's item order`);
-    t.deepEqual(mine.map((r) => r.warmup), [true, false, false, false, false, false, false]);
+    t.deepEqual(
+      mine.map((r) => r.index),
+      [0, 1, 2, 3, 4, 5, 6],
+    );
+    t.deepEqual(
+      mine.map((r) => r.item_id),
+      [...plan].map((p) => p.item.id),
+      `${arm} follows the plan's item order`,
+    );
+    t.deepEqual(
+      mine.map((r) => r.warmup),
+      [true, false, false, false, false, false, false],
+    );
   }
   for (const r of records) {
     t.is(r.source, 'k6');
@@ -134,18 +158,26 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
   }
   // Due time: scenario start + i / qps, so scheduled_ns − i/qps is the same offset for every record.
   const offsets = records.map((r) => r.scheduled_ns - Math.round((r.index * 1e9) / QPS));
-  t.true(offsets.every((o) => Math.abs(o - offsets[0]!) <= 1 && o >= 0 && o < 1e9), JSON.stringify(offsets));
+  t.true(
+    offsets.every((o) => Math.abs(o - offsets[0]!) <= 1 && o >= 0 && o < 1e9),
+    JSON.stringify(offsets),
+  );
   // Real timing: TTFT seen by the script ≈ the server's first-content − received. The client can never
   // see it earlier; it is later by the network path, more on a loaded machine (bounded loosely per
   // request, tightly in the median).
   const excess: number[] = [];
   for (const r of records) {
-    const res = await fetch(`${r.arm === 'baseline' ? sims.urls[0] : sims.urls[1]}/sim/ground-truth?id=${encodeURIComponent(`${r.run_id}:${r.arm}:${r.index}`)}`);
+    const res = await fetch(
+      `${r.arm === 'baseline' ? sims.urls[0] : sims.urls[1]}/sim/ground-truth?id=${encodeURIComponent(`${r.run_id}:${r.arm}:${r.index}`)}`,
+    );
     t.is(res.status, 200);
     const truth = (await res.json()) as { received_mono_ns: string; first_content_mono_ns: string };
     const serverTtftMs = Number(BigInt(truth.first_content_mono_ns) - BigInt(truth.received_mono_ns)) / 1e6;
     const clientTtftMs = (r.first_content_ns! - r.sent_ns!) / 1e6;
-    t.true(clientTtftMs >= serverTtftMs - 0.5 && clientTtftMs - serverTtftMs < 250, `${r.arm}:${r.index} client ${clientTtftMs} ms vs server ${serverTtftMs} ms`);
+    t.true(
+      clientTtftMs >= serverTtftMs - 0.5 && clientTtftMs - serverTtftMs < 250,
+      `${r.arm}:${r.index} client ${clientTtftMs} ms vs server ${serverTtftMs} ms`,
+    );
     excess.push(clientTtftMs - serverTtftMs);
   }
   excess.sort((a, b) => a - b);
@@ -199,7 +231,10 @@ test.serial('execution segments: two instances cover every index exactly once pe
   // handleSummary's stdout lines (human text) are counted, not mistaken for records.
   t.true(converted.ignoredLines[a.consoleFile]! > 0);
   for (const arm of ['baseline', 'candidate']) {
-    const indices = records.filter((r: RequestRecord) => r.arm === arm).map((r) => r.index).sort((x, y) => x - y);
+    const indices = records
+      .filter((r: RequestRecord) => r.arm === arm)
+      .map((r) => r.index)
+      .sort((x, y) => x - y);
     t.deepEqual(indices, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }
   t.deepEqual(new Set(records.map((r) => r.instance)), new Set(['0:1/2', '1/2:1']));
@@ -216,9 +251,17 @@ test.serial('execution segments: two instances cover every index exactly once pe
 });
 
 test.serial('candidate failures cross the k6 thresholds the gates define', async (t) => {
-  const failing = await startSimThread([{ profile: 'dynamo-disaggregated', seed: 3, timeScale: 0.05, faults: { errorRate: 1, errorStatus: 503 } }]);
+  const failing = await startSimThread([
+    { profile: 'dynamo-disaggregated', seed: 3, timeScale: 0.05, faults: { errorRate: 1, errorStatus: 503 } },
+  ]);
   try {
-    const c = config('fail', { arms: [{ arm: 'baseline', url: sims.urls[0]!, model: null }, { arm: 'candidate', url: failing.urls[0]!, model: null }], total_requests: 4 });
+    const c = config('fail', {
+      arms: [
+        { arm: 'baseline', url: sims.urls[0]!, model: null },
+        { arm: 'candidate', url: failing.urls[0]!, model: null },
+      ],
+      total_requests: 4,
+    });
     const run = await runInstance(c, 'fail');
     t.true(run.thresholdsFailed);
     const out = join(dir, 'fail-records.jsonl');

@@ -8,83 +8,144 @@ import { join } from 'node:path';
 import type { RequestRecord } from '../core/record.ts';
 import type { ArmCost } from '../analysis/cost.ts';
 import type { Report } from '../analysis/report.ts';
-import { parseMetricsLines } from '../analysis/server-metrics.ts';
+import { parseMetricsLines } from '../core/scrape-entry.ts';
 import { readRecords } from '../io/records-file.ts';
 import { run } from '../cli/load.ts';
-import { UsageError } from '../cli/options.ts';
+import { UsageError } from '../core/options.ts';
 import { capturingStdout, closedPort, startTestSim as sim, tempDir } from './support/load-helpers.ts';
 
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
-test.serial('--baseline-metrics / --candidate-metrics: scraped during the run; summary, CSVs, report and terminal show hit rate, GPU utilisation and cost', async (t) => {
-  const [b, c] = [await sim(t), await sim(t, { profile: 'dynamo-disaggregated' })];
-  const dir = join(tempDir('sb-load-metrics-'), 'run');
-  const { value: code, stdout } = await capturingStdout(() =>
-    run([
-      '--baseline', b.url, '--candidate', c.url,
-      '--baseline-metrics', `${b.url}/metrics`, '--candidate-metrics', `${c.url}/metrics`, '--metrics-interval-ms', '100',
-      '--qps', '10', '--requests', '20', '--no-progress', '--out', dir,
-      '--baseline-cost-per-hour', '12', '--candidate-nodes', '1', '--candidate-gpus-per-node', '2', '--gpu-hour-price', '4',
-    ]),
-  );
-  t.true(code === 0 || code === 1, `exit ${code}`);
+test.serial(
+  '--baseline-metrics / --candidate-metrics: scraped during the run; summary, CSVs, report and terminal show hit rate, GPU utilisation and cost',
+  async (t) => {
+    const [b, c] = [await sim(t), await sim(t, { profile: 'dynamo-disaggregated' })];
+    const dir = join(tempDir('sb-load-metrics-'), 'run');
+    const { value: code, stdout } = await capturingStdout(() =>
+      run([
+        '--baseline',
+        b.url,
+        '--candidate',
+        c.url,
+        '--baseline-metrics',
+        `${b.url}/metrics`,
+        '--candidate-metrics',
+        `${c.url}/metrics`,
+        '--metrics-interval-ms',
+        '100',
+        '--qps',
+        '10',
+        '--requests',
+        '20',
+        '--no-progress',
+        '--out',
+        dir,
+        '--baseline-cost-per-hour',
+        '12',
+        '--candidate-nodes',
+        '1',
+        '--candidate-gpus-per-node',
+        '2',
+        '--gpu-hour-price',
+        '4',
+      ]),
+    );
+    t.true(code === 0 || code === 1, `exit ${code}`);
 
-  // Scrapes are on the records' clock: the first just before the first send, the last just after the last response.
-  const { records } = await readRecords(join(dir, 'records.jsonl'));
-  t.is(records.length, 40);
-  const sends = records.map((r: RequestRecord) => r.sent_ns as number);
-  const ends = records.map((r: RequestRecord) => r.end_ns as number);
-  t.deepEqual(readdirSync(join(dir, 'metrics')).sort(), ['baseline.jsonl', 'candidate.jsonl']);
-  for (const arm of ['baseline', 'candidate']) {
-    const file = join(dir, 'metrics', `${arm}.jsonl`);
-    const { entries } = parseMetricsLines(readFileSync(file, 'utf8'), file);
-    t.true(entries.every((e) => e.kind === 'scrape'), `${arm}: no gaps`);
-    const before = Math.min(...sends) - entries[0]!.mono_ns;
-    const after = entries.at(-1)!.mono_ns - Math.max(...ends);
-    t.true(before >= 0 && before < 1e9, `${arm}: first scrape ${before} ns before the first send`);
-    t.true(after >= 0 && after < 1e9, `${arm}: last scrape ${after} ns after the last response`);
-  }
+    // Scrapes are on the records' clock: the first just before the first send, the last just after the last response.
+    const { records } = await readRecords(join(dir, 'records.jsonl'));
+    t.is(records.length, 40);
+    const sends = records.map((r: RequestRecord) => r.sent_ns as number);
+    const ends = records.map((r: RequestRecord) => r.end_ns as number);
+    t.deepEqual(readdirSync(join(dir, 'metrics')).sort(), ['baseline.jsonl', 'candidate.jsonl']);
+    for (const arm of ['baseline', 'candidate']) {
+      const file = join(dir, 'metrics', `${arm}.jsonl`);
+      const { entries } = parseMetricsLines(readFileSync(file, 'utf8'), file);
+      t.true(
+        entries.every((e) => e.kind === 'scrape'),
+        `${arm}: no gaps`,
+      );
+      const before = Math.min(...sends) - entries[0]!.mono_ns;
+      const after = entries.at(-1)!.mono_ns - Math.max(...ends);
+      t.true(before >= 0 && before < 1e9, `${arm}: first scrape ${before} ns before the first send`);
+      t.true(after >= 0 && after < 1e9, `${arm}: last scrape ${after} ns after the last response`);
+    }
 
-  const manifest = readJson(join(dir, 'run.json'));
-  t.like(manifest.config, { baselineCostPerHour: 12, candidateNodes: 1, candidateGpusPerNode: 2, gpuHourPrice: 4, metricsIntervalMs: 100 });
-  t.deepEqual(manifest.config.metricsTargets, { baseline: [`${b.url}/metrics`], candidate: [`${c.url}/metrics`] });
+    const manifest = readJson(join(dir, 'run.json'));
+    t.like(manifest.config, {
+      baselineCostPerHour: 12,
+      candidateNodes: 1,
+      candidateGpusPerNode: 2,
+      gpuHourPrice: 4,
+      metricsIntervalMs: 100,
+    });
+    t.deepEqual(manifest.config.metricsTargets, { baseline: [`${b.url}/metrics`], candidate: [`${c.url}/metrics`] });
 
-  const summary: Report = readJson(join(dir, 'summary.json'));
-  t.deepEqual(summary.server_metrics?.map((m) => m.arm), ['baseline', 'candidate']);
-  for (const m of summary.server_metrics ?? []) {
-    t.true(m.scrapes >= 2 && m.gaps === 0, `${m.arm}: ${m.scrapes} scrapes, ${m.gaps} gaps`);
-    // the sample workload's shared system prompts hit the simulated prefix cache
-    t.true((m.prefix_cache?.queries ?? 0) > 0, `${m.arm}: prefix-cache queries`);
-    const rate = m.prefix_cache?.hit_rate;
-    t.true(typeof rate === 'number' && rate > 0 && rate <= 1, `${m.arm}: hit rate ${rate}`);
-    t.is(m.gpu_utilization_pct?.gpus, 1);
-    t.true((m.gpu_utilization_pct?.max ?? -1) >= 0);
-    t.truthy(m.requests_running);
-  }
-  // cost = price ÷ measured throughput, from the summary's own throughput figures
-  const costs = summary.cost as ArmCost[];
-  t.deepEqual(costs.map((x) => [x.arm, x.cost_per_hour]), [['baseline', 12], ['candidate', 8]]);
-  for (const x of costs) {
-    const arm = summary.arms.find((a) => a.arm === x.arm)!;
-    t.is(x.cost_per_1k_queries, (x.cost_per_hour / (arm.throughput.ok_requests_per_s! * 3600)) * 1000);
-  }
-  t.is(readFileSync(join(dir, 'server-metrics.csv'), 'utf8').trim().split('\n').length, 3);
-  t.regex(readFileSync(join(dir, 'cost.csv'), 'utf8'), /^arm,cost_per_hour,.*\nbaseline,12,direct,8760,/);
+    const summary: Report = readJson(join(dir, 'summary.json'));
+    t.deepEqual(
+      summary.server_metrics?.map((m) => m.arm),
+      ['baseline', 'candidate'],
+    );
+    for (const m of summary.server_metrics ?? []) {
+      t.true(m.scrapes >= 2 && m.gaps === 0, `${m.arm}: ${m.scrapes} scrapes, ${m.gaps} gaps`);
+      // the sample workload's shared system prompts hit the simulated prefix cache
+      t.true((m.prefix_cache?.queries ?? 0) > 0, `${m.arm}: prefix-cache queries`);
+      const rate = m.prefix_cache?.hit_rate;
+      t.true(typeof rate === 'number' && rate > 0 && rate <= 1, `${m.arm}: hit rate ${rate}`);
+      t.is(m.gpu_utilization_pct?.gpus, 1);
+      t.true((m.gpu_utilization_pct?.max ?? -1) >= 0);
+      t.truthy(m.requests_running);
+    }
+    // cost = price ÷ measured throughput, from the summary's own throughput figures
+    const costs = summary.cost as ArmCost[];
+    t.deepEqual(
+      costs.map((x) => [x.arm, x.cost_per_hour]),
+      [
+        ['baseline', 12],
+        ['candidate', 8],
+      ],
+    );
+    for (const x of costs) {
+      const arm = summary.arms.find((a) => a.arm === x.arm)!;
+      t.is(x.cost_per_1k_queries, (x.cost_per_hour / (arm.throughput.ok_requests_per_s! * 3600)) * 1000);
+    }
+    t.is(readFileSync(join(dir, 'server-metrics.csv'), 'utf8').trim().split('\n').length, 3);
+    t.regex(readFileSync(join(dir, 'cost.csv'), 'utf8'), /^arm,cost_per_hour,.*\nbaseline,12,direct,8760,/);
 
-  const html = readFileSync(join(dir, 'report.html'), 'utf8');
-  for (const label of ['KV-cache (prefix) hit rate', 'GPU utilisation (mean)', 'Cost per 1,000 queries', 'Cost per 1M output tokens']) t.true(html.includes(`<th scope="row">${label}</th>`), label);
-  t.regex(stdout, /Server metrics \(scraped/);
-  t.regex(stdout, /prefix-cache hit rate +\d/);
-  t.regex(stdout, /GPU utilisation mean \/ max +\d/);
-  t.regex(stdout, /\nCost\nbaseline +12\.00\/h \(direct\)/);
-});
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    for (const label of ['KV-cache (prefix) hit rate', 'GPU utilisation (mean)', 'Cost per 1,000 queries', 'Cost per 1M output tokens'])
+      t.true(html.includes(`<th scope="row">${label}</th>`), label);
+    t.regex(stdout, /Server metrics \(scraped/);
+    t.regex(stdout, /prefix-cache hit rate +\d/);
+    t.regex(stdout, /GPU utilisation mean \/ max +\d/);
+    t.regex(stdout, /\nCost\nbaseline +12\.00\/h \(direct\)/);
+  },
+);
 
 test.serial('a metrics target that is down: the run completes, the gap is recorded and reported, the other arm is scraped', async (t) => {
   const [b, c] = [await sim(t), await sim(t)];
   const dir = join(tempDir('sb-load-metrics-'), 'run');
   const down = `http://127.0.0.1:${await closedPort()}/metrics`;
   const { value: code, stdout } = await capturingStdout(() =>
-    run(['--baseline', b.url, '--candidate', c.url, '--baseline-metrics', `${b.url}/metrics`, '--candidate-metrics', down, '--metrics-interval-ms', '100', '--qps', '20', '--requests', '10', '--no-progress', '--out', dir]),
+    run([
+      '--baseline',
+      b.url,
+      '--candidate',
+      c.url,
+      '--baseline-metrics',
+      `${b.url}/metrics`,
+      '--candidate-metrics',
+      down,
+      '--metrics-interval-ms',
+      '100',
+      '--qps',
+      '20',
+      '--requests',
+      '10',
+      '--no-progress',
+      '--out',
+      dir,
+    ]),
   );
   t.true(code === 0 || code === 1, `exit ${code}`);
   const { records } = await readRecords(join(dir, 'records.jsonl'));
@@ -106,7 +167,9 @@ test.serial('a metrics target that is down: the run completes, the gap is record
 
 test.serial('with the simulated endpoints, --no-metrics scrapes nothing and the summary has no server_metrics key', async (t) => {
   const dir = join(tempDir('sb-load-metrics-'), 'run');
-  const { value: code } = await capturingStdout(() => run(['--no-metrics', '--qps', '20', '--requests', '4', '--no-progress', '--out', dir]));
+  const { value: code } = await capturingStdout(() =>
+    run(['--no-metrics', '--qps', '20', '--requests', '4', '--no-progress', '--out', dir]),
+  );
   t.true(code === 0 || code === 1, `exit ${code}`);
   t.false(existsSync(join(dir, 'metrics')));
   t.false(existsSync(join(dir, 'server-metrics.csv')));
@@ -116,15 +179,42 @@ test.serial('with the simulated endpoints, --no-metrics scrapes nothing and the 
 
 test('start-up validation of the metrics, cost, gates and k6 flags names the flag (nothing is started)', async (t) => {
   const ends = ['--baseline', 'http://127.0.0.1:9', '--candidate', 'http://127.0.0.1:9'];
-  await t.throwsAsync(run([...ends, '--no-metrics', '--baseline-metrics', 'http://127.0.0.1:9/metrics']), { instanceOf: UsageError, message: /--no-metrics contradicts --baseline-metrics/ });
-  await t.throwsAsync(run([...ends, '--candidate-metrics', 'not a url']), { instanceOf: UsageError, message: /^--candidate-metrics: got "not a url"/ });
-  await t.throwsAsync(run([...ends, '--candidate-nodes', '2']), { instanceOf: UsageError, message: /--candidate-nodes needs --gpu-hour-price/ });
-  await t.throwsAsync(run([...ends, '--k6-mode', 'buffered']), { instanceOf: UsageError, message: '--k6-mode applies only with --engine k6 (this run uses --engine node)' });
-  await t.throwsAsync(run([...ends, '--k6-max-vus', '4']), { instanceOf: UsageError, message: /^--k6-max-vus applies only with --engine k6/ });
-  await t.throwsAsync(run([...ends, '--k6-expected-latency', '800']), { instanceOf: UsageError, message: /^--k6-expected-latency applies only with --engine k6/ });
-  await t.throwsAsync(run([...ends, '--engine', 'k6', '--k6-mode', 'streaming', '--no-stream']), { instanceOf: UsageError, message: /--k6-mode streaming contradicts --no-stream/ });
-  await t.throwsAsync(run([...ends, '--gates', 'no/such/gates.yaml']), { instanceOf: UsageError, message: /^--gates no\/such\/gates\.yaml: cannot read \(ENOENT\)/ });
+  await t.throwsAsync(run([...ends, '--no-metrics', '--baseline-metrics', 'http://127.0.0.1:9/metrics']), {
+    instanceOf: UsageError,
+    message: /--no-metrics contradicts --baseline-metrics/,
+  });
+  await t.throwsAsync(run([...ends, '--candidate-metrics', 'not a url']), {
+    instanceOf: UsageError,
+    message: /^--candidate-metrics: got "not a url"/,
+  });
+  await t.throwsAsync(run([...ends, '--candidate-nodes', '2']), {
+    instanceOf: UsageError,
+    message: /--candidate-nodes needs --gpu-hour-price/,
+  });
+  await t.throwsAsync(run([...ends, '--k6-mode', 'buffered']), {
+    instanceOf: UsageError,
+    message: '--k6-mode applies only with --engine k6 (this run uses --engine node)',
+  });
+  await t.throwsAsync(run([...ends, '--k6-max-vus', '4']), {
+    instanceOf: UsageError,
+    message: /^--k6-max-vus applies only with --engine k6/,
+  });
+  await t.throwsAsync(run([...ends, '--k6-expected-latency', '800']), {
+    instanceOf: UsageError,
+    message: /^--k6-expected-latency applies only with --engine k6/,
+  });
+  await t.throwsAsync(run([...ends, '--engine', 'k6', '--k6-mode', 'streaming', '--no-stream']), {
+    instanceOf: UsageError,
+    message: /--k6-mode streaming contradicts --no-stream/,
+  });
+  await t.throwsAsync(run([...ends, '--gates', 'no/such/gates.yaml']), {
+    instanceOf: UsageError,
+    message: /^--gates no\/such\/gates\.yaml: cannot read \(ENOENT\)/,
+  });
   const bad = join(tempDir('sb-load-gates-'), 'gates.yaml');
   writeFileSync(bad, 'rollback:\n  max_candidate_error_rate: lots\n');
-  await t.throwsAsync(run([...ends, '--gates', bad]), { instanceOf: UsageError, message: /^--gates .*gates\.yaml: .*max_candidate_error_rate/ });
+  await t.throwsAsync(run([...ends, '--gates', bad]), {
+    instanceOf: UsageError,
+    message: /^--gates .*gates\.yaml: .*max_candidate_error_rate/,
+  });
 });

@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readRecords } from '../io/records-file.ts';
-import { parseMetricsLines } from '../analysis/server-metrics.ts';
+import { parseMetricsLines } from '../core/scrape-entry.ts';
 import { LOAD_OPTIONS, run } from '../cli/load.ts';
-import { flagOf, UsageError } from '../cli/options.ts';
+import { flagOf, UsageError } from '../core/options.ts';
 import { startSim } from '../sim/server.ts';
 import { capturingStdout, filesUnder, startTestSim as sim, tempDir } from './support/load-helpers.ts';
 
@@ -27,25 +27,45 @@ test('--help lists every option with its default', async (t) => {
     const at = lines.findIndex((l) => l.startsWith(`  ${flag} `) || l === `  ${flag}` || l.startsWith(`  ${flag} <`));
     t.true(at >= 0, `${flag} listed`);
     const entry = `${lines[at]} ${lines[at + 1]?.startsWith('      ') ? lines[at + 1] : ''}`;
-    if (opt.kind === 'boolean') t.true(entry.includes(opt.default === true ? `on by default; --no-${flagOf(key).slice(2)} turns it off` : 'off by default'), `${flag} default shown`);
-    else if (opt.default !== undefined && !Array.isArray(opt.default)) t.true(entry.includes(`default ${String(opt.default)}`), `${flag} default shown`);
+    if (opt.kind === 'boolean')
+      t.true(
+        entry.includes(opt.default === true ? `on by default; --no-${flagOf(key).slice(2)} turns it off` : 'off by default'),
+        `${flag} default shown`,
+      );
+    else if (opt.default !== undefined && !Array.isArray(opt.default))
+      t.true(entry.includes(`default ${String(opt.default)}`), `${flag} default shown`);
   }
   t.regex(out, /BASELINE_API_KEY/);
 });
 
 test('bad combinations fail at start-up naming the flag', async (t) => {
   await t.throwsAsync(run(['--baseline', 'http://127.0.0.1:1']), { instanceOf: UsageError, message: /--candidate is missing/ });
-  await t.throwsAsync(run(['--baseline', 'ftp://x', '--candidate', 'http://127.0.0.1:1']), { instanceOf: UsageError, message: /--baseline: expected an http/ });
-  await t.throwsAsync(run(['--arrival', 'trace', '--qps', '5']), { instanceOf: UsageError, message: /--qps does not apply with --arrival trace/ });
+  await t.throwsAsync(run(['--baseline', 'ftp://x', '--candidate', 'http://127.0.0.1:1']), {
+    instanceOf: UsageError,
+    message: /--baseline: expected an http/,
+  });
+  await t.throwsAsync(run(['--arrival', 'trace', '--qps', '5']), {
+    instanceOf: UsageError,
+    message: /--qps does not apply with --arrival trace/,
+  });
   await t.throwsAsync(run(['--time-scale', '2']), { instanceOf: UsageError, message: /--time-scale applies only with --arrival trace/ });
   await t.throwsAsync(run(['--qps', '0']), { instanceOf: UsageError, message: /--qps: got "0"/ });
   await t.throwsAsync(run(['--engine', 'jmeter']), { instanceOf: UsageError, message: /--engine.*node, k6/ });
-  await t.throwsAsync(run(['--preconnect', 'many']), { instanceOf: UsageError, message: /--preconnect: expected auto or an integer 0-256, got "many"/ });
+  await t.throwsAsync(run(['--preconnect', 'many']), {
+    instanceOf: UsageError,
+    message: /--preconnect: expected auto or an integer 0-256, got "many"/,
+  });
   await t.throwsAsync(run(['--preconnect', '257']), { instanceOf: UsageError, message: /--preconnect: expected auto/ });
   // The sample workload has no timestamps: trace arrival is refused before any load, naming the flag.
   const s = await sim(t);
-  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--arrival', 'trace', '--no-progress', '--out', join(tmp(), 'r')]), { instanceOf: UsageError, message: /^--arrival: .*needs a timestamp/ });
-  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--workload', 'no/such/file.jsonl']), { instanceOf: UsageError, message: /--workload: no\/such\/file\.jsonl: .*no such file/ });
+  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--arrival', 'trace', '--no-progress', '--out', join(tmp(), 'r')]), {
+    instanceOf: UsageError,
+    message: /^--arrival: .*needs a timestamp/,
+  });
+  await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--workload', 'no/such/file.jsonl']), {
+    instanceOf: UsageError,
+    message: /--workload: no\/such\/file\.jsonl: .*no such file/,
+  });
 });
 
 test('preflight fails fast with a readable message naming the arm, the URL and what is wrong', async (t) => {
@@ -54,11 +74,15 @@ test('preflight fails fast with a readable message naming the arm, the URL and w
   await closed.close();
   await t.throwsAsync(run(['--baseline', s.url, '--candidate', closed.url, '--requests', '2']), {
     instanceOf: UsageError,
-    message: new RegExp(`preflight failed.*\\n  candidate \\(${closed.url.replace(/\./g, '\\.')}\\): cannot connect: connection refused`, 's'),
+    message: new RegExp(
+      `preflight failed.*\\n  candidate \\(${closed.url.replace(/\./g, '\\.')}\\): cannot connect: connection refused`,
+      's',
+    ),
   });
   await t.throwsAsync(run(['--baseline', s.url, '--candidate', s.url, '--candidate-model', 'gpt-nope', '--requests', '2']), {
     instanceOf: UsageError,
-    message: /candidate \(.*\) does not serve model "gpt-nope"; it serves "meta-llama\/Llama-3\.1-8B-Instruct" \(set --candidate-model or --model\)/,
+    message:
+      /candidate \(.*\) does not serve model "gpt-nope"; it serves "meta-llama\/Llama-3\.1-8B-Instruct" \(set --candidate-model or --model\)/,
   });
   // A server that wants a key, and one that is not OpenAI-compatible.
   const guarded = createServer((req, res) => {
@@ -76,7 +100,10 @@ test('preflight fails fast with a readable message naming the arm, the URL and w
   await t.throwsAsync(run(['--baseline', url, '--candidate', s.url, '--requests', '2'], { BASELINE_API_KEY: 'wrong-key-456' }), {
     message: /baseline \(.*\): GET \/v1\/models was refused \(401\): invalid api key — check BASELINE_API_KEY/,
   });
-  const notOpenAi = await t.throwsAsync(run(['--baseline', url, '--candidate', s.url, '--requests', '2'], { BASELINE_API_KEY: 'right-key-123' }), { message: /did not return JSON \(not an OpenAI-compatible server\?\)/ });
+  const notOpenAi = await t.throwsAsync(
+    run(['--baseline', url, '--candidate', s.url, '--requests', '2'], { BASELINE_API_KEY: 'right-key-123' }),
+    { message: /did not return JSON \(not an OpenAI-compatible server\?\)/ },
+  );
   t.false(notOpenAi?.message.includes('right-key-123'));
 });
 
@@ -84,7 +111,25 @@ test.serial('secrets (API keys, secret headers) appear nowhere under the run fol
   const [b, c] = [await sim(t), await sim(t)];
   const dir = join(tmp(), 'run');
   const env = { BASELINE_API_KEY: 'sk-base-SECRET-111111', CANDIDATE_API_KEY: 'sk-cand-SECRET-222222' };
-  const code = await run(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--requests', '8', '--header', 'x-api-key: hdr-SECRET-333333', '--baseline-repeat', '--no-progress', '--out', dir], env);
+  const code = await run(
+    [
+      '--baseline',
+      b.url,
+      '--candidate',
+      c.url,
+      '--qps',
+      '50',
+      '--requests',
+      '8',
+      '--header',
+      'x-api-key: hdr-SECRET-333333',
+      '--baseline-repeat',
+      '--no-progress',
+      '--out',
+      dir,
+    ],
+    env,
+  );
   t.true(code === 0 || code === 1, `analysis exit code ${code}`);
   const files = filesUnder(dir);
   t.true(files.some((f) => f.endsWith('records.jsonl')) && files.some((f) => f.endsWith('run.json')));
@@ -93,7 +138,14 @@ test.serial('secrets (API keys, secret headers) appear nowhere under the run fol
     for (const secret of ['SECRET-111111', 'SECRET-222222', 'SECRET-333333']) t.false(text.includes(secret), `${file} holds ${secret}`);
   }
   const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-  t.deepEqual(manifest.arms.map((a: { header_names: string[] }) => a.header_names), [['authorization', 'x-api-key'], ['authorization', 'x-api-key'], ['authorization', 'x-api-key']]);
+  t.deepEqual(
+    manifest.arms.map((a: { header_names: string[] }) => a.header_names),
+    [
+      ['authorization', 'x-api-key'],
+      ['authorization', 'x-api-key'],
+      ['authorization', 'x-api-key'],
+    ],
+  );
   t.deepEqual(manifest.config.api_keys_from_env, ['BASELINE_API_KEY', 'CANDIDATE_API_KEY']);
   const { records } = await readRecords(join(dir, 'records.jsonl'));
   t.is(records.length, 24);
@@ -117,35 +169,74 @@ async function waitForLines(file: string, n: number, timeoutMs = 15_000): Promis
   throw new Error(`${file} did not reach ${n} lines`);
 }
 
-test.serial('SIGINT: stops sending, lets in-flight requests finish, and leaves an analysable folder with records = arms × sent', async (t) => {
-  const [b, c] = [await sim(t, { timeScale: 0.3 }), await sim(t, { timeScale: 0.3 })];
-  const dir = join(tmp(), 'run');
-  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '40', '--duration', '30', '--out', dir, '--baseline-metrics', `${b.url}/metrics`, '--metrics-interval-ms', '100']);
-  await waitForLines(join(dir, 'records.jsonl'), 20);
-  load.child.kill('SIGINT');
-  t.is(await load.exited, 130, load.stderr());
-  // Acknowledged on stderr with --no-progress too.
-  t.regex(load.stderr(), /SIGINT: stopping new sends; waiting up to 10 s for the requests in flight \(about \d+\) \(again to exit at once\)/);
-  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-  t.is(manifest.interrupted, 'SIGINT');
-  t.truthy(manifest.ended_at);
-  const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-  t.is(summary.truncatedLastLine, null);
-  t.true(manifest.counts.pairs_sent < 40 * 30, 'stopped early');
-  t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
-  t.true(records.every((r) => r.outcome.kind === 'ok'), 'in-flight requests finished within the grace period');
-  // The scraper was stopped after the drain, with a last scrape covering the whole run.
-  const metricsFile = join(dir, 'metrics', 'baseline.jsonl');
-  const scrapes = parseMetricsLines(readFileSync(metricsFile, 'utf8'), metricsFile).entries;
-  t.is(scrapes.at(-1)?.kind, 'scrape');
-  t.true((scrapes.at(-1)?.mono_ns ?? 0) >= Math.max(...records.map((r) => r.end_ns as number)), 'last scrape after the last response');
-});
+test.serial(
+  'SIGINT: stops sending, lets in-flight requests finish, and leaves an analysable folder with records = arms × sent',
+  async (t) => {
+    const [b, c] = [await sim(t, { timeScale: 0.3 }), await sim(t, { timeScale: 0.3 })];
+    const dir = join(tmp(), 'run');
+    const load = spawnLoad([
+      '--baseline',
+      b.url,
+      '--candidate',
+      c.url,
+      '--qps',
+      '40',
+      '--duration',
+      '30',
+      '--out',
+      dir,
+      '--baseline-metrics',
+      `${b.url}/metrics`,
+      '--metrics-interval-ms',
+      '100',
+    ]);
+    await waitForLines(join(dir, 'records.jsonl'), 20);
+    load.child.kill('SIGINT');
+    t.is(await load.exited, 130, load.stderr());
+    // Acknowledged on stderr with --no-progress too.
+    t.regex(
+      load.stderr(),
+      /SIGINT: stopping new sends; waiting up to 10 s for the requests in flight \(about \d+\) \(again to exit at once\)/,
+    );
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    t.is(manifest.interrupted, 'SIGINT');
+    t.truthy(manifest.ended_at);
+    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+    t.is(summary.truncatedLastLine, null);
+    t.true(manifest.counts.pairs_sent < 40 * 30, 'stopped early');
+    t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
+    t.true(
+      records.every((r) => r.outcome.kind === 'ok'),
+      'in-flight requests finished within the grace period',
+    );
+    // The scraper was stopped after the drain, with a last scrape covering the whole run.
+    const metricsFile = join(dir, 'metrics', 'baseline.jsonl');
+    const scrapes = parseMetricsLines(readFileSync(metricsFile, 'utf8'), metricsFile).entries;
+    t.is(scrapes.at(-1)?.kind, 'scrape');
+    t.true((scrapes.at(-1)?.mono_ns ?? 0) >= Math.max(...records.map((r) => r.end_ns as number)), 'last scrape after the last response');
+  },
+);
 
 test.serial('SIGINT with requests still in flight after --grace: they are recorded as cancelled', async (t) => {
   const [b, c] = [await sim(t), await sim(t)];
   const dir = join(tmp(), 'run');
   // The candidate stalls forever, so its requests are in flight when the grace period ends.
-  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--duration', '30', '--grace', '0.3', '--candidate-header', 'x-sim-fault: stall', '--out', dir]);
+  const load = spawnLoad([
+    '--baseline',
+    b.url,
+    '--candidate',
+    c.url,
+    '--qps',
+    '50',
+    '--duration',
+    '30',
+    '--grace',
+    '0.3',
+    '--candidate-header',
+    'x-sim-fault: stall',
+    '--out',
+    dir,
+  ]);
   await waitForLines(join(dir, 'records.jsonl'), 10);
   load.child.kill('SIGINT');
   t.is(await load.exited, 130, load.stderr());
@@ -157,32 +248,55 @@ test.serial('SIGINT with requests still in flight after --grace: they are record
   t.regex((candidate[0]!.outcome as { message: string }).message, /grace period/);
 });
 
-test.serial('a second SIGINT exits at once: in-flight requests recorded as cancelled, records = arms × sent, a valid run.json', async (t) => {
-  const [b, c] = [await sim(t), await sim(t)];
-  const dir = join(tmp(), 'run');
-  const load = spawnLoad(['--baseline', b.url, '--candidate', c.url, '--qps', '50', '--duration', '30', '--grace', '60', '--candidate-header', 'x-sim-fault: stall', '--out', dir]);
-  await waitForLines(join(dir, 'records.jsonl'), 10);
-  load.child.kill('SIGINT');
-  await new Promise((resolve) => setTimeout(resolve, 200)); // let the first one start the graceful stop
-  const second = Date.now();
-  load.child.kill('SIGINT');
-  t.is(await load.exited, 130, load.stderr());
-  t.true(Date.now() - second < 5000, 'exited without waiting for the 60 s grace period');
-  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-  t.is(manifest.interrupted, 'SIGINT (second)');
-  t.regex(load.stderr(), /SIGINT \(second\): cancelling the requests in flight \(about \d+\) and exiting/);
-  const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-  t.is(summary.truncatedLastLine, null);
-  t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
-  t.is(manifest.counts.records, records.length);
-  const candidate = records.filter((r) => r.arm === 'candidate');
-  t.true(candidate.length >= 10 && candidate.every((r) => r.outcome.kind === 'cancelled'), 'the stalled candidate requests were still in flight');
-  t.regex((candidate[0]!.outcome as { message: string }).message, /run stopped at once \(SIGINT \(second\)\)/);
-});
+test.serial(
+  'a second SIGINT exits at once: in-flight requests recorded as cancelled, records = arms × sent, a valid run.json',
+  async (t) => {
+    const [b, c] = [await sim(t), await sim(t)];
+    const dir = join(tmp(), 'run');
+    const load = spawnLoad([
+      '--baseline',
+      b.url,
+      '--candidate',
+      c.url,
+      '--qps',
+      '50',
+      '--duration',
+      '30',
+      '--grace',
+      '60',
+      '--candidate-header',
+      'x-sim-fault: stall',
+      '--out',
+      dir,
+    ]);
+    await waitForLines(join(dir, 'records.jsonl'), 10);
+    load.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the first one start the graceful stop
+    const second = Date.now();
+    load.child.kill('SIGINT');
+    t.is(await load.exited, 130, load.stderr());
+    t.true(Date.now() - second < 5000, 'exited without waiting for the 60 s grace period');
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    t.is(manifest.interrupted, 'SIGINT (second)');
+    t.regex(load.stderr(), /SIGINT \(second\): cancelling the requests in flight \(about \d+\) and exiting/);
+    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+    t.is(summary.truncatedLastLine, null);
+    t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
+    t.is(manifest.counts.records, records.length);
+    const candidate = records.filter((r) => r.arm === 'candidate');
+    t.true(
+      candidate.length >= 10 && candidate.every((r) => r.outcome.kind === 'cancelled'),
+      'the stalled candidate requests were still in flight',
+    );
+    t.regex((candidate[0]!.outcome as { message: string }).message, /run stopped at once \(SIGINT \(second\)\)/);
+  },
+);
 
 test.serial('with no endpoints: starts the two simulated endpoints, runs, and analyses the folder', async (t) => {
   const dir = join(tmp(), 'run');
-  const load = spawn(process.execPath, [MAIN, 'load', '--qps', '20', '--requests', '20', '--no-progress', '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const load = spawn(process.execPath, [MAIN, 'load', '--qps', '20', '--requests', '20', '--no-progress', '--out', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   load.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -192,52 +306,84 @@ test.serial('with no endpoints: starts the two simulated endpoints, runs, and an
   t.regex(stderr, /simulated endpoints: baseline vllm-single-node at http:\/\/127\.0\.0\.1:\d+, candidate dynamo-disaggregated/);
   t.regex(stdout, /VERDICT: (PROCEED|INVESTIGATE)/);
   const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-  t.deepEqual(manifest.arms.map((a: { simulated_profile: string }) => a.simulated_profile), ['vllm-single-node', 'dynamo-disaggregated']);
+  t.deepEqual(
+    manifest.arms.map((a: { simulated_profile: string }) => a.simulated_profile),
+    ['vllm-single-node', 'dynamo-disaggregated'],
+  );
   t.true(existsSync(join(dir, 'summary.json')));
   // The simulated endpoints' /metrics are scraped without being asked: the demo shows the server side too.
   t.deepEqual(Object.keys(manifest.config.metricsTargets), ['baseline', 'candidate']);
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-  t.deepEqual(summary.server_metrics.map((m: { arm: string }) => m.arm), ['baseline', 'candidate']);
+  t.deepEqual(
+    summary.server_metrics.map((m: { arm: string }) => m.arm),
+    ['baseline', 'candidate'],
+  );
   t.true(summary.server_metrics.every((m: { prefix_cache: { hit_rate: number } | null }) => (m.prefix_cache?.hit_rate ?? -1) >= 0));
   t.regex(stdout, /Server metrics \(scraped/);
   const { records } = await readRecords(join(dir, 'records.jsonl'));
   t.is(records.length, 40);
 });
 
-test.serial('SIGINT before the first send: exit 130 saying so; run.json kept (interrupted, nothing sent), no empty records.jsonl', async (t) => {
-  // An endpoint whose GET /v1/models never answers: the sender is still opening its connection
-  // (--preconnect 1, given up after --timeout) when the signal arrives, so nothing has been sent.
-  let preconnecting!: () => void;
-  const seen = new Promise<void>((resolve) => (preconnecting = resolve));
-  const held: import('node:http').ServerResponse[] = [];
-  const hang = createServer((req, res) => {
-    held.push(res);
-    if (req.url === '/v1/models') preconnecting();
-  });
-  await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const res of held) res.destroy();
-    hang.close();
-  });
-  const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
-  const dir = join(tmp(), 'run');
-  const load = spawn(process.execPath, [MAIN, 'load', '--no-progress', '--baseline', url, '--candidate', url, '--no-preflight', '--preconnect', '1', '--workers', '1', '--timeout', '1', '--requests', '5', '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  load.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exited = new Promise<number | null>((resolve) => load.on('exit', resolve));
-  await seen;
-  load.kill('SIGINT');
-  t.is(await exited, 130, stderr);
-  t.regex(stderr, /\(baseline, candidate; constant 10\/s; 1 worker\)/, 'one worker, singular');
-  t.regex(stderr, /SIGINT: stopping new sends/);
-  t.regex(stderr, /interrupted before the first request was sent; nothing recorded/);
-  t.notRegex(stderr, /no records|records\.jsonl:/, 'no analysis of an empty folder');
-  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-  t.is(manifest.interrupted, 'SIGINT');
-  t.is(manifest.counts.pairs_sent, 0);
-  t.regex(manifest.warnings.join('\n'), /interrupted before the first request was sent/);
-  t.false(existsSync(join(dir, 'records.jsonl')), 'the same --out can be used again');
-});
+test.serial(
+  'SIGINT before the first send: exit 130 saying so; run.json kept (interrupted, nothing sent), no empty records.jsonl',
+  async (t) => {
+    // An endpoint whose GET /v1/models never answers: the sender is still opening its connection
+    // (--preconnect 1, given up after --timeout) when the signal arrives, so nothing has been sent.
+    let preconnecting!: () => void;
+    const seen = new Promise<void>((resolve) => (preconnecting = resolve));
+    const held: import('node:http').ServerResponse[] = [];
+    const hang = createServer((req, res) => {
+      held.push(res);
+      if (req.url === '/v1/models') preconnecting();
+    });
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => {
+      for (const res of held) res.destroy();
+      hang.close();
+    });
+    const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+    const dir = join(tmp(), 'run');
+    const load = spawn(
+      process.execPath,
+      [
+        MAIN,
+        'load',
+        '--no-progress',
+        '--baseline',
+        url,
+        '--candidate',
+        url,
+        '--no-preflight',
+        '--preconnect',
+        '1',
+        '--workers',
+        '1',
+        '--timeout',
+        '1',
+        '--requests',
+        '5',
+        '--out',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    load.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const exited = new Promise<number | null>((resolve) => load.on('exit', resolve));
+    await seen;
+    load.kill('SIGINT');
+    t.is(await exited, 130, stderr);
+    t.regex(stderr, /\(baseline, candidate; constant 10\/s; 1 worker\)/, 'one worker, singular');
+    t.regex(stderr, /SIGINT: stopping new sends/);
+    t.regex(stderr, /interrupted before the first request was sent; nothing recorded/);
+    t.notRegex(stderr, /no records|records\.jsonl:/, 'no analysis of an empty folder');
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    t.is(manifest.interrupted, 'SIGINT');
+    t.is(manifest.counts.pairs_sent, 0);
+    t.regex(manifest.warnings.join('\n'), /interrupted before the first request was sent/);
+    t.false(existsSync(join(dir, 'records.jsonl')), 'the same --out can be used again');
+  },
+);
 
 test.serial('Ctrl-C during the preflight check ends it at once (exit 130), not after its 5 s limit', async (t) => {
   let asked!: () => void;

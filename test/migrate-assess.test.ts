@@ -17,7 +17,7 @@ import {
   type AssessInputs,
 } from '../migrate/assess.ts';
 import { gatherAssessInputs, ttftFromSummary } from '../migrate/assess-inputs.ts';
-import { parseWorkload } from '../core/workload.ts';
+import { parseWorkload } from '../core/workload/workload.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 
 test('peak-to-average: max bin count over mean bin count', (t) => {
@@ -42,7 +42,18 @@ test('prefix reuse: blocks already sent by an earlier prompt, over all prompt ch
 });
 
 test('prompt text and models of workload items', (t) => {
-  const chat = { id: '1', api: 'chat' as const, timestamp_ms: null, body: { model: 'a', messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'U' }] } };
+  const chat = {
+    id: '1',
+    api: 'chat' as const,
+    timestamp_ms: null,
+    body: {
+      model: 'a',
+      messages: [
+        { role: 'system', content: 'S' },
+        { role: 'user', content: 'U' },
+      ],
+    },
+  };
   const completion = { id: '2', api: 'completions' as const, timestamp_ms: null, body: { prompt: 'P' } };
   t.is(promptText(chat), '<system>S\n<user>U');
   t.is(promptText(completion), 'P');
@@ -94,11 +105,18 @@ test('unmeasured criteria score 0 and say why', (t) => {
 test('thresholds file: JSON or YAML, unknown keys and bad values named', (t) => {
   t.is(parseThresholds('{"gpu_utilization_above_pct": 70}', 't.json').gpu_utilization_above_pct, 70);
   t.is(parseThresholds('prefix_reuse_above: 0.5\nttft_slo_ms: 300\n', 't.yaml').ttft_slo_ms, 300);
-  t.throws(() => parseThresholds('gpu_util: 70', 't.yaml'), { instanceOf: ThresholdsError, message: /^t\.yaml: gpu_util: unknown threshold \(accepted: gpu_utilization_above_pct/ });
-  t.throws(() => parseThresholds('prefix_reuse_above: 30', 't.yaml'), { message: /t\.yaml: prefix_reuse_above: expected a fraction from 0 to 1, got 30/ });
+  t.throws(() => parseThresholds('gpu_util: 70', 't.yaml'), {
+    instanceOf: ThresholdsError,
+    message: /^t\.yaml: gpu_util: unknown threshold \(accepted: gpu_utilization_above_pct/,
+  });
+  t.throws(() => parseThresholds('prefix_reuse_above: 30', 't.yaml'), {
+    message: /t\.yaml: prefix_reuse_above: expected a fraction from 0 to 1, got 30/,
+  });
   t.throws(() => parseThresholds('arrival_bin_s: 0', 't.yaml'), { message: /arrival_bin_s: expected seconds > 0/ });
   t.throws(() => parseThresholds('models_at_least: 1.5', 't.yaml'), { message: /models_at_least: expected a positive integer/ });
-  t.throws(() => parseThresholds('pilot_at_score: 9', 't.yaml'), { message: /pilot_at_score \(9\) must not exceed migrate_at_score \(5\)/ });
+  t.throws(() => parseThresholds('pilot_at_score: 9', 't.yaml'), {
+    message: /pilot_at_score \(9\) must not exceed migrate_at_score \(5\)/,
+  });
   t.throws(() => parseThresholds('[1, 2]', 't.yaml'), { message: /expected a mapping/ });
 });
 
@@ -106,31 +124,74 @@ test('thresholds file: JSON or YAML, unknown keys and bad values named', (t) => 
 
 const SYSTEM = 'You are the support assistant of Example Corp. Answer from the policy excerpts below. '.repeat(12);
 
-async function runFolder(t: { teardown(fn: () => unknown): void }, spec: {
-  gpu: number[];
-  ttftP99: number;
-  workloadLines: object[];
-  records?: number[];
-}): Promise<string> {
+async function runFolder(
+  t: { teardown(fn: () => unknown): void },
+  spec: {
+    gpu: number[];
+    ttftP99: number;
+    workloadLines: object[];
+    records?: number[];
+  },
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sb-assess-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const workload = join(dir, 'workload.jsonl');
   await writeFile(workload, spec.workloadLines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  await writeFile(join(dir, 'run.json'), JSON.stringify({ v: 1, run_id: 'fixture-run', seed: 7, arms: [{ arm: 'baseline', model: 'm' }], workload: { path: workload, format: 'openai', items: spec.workloadLines.length } }));
-  await writeFile(join(dir, 'summary.json'), JSON.stringify({
-    schema: 'shadowbench.summary', version: 1, run_id: 'fixture-run',
-    comparison: { baseline: 'baseline', candidate: 'candidate' },
-    arms: [{ arm: 'baseline', metrics: { ttft_ms: { p99: spec.ttftP99 } }, slo: { ttft_p99_ms: { limit: 500, value: spec.ttftP99, met: spec.ttftP99 <= 500 } } }],
-  }));
+  await writeFile(
+    join(dir, 'run.json'),
+    JSON.stringify({
+      v: 1,
+      run_id: 'fixture-run',
+      seed: 7,
+      arms: [{ arm: 'baseline', model: 'm' }],
+      workload: { path: workload, format: 'openai', items: spec.workloadLines.length },
+    }),
+  );
+  await writeFile(
+    join(dir, 'summary.json'),
+    JSON.stringify({
+      schema: 'shadowbench.summary',
+      version: 1,
+      run_id: 'fixture-run',
+      comparison: { baseline: 'baseline', candidate: 'candidate' },
+      arms: [
+        {
+          arm: 'baseline',
+          metrics: { ttft_ms: { p99: spec.ttftP99 } },
+          slo: { ttft_p99_ms: { limit: 500, value: spec.ttftP99, met: spec.ttftP99 <= 500 } },
+        },
+      ],
+    }),
+  );
   await mkdir(join(dir, 'metrics'));
-  const lines = spec.gpu.map((g, i) => JSON.stringify({ v: 1, kind: 'scrape', arm: 'baseline', seq: i, mono_ns: i * 1e9, wall: '2025-01-01T00:00:00.000Z', duration_ms: 1, samples: [
-    { name: 'DCGM_FI_DEV_GPU_UTIL', labels: { gpu: '0' }, value: g },
-    { name: 'vllm:prefix_cache_queries_total', labels: {}, value: i * 100 },
-    { name: 'vllm:prefix_cache_hits_total', labels: {}, value: i * 60 },
-  ] }));
+  const lines = spec.gpu.map((g, i) =>
+    JSON.stringify({
+      v: 1,
+      kind: 'scrape',
+      arm: 'baseline',
+      seq: i,
+      mono_ns: i * 1e9,
+      wall: '2025-01-01T00:00:00.000Z',
+      duration_ms: 1,
+      samples: [
+        { name: 'DCGM_FI_DEV_GPU_UTIL', labels: { gpu: '0' }, value: g },
+        { name: 'vllm:prefix_cache_queries_total', labels: {}, value: i * 100 },
+        { name: 'vllm:prefix_cache_hits_total', labels: {}, value: i * 60 },
+      ],
+    }),
+  );
   await writeFile(join(dir, 'metrics', 'baseline.jsonl'), lines.join('\n') + '\n');
   const records = (spec.records ?? []).map((sentMs, index) => {
-    const r = emptyRecord({ run_id: 'fixture-run', arm: 'baseline', index, item_id: String(index), warmup: false, source: 'fixture', streaming: true, scheduled_ns: sentMs * 1e6 });
+    const r = emptyRecord({
+      run_id: 'fixture-run',
+      arm: 'baseline',
+      index,
+      item_id: String(index),
+      warmup: false,
+      source: 'fixture',
+      streaming: true,
+      scheduled_ns: sentMs * 1e6,
+    });
     return serializeRecord({ ...r, sent_ns: sentMs * 1e6, outcome: { kind: 'ok' } });
   });
   await writeFile(join(dir, 'records.jsonl'), records.join('\n') + (records.length ? '\n' : ''));
@@ -144,11 +205,23 @@ test('a saturated, bursty, multi-model, prefix-heavy baseline should migrate', a
     id: `q${i}`,
     timestamp_ms: ts,
     model: i % 2 === 0 ? 'meta-llama/Llama-3.1-8B-Instruct' : 'meta-llama/Llama-3.1-70B-Instruct',
-    messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: `Question number ${i}?` }],
+    messages: [
+      { role: 'system', content: SYSTEM },
+      { role: 'user', content: `Question number ${i}?` },
+    ],
   }));
   const dir = await runFolder(t, { gpu: [85, 92, 95, 90], ttftP99: 470, workloadLines });
   const a = assess(await gatherAssessInputs(dir, { thresholds: DEFAULT_THRESHOLDS }));
-  t.deepEqual(a.criteria.map((c) => [c.name, c.met]), [['gpu_utilization', true], ['ttft_p99', true], ['models', true], ['peak_to_average', true], ['prefix_reuse', true]]);
+  t.deepEqual(
+    a.criteria.map((c) => [c.name, c.met]),
+    [
+      ['gpu_utilization', true],
+      ['ttft_p99', true],
+      ['models', true],
+      ['peak_to_average', true],
+      ['prefix_reuse', true],
+    ],
+  );
   t.is(a.score, 12);
   t.is(a.recommendation, 'MIGRATE');
   t.is(a.inputs.gpu_utilization_pct, 90.5);
@@ -159,11 +232,22 @@ test('a saturated, bursty, multi-model, prefix-heavy baseline should migrate', a
 });
 
 test('a comfortable single-model baseline with unique prompts and steady traffic should stay', async (t) => {
-  const workloadLines = Array.from({ length: 10 }, (_, i) => ({ id: `q${i}`, messages: [{ role: 'user', content: `${i} `.repeat(40) + 'unique question' }] }));
+  const workloadLines = Array.from({ length: 10 }, (_, i) => ({
+    id: `q${i}`,
+    messages: [{ role: 'user', content: `${i} `.repeat(40) + 'unique question' }],
+  }));
   // no workload timestamps: arrivals come from the run's send times, one every 100 ms for 3 s
-  const dir = await runFolder(t, { gpu: [30, 35, 40], ttftP99: 120, workloadLines, records: Array.from({ length: 30 }, (_, i) => i * 100) });
+  const dir = await runFolder(t, {
+    gpu: [30, 35, 40],
+    ttftP99: 120,
+    workloadLines,
+    records: Array.from({ length: 30 }, (_, i) => i * 100),
+  });
   const a = assess(await gatherAssessInputs(dir, { thresholds: DEFAULT_THRESHOLDS }));
-  t.deepEqual(a.criteria.map((c) => c.met), [false, false, false, false, false]);
+  t.deepEqual(
+    a.criteria.map((c) => c.met),
+    [false, false, false, false, false],
+  );
   t.is(a.score, 0);
   t.is(a.recommendation, 'STAY');
   t.is(a.inputs.peak_to_average, 1);
@@ -173,7 +257,10 @@ test('a comfortable single-model baseline with unique prompts and steady traffic
 });
 
 test('assess CLI: prints score, reasons and recommendation, writes assessment.json; bad input exits 2', async (t) => {
-  const workloadLines = [{ messages: [{ role: 'user', content: 'hi' }], timestamp_ms: 0 }, { messages: [{ role: 'user', content: 'yo' }], timestamp_ms: 3000 }];
+  const workloadLines = [
+    { messages: [{ role: 'user', content: 'hi' }], timestamp_ms: 0 },
+    { messages: [{ role: 'user', content: 'yo' }], timestamp_ms: 3000 },
+  ];
   const dir = await runFolder(t, { gpu: [99], ttftP99: 900, workloadLines });
   const cli = (...args: string[]) => spawnSync(process.execPath, ['cli/main.ts', 'assess', ...args], { encoding: 'utf8', timeout: 20_000 });
   const ok = cli(dir);
@@ -191,7 +278,13 @@ test('assess CLI: prints score, reasons and recommendation, writes assessment.js
 });
 
 test('summary.json reading: TTFT P99 and SLO of the baseline arm; unusable summaries say why', (t) => {
-  t.deepEqual(ttftFromSummary({ schema: 'shadowbench.summary', arms: [{ arm: 'baseline', slo: { ttft_p99_ms: { limit: 300, value: 250 } } }] }, 'baseline'), { p99: 250, slo: 300, note: 'from summary.json' });
+  t.deepEqual(
+    ttftFromSummary(
+      { schema: 'shadowbench.summary', arms: [{ arm: 'baseline', slo: { ttft_p99_ms: { limit: 300, value: 250 } } }] },
+      'baseline',
+    ),
+    { p99: 250, slo: 300, note: 'from summary.json' },
+  );
   t.regex(ttftFromSummary({ schema: 'other' }, 'baseline').note, /not a shadowbench summary/);
   t.regex(ttftFromSummary({ schema: 'shadowbench.summary', arms: [] }, 'baseline').note, /no "baseline" arm/);
 });
@@ -211,20 +304,48 @@ test('assess --workload FILE that cannot be read or parsed is an error naming th
 
 test('run.json names the workload by absolute path, so assess finds it from any folder; an unreadable one is a warning', async (t) => {
   const dir = await runFolder(t, { gpu: [50], ttftP99: 100, workloadLines: [] });
-  const workload = parseWorkload('{"model": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"model": "b", "messages": [{"role": "user", "content": "yo"}]}\n', { file: 'w.jsonl', seed: 1 });
-  await writeFile(join(dir, 'w.jsonl'), '{"model": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"model": "b", "messages": [{"role": "user", "content": "yo"}]}\n');
+  const workload = parseWorkload(
+    '{"model": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"model": "b", "messages": [{"role": "user", "content": "yo"}]}\n',
+    { file: 'w.jsonl', seed: 1 },
+  );
+  await writeFile(
+    join(dir, 'w.jsonl'),
+    '{"model": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"model": "b", "messages": [{"role": "user", "content": "yo"}]}\n',
+  );
   // As `load` run from the repository writes it, the workload given relative to there.
   const config: LoadConfig = {
-    engine: 'node', runId: 'fixture-run', runDir: dir, arms: [], workload, workloadPath: relative(process.cwd(), join(dir, 'w.jsonl')),
-    plan: { arrival: 'constant', qps: 1, requests: 2, seed: 7 }, seed: 7, stream: true,
-    timeoutMs: 1000, graceMs: 0, maxInflight: 0, workers: 0, pacer: 'spin', preflight: false, progress: false, options: {},
+    engine: 'node',
+    runId: 'fixture-run',
+    runDir: dir,
+    arms: [],
+    workload,
+    workloadPath: relative(process.cwd(), join(dir, 'w.jsonl')),
+    plan: { arrival: 'constant', qps: 1, requests: 2, seed: 7 },
+    seed: 7,
+    stream: true,
+    timeoutMs: 1000,
+    graceMs: 0,
+    maxInflight: 0,
+    workers: 0,
+    pacer: 'spin',
+    preflight: false,
+    progress: false,
+    options: {},
   };
-  const manifest = loadRunManifest(config, { engine: 'node', started_at: 'x', ended_at: null, config: {}, versions: {}, interrupted: null });
+  const manifest = loadRunManifest(config, {
+    engine: 'node',
+    started_at: 'x',
+    ended_at: null,
+    config: {},
+    versions: {},
+    interrupted: null,
+  });
   t.is(manifest.workload?.path, join(dir, 'w.jsonl'));
   await writeFile(join(dir, 'run.json'), JSON.stringify(manifest));
   // assess run from another folder than the one load ran in
   const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-  const cli = (...args: string[]) => spawnSync(process.execPath, [main, 'assess', '--json', ...args], { encoding: 'utf8', timeout: 20_000, cwd: tmpdir() });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [main, 'assess', '--json', ...args], { encoding: 'utf8', timeout: 20_000, cwd: tmpdir() });
   const ok = cli(dir);
   t.is(ok.status, 0, ok.stderr);
   t.deepEqual(JSON.parse(ok.stdout).inputs.models, ['a', 'b']);
@@ -232,5 +353,10 @@ test('run.json names the workload by absolute path, so assess finds it from any 
   await rm(join(dir, 'w.jsonl'));
   const gone = cli(dir);
   t.is(gone.status, 0, 'the run folder itself is fine: assess scores what it can');
-  t.regex(gone.stderr, new RegExp(`assess: warning: the workload named in run\\.json, ${join(dir, 'w.jsonl').replace(/[.]/g, '\\.')}, cannot be read: .*no such file.*give it with --workload FILE`));
+  t.regex(
+    gone.stderr,
+    new RegExp(
+      `assess: warning: the workload named in run\\.json, ${join(dir, 'w.jsonl').replace(/[.]/g, '\\.')}, cannot be read: .*no such file.*give it with --workload FILE`,
+    ),
+  );
 });

@@ -14,7 +14,9 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 // Each fixture converts colocated; two also disaggregated. Golden YAML in test/golden/convert/.
 const CASES: Array<{ fixture: string; strategy: Strategy }> = [
-  ...readdirSync(FIXTURES).sort().map((fixture) => ({ fixture, strategy: 'colocated' as Strategy })),
+  ...readdirSync(FIXTURES)
+    .sort()
+    .map((fixture): { fixture: string; strategy: Strategy } => ({ fixture, strategy: 'colocated' })),
   { fixture: 'llama-3.1-70b-tp4-fp8.sh', strategy: 'disaggregated' },
   { fixture: 'deepseek-v3-pp2.sh', strategy: 'disaggregated' },
 ];
@@ -30,11 +32,20 @@ for (const { fixture, strategy } of CASES) {
     const doc = parseYaml(yaml) as { apiVersion: string; kind: string; spec: { services: Record<string, unknown> } };
     t.is(doc.apiVersion, 'nvidia.com/v1alpha1');
     t.is(doc.kind, 'DynamoGraphDeployment');
-    t.deepEqual(Object.keys(doc.spec.services), strategy === 'colocated' ? ['Frontend', 'VllmDecodeWorker'] : ['Frontend', 'VllmDecodeWorker', 'VllmPrefillWorker']);
+    t.deepEqual(
+      Object.keys(doc.spec.services),
+      strategy === 'colocated' ? ['Frontend', 'VllmDecodeWorker'] : ['Frontend', 'VllmDecodeWorker', 'VllmPrefillWorker'],
+    );
   });
 }
 
-type Worker = { replicas: number; multinode?: { nodeCount: number }; resources: { limits: { gpu: string } }; envs?: Array<{ name: string; value: string }>; extraPodSpec: { mainContainer: { args: string[] } } };
+type Worker = {
+  replicas: number;
+  multinode?: { nodeCount: number };
+  resources: { limits: { gpu: string } };
+  envs?: Array<{ name: string; value: string }>;
+  extraPodSpec: { mainContainer: { args: string[] } };
+};
 const workerOf = (fixture: string, strategy: Strategy = 'colocated') => {
   const conversion = convertToDynamo(readVllmConfig([join(FIXTURES, fixture)]), { strategy });
   const doc = parseYaml(conversion.yaml) as { spec: { services: Record<string, Worker> } };
@@ -45,9 +56,25 @@ test('70B TP4 FP8: GPUs = tp × pp, every listed engine flag carried, multi-valu
   const { decode, conversion } = workerOf('llama-3.1-70b-tp4-fp8.sh');
   t.is(decode.resources.limits.gpu, '4');
   t.deepEqual(decode.extraPodSpec.mainContainer.args, [
-    '--model', 'meta-llama/Llama-3.1-70B-Instruct', '--served-model-name', 'llama-70b', 'llama-3.1-70b',
-    '--quantization', 'fp8', '--kv-cache-dtype', 'fp8', '--tensor-parallel-size', '4', '--max-model-len', '16384',
-    '--max-num-seqs', '256', '--max-num-batched-tokens', '16384', '--enable-prefix-caching', '--enable-chunked-prefill',
+    '--model',
+    'meta-llama/Llama-3.1-70B-Instruct',
+    '--served-model-name',
+    'llama-70b',
+    'llama-3.1-70b',
+    '--quantization',
+    'fp8',
+    '--kv-cache-dtype',
+    'fp8',
+    '--tensor-parallel-size',
+    '4',
+    '--max-model-len',
+    '16384',
+    '--max-num-seqs',
+    '256',
+    '--max-num-batched-tokens',
+    '16384',
+    '--enable-prefix-caching',
+    '--enable-chunked-prefill',
   ]);
   t.deepEqual(conversion.warnings, []);
 });
@@ -57,7 +84,10 @@ test('DeepSeek TP8 × PP2 spans two nodes; env carried except the secret; unknow
   t.is(conversion.gpusPerWorker, 16);
   t.deepEqual(decode.multinode, { nodeCount: 2 });
   t.is(decode.resources.limits.gpu, '8');
-  t.deepEqual(decode.envs, [{ name: 'VLLM_USE_V1', value: '1' }, { name: 'NCCL_DEBUG', value: 'WARN' }]);
+  t.deepEqual(decode.envs, [
+    { name: 'VLLM_USE_V1', value: '1' },
+    { name: 'NCCL_DEBUG', value: 'WARN' },
+  ]);
   t.true((services.VllmPrefillWorker as Worker).extraPodSpec.mainContainer.args.includes('--is-prefill-worker'));
   t.false(decode.extraPodSpec.mainContainer.args.includes('--is-prefill-worker'));
   t.false(conversion.yaml.includes('hf_abcdefSECRET'));
@@ -71,12 +101,15 @@ test('Qwen: = forms, 32k = 32000, quoted values; API key redacted everywhere; to
   t.deepEqual(args, ['--model', 'Qwen/Qwen2.5-7B-Instruct', '--trust-remote-code', '--dtype', 'bfloat16', '--max-model-len', '32000']);
   t.false(conversion.yaml.includes('sk-live'));
   t.false(conversion.warnings.join('\n').includes('sk-live'));
-  t.deepEqual(conversion.warnings.map((w) => w.split(' (')[0]), [
-    'not translated: --api-key <redacted>',
-    'not translated: --enable-auto-tool-choice',
-    'not translated: --tool-call-parser hermes',
-    'not translated: --chat-template ./templates/qwen.jinja',
-  ]);
+  t.deepEqual(
+    conversion.warnings.map((w) => w.split(' (')[0]),
+    [
+      'not translated: --api-key <redacted>',
+      'not translated: --enable-auto-tool-choice',
+      'not translated: --tool-call-parser hermes',
+      'not translated: --chat-template ./templates/qwen.jinja',
+    ],
+  );
 });
 
 test('docker form: options before the image listed, prefix caching stays off, data parallel becomes replicas', (t) => {
@@ -85,18 +118,27 @@ test('docker form: options before the image listed, prefix caching stays off, da
   t.true(decode.extraPodSpec.mainContainer.args.includes('--no-enable-prefix-caching'));
   // prefix caching off: no KV-aware routing even with two replicas
   t.is((services.Frontend as { envs?: unknown }).envs, undefined);
-  t.true(conversion.warnings[0]?.startsWith('not translated: docker run --runtime nvidia --gpus all -p 8000:8000 --ipc=host -e HF_TOKEN=<redacted>'));
+  t.true(
+    conversion.warnings[0]?.startsWith(
+      'not translated: docker run --runtime nvidia --gpus all -p 8000:8000 --ipc=host -e HF_TOKEN=<redacted>',
+    ),
+  );
   t.true(conversion.warnings.some((w) => w.startsWith('not translated: --swap-space 16 (unknown')));
 });
 
 test('vLLM --config YAML and a --config named on the command line (command line wins)', (t) => {
-  const fromYaml = parseVllmCommand(['--config', 'llama-config.yaml', '--max-num-seqs', '32'], (p) => readFileSync(join(FIXTURES, p), 'utf8'));
+  const fromYaml = parseVllmCommand(['--config', 'llama-config.yaml', '--max-num-seqs', '32'], (p) =>
+    readFileSync(join(FIXTURES, p), 'utf8'),
+  );
   t.is(fromYaml.model, 'meta-llama/Llama-3.1-8B-Instruct');
   t.is(fromYaml.tensorParallel, 2);
   t.deepEqual(fromYaml.engineArgs.find((a) => a.flag === '--max-num-seqs')?.values, ['32']);
   // trust-remote-code: false is vLLM's default and is left out, not turned into a flag
   t.false(fromYaml.engineArgs.some((a) => a.flag.includes('trust-remote-code')));
-  t.deepEqual(fromYaml.notTranslated.map((n) => n.item), ['--uvicorn-log-level warning']);
+  t.deepEqual(
+    fromYaml.notTranslated.map((n) => n.item),
+    ['--uvicorn-log-level warning'],
+  );
 });
 
 test('bad input: clear errors naming the flag or the problem', (t) => {
@@ -119,8 +161,20 @@ test('bad input: clear errors naming the flag or the problem', (t) => {
 });
 
 test('shell words: continuations, quotes, escapes, comments', (t) => {
-  t.deepEqual(splitShellWords('a \\\n  "b c" \'d e\' f\\ g # comment\nh').map((w) => [w.word, w.line]), [['a', 1], ['b c', 2], ['d e', 2], ['f g', 2], ['h', 3]]);
-  t.deepEqual(splitShellWords('--x="a \\"q\\" b"').map((w) => w.word), ['--x=a "q" b']);
+  t.deepEqual(
+    splitShellWords('a \\\n  "b c" \'d e\' f\\ g # comment\nh').map((w) => [w.word, w.line]),
+    [
+      ['a', 1],
+      ['b c', 2],
+      ['d e', 2],
+      ['f g', 2],
+      ['h', 3],
+    ],
+  );
+  t.deepEqual(
+    splitShellWords('--x="a \\"q\\" b"').map((w) => w.word),
+    ['--x=a "q" b'],
+  );
 });
 
 test('deployment names are valid Kubernetes names', (t) => {
@@ -128,13 +182,17 @@ test('deployment names are valid Kubernetes names', (t) => {
   t.is(deploymentName('/models/Qwen2.5_7B', 'disaggregated'), 'qwen2-5-7b-disagg');
 });
 
-test('splitArgv: convert\'s own options first, the vLLM command after', (t) => {
-  t.deepEqual(splitArgv(['--strategy', 'disaggregated', 'vllm', 'serve', 'm', '--strategy', 'x']), { own: ['--strategy', 'disaggregated'], command: ['vllm', 'serve', 'm', '--strategy', 'x'] });
+test("splitArgv: convert's own options first, the vLLM command after", (t) => {
+  t.deepEqual(splitArgv(['--strategy', 'disaggregated', 'vllm', 'serve', 'm', '--strategy', 'x']), {
+    own: ['--strategy', 'disaggregated'],
+    command: ['vllm', 'serve', 'm', '--strategy', 'x'],
+  });
   t.deepEqual(splitArgv(['--name=a', '--', '--model', 'm']), { own: ['--name=a'], command: ['--model', 'm'] });
 });
 
 test('CLI: YAML on stdout and warnings on stderr; bad input exits 2 with the message', (t) => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['cli/main.ts', 'convert', ...args], { encoding: 'utf8', timeout: 20_000 });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['cli/main.ts', 'convert', ...args], { encoding: 'utf8', timeout: 20_000 });
   const ok = cli('vllm', 'serve', 'meta-llama/Llama-3.1-8B-Instruct', '--port', '9000');
   t.is(ok.status, 0, ok.stderr);
   t.regex(ok.stdout, /kind: DynamoGraphDeployment/);

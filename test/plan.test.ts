@@ -1,16 +1,31 @@
 import test from 'ava';
 import { createPlan, itemForIndex, PlanError, plannedRequest, planRequests, type PlanOptions } from '../core/plan.ts';
-import type { Workload, WorkloadItem } from '../core/workload.ts';
+import type { Workload, WorkloadItem } from '../core/workload/workload.ts';
 
-const item = (i: number, timestamp_ms: number | null = null): WorkloadItem => ({ id: `i${i}`, api: 'chat', body: { messages: [{ role: 'user', content: `q${i}` }] }, timestamp_ms });
-const workload = (n: number, timestamps?: number[]): Workload => ({ source: 'w.jsonl', format: 'openai', items: Array.from({ length: n }, (_, i) => item(i, timestamps?.[i] ?? null)) });
+const item = (i: number, timestamp_ms: number | null = null): WorkloadItem => ({
+  id: `i${i}`,
+  api: 'chat',
+  body: { messages: [{ role: 'user', content: `q${i}` }] },
+  timestamp_ms,
+});
+const workload = (n: number, timestamps?: number[]): Workload => ({
+  source: 'w.jsonl',
+  format: 'openai',
+  items: Array.from({ length: n }, (_, i) => item(i, timestamps?.[i] ?? null)),
+});
 const ids = (options: PlanOptions, w = workload(4)) => planRequests(w, options).map((r) => r.item.id);
 
 test('constant arrivals are exactly i / qps, in integer ns', (t) => {
   const plan = planRequests(workload(3), { arrival: 'constant', qps: 100, requests: 50, seed: 1 });
   t.is(plan.length, 50);
-  t.deepEqual(plan.map((r) => r.scheduled_ns), Array.from({ length: 50 }, (_, i) => i * 10_000_000));
-  t.deepEqual(plan.map((r) => r.index), Array.from({ length: 50 }, (_, i) => i));
+  t.deepEqual(
+    plan.map((r) => r.scheduled_ns),
+    Array.from({ length: 50 }, (_, i) => i * 10_000_000),
+  );
+  t.deepEqual(
+    plan.map((r) => r.index),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   const thirds = planRequests(workload(3), { arrival: 'constant', qps: 3, requests: 4, seed: 1 }).map((r) => r.scheduled_ns);
   t.deepEqual(thirds, [0, 333_333_333, 666_666_667, 1_000_000_000]);
 });
@@ -25,8 +40,14 @@ test('poisson arrivals: the mean rate is the qps, gaps are exponential, and the 
   const sd = Math.sqrt(gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / (gaps.length - 1));
   t.true(Math.abs(1e9 / mean - 50) / 50 < 0.03, `rate ${1e9 / mean}`); // 1/sqrt(20000) = 0.7 % standard error
   t.true(Math.abs(sd / mean - 1) < 0.05, `coefficient of variation ${sd / mean}`); // exponential: sd = mean
-  t.deepEqual(planRequests(workload(7), options).map((r) => r.scheduled_ns), times);
-  t.notDeepEqual(planRequests(workload(7), { ...options, seed: 12 }).map((r) => r.scheduled_ns), times);
+  t.deepEqual(
+    planRequests(workload(7), options).map((r) => r.scheduled_ns),
+    times,
+  );
+  t.notDeepEqual(
+    planRequests(workload(7), { ...options, seed: 12 }).map((r) => r.scheduled_ns),
+    times,
+  );
 });
 
 test('poisson random access equals in-order access, far into a long plan', (t) => {
@@ -46,12 +67,31 @@ test('poisson random access equals in-order access, far into a long plan', (t) =
 test('trace arrivals follow the timestamps × timeScale relative to the first, repeating after one mean gap', (t) => {
   const w = workload(3, [1000, 1250, 2000]);
   const once = planRequests(w, { arrival: 'trace', seed: 1 });
-  t.deepEqual(once.map((r) => [r.item.id, r.scheduled_ns]), [['i0', 0], ['i1', 250_000_000], ['i2', 1_000_000_000]]);
+  t.deepEqual(
+    once.map((r) => [r.item.id, r.scheduled_ns]),
+    [
+      ['i0', 0],
+      ['i1', 250_000_000],
+      ['i2', 1_000_000_000],
+    ],
+  );
   const fast = planRequests(w, { arrival: 'trace', seed: 1, timeScale: 0.5, requests: 5 });
   // span 1000 ms + mean gap 500 ms = a 1500 ms period, halved.
-  t.deepEqual(fast.map((r) => [r.item.id, r.scheduled_ns]), [['i0', 0], ['i1', 125_000_000], ['i2', 500_000_000], ['i0', 750_000_000], ['i1', 875_000_000]]);
+  t.deepEqual(
+    fast.map((r) => [r.item.id, r.scheduled_ns]),
+    [
+      ['i0', 0],
+      ['i1', 125_000_000],
+      ['i2', 500_000_000],
+      ['i0', 750_000_000],
+      ['i1', 875_000_000],
+    ],
+  );
   const slow = planRequests(w, { arrival: 'trace', seed: 1, timeScale: 2, durationS: 3 });
-  t.deepEqual(slow.map((r) => r.scheduled_ns), [0, 500_000_000, 2_000_000_000]);
+  t.deepEqual(
+    slow.map((r) => r.scheduled_ns),
+    [0, 500_000_000, 2_000_000_000],
+  );
 });
 
 test('trace arrival needs timestamps, file order, and a span to repeat', (t) => {
@@ -61,15 +101,27 @@ test('trace arrival needs timestamps, file order, and a span to repeat', (t) => 
   t.is(shuffled.option, 'order');
   const flat = workload(2, [5, 5]);
   t.is(createPlan(flat, { arrival: 'trace', seed: 1 }).total, 2);
-  t.throws(() => createPlan(flat, { arrival: 'trace', seed: 1, requests: 3 }), { instanceOf: PlanError, message: /spans 0 ms, so it cannot be repeated/ });
+  t.throws(() => createPlan(flat, { arrival: 'trace', seed: 1, requests: 3 }), {
+    instanceOf: PlanError,
+    message: /spans 0 ms, so it cannot be repeated/,
+  });
   t.throws(() => createPlan(flat, { arrival: 'trace', seed: 1, durationS: 1 }), { instanceOf: PlanError, message: /spans 0 ms/ });
 });
 
 test('warm-up requests come first, are flagged, and are in addition to `requests`', (t) => {
   const plan = planRequests(workload(4), { arrival: 'constant', qps: 10, requests: 5, warmup: 3, seed: 1 });
-  t.deepEqual(plan.map((r) => r.warmup), [true, true, true, false, false, false, false, false]);
-  t.deepEqual(plan.map((r) => r.scheduled_ns / 1e8), [0, 1, 2, 3, 4, 5, 6, 7]);
-  t.deepEqual(plan.map((r) => r.item.id), ['i0', 'i1', 'i2', 'i3', 'i0', 'i1', 'i2', 'i3']);
+  t.deepEqual(
+    plan.map((r) => r.warmup),
+    [true, true, true, false, false, false, false, false],
+  );
+  t.deepEqual(
+    plan.map((r) => r.scheduled_ns / 1e8),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
+  t.deepEqual(
+    plan.map((r) => r.item.id),
+    ['i0', 'i1', 'i2', 'i3', 'i0', 'i1', 'i2', 'i3'],
+  );
   const p = createPlan(workload(4), { arrival: 'constant', qps: 10, requests: 5, warmup: 3, seed: 1 });
   t.deepEqual([p.total, p.warmup, p.measured], [8, 3, 5]);
 });
@@ -104,9 +156,18 @@ test('shuffle order: each pass is a seeded permutation of all items, and passes 
   const options: PlanOptions = { arrival: 'constant', qps: 1, requests: 3 * n, order: 'shuffle', seed: 9 };
   const order = ids(options, workload(n));
   const passes = [0, 1, 2].map((p) => order.slice(p * n, (p + 1) * n));
-  for (const pass of passes) t.deepEqual([...pass].sort(), workload(n).items.map((i) => i.id).sort());
+  for (const pass of passes)
+    t.deepEqual(
+      [...pass].sort(),
+      workload(n)
+        .items.map((i) => i.id)
+        .sort(),
+    );
   t.notDeepEqual(passes[0], passes[1]);
-  t.notDeepEqual(passes[0], workload(n).items.map((i) => i.id));
+  t.notDeepEqual(
+    passes[0],
+    workload(n).items.map((i) => i.id),
+  );
   t.deepEqual(ids(options, workload(n)), order);
   t.notDeepEqual(ids({ ...options, seed: 10 }, workload(n)), order);
 });
@@ -120,7 +181,10 @@ test('itemForIndex gives the plan item for every index, in any access order', (t
     for (const i of shuffledIndices) t.is(itemForIndex(w, i, { order, seed: 21 }), plan[i]!.item, `${order} index ${i}`);
     // A copy of the workload (as a k6 VU on another machine would parse it) picks the same items.
     const copy: Workload = structuredClone(w);
-    t.deepEqual(plan.map((r) => itemForIndex(copy, r.index, { order, seed: 21 }).id), plan.map((r) => r.item.id));
+    t.deepEqual(
+      plan.map((r) => itemForIndex(copy, r.index, { order, seed: 21 }).id),
+      plan.map((r) => r.item.id),
+    );
   }
 });
 
@@ -162,7 +226,13 @@ test('plans need only length and index access to the items, like k6 SharedArray 
     { arrival: 'poisson', qps: 3, requests: 12, order: 'shuffle', seed: 4 },
   ] as PlanOptions[]) {
     const expected = planRequests(w, options).map((r) => [r.item.id, r.scheduled_ns, r.warmup]);
-    t.deepEqual(planRequests(onShared, options).map((r) => [r.item.id, r.scheduled_ns, r.warmup]), expected);
-    t.deepEqual(expected.map((_, i) => itemForIndex(onShared, i, options).id), expected.map((e) => e[0]));
+    t.deepEqual(
+      planRequests(onShared, options).map((r) => [r.item.id, r.scheduled_ns, r.warmup]),
+      expected,
+    );
+    t.deepEqual(
+      expected.map((_, i) => itemForIndex(onShared, i, options).id),
+      expected.map((e) => e[0]),
+    );
   }
 });

@@ -120,10 +120,19 @@ const arm = (over: Partial<ArmWindowStats>): ArmWindowStats => ({
   ttft_p99_ms: 100,
   ...over,
 });
-const win = (baseline: Partial<ArmWindowStats>, candidate: Partial<ArmWindowStats>): WindowStats => ({ window_s: 60, baseline: arm(baseline), candidate: arm(candidate) });
+const win = (baseline: Partial<ArmWindowStats>, candidate: Partial<ArmWindowStats>): WindowStats => ({
+  window_s: 60,
+  baseline: arm(baseline),
+  candidate: arm(candidate),
+});
 
 test('rollback thresholds come from the gates (rollback section, validity.min_ok_pairs)', (t) => {
-  t.deepEqual(DEFAULT_ROLLBACK_THRESHOLDS, { maxCandidateErrorRate: 0.01, maxTtftP99Ratio: 2, maxCandidateTimeoutRate: 0.05, minRequests: 20 });
+  t.deepEqual(DEFAULT_ROLLBACK_THRESHOLDS, {
+    maxCandidateErrorRate: 0.01,
+    maxTtftP99Ratio: 2,
+    maxCandidateTimeoutRate: 0.05,
+    minRequests: 20,
+  });
   const gates = parseGates('rollback: {max_candidate_error_rate: 0.1}\nvalidity: {min_ok_pairs: 5}', 'g.yaml');
   t.deepEqual(rollbackThresholds(gates), { ...rollbackThresholds(DEFAULT_GATES), maxCandidateErrorRate: 0.1, minRequests: 5 });
 });
@@ -147,7 +156,10 @@ test('each trigger fires just above its threshold and not at it', (t) => {
 });
 
 test('too few requests in the window: rates are not judged, and the decision says why', (t) => {
-  const d = evaluateRollback(win({ requests: 19, ttft_samples: 19 }, { requests: 19, errors: 19, ttft_samples: 0, ttft_p99_ms: null }), DEFAULT_ROLLBACK_THRESHOLDS);
+  const d = evaluateRollback(
+    win({ requests: 19, ttft_samples: 19 }, { requests: 19, errors: 19, ttft_samples: 0, ttft_p99_ms: null }),
+    DEFAULT_ROLLBACK_THRESHOLDS,
+  );
   t.false(d.trigger);
   t.is(d.skipped.length, 2);
   t.regex(d.skipped[0] ?? '', /19 candidate requests in the last 60 s \(< 20\)/);
@@ -156,7 +168,16 @@ test('too few requests in the window: rates are not judged, and the decision say
 // ---- sliding window ---------------------------------------------------------------------------
 
 function done(armName: string, kind: RequestRecord['outcome'], ttftMs: number | null): RequestRecord {
-  const r = emptyRecord({ run_id: 'r', arm: armName, index: 0, item_id: '', warmup: false, source: 'proxy', streaming: true, scheduled_ns: 0 });
+  const r = emptyRecord({
+    run_id: 'r',
+    arm: armName,
+    index: 0,
+    item_id: '',
+    warmup: false,
+    source: 'proxy',
+    streaming: true,
+    scheduled_ns: 0,
+  });
   r.sent_ns = 1_000_000;
   r.first_content_ns = ttftMs === null ? null : 1_000_000 + ttftMs * 1e6;
   r.outcome = kind;
@@ -184,10 +205,22 @@ test('the window counts per arm, keeps client cancellations out of the rates, an
 // ---- response recorder ---------------------------------------------------------------------
 
 const sse = (events: unknown[]) => events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`).join('');
-const chunk = (content: string, finish: string | null = null) => ({ id: 'x', choices: [{ index: 0, delta: { content }, finish_reason: finish }] });
+const chunk = (content: string, finish: string | null = null) => ({
+  id: 'x',
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
 
 function recorder(recordText: boolean, streaming = true, secrets: string[] = []) {
-  const record = emptyRecord({ run_id: 'r', arm: 'candidate', index: 3, item_id: 'i', warmup: false, source: 'proxy', streaming, scheduled_ns: 5 });
+  const record = emptyRecord({
+    run_id: 'r',
+    arm: 'candidate',
+    index: 3,
+    item_id: 'i',
+    warmup: false,
+    source: 'proxy',
+    streaming,
+    scheduled_ns: 5,
+  });
   const rec = new ResponseRecorder(record, 'chat', recordText, secrets);
   rec.sent(10);
   return rec;
@@ -197,7 +230,13 @@ test('an SSE stream split at arbitrary bytes: content times, text, usage, ok at 
   const rec = recorder(true);
   rec.headers(200, 'text/event-stream; charset=utf-8', 20);
   const body = Buffer.from(
-    sse([{ choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] }, chunk('Héllo'), chunk(' wörld', 'stop'), { choices: [], usage: { prompt_tokens: 4, completion_tokens: 2 } }, '[DONE]']),
+    sse([
+      { choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] },
+      chunk('Héllo'),
+      chunk(' wörld', 'stop'),
+      { choices: [], usage: { prompt_tokens: 4, completion_tokens: 2 } },
+      '[DONE]',
+    ]),
   );
   // cut inside a multi-byte character and inside "data:"
   const cuts = [3, body.indexOf('é') + 1, body.indexOf('wö') + 2, body.length - 4, body.length];

@@ -10,20 +10,37 @@ import { request } from 'undici';
 import { startSim, type SimFaults } from '../sim/server.ts';
 import { startProxy } from '../proxy/server.ts';
 import { LOAD_OPTIONS, resolveConfig } from '../cli/load.ts';
-import { parseOptions } from '../cli/options.ts';
+import { parseOptions } from '../core/options.ts';
 import { runNodeLoad } from '../engine/run-load.ts';
 import { planRequests } from '../core/plan.ts';
 import { API_PATH, buildRequestBody } from '../core/openai.ts';
-import { analyzeFolder } from '../cli/analyze.ts';
+import { analyzeFolder } from '../pipeline/analyze-folder.ts';
 import { proxyOptions, tmpDir } from './support/proxy-harness.ts';
 
 const REQUESTS = 40;
 const QPS = 20;
 const tmp = () => tmpDir('sb-verdict-');
-const loadArgs = (out: string) => ['--workload', 'workloads/sample-chat.jsonl', '--requests', String(REQUESTS), '--qps', String(QPS), '--workers', '0', '--no-progress', '--no-preflight', '--no-analyze', '--out', out];
+const loadArgs = (out: string) => [
+  '--workload',
+  'workloads/sample-chat.jsonl',
+  '--requests',
+  String(REQUESTS),
+  '--qps',
+  String(QPS),
+  '--workers',
+  '0',
+  '--no-progress',
+  '--no-preflight',
+  '--no-analyze',
+  '--out',
+  out,
+];
 
 async function sims(candidateFaults: SimFaults) {
-  return Promise.all([startSim({ profile: 'vllm-single-node', seed: 1, timeScale: 0.25 }), startSim({ profile: 'dynamo-disaggregated', seed: 2, timeScale: 0.25, faults: candidateFaults })]);
+  return Promise.all([
+    startSim({ profile: 'vllm-single-node', seed: 1, timeScale: 0.25 }),
+    startSim({ profile: 'dynamo-disaggregated', seed: 2, timeScale: 0.25, faults: candidateFaults }),
+  ]);
 }
 
 async function replay(candidateFaults: SimFaults): Promise<string> {
@@ -31,7 +48,12 @@ async function replay(candidateFaults: SimFaults): Promise<string> {
   const out = tmp();
   try {
     const { values, explicit } = parseOptions(LOAD_OPTIONS, loadArgs(out), {});
-    const config = await resolveConfig(values, explicit, {}, { baseline: base.url, candidate: cand.url, baselineProfile: null, candidateProfile: null });
+    const config = await resolveConfig(
+      values,
+      explicit,
+      {},
+      { baseline: base.url, candidate: cand.url, baselineProfile: null, candidateProfile: null },
+    );
     await runNodeLoad(config);
   } finally {
     await Promise.all([base.close(), cand.close()]);
@@ -43,7 +65,12 @@ async function replay(candidateFaults: SimFaults): Promise<string> {
 async function proxied(candidateFaults: SimFaults): Promise<string> {
   const [base, cand] = await sims(candidateFaults);
   const { values, explicit } = parseOptions(LOAD_OPTIONS, loadArgs(tmp()), {});
-  const config = await resolveConfig(values, explicit, {}, { baseline: base.url, candidate: cand.url, baselineProfile: null, candidateProfile: null });
+  const config = await resolveConfig(
+    values,
+    explicit,
+    {},
+    { baseline: base.url, candidate: cand.url, baselineProfile: null, candidateProfile: null },
+  );
   const proxy = await startProxy(proxyOptions({ baselineUrl: base.url, candidateUrl: cand.url, runDir: tmp(), runId: 'proxied' }));
   try {
     const start = performance.now();
@@ -51,7 +78,11 @@ async function proxied(candidateFaults: SimFaults): Promise<string> {
       planRequests(config.workload, config.plan).map(async (planned) => {
         await new Promise((r) => setTimeout(r, Math.max(0, start + planned.scheduled_ns / 1e6 - performance.now())));
         const body = JSON.stringify(buildRequestBody(planned.item.body, { model: null, stream: true }));
-        const res = await request(proxy.url + API_PATH[planned.item.api], { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const res = await request(proxy.url + API_PATH[planned.item.api], {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
         await res.body.dump();
       }),
     );

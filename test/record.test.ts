@@ -6,7 +6,16 @@ import { emptyRecord, parseRecord, recordErrors, serializeRecord, RECORD_SCHEMA_
 import { readRecords, RecordFileError, RecordWriter } from '../io/records-file.ts';
 
 function okRecord(index: number, arm = 'baseline'): RequestRecord {
-  const r = emptyRecord({ run_id: 'run-1', arm, index, item_id: `item-${index}`, warmup: false, source: 'fixture', streaming: true, scheduled_ns: index * 10_000_000 });
+  const r = emptyRecord({
+    run_id: 'run-1',
+    arm,
+    index,
+    item_id: `item-${index}`,
+    warmup: false,
+    source: 'fixture',
+    streaming: true,
+    scheduled_ns: index * 10_000_000,
+  });
   r.sent_ns = r.scheduled_ns + 1_000;
   r.headers_ns = r.sent_ns + 2_000_000;
   r.first_chunk_ns = r.headers_ns + 1_000;

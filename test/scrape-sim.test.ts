@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startSim } from '../sim/server.ts';
-import { readMetricsDir, serverMetricsForRun, startRunScrapers } from '../io/prometheus-scrape.ts';
+import { readMetricsDir, startRunScrapers } from '../io/prometheus-scrape.ts';
+import { serverMetricsForRun } from '../pipeline/server-metrics.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from '../cli/metrics-options.ts';
-import { parseOptions, UsageError } from '../cli/options.ts';
+import { parseOptions, UsageError } from '../core/options.ts';
 import { closedPort } from './support/load-helpers.ts';
 
 const SYSTEM = 'You are a careful assistant for the finance team. Answer only from the ledger excerpts. '.repeat(20);
@@ -16,7 +17,14 @@ async function chat(url: string, question: string): Promise<void> {
   const res = await request(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'meta-llama/Llama-3.1-8B-Instruct', max_tokens: 8, messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: question }] }),
+    body: JSON.stringify({
+      model: 'meta-llama/Llama-3.1-8B-Instruct',
+      max_tokens: 8,
+      messages: [
+        { role: 'system', content: SYSTEM },
+        { role: 'user', content: question },
+      ],
+    }),
   });
   await res.body.text();
   if (res.statusCode !== 200) throw new Error(`sim answered ${res.statusCode}`);
@@ -31,17 +39,33 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
   const down = `http://127.0.0.1:${await closedPort()}/metrics`;
 
   const { values } = parseOptions(SERVER_METRICS_OPTIONS, [
-    '--baseline-metrics', `${baseline.url}/metrics`,
-    '--candidate-metrics', `${candidate.url}/metrics`,
-    '--candidate-metrics', down, // e.g. a DCGM exporter that is not running
-    '--metrics-interval-ms', '50',
+    '--baseline-metrics',
+    `${baseline.url}/metrics`,
+    '--candidate-metrics',
+    `${candidate.url}/metrics`,
+    '--candidate-metrics',
+    down, // e.g. a DCGM exporter that is not running
+    '--metrics-interval-ms',
+    '50',
   ]);
-  const scraping = await startRunScrapers({ runDir, originNs: process.hrtime.bigint(), targets: scrapeTargets(values), intervalMs: values.metricsIntervalMs });
+  const scraping = await startRunScrapers({
+    runDir,
+    originNs: process.hrtime.bigint(),
+    targets: scrapeTargets(values),
+    intervalMs: values.metricsIntervalMs,
+  });
   for (let i = 0; i < 6; i++) {
     await Promise.all([chat(baseline.url, `question ${i}`), chat(candidate.url, `question ${i}`)]);
   }
   const summaries = await scraping.stop();
-  t.deepEqual(summaries.map((s) => [s.arm, s.file.split('/').pop()]), [['baseline', 'baseline.jsonl'], ['candidate', 'candidate.jsonl'], ['candidate', 'candidate.2.jsonl']]);
+  t.deepEqual(
+    summaries.map((s) => [s.arm, s.file.split('/').pop()]),
+    [
+      ['baseline', 'baseline.jsonl'],
+      ['candidate', 'candidate.jsonl'],
+      ['candidate', 'candidate.2.jsonl'],
+    ],
+  );
   t.deepEqual((await readdir(join(runDir, 'metrics'))).sort(), ['baseline.jsonl', 'candidate.2.jsonl', 'candidate.jsonl']);
   const downSummary = summaries[2];
   t.is(downSummary?.scrapes, 0);
@@ -54,7 +78,10 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
   t.true(names.has('vllm:time_to_first_token_seconds_count'));
 
   const result = await serverMetricsForRun(runDir);
-  t.deepEqual(result.arms.map((a) => a.arm), ['baseline', 'candidate']);
+  t.deepEqual(
+    result.arms.map((a) => a.arm),
+    ['baseline', 'candidate'],
+  );
   for (const arm of result.arms) {
     t.true(arm.scrapes >= 2, `${arm.arm} scrapes`);
     // six requests sharing a long system prompt: the later ones hit the prefix cache
@@ -75,9 +102,17 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
 test('metrics flags: repeatable URLs per arm, bad URL named', (t) => {
   const parse = (argv: string[]) => scrapeTargets(parseOptions(SERVER_METRICS_OPTIONS, argv).values);
   t.deepEqual(parse([]), {});
-  t.deepEqual(parse(['--baseline-metrics', 'http://a:1/metrics', '--baseline-metrics', 'http://a:9400/metrics']), { baseline: ['http://a:1/metrics', 'http://a:9400/metrics'] });
-  t.throws(() => parse(['--candidate-metrics', 'localhost:8000']), { instanceOf: UsageError, message: /--candidate-metrics: localhost: URLs are not supported|--candidate-metrics: got/ });
-  t.throws(() => parse(['--baseline-metrics', 'not a url']), { instanceOf: UsageError, message: /--baseline-metrics: got "not a url"; expected an http\(s\) URL/ });
+  t.deepEqual(parse(['--baseline-metrics', 'http://a:1/metrics', '--baseline-metrics', 'http://a:9400/metrics']), {
+    baseline: ['http://a:1/metrics', 'http://a:9400/metrics'],
+  });
+  t.throws(() => parse(['--candidate-metrics', 'localhost:8000']), {
+    instanceOf: UsageError,
+    message: /--candidate-metrics: localhost: URLs are not supported|--candidate-metrics: got/,
+  });
+  t.throws(() => parse(['--baseline-metrics', 'not a url']), {
+    instanceOf: UsageError,
+    message: /--baseline-metrics: got "not a url"; expected an http\(s\) URL/,
+  });
 });
 
 test('a run without scrapes has no server metrics (analysis adds nothing)', async (t) => {

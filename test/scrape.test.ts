@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { clockFromOrigin, ExpositionError, parseExposition, readMetricsDir, startScraping } from '../io/prometheus-scrape.ts';
-import { deriveServerMetrics, parseMetricsLines } from '../analysis/server-metrics.ts';
+import { deriveServerMetrics } from '../analysis/server-metrics.ts';
+import { parseMetricsLines } from '../core/scrape-entry.ts';
 
 // What vLLM (prometheus_client) writes: colons in names, labelled histograms with `le` last,
 // _count before _sum, a _created gauge, DCGM exporter series with several labels.
@@ -108,15 +109,27 @@ test('scraper appends scrapes, records failed scrapes as gaps and keeps going', 
   t.teardown(() => rm(runDir, { recursive: true, force: true }));
   const target = await metricsServer(2);
   t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
-  const scraper = await startScraping({ arm: 'baseline', url: target.url, intervalMs: 20, runDir, clock: clockFromOrigin(process.hrtime.bigint()) });
+  const scraper = await startScraping({
+    arm: 'baseline',
+    url: target.url,
+    intervalMs: 20,
+    runDir,
+    clock: clockFromOrigin(process.hrtime.bigint()),
+  });
   await target.served(6);
   const summary = await scraper.stop();
   t.is(summary.gaps, 2);
   t.true(summary.scrapes >= 5); // 4 before stop (at least) + the final scrape
   const { entries } = parseMetricsLines(await readFile(scraper.file, 'utf8'), scraper.file);
   t.is(entries.length, summary.scrapes + summary.gaps);
-  t.deepEqual(entries.slice(0, 2).map((e) => (e.kind === 'gap' ? e.error : 'scrape')), ['HTTP 503', 'HTTP 503']);
-  t.deepEqual(entries.map((e) => e.seq), entries.map((_, i) => i));
+  t.deepEqual(
+    entries.slice(0, 2).map((e) => (e.kind === 'gap' ? e.error : 'scrape')),
+    ['HTTP 503', 'HTTP 503'],
+  );
+  t.deepEqual(
+    entries.map((e) => e.seq),
+    entries.map((_, i) => i),
+  );
   for (let i = 1; i < entries.length; i++) t.true((entries[i]?.mono_ns ?? 0) >= (entries[i - 1]?.mono_ns ?? 0));
   // the derivation sees the counters move by 100 queries / 25 hits per request
   const derived = deriveServerMetrics('baseline', entries);
@@ -133,7 +146,13 @@ test('a target that is down leaves only gaps, with the connection error, and sto
   const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-'));
   t.teardown(() => rm(runDir, { recursive: true, force: true }));
   const port = await closePort();
-  const scraper = await startScraping({ arm: 'candidate', url: `http://127.0.0.1:${port}/metrics`, intervalMs: 10, runDir, clock: clockFromOrigin(process.hrtime.bigint()) });
+  const scraper = await startScraping({
+    arm: 'candidate',
+    url: `http://127.0.0.1:${port}/metrics`,
+    intervalMs: 10,
+    runDir,
+    clock: clockFromOrigin(process.hrtime.bigint()),
+  });
   // wait until at least three attempts are on disk (polling the file, bounded)
   for (let i = 0; i < 500; i++) {
     const text = await readFile(scraper.file, 'utf8');
@@ -154,6 +173,10 @@ test('a target that is down leaves only gaps, with the connection error, and sto
 
 test('startScraping refuses a bad interval or URL before writing anything', async (t) => {
   const clock = clockFromOrigin(process.hrtime.bigint());
-  await t.throwsAsync(startScraping({ arm: 'baseline', url: 'http://127.0.0.1:1/metrics', intervalMs: 0, runDir: '/nonexistent', clock }), { instanceOf: RangeError });
-  await t.throwsAsync(startScraping({ arm: 'baseline', url: 'not a url', intervalMs: 10, runDir: '/nonexistent', clock }), { instanceOf: TypeError });
+  await t.throwsAsync(startScraping({ arm: 'baseline', url: 'http://127.0.0.1:1/metrics', intervalMs: 0, runDir: '/nonexistent', clock }), {
+    instanceOf: RangeError,
+  });
+  await t.throwsAsync(startScraping({ arm: 'baseline', url: 'not a url', intervalMs: 10, runDir: '/nonexistent', clock }), {
+    instanceOf: TypeError,
+  });
 });

@@ -1,14 +1,7 @@
 import test from 'ava';
-import {
-  counterIncrease,
-  deriveServerMetrics,
-  formatServerMetrics,
-  parseMetricsLines,
-  serverMetricsCsv,
-  type MetricSample,
-  type ScrapeEntry,
-  type ScrapeSample,
-} from '../analysis/server-metrics.ts';
+import { counterIncrease, deriveServerMetrics } from '../analysis/server-metrics.ts';
+import { formatServerMetrics, serverMetricsCsv } from '../report/server-metrics.ts';
+import { parseMetricsLines, type MetricSample, type ScrapeEntry, type ScrapeSample } from '../core/scrape-entry.ts';
 
 const S = 1_000_000_000;
 let seq = 0;
@@ -24,16 +17,38 @@ function scrape(second: number, samples: Array<[string, Record<string, string>, 
     samples: samples.map(([name, labels, value]) => ({ name, labels, value })),
   };
 }
-const gap = (second: number, error: string): ScrapeEntry => ({ v: 1, kind: 'gap', arm: 'baseline', seq: seq++, mono_ns: second * S, wall: '2025-01-01T00:00:00.000Z', duration_ms: 1, error });
+const gap = (second: number, error: string): ScrapeEntry => ({
+  v: 1,
+  kind: 'gap',
+  arm: 'baseline',
+  seq: seq++,
+  mono_ns: second * S,
+  wall: '2025-01-01T00:00:00.000Z',
+  duration_ms: 1,
+  error,
+});
 
 test('counter increase sums per-series deltas and treats a drop as a reset', (t) => {
   const q = 'vllm:prefix_cache_queries_total';
   const scrapes = [
-    scrape(0, [[q, { engine: '0' }, 100], [q, { engine: '1' }, 10]]),
-    scrape(1, [[q, { engine: '0' }, 150], [q, { engine: '1' }, 30]]),
+    scrape(0, [
+      [q, { engine: '0' }, 100],
+      [q, { engine: '1' }, 10],
+    ]),
+    scrape(1, [
+      [q, { engine: '0' }, 150],
+      [q, { engine: '1' }, 30],
+    ]),
     // engine 0 restarted: counter dropped to 20 → 20 counted since the reset
-    scrape(2, [[q, { engine: '0' }, 20], [q, { engine: '1' }, 35]]),
-    scrape(3, [[q, { engine: '0' }, 60], [q, { engine: '1' }, 35], [q, { engine: '2' }, 500]]),
+    scrape(2, [
+      [q, { engine: '0' }, 20],
+      [q, { engine: '1' }, 35],
+    ]),
+    scrape(3, [
+      [q, { engine: '0' }, 60],
+      [q, { engine: '1' }, 35],
+      [q, { engine: '2' }, 500],
+    ]),
   ];
   // engine 0: 50 + 20 + 40 = 110; engine 1: 20 + 5 + 0 = 25; engine 2 first seen at the end: 0
   t.is(counterIncrease(scrapes, [q]), 135);
@@ -81,8 +96,16 @@ test('deriveServerMetrics: hit rate, gauges summed over engines, KV in percent, 
 
 test('older vLLM (V0) names are read too; a server without the metrics reports null, never zero', (t) => {
   const v0 = deriveServerMetrics('baseline', [
-    scrape(0, [['vllm:gpu_prefix_cache_queries_total', {}, 10], ['vllm:gpu_prefix_cache_hits_total', {}, 0], ['vllm:gpu_cache_usage_perc', {}, 0.1]]),
-    scrape(1, [['vllm:gpu_prefix_cache_queries_total', {}, 20], ['vllm:gpu_prefix_cache_hits_total', {}, 8], ['vllm:gpu_cache_usage_perc', {}, 0.3]]),
+    scrape(0, [
+      ['vllm:gpu_prefix_cache_queries_total', {}, 10],
+      ['vllm:gpu_prefix_cache_hits_total', {}, 0],
+      ['vllm:gpu_cache_usage_perc', {}, 0.1],
+    ]),
+    scrape(1, [
+      ['vllm:gpu_prefix_cache_queries_total', {}, 20],
+      ['vllm:gpu_prefix_cache_hits_total', {}, 8],
+      ['vllm:gpu_cache_usage_perc', {}, 0.3],
+    ]),
   ]);
   t.is(v0.prefix_cache?.hit_rate, 0.8);
   t.is(v0.kv_cache_usage_pct?.max, 30);
@@ -92,14 +115,31 @@ test('older vLLM (V0) names are read too; a server without the metrics reports n
   t.is(none.gpu_utilization_pct, null);
   t.is(none.span_s, null);
   // queried zero tokens: a rate is undefined, not 0
-  const idle = deriveServerMetrics('x', [scrape(0, [['vllm:prefix_cache_queries_total', {}, 5], ['vllm:prefix_cache_hits_total', {}, 5]]), scrape(1, [['vllm:prefix_cache_queries_total', {}, 5], ['vllm:prefix_cache_hits_total', {}, 5]])]);
+  const idle = deriveServerMetrics('x', [
+    scrape(0, [
+      ['vllm:prefix_cache_queries_total', {}, 5],
+      ['vllm:prefix_cache_hits_total', {}, 5],
+    ]),
+    scrape(1, [
+      ['vllm:prefix_cache_queries_total', {}, 5],
+      ['vllm:prefix_cache_hits_total', {}, 5],
+    ]),
+  ]);
   t.deepEqual(idle.prefix_cache, { queries: 0, hits: 0, hit_rate: null });
 });
 
 test('serverMetricsCsv: one row per arm, empty cells for figures the server does not expose', (t) => {
   const a = deriveServerMetrics('baseline', [
-    scrape(0, [['vllm:prefix_cache_queries_total', {}, 0], ['vllm:prefix_cache_hits_total', {}, 0], ['DCGM_FI_DEV_GPU_UTIL', { gpu: '0' }, 90]]),
-    scrape(5, [['vllm:prefix_cache_queries_total', {}, 3], ['vllm:prefix_cache_hits_total', {}, 1], ['DCGM_FI_DEV_GPU_UTIL', { gpu: '0' }, 70]]),
+    scrape(0, [
+      ['vllm:prefix_cache_queries_total', {}, 0],
+      ['vllm:prefix_cache_hits_total', {}, 0],
+      ['DCGM_FI_DEV_GPU_UTIL', { gpu: '0' }, 90],
+    ]),
+    scrape(5, [
+      ['vllm:prefix_cache_queries_total', {}, 3],
+      ['vllm:prefix_cache_hits_total', {}, 1],
+      ['DCGM_FI_DEV_GPU_UTIL', { gpu: '0' }, 70],
+    ]),
   ]);
   const b = deriveServerMetrics('candidate', [gap(0, 'HTTP 500')]);
   t.is(
@@ -116,5 +156,9 @@ test('parseMetricsLines names the file and line of a bad entry and tolerates a t
   const good = JSON.stringify(gap(0, 'x'));
   t.is(parseMetricsLines(`${good}\n${good}\n{"v":1,"ki`, 'm.jsonl').entries.length, 2);
   t.throws(() => parseMetricsLines(`${good}\n{"v":2}\n${good}\n`, 'm.jsonl'), { message: /^m\.jsonl:2: unknown metrics line version/ });
-  t.throws(() => parseMetricsLines(`{"v":1,"kind":"scrape","arm":"a","mono_ns":1,"samples":[{"name":"x","labels":{},"value":"lots"}]}\n`, 'm.jsonl'), { message: /m\.jsonl:1: samples: bad value "lots"/ });
+  t.throws(
+    () =>
+      parseMetricsLines(`{"v":1,"kind":"scrape","arm":"a","mono_ns":1,"samples":[{"name":"x","labels":{},"value":"lots"}]}\n`, 'm.jsonl'),
+    { message: /m\.jsonl:1: samples: bad value "lots"/ },
+  );
 });

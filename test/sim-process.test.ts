@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const SIM_PROCESS = fileURLToPath(new URL('../engine/sim-process.ts', import.meta.url));
+const SIM_PROCESS = fileURLToPath(new URL('../sim/process.ts', import.meta.url));
 
 const alive = (pid: number): boolean => {
   try {
@@ -19,16 +19,24 @@ const alive = (pid: number): boolean => {
 
 test('a sim started by startSimProcess exits when its parent is killed with SIGKILL', async (t) => {
   // The parent: starts one sim, prints the sim's pid and url, then waits to be killed.
-  const parent = spawn(process.execPath, ['--input-type=module', '-e', `
+  const parent = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const { startSimProcess } = await import(${JSON.stringify(SIM_PROCESS)});
     const sim = await startSimProcess('vllm-single-node', ['--time-scale', '0']);
     console.log(JSON.stringify({ pid: sim.pid, url: sim.url }));
     setInterval(() => {}, 1000);
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.teardown(() => {
     parent.kill('SIGKILL');
   });
-  const [line] = (await once(createInterface({ input: parent.stdout! }), 'line')) as [string];
+  const [line] = (await once(createInterface({ input: parent.stdout }), 'line')) as [string];
   const { pid, url } = JSON.parse(line) as { pid: number; url: string };
   t.teardown(() => {
     if (alive(pid)) process.kill(pid, 'SIGKILL');

@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { startSim, type SimOptions, type SimServer } from '../sim/server.ts';
 import { PROFILES, loadFactor, ttftMs } from '../sim/profiles.ts';
 import { PrefixCache } from '../sim/prefix-cache.ts';
-import { similarityRatio as ratio } from '../analysis/similarity.ts';
+import { similarityRatio as ratio } from '../analysis/stats/similarity.ts';
 
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
@@ -17,10 +17,19 @@ async function withSim(options: Partial<SimOptions>, body: (sim: SimServer) => P
   }
 }
 
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: 'user', content }], max_tokens: 40, ...extra });
+const chat = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: MODEL,
+  messages: [{ role: 'user', content }],
+  max_tokens: 40,
+  ...extra,
+});
 
 async function post(sim: SimServer, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await request(sim.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await request(sim.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
@@ -32,7 +41,13 @@ function sseData(text: string): string[] {
   return out;
 }
 
-type Chunk = { id: string; object: string; model: string; choices: Array<{ index: number; delta?: { role?: string; content?: string }; text?: string; finish_reason: string | null }>; usage?: Record<string, unknown> };
+type Chunk = {
+  id: string;
+  object: string;
+  model: string;
+  choices: Array<{ index: number; delta?: { role?: string; content?: string }; text?: string; finish_reason: string | null }>;
+  usage?: Record<string, unknown>;
+};
 
 async function metricsOf(sim: SimServer): Promise<Map<string, number>> {
   const res = await request(`${sim.url}/metrics`);
@@ -49,7 +64,11 @@ const label = `{model_name="${MODEL}"}`;
 
 test('chat stream: role chunk first, one token per content chunk, finish reason on the last, usage only when asked, [DONE] last', async (t) => {
   await withSim({}, async (sim) => {
-    const withUsage = await post(sim, '/v1/chat/completions', chat('hello there', { stream: true, stream_options: { include_usage: true } }));
+    const withUsage = await post(
+      sim,
+      '/v1/chat/completions',
+      chat('hello there', { stream: true, stream_options: { include_usage: true } }),
+    );
     t.is(withUsage.status, 200);
     t.regex(String(withUsage.headers['content-type']), /^text\/event-stream/);
     const data = sseData(withUsage.text);
@@ -67,7 +86,12 @@ test('chat stream: role chunk first, one token per content chunk, finish reason 
     t.true(content.slice(0, -1).every((c) => c.choices[0]!.finish_reason === null));
     t.regex(String(content.at(-1)!.choices[0]!.finish_reason), /^(stop|length)$/);
     t.true(new Set(chunks.map((c) => c.id)).size === 1 && chunks[0]!.id.startsWith('chatcmpl-'));
-    const u = usage.usage as { prompt_tokens: number; completion_tokens: number; total_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+    const u = usage.usage as {
+      prompt_tokens: number;
+      completion_tokens: number;
+      total_tokens: number;
+      prompt_tokens_details: { cached_tokens: number };
+    };
     t.is(u.completion_tokens, content.length);
     t.is(u.prompt_tokens, 4); // <|user|> hello there <|assistant|>
     t.is(u.total_tokens, u.prompt_tokens + u.completion_tokens);
@@ -79,7 +103,11 @@ test('chat stream: role chunk first, one token per content chunk, finish reason 
     t.is(without.length, data.length - 1);
 
     const whole = await post(sim, '/v1/chat/completions', chat('hello there'));
-    const body = JSON.parse(whole.text) as { object: string; choices: Array<{ message: { role: string; content: string }; finish_reason: string }>; usage: { completion_tokens: number } };
+    const body = JSON.parse(whole.text) as {
+      object: string;
+      choices: Array<{ message: { role: string; content: string }; finish_reason: string }>;
+      usage: { completion_tokens: number };
+    };
     t.is(body.object, 'chat.completion');
     t.is(body.choices[0]!.message.role, 'assistant');
     t.is(body.choices[0]!.message.content, content.map((c) => c.choices[0]!.delta!.content).join(''));
@@ -89,13 +117,18 @@ test('chat stream: role chunk first, one token per content chunk, finish reason 
 
 test('completions endpoint: text chunks, no role chunk, and a whole response', async (t) => {
   await withSim({}, async (sim) => {
-    const streamed = sseData((await post(sim, '/v1/completions', { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, ignore_eos: true, stream: true })).text);
+    const streamed = sseData(
+      (await post(sim, '/v1/completions', { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, ignore_eos: true, stream: true }))
+        .text,
+    );
     t.is(streamed.at(-1), '[DONE]');
     const chunks = streamed.slice(0, -1).map((d) => JSON.parse(d) as Chunk);
     t.is(chunks.length, 12); // ignore_eos: exactly max_tokens
     t.true(chunks.every((c) => c.object === 'text_completion' && typeof c.choices[0]!.text === 'string' && c.choices[0]!.text !== ''));
     t.is(chunks.at(-1)!.choices[0]!.finish_reason, 'length');
-    const whole = JSON.parse((await post(sim, '/v1/completions', { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, min_tokens: 12 })).text) as { object: string; choices: Array<{ text: string }> };
+    const whole = JSON.parse(
+      (await post(sim, '/v1/completions', { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, min_tokens: 12 })).text,
+    ) as { object: string; choices: Array<{ text: string }> };
     t.is(whole.object, 'text_completion');
     t.is(whole.choices[0]!.text, chunks.map((c) => c.choices[0]!.text).join(''));
   });
@@ -103,9 +136,15 @@ test('completions endpoint: text chunks, no role chunk, and a whole response', a
 
 test('models and health', async (t) => {
   await withSim({ model: 'my-model' }, async (sim) => {
-    const models = JSON.parse(await (await request(`${sim.url}/v1/models`)).body.text()) as { object: string; data: Array<{ id: string; object: string }> };
+    const models = JSON.parse(await (await request(`${sim.url}/v1/models`)).body.text()) as {
+      object: string;
+      data: Array<{ id: string; object: string }>;
+    };
     t.is(models.object, 'list');
-    t.deepEqual(models.data.map((m) => [m.id, m.object]), [['my-model', 'model']]);
+    t.deepEqual(
+      models.data.map((m) => [m.id, m.object]),
+      [['my-model', 'model']],
+    );
     const health = await request(`${sim.url}/health`);
     t.is(health.statusCode, 200);
     await health.body.dump();
@@ -119,7 +158,9 @@ test('bad requests: unknown model 404, bad JSON 400, missing messages 400, n > 1
   await withSim({}, async (sim) => {
     const unknown = await post(sim, '/v1/chat/completions', { ...chat('hi'), model: 'gpt-x' });
     t.is(unknown.status, 404);
-    t.deepEqual(JSON.parse(unknown.text), { error: { message: 'The model `gpt-x` does not exist.', type: 'NotFoundError', param: null, code: 404 } });
+    t.deepEqual(JSON.parse(unknown.text), {
+      error: { message: 'The model `gpt-x` does not exist.', type: 'NotFoundError', param: null, code: 404 },
+    });
     const badJson = await post(sim, '/v1/chat/completions', '{"model": ');
     t.is(badJson.status, 400);
     t.regex((JSON.parse(badJson.text) as { error: { message: string } }).error.message, /JSON/);
@@ -147,13 +188,31 @@ test('/metrics: Prometheus text with HELP/TYPE, vLLM names, counters that move, 
       const family = m![1]!.replace(/_(bucket|sum|count)$/, '');
       t.true(typed.has(m![1]!) || typed.get(family) === 'histogram', `sample before its TYPE: ${line}`);
     }
-    for (const name of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'DCGM_FI_DEV_GPU_UTIL']) t.is(typed.get(name), 'gauge');
-    for (const name of ['vllm:prefix_cache_queries_total', 'vllm:prefix_cache_hits_total', 'vllm:request_success_total', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total']) t.is(typed.get(name), 'counter');
-    for (const name of ['vllm:time_to_first_token_seconds', 'vllm:inter_token_latency_seconds', 'vllm:e2e_request_latency_seconds']) t.is(typed.get(name), 'histogram');
+    for (const name of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'DCGM_FI_DEV_GPU_UTIL'])
+      t.is(typed.get(name), 'gauge');
+    for (const name of [
+      'vllm:prefix_cache_queries_total',
+      'vllm:prefix_cache_hits_total',
+      'vllm:request_success_total',
+      'vllm:prompt_tokens_total',
+      'vllm:generation_tokens_total',
+    ])
+      t.is(typed.get(name), 'counter');
+    for (const name of ['vllm:time_to_first_token_seconds', 'vllm:inter_token_latency_seconds', 'vllm:e2e_request_latency_seconds'])
+      t.is(typed.get(name), 'histogram');
 
     const system = { role: 'system', content: Array.from({ length: 100 }, (_, i) => `rule${i}`).join(' ') };
-    const ask = (q: string) => post(sim, '/v1/chat/completions', { model: MODEL, messages: [system, { role: 'user', content: q }], max_tokens: 20, stream: true, stream_options: { include_usage: true } });
-    const cachedOf = (text: string) => (JSON.parse(sseData(text).at(-2)!) as { usage: { prompt_tokens_details: { cached_tokens: number } } }).usage.prompt_tokens_details.cached_tokens;
+    const ask = (q: string) =>
+      post(sim, '/v1/chat/completions', {
+        model: MODEL,
+        messages: [system, { role: 'user', content: q }],
+        max_tokens: 20,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+    const cachedOf = (text: string) =>
+      (JSON.parse(sseData(text).at(-2)!) as { usage: { prompt_tokens_details: { cached_tokens: number } } }).usage.prompt_tokens_details
+        .cached_tokens;
     t.is(cachedOf((await ask('first question')).text), 0);
     const before = await metricsOf(sim);
     const second = await ask('another question entirely');
@@ -164,7 +223,8 @@ test('/metrics: Prometheus text with HELP/TYPE, vLLM names, counters that move, 
     t.is(after.get(`vllm:prompt_tokens_total${label}`)! - before.get(`vllm:prompt_tokens_total${label}`)!, 106);
     const generated = sseData(second.text).length - 3; // all but the role, usage and [DONE] events
     t.is(after.get(`vllm:generation_tokens_total${label}`)! - before.get(`vllm:generation_tokens_total${label}`)!, generated);
-    const successes = (m: Map<string, number>) => [...m].filter(([k]) => k.startsWith('vllm:request_success_total')).reduce((s, [, v]) => s + v, 0);
+    const successes = (m: Map<string, number>) =>
+      [...m].filter(([k]) => k.startsWith('vllm:request_success_total')).reduce((s, [, v]) => s + v, 0);
     t.is(successes(after) - successes(before), 1);
     t.is(after.get(`vllm:time_to_first_token_seconds_count${label}`), 2);
     t.is(after.get(`vllm:e2e_request_latency_seconds_count${label}`), 2);
@@ -177,7 +237,14 @@ test('text is a deterministic function of the prompt, identical across profiles 
   const texts = async (options: Partial<SimOptions>) => {
     const out: string[] = [];
     await withSim(options, async (sim) => {
-      for (let i = 0; i < 20; i++) out.push((JSON.parse((await post(sim, '/v1/chat/completions', chat(`question ${i}`, { max_tokens: 64 }))).text) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content);
+      for (let i = 0; i < 20; i++)
+        out.push(
+          (
+            JSON.parse((await post(sim, '/v1/chat/completions', chat(`question ${i}`, { max_tokens: 64 }))).text) as {
+              choices: Array<{ message: { content: string } }>;
+            }
+          ).choices[0]!.message.content,
+        );
     });
     return out;
   };
@@ -191,7 +258,14 @@ test('divergence rate: that share of prompts answers a perturbed text, chosen by
   const texts = async (options: Partial<SimOptions>) => {
     const out: string[] = [];
     await withSim(options, async (sim) => {
-      for (let i = 0; i < 100; i++) out.push((JSON.parse((await post(sim, '/v1/chat/completions', chat(`prompt number ${i}`, { max_tokens: 80, ignore_eos: true }))).text) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content);
+      for (let i = 0; i < 100; i++)
+        out.push(
+          (
+            JSON.parse(
+              (await post(sim, '/v1/chat/completions', chat(`prompt number ${i}`, { max_tokens: 80, ignore_eos: true }))).text,
+            ) as { choices: Array<{ message: { content: string } }> }
+          ).choices[0]!.message.content,
+        );
     });
     return out;
   };
@@ -202,13 +276,18 @@ test('divergence rate: that share of prompts answers a perturbed text, chosen by
   const ratios = plain.map((p, i) => ratio(p, diverged[i]!));
   const differing = ratios.filter((r) => r < 1);
   t.true(differing.length >= 18 && differing.length <= 42, `${differing.length} of 100 diverged`);
-  t.true(differing.every((r) => r < 0.9), 'a diverged answer is not similar enough to pass as consistent');
+  t.true(
+    differing.every((r) => r < 0.9),
+    'a diverged answer is not similar enough to pass as consistent',
+  );
 });
 
 test('ground truth: received < first content < last content, also over HTTP with bigints as strings', async (t) => {
   await withSim({ timeScale: 0.05 }, async (sim) => {
     const before = process.hrtime.bigint();
-    const res = await post(sim, '/v1/chat/completions', chat('timing please', { stream: true, max_tokens: 8, ignore_eos: true }), { 'x-request-id': 'run1:baseline:7' });
+    const res = await post(sim, '/v1/chat/completions', chat('timing please', { stream: true, max_tokens: 8, ignore_eos: true }), {
+      'x-request-id': 'run1:baseline:7',
+    });
     const after = process.hrtime.bigint();
     t.is(res.status, 200);
     const truth = sim.groundTruth('run1:baseline:7');
@@ -247,7 +326,9 @@ test('faults by header: 503, 500, 429 with retry-after', async (t) => {
 
 test('fault: malformed chunk is not JSON, the rest of the stream is intact', async (t) => {
   await withSim({}, async (sim) => {
-    const res = await post(sim, '/v1/chat/completions', chat('hi', { stream: true, max_tokens: 30, ignore_eos: true }), { 'x-sim-fault': 'malformed' });
+    const res = await post(sim, '/v1/chat/completions', chat('hi', { stream: true, max_tokens: 30, ignore_eos: true }), {
+      'x-sim-fault': 'malformed',
+    });
     const data = sseData(res.text);
     t.is(data.at(-1), '[DONE]');
     const bad = data.slice(0, -1).filter((d) => {
@@ -265,7 +346,11 @@ test('fault: malformed chunk is not JSON, the rest of the stream is intact', asy
 
 test('fault: disconnect drops the connection mid-stream after some content', async (t) => {
   await withSim({}, async (sim) => {
-    const res = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(chat('hi', { stream: true, max_tokens: 30, ignore_eos: true })), headers: { 'x-sim-fault': 'disconnect' } });
+    const res = await request(`${sim.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify(chat('hi', { stream: true, max_tokens: 30, ignore_eos: true })),
+      headers: { 'x-sim-fault': 'disconnect' },
+    });
     t.is(res.statusCode, 200);
     let received = '';
     const error = await t.throwsAsync(async () => {
@@ -282,7 +367,12 @@ test('fault: disconnect drops the connection mid-stream after some content', asy
 test('fault: stall sends headers then never finishes, holds its slot until the client leaves; close() ends it', async (t) => {
   const sim = await startSim({ profile: 'vllm-single-node', timeScale: 0, seed: 3 });
   const controller = new AbortController();
-  const res = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(chat('hi', { stream: true })), headers: { 'x-sim-fault': 'stall' }, signal: controller.signal });
+  const res = await request(`${sim.url}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify(chat('hi', { stream: true })),
+    headers: { 'x-sim-fault': 'stall' },
+    signal: controller.signal,
+  });
   t.is(res.statusCode, 200);
   const first = await new Promise<string>((resolve) => res.body.once('data', (c: Buffer) => resolve(c.toString())));
   t.is((JSON.parse(sseData(first)[0]!) as Chunk).choices[0]!.delta!.role, 'assistant');
@@ -295,10 +385,15 @@ test('fault: stall sends headers then never finishes, holds its slot until the c
   controller.abort();
   await t.throwsAsync(ended);
   // The server notices the client left and frees the slot.
-  for (let i = 0; i < 100 && (await metricsOf(sim)).get(`vllm:num_requests_running${label}`) !== 0; i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 100 && (await metricsOf(sim)).get(`vllm:num_requests_running${label}`) !== 0; i++)
+    await new Promise((r) => setImmediate(r));
   t.is((await metricsOf(sim)).get(`vllm:num_requests_running${label}`), 0);
   // A stalled stream still open when the server closes does not keep it (or the test) alive.
-  const stuck = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(chat('hi', { stream: true })), headers: { 'x-sim-fault': 'stall' } });
+  const stuck = await request(`${sim.url}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify(chat('hi', { stream: true })),
+    headers: { 'x-sim-fault': 'stall' },
+  });
   const stuckDone = stuck.body.text().then(
     () => 'ended',
     () => 'errored',
@@ -325,7 +420,10 @@ test('fault rates are seeded per request: same seed, same faulty requests', asyn
 test('queueing: beyond maxRunning requests wait, and the wait shows in TTFT and /metrics', async (t) => {
   const profile = { ...PROFILES['vllm-single-node'], name: 'one-slot', maxRunning: 1, interTokenMs: 5 };
   await withSim({ profile, timeScale: 1 }, async (sim) => {
-    const first = request(`${sim.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(chat('slow one', { stream: true, max_tokens: 40, ignore_eos: true })) });
+    const first = request(`${sim.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify(chat('slow one', { stream: true, max_tokens: 40, ignore_eos: true })),
+    });
     const started = performance.now();
     const second = post(sim, '/v1/chat/completions', chat('queued one', { max_tokens: 1 }));
     let waiting = 0;

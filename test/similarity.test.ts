@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { codePointLength, consistentShare, similarityRatio } from '../analysis/similarity.ts';
+import { codePointLength, consistentShare, similarityRatio } from '../analysis/stats/similarity.ts';
 
 interface CorpusPair {
   kind: string;
@@ -16,7 +16,8 @@ const corpus = JSON.parse(readFileSync(new URL('./fixtures/analysis/similarity-c
 test('the corpus is big enough and covers the cases that matter', (t) => {
   t.true(corpus.pairs.length >= 300);
   const kinds = new Set(corpus.pairs.map((p) => p.kind));
-  for (const kind of ['edge', 'identical', 'unicode', 'long-text', 'autojunk-boundary', 'all-popular', 'emoji-autojunk']) t.true(kinds.has(kind), kind);
+  for (const kind of ['edge', 'identical', 'unicode', 'long-text', 'autojunk-boundary', 'all-popular', 'emoji-autojunk'])
+    t.true(kinds.has(kind), kind);
   t.true(corpus.pairs.some((p) => p.a === '' && p.b === ''));
   t.true(corpus.pairs.some((p) => codePointLength(p.b) >= 200 && /(\b\w+\b).*\b\1\b/.test(p.b)));
 });

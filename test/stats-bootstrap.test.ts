@@ -1,5 +1,5 @@
 import test from 'ava';
-import { bootstrap, bootstrapNaive } from '../analysis/bootstrap.ts';
+import { bootstrap, bootstrapNaive } from '../analysis/stats/bootstrap.ts';
 import { seededRandom } from '../core/random.ts';
 
 test('the counting bootstrap equals drawing and sorting each resample, for the same seed', (t) => {

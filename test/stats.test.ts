@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { quantileSorted } from 'simple-statistics';
-import { describe, Float64Column, lerp, percentile, percentileSorted } from '../analysis/stats.ts';
+import { describe, Float64Column, lerp, percentile, percentileSorted } from '../analysis/stats/stats.ts';
 import { seededRandom } from '../core/random.ts';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/analysis/percentile-cases.json', import.meta.url), 'utf8')) as {
@@ -45,7 +45,18 @@ test('lerp interpolates from the nearer end, like numpy (simple-statistics diffe
 
 test('describe gives count, mean, population std, min, max and percentiles; NaN means not measured', (t) => {
   const s = describe(Float64Array.from([1, 2, 3, 4, Number.NaN]));
-  t.deepEqual(s, { count: 4, mean: 2.5, std: Math.sqrt(1.25), min: 1, max: 4, p50: 2.5, p75: 3.25, p90: percentile([1, 2, 3, 4], 90), p95: percentile([1, 2, 3, 4], 95), p99: percentile([1, 2, 3, 4], 99) });
+  t.deepEqual(s, {
+    count: 4,
+    mean: 2.5,
+    std: Math.sqrt(1.25),
+    min: 1,
+    max: 4,
+    p50: 2.5,
+    p75: 3.25,
+    p90: percentile([1, 2, 3, 4], 90),
+    p95: percentile([1, 2, 3, 4], 95),
+    p99: percentile([1, 2, 3, 4], 99),
+  });
   t.is(describe(Float64Array.from([Number.NaN])), null);
   t.is(describe(new Float64Array(0)), null);
 });

@@ -5,14 +5,17 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { bodyKind, contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
-import { fillBufferedRecord, SseRecorder } from '../scripts/record-builder.ts';
+import { fillBufferedRecord, SseRecorder } from '../k6/script/record-builder.ts';
 import { headerSecrets, httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
 import { ResponseRecorder, TEXT_HASH_PREFIX } from '../proxy/response-recorder.ts';
 
-const fresh = (): RequestRecord => emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
-const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') => new StreamRecorder(fresh(), api, { onBadEvent });
+const fresh = (): RequestRecord =>
+  emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'fixture', streaming: true, scheduled_ns: 0 });
+const recorder = (onBadEvent: StreamRecorderOptions['onBadEvent'] = 'stop', api: 'chat' | 'completions' = 'chat') =>
+  new StreamRecorder(fresh(), api, { onBadEvent });
 
-const delta = (d: Record<string, unknown>, extra: Record<string, unknown> = {}) => JSON.stringify({ choices: [{ index: 0, delta: d, finish_reason: null }], ...extra });
+const delta = (d: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ choices: [{ index: 0, delta: d, finish_reason: null }], ...extra });
 const content = (text: string, completionTokens?: number) =>
   delta({ content: text }, completionTokens === undefined ? {} : { usage: { prompt_tokens: 5, completion_tokens: completionTokens } });
 const ROLE_ONLY = delta({ role: 'assistant', content: '' });
@@ -44,12 +47,18 @@ test('role-only, empty, finish-only and usage-only chunks are chunks but not con
   t.is(rec.events, 7);
 });
 
-test('a long stream keeps every chunk, in order, past the buffers\' first growth', (t) => {
+test("a long stream keeps every chunk, in order, past the buffers' first growth", (t) => {
   const rec = recorder();
   const n = 300;
   feed(rec, [...Array.from({ length: n }, (_, k) => content(`t${k} `, k + 1)), '[DONE]']);
-  t.deepEqual(rec.record.content_ns, Array.from({ length: n }, (_, k) => 10 * (k + 1)));
-  t.deepEqual(rec.record.content_tokens, Array.from({ length: n }, () => 1));
+  t.deepEqual(
+    rec.record.content_ns,
+    Array.from({ length: n }, (_, k) => 10 * (k + 1)),
+  );
+  t.deepEqual(
+    rec.record.content_tokens,
+    Array.from({ length: n }, () => 1),
+  );
   t.is(rec.record.output_text, Array.from({ length: n }, (_, k) => `t${k} `).join(''));
   t.is(rec.contentChunks, n);
 });
@@ -62,7 +71,11 @@ test('reasoning text counts as content; completions text chunks are content; [DO
   t.is(chat.settled()?.outcome.kind, 'ok');
 
   const completions = recorder('stop', 'completions');
-  feed(completions, [JSON.stringify({ choices: [{ text: '' }] }), JSON.stringify({ choices: [{ text: 'abc', finish_reason: 'stop' }] }), '[DONE]']);
+  feed(completions, [
+    JSON.stringify({ choices: [{ text: '' }] }),
+    JSON.stringify({ choices: [{ text: 'abc', finish_reason: 'stop' }] }),
+    '[DONE]',
+  ]);
   t.is(completions.record.output_text, 'abc');
   t.deepEqual(completions.record.content_ns, [20]);
   t.is(completions.record.finish_reason, 'stop');
@@ -89,7 +102,10 @@ test('per-chunk tokens from cumulative usage; null when one content chunk lacks 
 test('stop mode: an event that is not JSON ends the stream at that event; later events are ignored', (t) => {
   const rec = recorder('stop');
   t.deepEqual(feed(rec, [content('ok so far'), '{"choices": [tru', content('late'), '[DONE]']), ['more', 'bad', 'bad', 'bad']);
-  t.deepEqual(rec.settled(), { outcome: { kind: 'protocol_error', message: 'SSE event 2 is not JSON: "{\\"choices\\": [tru"' }, endNs: 20 });
+  t.deepEqual(rec.settled(), {
+    outcome: { kind: 'protocol_error', message: 'SSE event 2 is not JSON: "{\\"choices\\": [tru"' },
+    endNs: 20,
+  });
   t.is(rec.record.output_text, 'ok so far');
   t.deepEqual(rec.record.content_ns, [10]);
   t.is(rec.events, 2);
@@ -103,12 +119,22 @@ test('stop mode: an event that is not OpenAI-shaped, or an error object in the s
 
   const error = recorder('stop');
   t.deepEqual(feed(error, [content('a'), JSON.stringify({ error: { message: 'KV cache exhausted', code: 500 } })]), ['more', 'bad']);
-  t.deepEqual(error.settled(), { outcome: { kind: 'protocol_error', message: 'SSE event 2: server error in stream: KV cache exhausted' }, endNs: 20 });
+  t.deepEqual(error.settled(), {
+    outcome: { kind: 'protocol_error', message: 'SSE event 2: server error in stream: KV cache exhausted' },
+    endNs: 20,
+  });
 });
 
 test('observe mode: a bad event is noted and recording goes on; the first problem wins over a later [DONE], end = body end', (t) => {
   const rec = recorder('observe');
-  t.deepEqual(feed(rec, [content('a'), '{not json', content('b'), '{"token": 1}', '[DONE]', content('after done')]), ['more', 'bad', 'more', 'bad', 'done', 'done']);
+  t.deepEqual(feed(rec, [content('a'), '{not json', content('b'), '{"token": 1}', '[DONE]', content('after done')]), [
+    'more',
+    'bad',
+    'more',
+    'bad',
+    'done',
+    'done',
+  ]);
   t.is(rec.record.output_text, 'ab', 'content after the bad event is still recorded; content after [DONE] is not');
   t.deepEqual(rec.record.content_ns, [10, 30]);
   t.is(rec.settled(), null, 'a noted problem leaves the outcome to the end of the body');
@@ -145,15 +171,24 @@ test('a body that ends without [DONE]: "stream ended" with the event count, or "
   const cut = recorder();
   feed(cut, [content('a'), content('b')]);
   t.is(cut.settled(), null);
-  t.deepEqual(cut.endOfStream(40), { outcome: { kind: 'protocol_error', message: 'stream ended without [DONE] after 2 events' }, endNs: 40 });
-  t.deepEqual(cut.endOfStream(40, { framingError: 'Unknown field "x"' }).outcome, { kind: 'protocol_error', message: 'stream ended without [DONE] after 2 events (Unknown field "x")' });
+  t.deepEqual(cut.endOfStream(40), {
+    outcome: { kind: 'protocol_error', message: 'stream ended without [DONE] after 2 events' },
+    endNs: 40,
+  });
+  t.deepEqual(cut.endOfStream(40, { framingError: 'Unknown field "x"' }).outcome, {
+    kind: 'protocol_error',
+    message: 'stream ended without [DONE] after 2 events (Unknown field "x")',
+  });
 
   const none = recorder();
   t.deepEqual(none.endOfStream(40).outcome, { kind: 'protocol_error', message: 'response is not an SSE stream' });
-  t.deepEqual(none.endOfStream(40, { contentType: 'text/plain', framingError: 'Unknown field "hello"', bodySample: 'hello\nworld\n' }).outcome, {
-    kind: 'protocol_error',
-    message: 'response is not an SSE stream (content-type "text/plain"; Unknown field "hello"): "hello world"',
-  });
+  t.deepEqual(
+    none.endOfStream(40, { contentType: 'text/plain', framingError: 'Unknown field "hello"', bodySample: 'hello\nworld\n' }).outcome,
+    {
+      kind: 'protocol_error',
+      message: 'response is not an SSE stream (content-type "text/plain"; Unknown field "hello"): "hello world"',
+    },
+  );
 });
 
 test('text goes to onText when given, not to output_text', (t) => {
@@ -165,7 +200,10 @@ test('text goes to onText when given, not to output_text', (t) => {
 });
 
 test('a whole body: ok with text, usage and finish_reason; not JSON, not OpenAI-shaped, or JSON to a stream request are protocol errors', (t) => {
-  const body = JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'stop' }], usage: { prompt_tokens: 2, completion_tokens: 9 } });
+  const body = JSON.stringify({
+    choices: [{ message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 2, completion_tokens: 9 },
+  });
   const ok = fresh();
   t.deepEqual(recordWholeResponse(ok, 'chat', body, false), { kind: 'ok' });
   t.is(ok.output_text, 'whole answer');
@@ -178,12 +216,25 @@ test('a whole body: ok with text, usage and finish_reason; not JSON, not OpenAI-
   t.deepEqual(sunk, ['whole answer']);
   t.is(hashed.output_text, '');
 
-  t.deepEqual(recordWholeResponse(fresh(), 'chat', '<html>Welcome to  nginx</html>', false, { contentType: 'text/html', bodySample: '<html>Welcome to  nginx</html>' }), {
+  t.deepEqual(
+    recordWholeResponse(fresh(), 'chat', '<html>Welcome to  nginx</html>', false, {
+      contentType: 'text/html',
+      bodySample: '<html>Welcome to  nginx</html>',
+    }),
+    {
+      kind: 'protocol_error',
+      message: 'response body is not JSON (content-type "text/html"): "<html>Welcome to nginx</html>"',
+    },
+  );
+  t.deepEqual(
+    recordWholeResponse(fresh(), 'chat', 'oops', false),
+    { kind: 'protocol_error', message: 'response body is not JSON' },
+    'no sample unless asked: the body stays out of the record',
+  );
+  t.deepEqual(recordWholeResponse(fresh(), 'chat', '{"choices": []}', false), {
     kind: 'protocol_error',
-    message: 'response body is not JSON (content-type "text/html"): "<html>Welcome to nginx</html>"',
+    message: 'response has no choices[0] (not an OpenAI-compatible response?)',
   });
-  t.deepEqual(recordWholeResponse(fresh(), 'chat', 'oops', false), { kind: 'protocol_error', message: 'response body is not JSON' }, 'no sample unless asked: the body stays out of the record');
-  t.deepEqual(recordWholeResponse(fresh(), 'chat', '{"choices": []}', false), { kind: 'protocol_error', message: 'response has no choices[0] (not an OpenAI-compatible response?)' });
   const wrong = fresh();
   t.deepEqual(recordWholeResponse(wrong, 'chat', body, true, { contentType: 'application/json' }), {
     kind: 'protocol_error',
@@ -192,7 +243,7 @@ test('a whole body: ok with text, usage and finish_reason; not JSON, not OpenAI-
   t.is(wrong.output_text, '', 'a wrong answer records no text');
 });
 
-// The k6 script's SseRecorder (scripts/record-builder.ts) feeds the same core: its own part is the
+// The k6 script's SseRecorder (k6/script/record-builder.ts) feeds the same core: its own part is the
 // timeout checked on arrival and xk6-sse's status/error reporting.
 test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeout on arrival, missing [DONE]', (t) => {
   const make = () => {
@@ -202,7 +253,10 @@ test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeou
   };
   const ok = make();
   ok.open(5);
-  t.deepEqual([ROLE_ONLY, content('a', 1), content('bc', 3), USAGE_ONLY, '[DONE]', content('late')].map((d, k) => ok.event(d, 10 * (k + 1))), [false, false, false, false, true, true]);
+  t.deepEqual(
+    [ROLE_ONLY, content('a', 1), content('bc', 3), USAGE_ONLY, '[DONE]', content('late')].map((d, k) => ok.event(d, 10 * (k + 1))),
+    [false, false, false, false, true, true],
+  );
   const r = ok.finish(200, '', 90);
   t.deepEqual(r.outcome, { kind: 'ok' });
   t.is(r.end_ns, 50, 'end = the [DONE] event');
@@ -212,7 +266,10 @@ test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeou
   const bad = make();
   bad.open(5);
   t.true(bad.event('{"token": 1}', 10));
-  t.deepEqual(bad.finish(200, '', 20).outcome, { kind: 'protocol_error', message: 'SSE event 1: chunk has no "choices" array (not an OpenAI-compatible stream?)' });
+  t.deepEqual(bad.finish(200, '', 20).outcome, {
+    kind: 'protocol_error',
+    message: 'SSE event 1: chunk has no "choices" array (not an OpenAI-compatible stream?)',
+  });
   t.is(bad.record.end_ns, 10);
 
   const slow = make();
@@ -226,30 +283,63 @@ test('k6 SseRecorder: close at [DONE] or a bad event, per-chunk tokens, a timeou
   cut.open(5);
   cut.event(content('a'), 10);
   t.deepEqual(cut.finish(200, '', 20).outcome, { kind: 'protocol_error', message: 'stream ended without [DONE] after 1 events' });
-  t.deepEqual(make().finish(0, 'dial tcp: connection refused', 20).outcome, { kind: 'connection_error', message: 'dial tcp: connection refused' });
+  t.deepEqual(make().finish(0, 'dial tcp: connection refused', 20).outcome, {
+    kind: 'connection_error',
+    message: 'dial tcp: connection refused',
+  });
 });
 
-test('k6 records an http_error with the server\'s own words, as the Node engine and the proxy do', (t) => {
-  const body = JSON.stringify({ object: 'error', message: 'Service   unavailable:\nengine overloaded', type: 'ServiceUnavailableError', code: 503 });
+test("k6 records an http_error with the server's own words, as the Node engine and the proxy do", (t) => {
+  const body = JSON.stringify({
+    object: 'error',
+    message: 'Service   unavailable:\nengine overloaded',
+    type: 'ServiceUnavailableError',
+    code: 503,
+  });
   const expected = httpErrorMessage(body);
   t.is(expected, 'Service unavailable: engine overloaded');
   const sse = new SseRecorder(Object.assign(fresh(), { sent_ns: 0 }), 'chat', 1_000);
   sse.error(`unknown event: ${body}`); // how xk6-sse reports a JSON error body
   t.deepEqual(sse.finish(503, '', 20).outcome, { kind: 'http_error', status: 503, message: expected });
   const timings = { blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 1, receiving: 0 };
-  const buffered = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 503, body, error: '', error_code: 0, timings }, 5e6);
+  const buffered = fillBufferedRecord(
+    Object.assign(fresh(), { sent_ns: 0 }),
+    'chat',
+    { status: 503, body, error: '', error_code: 0, timings },
+    5e6,
+  );
   t.deepEqual(buffered.outcome, { kind: 'http_error', status: 503, message: expected });
-  const long = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 500, body: 'x'.repeat(1000), error: '', error_code: 0, timings }, 5e6);
+  const long = fillBufferedRecord(
+    Object.assign(fresh(), { sent_ns: 0 }),
+    'chat',
+    { status: 500, body: 'x'.repeat(1000), error: '', error_code: 0, timings },
+    5e6,
+  );
   t.is((long.outcome as { message: string }).message.length, MAX_MESSAGE);
-  const empty = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 401, body: '', error: '', error_code: 0, timings }, 5e6);
-  t.deepEqual(empty.outcome, { kind: 'http_error', status: 401, message: httpErrorMessage('') }, 'an empty body, worded as the Node engine words it');
+  const empty = fillBufferedRecord(
+    Object.assign(fresh(), { sent_ns: 0 }),
+    'chat',
+    { status: 401, body: '', error: '', error_code: 0, timings },
+    5e6,
+  );
+  t.deepEqual(
+    empty.outcome,
+    { kind: 'http_error', status: 401, message: httpErrorMessage('') },
+    'an empty body, worded as the Node engine words it',
+  );
 });
 
-test('k6 records scrub the arm\'s header values from outcome messages, as the Node engine and the proxy do', (t) => {
+test("k6 records scrub the arm's header values from outcome messages, as the Node engine and the proxy do", (t) => {
   const secrets = headerSecrets({ authorization: 'Bearer sk-secret-123456' });
   const echo = JSON.stringify({ error: { message: 'Incorrect API key provided: sk-secret-123456' } });
   const timings = { blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 1, receiving: 0 };
-  const buffered = fillBufferedRecord(Object.assign(fresh(), { sent_ns: 0 }), 'chat', { status: 401, body: echo, error: '', error_code: 0, timings }, 5e6, secrets);
+  const buffered = fillBufferedRecord(
+    Object.assign(fresh(), { sent_ns: 0 }),
+    'chat',
+    { status: 401, body: echo, error: '', error_code: 0, timings },
+    5e6,
+    secrets,
+  );
   t.deepEqual(buffered.outcome, { kind: 'http_error', status: 401, message: 'Incorrect API key provided: <redacted>' });
   const sse = new SseRecorder(Object.assign(fresh(), { sent_ns: 0 }), 'chat', 1_000, secrets);
   sse.error(`unknown event: ${echo}`);
@@ -339,7 +429,10 @@ test('proxy ResponseRecorder: a stream aborted mid-way (timeout, cancel at shutd
     const r = partial(true, end);
     t.is(r.outcome.kind, kind);
     t.deepEqual([r.content_ns, r.content_tokens, r.output_text, r.end_ns], [[30, 40], [1, 1], 'ab', 60], kind);
-    t.is(partial(false, end).output_text, TEXT_HASH_PREFIX + createHash('sha256').update('ab').digest('hex'), `${kind}: hashed text of what arrived`);
+    t.is(
+      partial(false, end).output_text,
+      TEXT_HASH_PREFIX + createHash('sha256').update('ab').digest('hex'),
+      `${kind}: hashed text of what arrived`,
+    );
   }
 });
-

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_MODEL, parseWorkload } from '../core/workload.ts';
+import { DEFAULT_MODEL, parseWorkload } from '../core/workload/workload.ts';
 import { generateSample, SAMPLE_FILE, SAMPLE_SEED } from '../workloads/generate-sample.ts';
 
 type Message = { role: string; content: string };
@@ -16,7 +16,11 @@ test('the generator reproduces the committed sample byte for byte (run `npm run 
 test('the sample is 300 chat requests for the default model, with max_tokens from 64 to 256 and greedy decoding', (t) => {
   t.is(sample.format, 'openai');
   t.is(sample.items.length, 300);
-  t.true(sample.items.every((item) => item.api === 'chat' && item.body.model === DEFAULT_MODEL && item.body.temperature === 0 && item.timestamp_ms === null));
+  t.true(
+    sample.items.every(
+      (item) => item.api === 'chat' && item.body.model === DEFAULT_MODEL && item.body.temperature === 0 && item.timestamp_ms === null,
+    ),
+  );
   const maxTokens = sample.items.map((item) => item.body.max_tokens as number);
   t.is(Math.min(...maxTokens), 64);
   t.is(Math.max(...maxTokens), 256);
@@ -47,12 +51,18 @@ test('multi-turn conversations appear turn by turn, each turn extending the prev
   t.true(conversations.size >= 2);
   for (const conversation of conversations) {
     const mine = turns.filter((x) => x.id.startsWith(`${conversation}-turn-`));
-    t.deepEqual(mine.map((x) => x.id), mine.map((_, k) => `${conversation}-turn-${k + 1}`)); // in file order
+    t.deepEqual(
+      mine.map((x) => x.id),
+      mine.map((_, k) => `${conversation}-turn-${k + 1}`),
+    ); // in file order
     for (let k = 1; k < mine.length; k++) {
       const before = messages(mine[k - 1]!.i);
       const after = messages(mine[k]!.i);
       t.deepEqual(after.slice(0, before.length), before);
-      t.deepEqual(after.slice(before.length).map((m) => m.role), ['assistant', 'user']);
+      t.deepEqual(
+        after.slice(before.length).map((m) => m.role),
+        ['assistant', 'user'],
+      );
     }
   }
 });

@@ -1,20 +1,30 @@
 import test from 'ava';
-import { DEFAULT_MODEL, parseWorkload, WorkloadError } from '../core/workload.ts';
-import { arrayElementOffset, SHAREGPT_FALLBACK_MAX_TOKENS } from '../core/workload-sharegpt.ts';
+import { DEFAULT_MODEL, parseWorkload, WorkloadError } from '../core/workload/workload.ts';
+import { arrayElementOffset, SHAREGPT_FALLBACK_MAX_TOKENS } from '../core/workload/sharegpt.ts';
 
 const FILE = 'conv.json';
 const turn = (from: string, value: string) => ({ from, value });
 const entry = (i: number, ...conversations: unknown[]) => ({ id: `e${i}`, conversations });
 const qa = (i: number) => entry(i, turn('human', `question ${i}`), turn('gpt', 'x'.repeat(4 * i + 1)));
 const pretty = (entries: unknown[]) => JSON.stringify(entries, null, 2);
-const parse = (text: string, extra: { model?: string; sharegptMaxTokens?: 'reply' | number } = {}) => parseWorkload(text, { file: FILE, seed: 1, ...extra });
+const parse = (text: string, extra: { model?: string; sharegptMaxTokens?: 'reply' | number } = {}) =>
+  parseWorkload(text, { file: FILE, seed: 1, ...extra });
 /** The line holding `"id": "eN"`; the entry's `{` is the line before it (id is its first key). */
 const entryLine = (text: string, i: number) => text.split('\n').findIndex((l) => l.includes(`"id": "e${i}"`));
 
 test('the first human turn is the prompt; the first gpt reply sets max_tokens â‰ˆ chars / 4', (t) => {
-  const w = parse(pretty([qa(1), qa(2), entry(3, turn('human', 'q3'), turn('gpt', 'abcd'), turn('human', 'later'), turn('gpt', 'y'.repeat(400)))]));
+  const w = parse(
+    pretty([qa(1), qa(2), entry(3, turn('human', 'q3'), turn('gpt', 'abcd'), turn('human', 'later'), turn('gpt', 'y'.repeat(400)))]),
+  );
   t.is(w.format, 'sharegpt');
-  t.deepEqual(w.items.map((i) => [i.id, i.api, i.timestamp_ms]), [['e1', 'chat', null], ['e2', 'chat', null], ['e3', 'chat', null]]);
+  t.deepEqual(
+    w.items.map((i) => [i.id, i.api, i.timestamp_ms]),
+    [
+      ['e1', 'chat', null],
+      ['e2', 'chat', null],
+      ['e3', 'chat', null],
+    ],
+  );
   t.deepEqual(w.items[0]!.body, { model: DEFAULT_MODEL, messages: [{ role: 'user', content: 'question 1' }], max_tokens: 2 }); // ceil(5 / 4)
   t.is(w.items[1]!.body.max_tokens, 3); // ceil(9 / 4)
   t.is(w.items[2]!.body.max_tokens, 1); // the first reply, not the later long one
@@ -22,13 +32,22 @@ test('the first human turn is the prompt; the first gpt reply sets max_tokens â‰
 
 test('a system turn before the first human turn is kept; other speaker names map to user/assistant', (t) => {
   const w = parse(pretty([entry(1, turn('system', 'be terse'), turn('gpt', 'hello!'), turn('user', 'hi'), turn('chatgpt', 'abcdefgh'))]));
-  t.deepEqual(w.items[0]!.body.messages, [{ role: 'system', content: 'be terse' }, { role: 'user', content: 'hi' }]);
+  t.deepEqual(w.items[0]!.body.messages, [
+    { role: 'system', content: 'be terse' },
+    { role: 'user', content: 'hi' },
+  ]);
   t.is(w.items[0]!.body.max_tokens, 2);
 });
 
 test('options: model, a fixed max_tokens, and the fallback when there is no reply', (t) => {
   const fixed = parse(pretty([qa(1), qa(9)]), { model: 'served', sharegptMaxTokens: 64 });
-  t.deepEqual(fixed.items.map((i) => [i.body.model, i.body.max_tokens]), [['served', 64], ['served', 64]]);
+  t.deepEqual(
+    fixed.items.map((i) => [i.body.model, i.body.max_tokens]),
+    [
+      ['served', 64],
+      ['served', 64],
+    ],
+  );
   const noReply = parse(pretty([entry(1, turn('human', 'alone'))]));
   t.is(noReply.items[0]!.body.max_tokens, SHAREGPT_FALLBACK_MAX_TOKENS);
   t.true(noReply.notes!.some((n) => n.includes('1 conversations have no gpt reply')));
@@ -36,7 +55,10 @@ test('options: model, a fixed max_tokens, and the fallback when there is no repl
 
 test('conversations without a non-empty human turn are skipped and counted, like vLLM does', (t) => {
   const w = parse(pretty([qa(1), entry(2), entry(3, turn('gpt', 'only me')), entry(4, turn('human', '  ')), qa(5)]));
-  t.deepEqual(w.items.map((i) => i.id), ['e1', 'e5']);
+  t.deepEqual(
+    w.items.map((i) => i.id),
+    ['e1', 'e5'],
+  );
   t.deepEqual(w.notes, [`${FILE}: skipped 3 of 5 conversations with no non-empty human turn`]);
 });
 
@@ -44,7 +66,10 @@ test('entries without an id are named by position; JSON Lines with one entry per
   const text = [{ conversations: [turn('human', 'a')] }, qa(2)].map((e) => JSON.stringify(e)).join('\n');
   const w = parseWorkload(text, { file: 'conv.jsonl', seed: 1 });
   t.is(w.format, 'sharegpt');
-  t.deepEqual(w.items.map((i) => i.id), ['entry-1', 'e2']);
+  t.deepEqual(
+    w.items.map((i) => i.id),
+    ['entry-1', 'e2'],
+  );
 });
 
 test('a JSON syntax error is reported as file:line:column', (t) => {
@@ -60,7 +85,12 @@ test('a JSON error that V8 reports without a position still gets its line and co
   // V8 says only "Unexpected token '}', ... is not valid JSON" here.
   const text = '[\n  {"id": "e1", "conversations": []},\n  {"id": "e2", "conversations": [tru]}\n]';
   const error = t.throws(() => parse(text), { instanceOf: WorkloadError });
-  t.true(error.message.startsWith(`${FILE}:3:34: not valid JSON: expected a value (object, array, string, number, true, false or null) but found "tru"`), error.message);
+  t.true(
+    error.message.startsWith(
+      `${FILE}:3:34: not valid JSON: expected a value (object, array, string, number, true, false or null) but found "tru"`,
+    ),
+    error.message,
+  );
 });
 
 test('a truncated file is reported at its end', (t) => {
@@ -74,10 +104,25 @@ test('a truncated file is reported at its end', (t) => {
 const BAD: Array<[name: string, entries: unknown[], bad: number, reason: RegExp]> = [
   ['an entry that is not an object', [qa(1), qa(2), 'e3'], 3, /entry 3: expected an object/],
   ['missing conversations', [qa(1), { id: 'e2', turns: [] }], 2, /entry 2: missing "conversations"/],
-  ['conversations not an array', [qa(1), { id: 'e2', conversations: { from: 'human' } }], 2, /"conversations" must be an array of \{from, value\}, got object/],
+  [
+    'conversations not an array',
+    [qa(1), { id: 'e2', conversations: { from: 'human' } }],
+    2,
+    /"conversations" must be an array of \{from, value\}, got object/,
+  ],
   ['a turn that is not an object', [{ id: 'e1', conversations: ['hi'] }], 1, /conversations\[0\] must be an object/],
-  ['an unknown speaker', [qa(1), qa(2), { id: 'e3', conversations: [turn('human', 'a'), turn('robot', 'b')] }], 3, /conversations\[1\]\.from is "robot" \(expected "human", "gpt" or "system"\)/],
-  ['a value that is not a string', [{ id: 'e1', conversations: [{ from: 'human', value: 7 }] }], 1, /conversations\[0\]\.value must be a string, got number/],
+  [
+    'an unknown speaker',
+    [qa(1), qa(2), { id: 'e3', conversations: [turn('human', 'a'), turn('robot', 'b')] }],
+    3,
+    /conversations\[1\]\.from is "robot" \(expected "human", "gpt" or "system"\)/,
+  ],
+  [
+    'a value that is not a string',
+    [{ id: 'e1', conversations: [{ from: 'human', value: 7 }] }],
+    1,
+    /conversations\[0\]\.value must be a string, got number/,
+  ],
   ['an id of the wrong type', [{ id: ['e1'], conversations: [turn('human', 'a')] }], 1, /"id" is \["e1"\]/],
 ];
 
@@ -107,5 +152,8 @@ test('entry lines are found past strings holding brackets, commas and escaped qu
 
 test('an empty array and a file whose conversations all lack a prompt fail', (t) => {
   t.regex(t.throws(() => parse('[]'), { instanceOf: WorkloadError }).message, /^conv\.json:1: the array is empty/);
-  t.regex(t.throws(() => parse(pretty([entry(1), entry(2, turn('gpt', 'x'))])), { instanceOf: WorkloadError }).message, /^conv\.json:1: no conversation has a non-empty human turn \(2 entries/);
+  t.regex(
+    t.throws(() => parse(pretty([entry(1), entry(2, turn('gpt', 'x'))])), { instanceOf: WorkloadError }).message,
+    /^conv\.json:1: no conversation has a non-empty human turn \(2 entries/,
+  );
 });

@@ -1,10 +1,15 @@
 import test from 'ava';
-import { DEFAULT_MODEL, parseWorkload, WorkloadError, type Workload } from '../core/workload.ts';
-import { WORDS } from '../core/workload-trace.ts';
+import { DEFAULT_MODEL, parseWorkload, WorkloadError, type Workload } from '../core/workload/workload.ts';
+import { WORDS } from '../core/workload/trace.ts';
 
 const FILE = 'trace.jsonl';
 const lines = (...values: unknown[]) => values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join('\n') + '\n';
-const row = (timestamp: number, input_length: number, output_length: number, hash_ids?: number[]) => ({ timestamp, input_length, output_length, ...(hash_ids && { hash_ids }) });
+const row = (timestamp: number, input_length: number, output_length: number, hash_ids?: number[]) => ({
+  timestamp,
+  input_length,
+  output_length,
+  ...(hash_ids && { hash_ids }),
+});
 const parse = (text: string, seed = 7, blockSize = 4) => parseWorkload(text, { file: FILE, seed, blockSize });
 const words = (w: Workload, i: number) => {
   const body = w.items[i]!.body;
@@ -15,11 +20,21 @@ const words = (w: Workload, i: number) => {
 test('each line becomes a request for exactly output_length tokens with an input_length-word prompt', (t) => {
   const w = parse(lines(row(1000, 10, 3, [1, 2, 3]), row(1500, 6, 20), { ...row(1500, 1, 1), id: 'last' }));
   t.is(w.format, 'trace');
-  t.deepEqual(w.items.map((i) => [i.id, i.api, i.timestamp_ms]), [['line-1', 'chat', 1000], ['line-2', 'chat', 1500], ['last', 'chat', 1500]]);
+  t.deepEqual(
+    w.items.map((i) => [i.id, i.api, i.timestamp_ms]),
+    [
+      ['line-1', 'chat', 1000],
+      ['line-2', 'chat', 1500],
+      ['last', 'chat', 1500],
+    ],
+  );
   const { messages, ...rest } = w.items[0]!.body;
   t.deepEqual(rest, { model: DEFAULT_MODEL, max_tokens: 3, min_tokens: 3, ignore_eos: true });
   t.is((messages as unknown[]).length, 1);
-  t.deepEqual([0, 1, 2].map((i) => words(w, i).length), [10, 6, 1]);
+  t.deepEqual(
+    [0, 1, 2].map((i) => words(w, i).length),
+    [10, 6, 1],
+  );
   const vocabulary = new Set(WORDS.map((x) => x.trim()));
   t.true([0, 1, 2].every((i) => words(w, i).every((x) => vocabulary.has(x))));
 });
@@ -54,7 +69,12 @@ test('prompts are a function of the seed: same seed same prompts, another seed o
 });
 
 test('the default block size is 512 tokens, and the completions endpoint and a model can be chosen', (t) => {
-  const w = parseWorkload(lines(row(0, 600, 8, [1, 2]), row(5, 512, 8, [1])), { file: FILE, seed: 3, traceApi: 'completions', model: 'served' });
+  const w = parseWorkload(lines(row(0, 600, 8, [1, 2]), row(5, 512, 8, [1])), {
+    file: FILE,
+    seed: 3,
+    traceApi: 'completions',
+    model: 'served',
+  });
   t.is(w.items[0]!.api, 'completions');
   t.is(w.items[0]!.body.model, 'served');
   t.deepEqual(words(w, 1), words(w, 0).slice(0, 512));
@@ -62,11 +82,21 @@ test('the default block size is 512 tokens, and the completions endpoint and a m
 });
 
 const BAD: Array<[name: string, text: string, where: number | string, reason: RegExp]> = [
-  ['not JSON', lines(row(0, 5, 5), 'timestamp=5'), '2:1', /not valid JSON: expected a value \(object, array, string, number, true, false or null\) but found "timestamp"/],
+  [
+    'not JSON',
+    lines(row(0, 5, 5), 'timestamp=5'),
+    '2:1',
+    /not valid JSON: expected a value \(object, array, string, number, true, false or null\) but found "timestamp"/,
+  ],
   ['missing timestamp', lines(row(0, 5, 5), { input_length: 5, output_length: 5 }), 2, /missing "timestamp"/],
   ['negative timestamp', lines(row(-1, 5, 5)), 1, /"timestamp" is -1 \(expected a number of milliseconds ≥ 0\)/],
   ['string timestamp', lines({ ...row(0, 5, 5), timestamp: '0' }), 1, /"timestamp" is "0"/],
-  ['timestamps out of order', lines(row(10, 5, 5), row(20, 5, 5), row(19, 5, 5)), 3, /"timestamp" 19 is earlier than line 2's 20 \(a trace must be in time order\)/],
+  [
+    'timestamps out of order',
+    lines(row(10, 5, 5), row(20, 5, 5), row(19, 5, 5)),
+    3,
+    /"timestamp" 19 is earlier than line 2's 20 \(a trace must be in time order\)/,
+  ],
   ['negative input_length', lines(row(0, -3, 5)), 1, /"input_length" is -3 \(expected a positive integer number of tokens\)/],
   ['zero input_length', lines(row(0, 0, 5)), 1, /"input_length" is 0/],
   ['fractional input_length', lines(row(0, 2.5, 5)), 1, /"input_length" is 2.5/],
@@ -74,18 +104,28 @@ const BAD: Array<[name: string, text: string, where: number | string, reason: Re
   ['negative output_length', lines(row(0, 5, 5), row(1, 5, -5)), 2, /"output_length" is -5/],
   ['hash_ids not an array', lines({ ...row(0, 5, 5), hash_ids: 3 }), 1, /"hash_ids" is 3 \(expected an array of non-negative integers\)/],
   ['a negative hash id', lines(row(0, 5, 5, [1, -2])), 1, /"hash_ids" is \[1,-2\]/],
-  ['more hash ids than the input fills', lines(row(0, 5, 5, [1, 2, 3])), 1, /"hash_ids" has 3 blocks but input_length 5 fills only 2 of 4 tokens/],
+  [
+    'more hash ids than the input fills',
+    lines(row(0, 5, 5, [1, 2, 3])),
+    1,
+    /"hash_ids" has 3 blocks but input_length 5 fills only 2 of 4 tokens/,
+  ],
   ['an id of the wrong type', lines({ ...row(0, 5, 5), id: true }), 1, /"id" is true/],
 ];
 
 for (const [name, text, where, reason] of BAD) {
   test(`bad trace input fails with file:line — ${name}`, (t) => {
-    const error = t.throws(() => parseWorkload(text, { file: FILE, format: 'trace', seed: 1, blockSize: 4 }), { instanceOf: WorkloadError });
+    const error = t.throws(() => parseWorkload(text, { file: FILE, format: 'trace', seed: 1, blockSize: 4 }), {
+      instanceOf: WorkloadError,
+    });
     t.true(error.message.startsWith(`${FILE}:${where}: `), error.message);
     t.regex(error.message, reason);
   });
 }
 
 test('a block size that is not a positive integer is refused', (t) => {
-  t.regex(t.throws(() => parse(lines(row(0, 5, 5)), 1, 0), { instanceOf: WorkloadError }).message, /blockSize 0 must be a positive integer/);
+  t.regex(
+    t.throws(() => parse(lines(row(0, 5, 5)), 1, 0), { instanceOf: WorkloadError }).message,
+    /blockSize 0 must be a positive integer/,
+  );
 });

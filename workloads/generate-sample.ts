@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { derivedRandom, shuffle } from '../core/random.ts';
-import { DEFAULT_MODEL } from '../core/workload.ts';
+import { DEFAULT_MODEL } from '../core/workload/workload.ts';
 import {
   CODE_QUESTIONS,
   CODE_SYSTEM,
@@ -55,14 +55,26 @@ export function generateSample(seed = SAMPLE_SEED): string {
   const phrase = (question: string) => pick(OPENERS) + question + pick(CLOSERS);
 
   /** n different entries of a list, in list order. */
-  const some = <T>(items: readonly T[], n: number): T[] => shuffle([...items.keys()], random).slice(0, n).sort((a, b) => a - b).map((i) => items[i]!);
+  const some = <T>(items: readonly T[], n: number): T[] =>
+    shuffle([...items.keys()], random)
+      .slice(0, n)
+      .sort((a, b) => a - b)
+      .map((i) => items[i]!);
 
   const document = (): string => {
     const p = SUMMARY_PIECES;
     const site = pick(p.sites);
     const fill = (s: string) =>
-      s.replace('{site}', pick(p.sites)).replace('{order}', `SO-${100_000 + Math.floor(random() * 900_000)}`).replace('{person}', pick(p.people)).replace('{day}', pick(p.days));
-    const lines = [`${pick(p.kinds)} — ${site}, ${1 + Math.floor(random() * 28)} ${pick(['March', 'April', 'May', 'June'])} 2025`, `Author: ${pick(p.people)}`, ''];
+      s
+        .replace('{site}', pick(p.sites))
+        .replace('{order}', `SO-${100_000 + Math.floor(random() * 900_000)}`)
+        .replace('{person}', pick(p.people))
+        .replace('{day}', pick(p.days));
+    const lines = [
+      `${pick(p.kinds)} — ${site}, ${1 + Math.floor(random() * 28)} ${pick(['March', 'April', 'May', 'June'])} 2025`,
+      `Author: ${pick(p.people)}`,
+      '',
+    ];
     let minutes = 6 * 60 + Math.floor(random() * 120);
     for (const event of some(p.events, 2 + Math.floor(random() * 3))) {
       minutes += 20 + Math.floor(random() * 180);
@@ -82,15 +94,33 @@ export function generateSample(seed = SAMPLE_SEED): string {
       case 'code':
       case 'sql': {
         const questions = kind === 'support' ? SUPPORT_QUESTIONS : kind === 'code' ? CODE_QUESTIONS : SQL_QUESTIONS;
-        return { messages: [{ role: 'system', content: SYSTEMS[kind] }, { role: 'user', content: phrase(pick(questions)) }], max_tokens: maxTokens(kind === 'support' ? 64 : 128) };
+        return {
+          messages: [
+            { role: 'system', content: SYSTEMS[kind] },
+            { role: 'user', content: phrase(pick(questions)) },
+          ],
+          max_tokens: maxTokens(kind === 'support' ? 64 : 128),
+        };
       }
       case 'rag': {
         const topic = pick(RAG_CONTEXTS);
-        return { messages: [{ role: 'system', content: RAG_SYSTEM + topic.context }, { role: 'user', content: phrase(pick(topic.questions)) }], max_tokens: maxTokens(64) };
+        return {
+          messages: [
+            { role: 'system', content: RAG_SYSTEM + topic.context },
+            { role: 'user', content: phrase(pick(topic.questions)) },
+          ],
+          max_tokens: maxTokens(64),
+        };
       }
       case 'summary': {
         const doc = document();
-        return { messages: [{ role: 'system', content: SUMMARY_SYSTEM }, { role: 'user', content: `Please summarise this:\n\n${doc}` }], max_tokens: maxTokens(128) };
+        return {
+          messages: [
+            { role: 'system', content: SUMMARY_SYSTEM },
+            { role: 'user', content: `Please summarise this:\n\n${doc}` },
+          ],
+          max_tokens: maxTokens(128),
+        };
       }
     }
   };
@@ -106,7 +136,10 @@ export function generateSample(seed = SAMPLE_SEED): string {
   });
 
   // Conversation turns go to random slots, each conversation's turns in order.
-  const free = shuffle(Array.from({ length: SAMPLE_REQUESTS }, (_, i) => i), random);
+  const free = shuffle(
+    Array.from({ length: SAMPLE_REQUESTS }, (_, i) => i),
+    random,
+  );
   const slots = new Map<number, Request>();
   let next = 0;
   for (const turns of conversationTurns) {
@@ -127,7 +160,9 @@ export function generateSample(seed = SAMPLE_SEED): string {
       counts.set(kind, n);
       request = { id: `${kind}-${String(n).padStart(3, '0')}`, ...single(kind) };
     }
-    lines.push(JSON.stringify({ id: request.id, model: DEFAULT_MODEL, messages: request.messages, max_tokens: request.max_tokens, temperature: 0 }));
+    lines.push(
+      JSON.stringify({ id: request.id, model: DEFAULT_MODEL, messages: request.messages, max_tokens: request.max_tokens, temperature: 0 }),
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -79,7 +79,7 @@ export const CODE_QUESTIONS = [
   'Why does this Go code deadlock? I send on an unbuffered channel inside the same goroutine that later reads from it.',
   'Convert this Python list comprehension into a generator so it does not load the whole file into memory: rows = [parse(l) for l in open(path)].',
   'How do I stream a large PostgreSQL query result in Node.js without loading all rows at once?',
-  'Review this: const user = await db.query(`SELECT * FROM users WHERE email = \'${email}\'`);',
+  "Review this: const user = await db.query(`SELECT * FROM users WHERE email = '${email}'`);",
   'Write a pytest fixture that starts a temporary Redis server on a free port and stops it after the test.',
   'What is the difference between Promise.all and Promise.allSettled, and when should I use each?',
   'Write a Go HTTP middleware that logs the method, path, status code and duration of each request.',
@@ -324,11 +324,13 @@ export const CONVERSATIONS: Array<{ system: 'support' | 'code' | 'sql'; turns: A
     turns: [
       {
         user: 'My Node.js service leaks memory: heap grows by about 50 MB an hour. Where do I start?',
-        assistant: 'Take two heap snapshots an hour apart (node --inspect, then Chrome DevTools > Memory) and compare them with the "Comparison" view, sorted by size delta. The objects that keep growing and their retainers tell you what holds them. Common culprits are module-level caches without eviction, event listeners added per request, and timers that are never cleared.',
+        assistant:
+          'Take two heap snapshots an hour apart (node --inspect, then Chrome DevTools > Memory) and compare them with the "Comparison" view, sorted by size delta. The objects that keep growing and their retainers tell you what holds them. Common culprits are module-level caches without eviction, event listeners added per request, and timers that are never cleared.',
       },
       {
         user: 'The comparison shows thousands of Socket objects retained by an array called pending in my HTTP client wrapper.',
-        assistant: 'Then requests are added to pending and not removed on every path. Make removal happen in one place that runs whatever the outcome, for example a finally block around the request, and also on timeouts and aborts. Add a test that fails a request and checks that pending is empty afterwards.',
+        assistant:
+          'Then requests are added to pending and not removed on every path. Make removal happen in one place that runs whatever the outcome, for example a finally block around the request, and also on timeouts and aborts. Add a test that fails a request and checks that pending is empty afterwards.',
       },
       {
         user: 'Show me how that wrapper should look, with a timeout and cleanup in finally.',
@@ -341,11 +343,13 @@ export const CONVERSATIONS: Array<{ system: 'support' | 'code' | 'sql'; turns: A
     turns: [
       {
         user: 'Hi, my internet is down completely since this morning.',
-        assistant: 'I am sorry to hear that. I checked the outage map for your postcode and there is no known outage. Could you unplug your router for 30 seconds, plug it back in, and tell me whether that helps?',
+        assistant:
+          'I am sorry to hear that. I checked the outage map for your postcode and there is no known outage. Could you unplug your router for 30 seconds, plug it back in, and tell me whether that helps?',
       },
       {
         user: 'I restarted it, still nothing. The box on the wall has a red light that says LOS.',
-        assistant: 'Thank you, that helps. A red LOS light on the fibre box means the fibre signal is not reaching your home, so a technician needs to look at it. Since this is a fault on our side, the visit is free. Would you like me to book one?',
+        assistant:
+          'Thank you, that helps. A red LOS light on the fibre box means the fibre signal is not reaching your home, so a technician needs to look at it. Since this is a fault on our side, the visit is free. Would you like me to book one?',
       },
       {
         user: 'Yes please, and will I get money back for the days without internet?',
@@ -358,7 +362,8 @@ export const CONVERSATIONS: Array<{ system: 'support' | 'code' | 'sql'; turns: A
     turns: [
       {
         user: 'Number of distinct customers who ordered each month this year.',
-        assistant: "```sql\nSELECT date_trunc('month', o.created_at AT TIME ZONE 'Europe/London') AS month,\n       count(DISTINCT o.customer_id) AS customers\nFROM orders o\nJOIN customers c ON c.customer_id = o.customer_id\nWHERE o.created_at >= date_trunc('year', now())\n  AND o.status <> 'cancelled'\n  AND NOT c.is_test\nGROUP BY 1\nORDER BY 1;\n```\nCounts each customer once per month; cancelled orders and test customers are excluded.",
+        assistant:
+          "```sql\nSELECT date_trunc('month', o.created_at AT TIME ZONE 'Europe/London') AS month,\n       count(DISTINCT o.customer_id) AS customers\nFROM orders o\nJOIN customers c ON c.customer_id = o.customer_id\nWHERE o.created_at >= date_trunc('year', now())\n  AND o.status <> 'cancelled'\n  AND NOT c.is_test\nGROUP BY 1\nORDER BY 1;\n```\nCounts each customer once per month; cancelled orders and test customers are excluded.",
       },
       {
         user: 'Now split that by whether it was their first order ever or a repeat order.',

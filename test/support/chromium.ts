@@ -36,7 +36,12 @@ export async function openReport(file: string, viewport = { width: 1200, height:
   const userDataDir = mkdtempSync(join(tmpdir(), 'sb-chromium-'));
   let context: BrowserContext;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport });
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport,
+    });
   } catch (error) {
     rmSync(userDataDir, { recursive: true, force: true });
     throw error;

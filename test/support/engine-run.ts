@@ -11,7 +11,15 @@ import { tempDir } from './load-helpers.ts';
 const tmp = () => tempDir('sb-engine-');
 
 /** Runs `load` in this process against the given URLs; returns the exit code, records and run.json. */
-export async function load(args: string[], env: Record<string, string> = {}): Promise<{ code: number; dir: string; records: RequestRecord[]; manifest: RunManifest & { counts: { pairs_sent: number; records: number } } }> {
+export async function load(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{
+  code: number;
+  dir: string;
+  records: RequestRecord[];
+  manifest: RunManifest & { counts: { pairs_sent: number; records: number } };
+}> {
   const dir = join(tmp(), 'run');
   const code = await run(['--no-progress', '--no-analyze', '--out', dir, ...args], env);
   const { records, summary } = await readRecords(join(dir, 'records.jsonl'));

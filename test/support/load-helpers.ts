@@ -38,10 +38,10 @@ export function filesUnder(dir: string): string[] {
 async function capturing<T>(stream: NodeJS.WriteStream, fn: () => Promise<T>): Promise<{ value: T; text: string }> {
   const write = stream.write;
   let text = '';
-  stream.write = ((chunk: string | Uint8Array) => {
+  stream.write = (chunk: string | Uint8Array) => {
     text += String(chunk);
     return true;
-  }) as typeof stream.write;
+  };
   try {
     return { value: await fn(), text };
   } finally {

@@ -47,7 +47,13 @@ export function proxyOptions(over: Partial<ProxyOptions> & { baselineUrl: string
 export const CHAT_PATH = '/v1/chat/completions';
 
 /** A streamed chat request for the sim's model, 12 tokens unless `extra` says otherwise. */
-export const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: DEFAULT_SIM_MODEL, messages: [{ role: 'user', content }], max_tokens: 12, stream: true, ...extra });
+export const chat = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: DEFAULT_SIM_MODEL,
+  messages: [{ role: 'user', content }],
+  max_tokens: 12,
+  stream: true,
+  ...extra,
+});
 
 export interface Reply {
   status: number;
@@ -59,10 +65,14 @@ export interface Reply {
 
 /** POSTs `body` as JSON to base + path and reads the whole reply. */
 export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await request(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const parts: Buffer[] = [];
   for await (const chunk of res.body) parts.push(chunk as Buffer);
-  return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: Buffer.concat(parts).toString('utf8'), endNs: process.hrtime.bigint() };
+  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(parts).toString('utf8'), endNs: process.hrtime.bigint() };
 }
 
 /** Polls a condition every 5 ms (no fixed sleeps): resolves when it holds, fails after `ms`. */
@@ -75,4 +85,9 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
 }
 
 /** The JSON objects of a JSONL file. */
-export const jsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+export const jsonLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);

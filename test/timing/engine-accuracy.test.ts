@@ -2,7 +2,7 @@
 // These measure time, so they run in the serial timing pass of `npm test` (ava.timing.config.js),
 // after the other tests, with nothing else competing for the 2 cores.
 import test from 'ava';
-import { startSimProcess } from '../../engine/sim-process.ts';
+import { startSimProcess } from '../../sim/process.ts';
 import { byArm, endpoints, load } from '../support/engine-run.ts';
 import { startTestSim as sim } from '../support/load-helpers.ts';
 
@@ -29,8 +29,14 @@ test.serial('constant arrivals: 200 requests at 100 QPS, achieved rate within 1 
   t.is(manifest.counts.pairs_sent, 200);
   for (const arm of ['baseline', 'candidate']) {
     const rs = byArm(records, arm);
-    t.deepEqual(rs.map((r) => r.index), Array.from({ length: 200 }, (_, i) => i));
-    t.true(rs.every((r) => r.outcome.kind === 'ok'), 'every request succeeded');
+    t.deepEqual(
+      rs.map((r) => r.index),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    t.true(
+      rs.every((r) => r.outcome.kind === 'ok'),
+      'every request succeeded',
+    );
     const rate = fittedRate(rs.map((r) => r.sent_ns!));
     t.true(Math.abs(rate / 100 - 1) < 0.01, `${arm} achieved ${rate.toFixed(2)} QPS`);
     t.deepEqual(rs.map((r) => r.scheduled_ns).slice(0, 3), [0, 10_000_000, 20_000_000]);
@@ -59,11 +65,17 @@ test.serial('poisson arrivals: seeded, sends follow the schedule, gaps exponenti
   t.true(Math.abs(achieved / planned - 1) < 0.01, `achieved ${achieved.toFixed(2)} vs planned ${planned.toFixed(2)} QPS`);
   // Same seed, same schedule.
   const again = await load([...endpoints(b, c), '--qps', '100', '--requests', '20', '--arrival', 'poisson', '--seed', '7']);
-  t.deepEqual(byArm(again.records, 'baseline').map((r) => r.scheduled_ns), rs.slice(0, 20).map((r) => r.scheduled_ns));
+  t.deepEqual(
+    byArm(again.records, 'baseline').map((r) => r.scheduled_ns),
+    rs.slice(0, 20).map((r) => r.scheduled_ns),
+  );
 });
 
-test.serial('measured TTFT is within 2 ms of the server\'s ground truth at 50 QPS (sim in its own process)', async (t) => {
-  const [b, c] = await Promise.all([startSimProcess('vllm-single-node', ['--time-scale', '0.2']), startSimProcess('dynamo-disaggregated', ['--time-scale', '0.2'])]);
+test.serial("measured TTFT is within 2 ms of the server's ground truth at 50 QPS (sim in its own process)", async (t) => {
+  const [b, c] = await Promise.all([
+    startSimProcess('vllm-single-node', ['--time-scale', '0.2']),
+    startSimProcess('dynamo-disaggregated', ['--time-scale', '0.2']),
+  ]);
   t.teardown(async () => {
     await b.close();
     await c.close();
@@ -77,15 +89,19 @@ test.serial('measured TTFT is within 2 ms of the server\'s ground truth at 50 QP
     const errorsMs: number[] = [];
     for (const r of records) {
       const url = r.arm === 'baseline' ? b.url : c.url;
-      const truth = (await (await fetch(`${url}/sim/ground-truth?id=${encodeURIComponent(`${manifest.run_id}:${r.arm}:${r.index}`)}`)).json()) as { first_content_mono_ns: string };
+      const truth = (await (
+        await fetch(`${url}/sim/ground-truth?id=${encodeURIComponent(`${manifest.run_id}:${r.arm}:${r.index}`)}`)
+      ).json()) as { first_content_mono_ns: string };
       errorsMs.push(Number(origin + BigInt(r.first_content_ns!) - BigInt(truth.first_content_mono_ns)) / 1e6);
     }
     errorsMs.sort((x, y) => x - y);
     const p = (q: number) => errorsMs[Math.floor(q * (errorsMs.length - 1))]!;
-    t.log(`attempt ${attempt}: TTFT timestamp error vs ground truth p50 ${p(0.5).toFixed(3)} ms, p95 ${p(0.95).toFixed(3)} ms, max ${p(1).toFixed(3)} ms; warnings: ${manifest.warnings.join(' / ') || 'none'}`);
+    t.log(
+      `attempt ${attempt}: TTFT timestamp error vs ground truth p50 ${p(0.5).toFixed(3)} ms, p95 ${p(0.95).toFixed(3)} ms, max ${p(1).toFixed(3)} ms; warnings: ${manifest.warnings.join(' / ') || 'none'}`,
+    );
     t.is(errorsMs.length, 200);
     t.true(errorsMs[0]! >= 0, 'the client never sees a token before the server sent it (shared monotonic clock)');
     best = Math.min(best, p(0.95));
   }
-  t.true(best < 2, 'at least 95 % of first-token timestamps within 2 ms of the server\'s');
+  t.true(best < 2, "at least 95 % of first-token timestamps within 2 ms of the server's");
 });

@@ -15,7 +15,10 @@ const early = new Map<number, unknown[]>();
 function ensure(): MessagePort {
   if (port === null) {
     const channel = new MessageChannel();
-    worker = new Worker(new URL('./net-worker.ts', import.meta.url), { workerData: { port: channel.port2, signal }, transferList: [channel.port2] });
+    worker = new Worker(new URL('./net-worker.ts', import.meta.url), {
+      workerData: { port: channel.port2, signal },
+      transferList: [channel.port2],
+    });
     worker.unref();
     port = channel.port1;
     receive(0); // worker started and undici loaded: no start-up cost inside the first request's timing

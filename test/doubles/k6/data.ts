@@ -13,6 +13,6 @@ export class SharedArray {
       array = JSON.parse(JSON.stringify(build())) as unknown[];
       arrays.set(name, array);
     }
-    return Object.freeze(array) as unknown as SharedArray;
+    return Object.freeze(array);
   }
 }

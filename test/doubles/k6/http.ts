@@ -21,8 +21,24 @@ function durationMs(value: string | number | undefined): number {
 function request(method: string, url: string, body: string | null, params: Params = {}) {
   const id = newId();
   send({ op: 'http', id, method, url, headers: params.headers ?? {}, body: body ?? '', timeoutMs: durationMs(params.timeout) });
-  const res = receive<{ id: number; status: number; headers: Record<string, string>; body: string | null; timings: Record<string, number>; error: string; error_code: number }>(id);
-  return { url, status: res.status, headers: res.headers, body: res.body, timings: res.timings, error: res.error, error_code: res.error_code };
+  const res = receive<{
+    id: number;
+    status: number;
+    headers: Record<string, string>;
+    body: string | null;
+    timings: Record<string, number>;
+    error: string;
+    error_code: number;
+  }>(id);
+  return {
+    url,
+    status: res.status,
+    headers: res.headers,
+    body: res.body,
+    timings: res.timings,
+    error: res.error,
+    error_code: res.error_code,
+  };
 }
 
 const http = {

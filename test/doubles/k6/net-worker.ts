@@ -16,8 +16,23 @@ function reply(message: unknown): void {
 
 const streams = new Map<number, AbortController>();
 
-interface SseOp { op: 'sse'; id: number; url: string; method: string; headers: Record<string, string>; body: string }
-interface HttpOp { op: 'http'; id: number; url: string; method: string; headers: Record<string, string>; body: string; timeoutMs: number }
+interface SseOp {
+  op: 'sse';
+  id: number;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+}
+interface HttpOp {
+  op: 'http';
+  id: number;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
 type Op = SseOp | HttpOp | { op: 'close'; id: number };
 
 port.on('message', (op: Op) => {
@@ -39,7 +54,12 @@ async function sse(op: SseOp): Promise<void> {
   let res;
   try {
     // xk6-sse sets Accept and sends the body with strings.TrimSpace applied.
-    res = await request(op.url, { method: op.method as 'POST', headers: { accept: 'text/event-stream', ...op.headers }, body: op.body.trim(), signal: abort.signal });
+    res = await request(op.url, {
+      method: op.method as 'POST',
+      headers: { accept: 'text/event-stream', ...op.headers },
+      body: op.body.trim(),
+      signal: abort.signal,
+    });
   } catch (error) {
     streams.delete(op.id);
     reply({ id: op.id, type: 'fail', message: (error as Error).message });
@@ -89,17 +109,40 @@ async function http(op: HttpOp): Promise<void> {
   const t0 = performance.now();
   const timings = { blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0, duration: 0 };
   try {
-    const res = await request(op.url, { method: op.method as 'POST', headers: op.headers, body: op.body, signal: AbortSignal.timeout(op.timeoutMs) });
+    const res = await request(op.url, {
+      method: op.method as 'POST',
+      headers: op.headers,
+      body: op.body,
+      signal: AbortSignal.timeout(op.timeoutMs),
+    });
     const tHeaders = performance.now();
     const body = await res.body.text();
     const tEnd = performance.now();
     timings.waiting = tHeaders - t0;
     timings.receiving = tEnd - tHeaders;
     timings.duration = tEnd - t0;
-    reply({ id: op.id, type: 'response', status: res.statusCode, headers: flatHeaders(res.headers), body, timings, error: '', error_code: 0 });
+    reply({
+      id: op.id,
+      type: 'response',
+      status: res.statusCode,
+      headers: flatHeaders(res.headers),
+      body,
+      timings,
+      error: '',
+      error_code: 0,
+    });
   } catch (error) {
     const timeout = (error as Error).name === 'TimeoutError';
     // k6 error codes: 1050 request timeout, 1000 generic (https://grafana.com/docs/k6/latest/javascript-api/error-codes/)
-    reply({ id: op.id, type: 'response', status: 0, headers: {}, body: null, timings, error: timeout ? 'request timeout' : (error as Error).message, error_code: timeout ? 1050 : 1000 });
+    reply({
+      id: op.id,
+      type: 'response',
+      status: 0,
+      headers: {},
+      body: null,
+      timings,
+      error: timeout ? 'request timeout' : (error as Error).message,
+      error_code: timeout ? 1050 : 1000,
+    });
   }
 }

@@ -1,4 +1,4 @@
-// Test harness standing in for the k6 runtime: bundles scripts/shadow.ts with every k6 module
+// Test harness standing in for the k6 runtime: bundles k6/script/shadow.ts with every k6 module
 // pointed at the Node doubles in this folder, loads one module instance per k6 instance (with
 // __ENV, open() and a console that appends raw lines to a file like --console-output), then runs
 // iterations the way k6's executor would: for each due index, set exec.scenario and call the
@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { buildK6 } from '../../../scripts/build.ts';
+import { buildK6 } from '../../../k6/build.ts';
 import type { SimOptions } from '../../../sim/server.ts';
 import { resetSharedArrays } from './data.ts';
 import { state } from './execution.ts';
@@ -20,7 +20,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** k6 module → double; any other k6 import fails the test bundle. */
 export const K6_DOUBLES: Record<string, string> = Object.fromEntries(
-  ['http', 'execution', 'metrics', 'data', 'x/sse'].map((m) => [`k6/${m}`, pathToFileURL(resolve(here, `${m === 'x/sse' ? 'sse' : m}.ts`)).href]),
+  ['http', 'execution', 'metrics', 'data', 'x/sse'].map((m) => [
+    `k6/${m}`,
+    pathToFileURL(resolve(here, `${m === 'x/sse' ? 'sse' : m}.ts`)).href,
+  ]),
 );
 
 export async function buildTestBundle(outdir: string): Promise<string> {
@@ -29,7 +32,13 @@ export async function buildTestBundle(outdir: string): Promise<string> {
 }
 
 export interface ScriptModule {
-  options: { scenarios: Record<string, { exec: string; rate: number; timeUnit: string; duration: string; startTime: string; tags: Record<string, string> }>; thresholds: Record<string, string[]> };
+  options: {
+    scenarios: Record<
+      string,
+      { exec: string; rate: number; timeUnit: string; duration: string; startTime: string; tags: Record<string, string> }
+    >;
+    thresholds: Record<string, string[]>;
+  };
   setup(): { origin_unix_ms: number };
   handleSummary(data: unknown): Record<string, string>;
   [exec: string]: unknown;
@@ -38,7 +47,12 @@ export interface ScriptModule {
 let loaded = 0;
 
 /** Loads a fresh module instance, as a new k6 instance would (init context runs again). */
-export async function loadInstance(bundle: string, env: Record<string, string>, consoleFile: string, executionSegment?: string): Promise<ScriptModule> {
+export async function loadInstance(
+  bundle: string,
+  env: Record<string, string>,
+  consoleFile: string,
+  executionSegment?: string,
+): Promise<ScriptModule> {
   resetSharedArrays();
   samples.clear();
   state.options = executionSegment === undefined ? {} : { executionSegment };
@@ -58,7 +72,14 @@ export function restoreConsole(): void {
 /** Runs iteration `iterationInTest` of scenario `name`, as k6's executor does. */
 export function runIteration(module: ScriptModule, name: string, iterationInTest: number, scenarioStartMs: number, data: unknown): void {
   const scenario = module.options.scenarios[name]!;
-  state.scenario = { name, executor: 'constant-arrival-rate', startTime: scenarioStartMs, progress: 0, iterationInInstance: iterationInTest, iterationInTest };
+  state.scenario = {
+    name,
+    executor: 'constant-arrival-rate',
+    startTime: scenarioStartMs,
+    progress: 0,
+    iterationInInstance: iterationInTest,
+    iterationInTest,
+  };
   state.tags = { ...scenario.tags, scenario: name };
   (module[scenario.exec] as (data: unknown) => void)(data);
 }
@@ -80,7 +101,8 @@ export function segmentIterations(total: number, segment: string | undefined, pa
   if (segment === undefined) return all;
   const [from, to] = segment.split(':').map(fraction) as [number, number];
   const j = Math.round(from * parts);
-  if (Math.abs(to - from - 1 / parts) > 1e-9 || Math.abs(from * parts - j) > 1e-9) throw new Error(`segment ${segment} is not one of ${parts} equal parts`);
+  if (Math.abs(to - from - 1 / parts) > 1e-9 || Math.abs(from * parts - j) > 1e-9)
+    throw new Error(`segment ${segment} is not one of ${parts} equal parts`);
   return all.filter((i) => i % parts === j);
 }
 
@@ -106,13 +128,27 @@ function aggregate(expression: string): Record<string, number> | undefined {
   if (!m) throw new Error(`cannot read threshold metric ${expression}`);
   const metric = samples.get(m[1]!);
   if (!metric) return undefined;
-  const filter = (m[2] ?? '').split(',').filter(Boolean).map((kv) => kv.split(':') as [string, string]);
+  const filter = (m[2] ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => kv.split(':') as [string, string]);
   const values = metric.values.filter((s) => filter.every(([k, v]) => s.tags[k] === v)).map((s) => s.value);
   if (values.length === 0) return undefined;
-  if (metric.type === 'rate') return { rate: values.filter((v) => v !== 0).length / values.length, passes: values.filter((v) => v !== 0).length, fails: values.filter((v) => v === 0).length };
+  if (metric.type === 'rate')
+    return {
+      rate: values.filter((v) => v !== 0).length / values.length,
+      passes: values.filter((v) => v !== 0).length,
+      fails: values.filter((v) => v === 0).length,
+    };
   if (metric.type === 'counter') return { count: values.reduce((a, b) => a + b, 0) };
   const sorted = [...values].sort((a, b) => a - b);
-  const out: Record<string, number> = { avg: values.reduce((a, b) => a + b, 0) / values.length, min: sorted[0]!, max: sorted[sorted.length - 1]!, med: percentile(sorted, 0.5), count: values.length };
+  const out: Record<string, number> = {
+    avg: values.reduce((a, b) => a + b, 0) / values.length,
+    min: sorted[0]!,
+    max: sorted[sorted.length - 1]!,
+    med: percentile(sorted, 0.5),
+    count: values.length,
+  };
   for (const p of [90, 95, 99]) out[`p(${p})`] = percentile(sorted, p / 100);
   return out;
 }
@@ -125,11 +161,16 @@ function holds(values: Record<string, number>, condition: string): boolean {
   v ??= 0;
   const limit = Number(m[3]);
   switch (m[2]) {
-    case '<=': return v <= limit;
-    case '>=': return v >= limit;
-    case '==': return v === limit;
-    case '<': return v < limit;
-    default: return v > limit;
+    case '<=':
+      return v <= limit;
+    case '>=':
+      return v >= limit;
+    case '==':
+      return v === limit;
+    case '<':
+      return v < limit;
+    default:
+      return v > limit;
   }
 }
 
@@ -138,7 +179,10 @@ function holds(values: Record<string, number>, condition: string): boolean {
  * results for every metric a threshold names (metrics without samples are absent, as in k6), plus the
  * iteration counters the harness knows (no iteration is dropped by this one-VU executor).
  */
-export function summaryData(thresholds: Record<string, string[]>, iterations: Record<string, number>): { metrics: Record<string, unknown>; failed: boolean } {
+export function summaryData(
+  thresholds: Record<string, string[]>,
+  iterations: Record<string, number>,
+): { metrics: Record<string, unknown>; failed: boolean } {
   const metrics: Record<string, unknown> = {};
   let failed = false;
   for (const [arm, n] of Object.entries(iterations)) {

@@ -6,9 +6,6 @@ import { startSim, type SimOptions } from '../../../sim/server.ts';
 const configs = workerData as SimOptions[];
 const servers = await Promise.all(configs.map((c) => startSim(c)));
 parentPort!.postMessage({ urls: servers.map((s) => s.url) });
-parentPort!.on('message', async (m: { op: 'close' }) => {
-  if (m.op === 'close') {
-    await Promise.all(servers.map((s) => s.close()));
-    parentPort!.postMessage({ closed: true });
-  }
+parentPort!.on('message', (m: { op: 'close' }) => {
+  if (m.op === 'close') void Promise.all(servers.map((s) => s.close())).then(() => parentPort!.postMessage({ closed: true }));
 });

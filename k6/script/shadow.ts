@@ -1,0 +1,217 @@
+// k6 entry: replays the workload against every arm at the same planned instants and prints one
+// RequestRecord (core/record.ts) per request as a console.log line. Runs under stock k6 ≥ 1.2
+// as plain TypeScript or as the esbuild bundle dist/k6/shadow.js (npm run build).
+//
+//   k6 run --no-usage-report --console-output records.log --log-format raw \
+//     -e SB_CONFIG_FILE=/abs/path/k6-config.json dist/k6/shadow.js
+//
+// Each arm is its own constant-arrival-rate scenario with the same rate, start and duration, so
+// iteration i of every arm is due at start + i / qps. Request i is plan.request(i) with
+// i = exec.scenario.iterationInTest, which k6 keeps unique across instances (execution segments,
+// k6-operator parallelism): a split run still sends every index exactly once per arm.
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { Rate, Trend } from 'k6/metrics';
+import { SharedArray } from 'k6/data';
+import sse from 'k6/x/sse';
+import { API_PATH, buildRequestBody } from '../../core/openai.ts';
+import { createPlan } from '../../core/plan.ts';
+import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/record.ts';
+import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
+import { createClock, nsSince } from './clock.ts';
+import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, type K6ArmConfig } from './config.ts';
+import { headerSecrets } from '../../core/outcome-message.ts';
+import { fillBufferedRecord, SseRecorder, type HttpResponseLike } from './record-builder.ts';
+import {
+  META_KEY,
+  perArmCounterThresholds,
+  SUMMARY_KEY,
+  summaryFacts,
+  summaryText,
+  type K6InstanceMeta,
+  type K6SummaryData,
+} from './summary.ts';
+
+// --- init context (runs once per VU, and once more to read `options`) -----------------------------
+
+const config = readK6Config(__ENV, (path) => open(path));
+const secretHeaders = readK6Headers(__ENV);
+/** Per arm: the header values scrubbed from outcome messages, as the Node engine scrubs them. */
+const secretsByArm = new Map(Object.entries(secretHeaders).map(([arm, headers]) => [arm, headerSecrets(headers)]));
+const streaming = config.mode === 'sse';
+
+// Parsed once per instance and shared read-only by every VU (k6 copies nothing per VU).
+const items = new SharedArray<WorkloadItem>(
+  'shadowbench-workload',
+  () => parseWorkload(open(config.workload_file), { ...config.workload, file: config.workload_file, seed: config.seed }).items,
+);
+const workload: Workload = { source: config.workload_file, format: config.workload.format ?? 'openai', items };
+const plan = createPlan(workload, {
+  arrival: 'constant',
+  qps: config.qps,
+  requests: config.total_requests - config.warmup,
+  warmup: config.warmup,
+  order: config.order,
+  seed: config.seed,
+});
+const armConfig: Record<string, K6ArmConfig> = Object.fromEntries(config.arms.map((a) => [a.arm, a]));
+
+const thresholds = { ...perArmCounterThresholds(config.arms.map((a) => a.arm)), ...config.thresholds };
+
+export const options = {
+  scenarios: buildScenarios(config),
+  thresholds,
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'],
+};
+
+const ttft = new Trend(K6_METRICS.ttft, true);
+const itl = new Trend(K6_METRICS.itl, true);
+const e2e = new Trend(K6_METRICS.e2e, true);
+const failed = new Rate(K6_METRICS.failed);
+const timedOut = new Rate(K6_METRICS.timeout);
+
+const clock = createClock();
+
+/** Which k6 instance this is: SB_INSTANCE, else its execution segment (k6-operator gives each runner one). */
+function instanceName(): string {
+  if (__ENV.SB_INSTANCE) return __ENV.SB_INSTANCE;
+  const segment = exec.test.options.executionSegment;
+  return segment === undefined || segment === null || String(segment) === '0:1' ? '' : String(segment);
+}
+
+// --- lifecycle ----------------------------------------------------------------------------------
+
+export interface SetupData {
+  /** Unix ms that every *_ns field counts from (the instance's run origin). */
+  origin_unix_ms: number;
+}
+
+/** Runs once before the scenarios start: fixes the run origin and says how time is kept. */
+export function setup(): SetupData {
+  const origin = Math.floor(clock.nowUnixMs());
+  const meta: K6InstanceMeta = {
+    v: 1,
+    run_id: config.run_id,
+    instance: instanceName(),
+    mode: config.mode,
+    origin_unix_ms: origin,
+    clock: clock.source,
+    resolution_ns: clock.resolution_ns,
+  };
+  console.log(JSON.stringify({ [META_KEY]: meta }));
+  return { origin_unix_ms: origin };
+}
+
+export function baseline(data: SetupData): void {
+  send('baseline', data);
+}
+export function candidate(data: SetupData): void {
+  send('candidate', data);
+}
+export function baseline_repeat(data: SetupData): void {
+  send('baseline_repeat', data);
+}
+
+export function handleSummary(data: K6SummaryData): Record<string, string> {
+  const facts = summaryFacts(
+    data,
+    config.run_id,
+    instanceName(),
+    config.arms.map((a) => a.arm),
+    config.thresholds,
+  );
+  const out: Record<string, string> = { stdout: summaryText(facts) };
+  if (config.summary_file) out[config.summary_file] = JSON.stringify(facts, null, 2) + '\n';
+  else out.stdout += JSON.stringify({ [SUMMARY_KEY]: facts }) + '\n'; // pod logs carry it (k6-operator)
+  return out;
+}
+
+// --- one request --------------------------------------------------------------------------------
+
+let instance: string | null = null;
+
+function send(arm: string, data: SetupData): void {
+  const index = exec.scenario.iterationInTest;
+  if (index >= plan.total) return; // cannot happen with buildScenarios' duration; never send outside the plan
+  const target = armConfig[arm];
+  if (target === undefined) throw new Error(`arm ${arm} is not in the config`);
+  const planned = plan.request(index);
+  const origin = data.origin_unix_ms;
+  instance ??= instanceName();
+  // Due time: this instance's scenario start plus the plan's offset for index i (i / qps).
+  const scenarioOffsetNs = Math.max(0, Math.round((exec.scenario.startTime - origin) * 1e6));
+  const record = emptyRecord({
+    run_id: config.run_id,
+    arm,
+    index,
+    item_id: planned.item.id,
+    warmup: planned.warmup,
+    source: streaming ? 'k6' : 'k6-buffered',
+    instance,
+    streaming,
+    scheduled_ns: scenarioOffsetNs + planned.scheduled_ns,
+  });
+  const url = target.url.replace(/\/+$/, '') + API_PATH[planned.item.api];
+  const body = JSON.stringify(buildRequestBody(planned.item.body, { model: target.model, stream: streaming }));
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-request-id': `${config.run_id}:${arm}:${index}`,
+    ...secretHeaders[arm],
+  };
+  const secrets = secretsByArm.get(arm) ?? [];
+  if (streaming) sendStreaming(record, planned.item, url, body, headers, origin, secrets);
+  else sendBuffered(record, planned.item, url, body, headers, origin, secrets);
+  if (!record.warmup) addMetrics(record);
+  console.log(serializeRecord(record));
+}
+
+function sendStreaming(
+  record: RequestRecord,
+  item: WorkloadItem,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  origin: number,
+  secrets: readonly string[],
+): void {
+  const recorder = new SseRecorder(record, item.api, config.timeout_s * 1e9, secrets);
+  const now = () => nsSince(clock, origin, record.sent_ns ?? 0);
+  record.sent_ns = nsSince(clock, origin);
+  // sse.open blocks this VU until the stream ends; the callbacks run as events arrive.
+  const response = sse.open(url, { method: 'POST', body, headers }, (client) => {
+    recorder.open(now()); // xk6-sse calls this once the response headers are in
+    client.on('event', (event) => {
+      if (recorder.event(event.data, now())) client.close();
+    });
+    client.on('error', (error) => recorder.error(String(error.error())));
+  });
+  recorder.finish(response.status, response.error, now());
+}
+
+function sendBuffered(
+  record: RequestRecord,
+  item: WorkloadItem,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  origin: number,
+  secrets: readonly string[],
+): void {
+  record.sent_ns = nsSince(clock, origin);
+  const response = http.post(url, body, { headers, timeout: `${Math.round(config.timeout_s * 1000)}ms`, responseType: 'text' });
+  fillBufferedRecord(record, item.api, response, nsSince(clock, origin, record.sent_ns), secrets);
+}
+
+/** Same definitions as the analysis (DESIGN.md), in ms, so k6 thresholds judge what the verdict judges. */
+function addMetrics(r: RequestRecord): void {
+  const sent = r.sent_ns ?? 0;
+  failed.add(r.outcome.kind !== 'ok');
+  timedOut.add(r.outcome.kind === 'timeout');
+  if (r.first_content_ns !== null) ttft.add((r.first_content_ns - sent) / 1e6); // TTFT = first content − send
+  for (let k = 1; k < r.content_ns.length; k++) itl.add((r.content_ns[k]! - r.content_ns[k - 1]!) / 1e6); // ITL = gap between content chunks
+  if (r.outcome.kind !== 'ok') return;
+  const last = r.content_ns.length > 0 ? r.content_ns[r.content_ns.length - 1]! : null;
+  if (streaming && last !== null)
+    e2e.add((last - sent) / 1e6); // E2E = last content chunk − send
+  else if (!streaming && r.end_ns !== null) e2e.add((r.end_ns - sent) / 1e6); // buffered: response end − send
+}

@@ -1,0 +1,89 @@
+// The k6 facts a run folder needs from k6's end-of-test summary (handleSummary's argument):
+// dropped iterations per arm and which thresholds held. Pure; shared by the k6 entry and the
+// Node-side converter (io/k6-records.ts), which merges one of these per k6 instance.
+
+/** Console lines the converter recognises besides records: one object under one of these keys. */
+export const META_KEY = 'shadowbench_k6_meta';
+export const SUMMARY_KEY = 'shadowbench_k6_summary';
+
+/** Written once per instance by setup(): how this instance keeps time. */
+export interface K6InstanceMeta {
+  v: 1;
+  run_id: string;
+  instance: string;
+  mode: string;
+  /** Unix ms every *_ns field of this instance's records counts from. */
+  origin_unix_ms: number;
+  clock: string;
+  /** Finest step of the timestamps in ns (1e6: Date.now, whole milliseconds). */
+  resolution_ns: number;
+}
+
+export interface K6ThresholdResult {
+  metric: string;
+  condition: string;
+  ok: boolean;
+}
+
+export interface K6SummaryFacts {
+  v: 1;
+  run_id: string;
+  instance: string;
+  /** Iterations k6 could not start on time for lack of a free VU (dropped_iterations), per arm. */
+  dropped_iterations: Record<string, number>;
+  /** Iterations that ran (the `iterations` counter), per arm. */
+  iterations: Record<string, number>;
+  thresholds: K6ThresholdResult[];
+}
+
+/** The part of k6's summary data read here (https://grafana.com/docs/k6/latest/results-output/end-of-test/custom-summary/). */
+export interface K6SummaryData {
+  metrics: Record<string, { values?: Record<string, number>; thresholds?: Record<string, { ok: boolean }> } | undefined>;
+}
+
+/**
+ * Submetric thresholds that always pass, so that k6 keeps per-arm counts of dropped and completed
+ * iterations in the summary (k6 reports submetrics only when a threshold names them).
+ */
+export function perArmCounterThresholds(arms: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const arm of arms) {
+    out[`dropped_iterations{scenario:${arm}}`] = ['count>=0'];
+    out[`iterations{scenario:${arm}}`] = ['count>=0'];
+  }
+  return out;
+}
+
+export function summaryFacts(
+  data: K6SummaryData,
+  runId: string,
+  instance: string,
+  arms: readonly string[],
+  ownThresholds: Record<string, string[]>,
+): K6SummaryFacts {
+  const count = (name: string) => data.metrics[name]?.values?.count ?? 0;
+  const dropped: Record<string, number> = {};
+  const iterations: Record<string, number> = {};
+  for (const arm of arms) {
+    dropped[arm] = count(`dropped_iterations{scenario:${arm}}`);
+    iterations[arm] = count(`iterations{scenario:${arm}}`);
+  }
+  const thresholds: K6ThresholdResult[] = [];
+  for (const [metric, conditions] of Object.entries(ownThresholds)) {
+    for (const condition of conditions) {
+      const ok = data.metrics[metric]?.thresholds?.[condition]?.ok;
+      // A threshold on a metric that got no samples is absent from the summary: k6 does not fail it.
+      thresholds.push({ metric, condition, ok: ok ?? true });
+    }
+  }
+  return { v: 1, run_id: runId, instance, dropped_iterations: dropped, iterations, thresholds };
+}
+
+/** A few human-readable lines for the terminal (k6 prints no default summary when handleSummary exists). */
+export function summaryText(facts: K6SummaryFacts): string {
+  const arms = Object.keys(facts.iterations);
+  const lines = [`shadowbench k6 summary${facts.instance ? ` (instance ${facts.instance})` : ''}:`];
+  for (const arm of arms) lines.push(`  ${arm}: ${facts.iterations[arm]} iterations, ${facts.dropped_iterations[arm]} dropped`);
+  for (const t of facts.thresholds) lines.push(`  threshold ${t.metric} ${t.condition}: ${t.ok ? 'ok' : 'FAILED'}`);
+  return lines.join('\n') + '\n';
+}
