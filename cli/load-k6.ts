@@ -5,7 +5,7 @@
 // and writes run.json — also after Ctrl-C, which is forwarded to k6 (K6Interrupts). cli/load.ts
 // then analyses the folder as for any engine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, renameSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { API_PATH } from '../core/openai.ts';

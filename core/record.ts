@@ -2,8 +2,17 @@
 // and read by the analysis. Raw monotonic timestamps only; metrics are derived in analysis.
 // Runtime-agnostic: no Node or k6 imports here.
 
-/** Bump when a field changes meaning or is removed; readers refuse versions they do not know. */
-export const RECORD_SCHEMA_VERSION = 1;
+/**
+ * Bump when a field changes meaning or is removed; readers refuse versions they do not know.
+ * Version 2 (output comparison for tool calls and reasoning): output_text is the answer only, with
+ * reasoning_text, tool_calls, first_answer_ns, model and truncated beside it; the token timestamps
+ * (first_content_ns, content_ns) count every token-bearing chunk: content, reasoning or tool-call
+ * delta. Version-1 records still read: reasoning_text '' (v1 mixed it into output_text),
+ * tool_calls [], first_answer_ns = first_content_ns, model null, truncated false.
+ */
+export const RECORD_SCHEMA_VERSION = 2;
+/** Versions this build reads. */
+export const READABLE_RECORD_VERSIONS = [1, 2] as const;
 
 /** `baseline` and `candidate` are the compared arms; extra arms (e.g. `baseline_repeat`, the A/A arm) are allowed. */
 export type Arm = string;
@@ -35,6 +44,17 @@ export interface Usage {
   cached_prompt_tokens: number | null;
 }
 
+/**
+ * One tool call of a response: streamed as `delta.tool_calls[i]` fragments joined per index, or
+ * `message.tool_calls[i]` in a non-streamed answer. `arguments` is canonical JSON (keys sorted,
+ * no whitespace) when the joined text parses as JSON, else the text as received (arguments_json false).
+ */
+export interface ToolCall {
+  name: string;
+  arguments: string;
+  arguments_json: boolean;
+}
+
 /** Which engine produced the record; the analysis treats them alike. */
 export type RecordSource = 'node' | 'k6' | 'k6-buffered' | 'proxy' | 'fixture';
 
@@ -63,9 +83,11 @@ export interface RequestRecord {
   headers_ns: number | null;
   /** First SSE event of any kind (role-only and empty chunks included). */
   first_chunk_ns: number | null;
-  /** First chunk carrying non-empty content or reasoning. */
+  /** First chunk carrying a token of any kind: content, reasoning or a tool-call delta (TTFT). */
   first_content_ns: number | null;
-  /** Every content-carrying chunk, in arrival order (the first equals first_content_ns). */
+  /** First chunk carrying answer content (not reasoning, not a tool call): time to first answer token. */
+  first_answer_ns: number | null;
+  /** Every token-bearing chunk (content, reasoning or tool-call delta), in arrival order (the first equals first_content_ns). */
   content_ns: number[];
   /** Tokens each content chunk carried, parallel to content_ns; null when the server does not say (assume 1 each). */
   content_tokens: number[] | null;
@@ -78,8 +100,16 @@ export interface RequestRecord {
   outcome: Outcome;
   usage: Usage | null;
   finish_reason: string | null;
-  /** Concatenated content (and reasoning, if any) as received. */
+  /** The answer: concatenated `content` as received (without reasoning; v1 records mixed reasoning in). */
   output_text: string;
+  /** Concatenated reasoning (`delta.reasoning` or `delta.reasoning_content`) as received. */
+  reasoning_text: string;
+  /** Tool calls in index order; [] when none. */
+  tool_calls: ToolCall[];
+  /** The `model` the response named (first chunk that names one); null when it named none. */
+  model: string | null;
+  /** The texts were cut at the per-response byte cap (--max-output-bytes); timing still runs to the end of the stream. */
+  truncated: boolean;
 }
 
 export interface RecordProblem {
@@ -98,8 +128,8 @@ const isCountOrNull = (v: unknown): v is number | null => v === null || (isInt(v
 export function recordErrors(value: unknown): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['record is not a JSON object'];
   const r = value as Record<string, unknown>;
-  if (r.v !== RECORD_SCHEMA_VERSION) {
-    return [`unknown record schema version ${JSON.stringify(r.v)} (this build reads version ${RECORD_SCHEMA_VERSION})`];
+  if (!(READABLE_RECORD_VERSIONS as readonly unknown[]).includes(r.v)) {
+    return [`unknown record schema version ${JSON.stringify(r.v)} (this build reads versions ${READABLE_RECORD_VERSIONS.join(' and ')})`];
   }
   const errors: string[] = [];
   const need = (ok: boolean, field: string, what: string) => {
@@ -154,7 +184,38 @@ export function recordErrors(value: unknown): string[] {
   }
   need(r.finish_reason === null || typeof r.finish_reason === 'string', 'finish_reason', 'a string or null');
   need(typeof r.output_text === 'string', 'output_text', 'a string');
+  if (r.v === 2) {
+    need(isNsOrNull(r.first_answer_ns), 'first_answer_ns', 'non-negative integer nanoseconds or null');
+    need(typeof r.reasoning_text === 'string', 'reasoning_text', 'a string');
+    need(Array.isArray(r.tool_calls) && r.tool_calls.every(isToolCall), 'tool_calls', 'an array of {name, arguments, arguments_json}');
+    need(r.model === null || typeof r.model === 'string', 'model', 'a string or null');
+    need(typeof r.truncated === 'boolean', 'truncated', 'true or false');
+  }
   return errors;
+}
+
+function isToolCall(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return typeof c.name === 'string' && typeof c.arguments === 'string' && typeof c.arguments_json === 'boolean';
+}
+
+/** A valid version-1 record as version 2 (see RECORD_SCHEMA_VERSION); a version-2 record unchanged. */
+export type RequestRecordV1 = Omit<RequestRecord, 'v' | 'first_answer_ns' | 'reasoning_text' | 'tool_calls' | 'model' | 'truncated'> & {
+  v: 1;
+};
+
+export function upgradeRecord(record: RequestRecord | RequestRecordV1): RequestRecord {
+  if (record.v === RECORD_SCHEMA_VERSION) return record;
+  return {
+    ...record,
+    v: RECORD_SCHEMA_VERSION,
+    first_answer_ns: record.first_content_ns,
+    reasoning_text: '',
+    tool_calls: [],
+    model: null,
+    truncated: false,
+  };
 }
 
 function outcomeError(value: unknown): string | null {
@@ -177,7 +238,7 @@ export function parseRecord(line: string): RequestRecord {
   const value: unknown = JSON.parse(line);
   const errors = recordErrors(value);
   if (errors.length > 0) throw new Error(errors.join('; '));
-  return value as RequestRecord;
+  return upgradeRecord(value as RequestRecord);
 }
 
 /** One JSONL line (no trailing newline). Field order is fixed by the object literal the engine builds. */
@@ -217,6 +278,7 @@ export function emptyRecord(init: {
     headers_ns: null,
     first_chunk_ns: null,
     first_content_ns: null,
+    first_answer_ns: null,
     content_ns: [],
     content_tokens: null,
     end_ns: null,
@@ -226,5 +288,9 @@ export function emptyRecord(init: {
     usage: null,
     finish_reason: null,
     output_text: '',
+    reasoning_text: '',
+    tool_calls: [],
+    model: null,
+    truncated: false,
   };
 }

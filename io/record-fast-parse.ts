@@ -10,7 +10,7 @@
 // So the fast path never changes a verdict or an error message: every line it accepts is one that
 // recordErrors() accepts, and it returns the values JSON.parse would (keys in the canonical order
 // rather than the line's). test/analysis-read.test.ts checks this on mutated lines.
-import { ARM_PATTERN, type RequestRecord, type Usage } from '../core/record.ts';
+import { ARM_PATTERN, upgradeRecord, type RequestRecord, type Usage } from '../core/record.ts';
 
 /** The record's keys in the order engines write them (core/record.ts emptyRecord). */
 const KEYS = [
@@ -501,7 +501,8 @@ export function parseRecordBytes(buffer: Buffer, start: number, stop: number): R
   if (p !== end || seen !== ALL_KEYS) return null;
   if (contentTokens !== null && contentTokens.length !== contentNs.length) return null;
   const orNull = (v: number) => (v === NULL ? null : v);
-  return {
+  // Version-1 lines only for now (version 2 falls back to JSON.parse + recordErrors); upgraded on return.
+  return upgradeRecord({
     v: 1,
     run_id: runId,
     arm,
@@ -526,5 +527,5 @@ export function parseRecordBytes(buffer: Buffer, start: number, stop: number): R
     usage,
     finish_reason: finishReason,
     output_text: outputText,
-  };
+  });
 }

@@ -15,7 +15,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { forEachRecord, incompleteLastLineWarning, RecordFileError, type ReadSummary } from '../io/records-file.ts';
-import { AnalysisInputError, RunCollector, type CollectorState } from '../analysis/collect.ts';
+import { AnalysisInputError, RunCollector } from '../analysis/collect.ts';
 import { readRecordRange, type RangeRead } from '../io/read-range.ts';
 import { inlineCollector, type RangeAnswer, type RangeJob } from './range-job.ts';
 

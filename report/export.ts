@@ -4,7 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS } from '../core/record.ts';
 import { PRESENT_MEASURED, PRESENT_WARMUP, type RunCollector } from '../analysis/collect.ts';
 import { ARM_METRICS, candidateMinusBaseline, type ArmReport, type Report } from '../analysis/report.ts';
-import { PERCENTILES, STAT_NAMES, type Stats } from '../analysis/stats/stats.ts';
+import { PERCENTILES, STAT_NAMES } from '../analysis/stats/stats.ts';
 
 /** CSV cell for a number: up to 6 decimals, '' when not measured. */
 export function csvNumber(value: number | null | undefined): string {

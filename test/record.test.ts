@@ -75,7 +75,7 @@ test('bad records are rejected with the field named', (t) => {
 test('an unknown schema version is refused by name', (t) => {
   const errors = recordErrors({ ...okRecord(0), v: RECORD_SCHEMA_VERSION + 1 });
   t.is(errors.length, 1);
-  t.regex(errors[0] ?? '', /unknown record schema version 2 \(this build reads version 1\)/);
+  t.regex(errors[0] ?? '', /unknown record schema version 3 \(this build reads versions 1 and 2\)/);
 });
 
 test('the reader names file and line of a bad record', async (t) => {

@@ -21,7 +21,7 @@ import { parseWorkload, type Workload, type WorkloadItem } from '../../core/work
 import { createClock, nsSince } from './clock.ts';
 import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, type K6ArmConfig } from './config.ts';
 import { headerSecrets } from '../../core/outcome-message.ts';
-import { fillBufferedRecord, SseRecorder, type HttpResponseLike } from './record-builder.ts';
+import { fillBufferedRecord, SseRecorder } from './record-builder.ts';
 import {
   META_KEY,
   perArmCounterThresholds,

@@ -2,7 +2,6 @@
 // no admin, a fresh run folder), a chat request body for the sim, a client POST that reads the whole
 // reply, and a poll-until helper (no fixed sleeps).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'undici';
 import { DEFAULT_SIM_MODEL } from '../../sim/server.ts';
