@@ -2,23 +2,8 @@
 // enforced here rather than in prose. LAYERS below is the allowed-imports table: a folder may
 // import only the folders it lists (and itself); anything else is an error naming the rule.
 import tseslint from 'typescript-eslint';
+import { LAYERS } from './layers.config.ts';
 
-/** folder → folders it may import. Keep in step with docs/ARCHITECTURE.md ("Layout and import rules"). */
-export const LAYERS = {
-  core: [],
-  io: ['core'],
-  analysis: ['core'],
-  report: ['core', 'analysis'],
-  pipeline: ['core', 'io', 'analysis', 'report'],
-  engine: ['core', 'io'],
-  sim: ['core', 'analysis'],
-  proxy: ['core', 'io', 'analysis', 'report', 'pipeline'],
-  migrate: ['core', 'io', 'analysis', 'report', 'pipeline'],
-  'k6/script': ['core', 'analysis'],
-  k6: ['core', 'io', 'analysis', 'report', 'pipeline', 'k6/script'],
-  workloads: ['core'],
-  cli: ['core', 'io', 'analysis', 'report', 'pipeline', 'engine', 'sim', 'proxy', 'migrate', 'k6', 'k6/script', 'workloads'],
-};
 const TOP = [
   'core',
   'io',
@@ -44,7 +29,7 @@ function layerRule(folder) {
   if (forbidden.length > 0) {
     patterns.push({
       regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
-      message: `${folder}/ may import only ${[...LAYERS[folder]].join(', ') || 'its own files'} (docs/ARCHITECTURE.md, eslint.config.js LAYERS)`,
+      message: `${folder}/ may import only ${[...LAYERS[folder]].join(', ') || 'its own files'} (docs/ARCHITECTURE.md, layers.config.ts)`,
     });
   }
   if (folder === 'k6/script') {

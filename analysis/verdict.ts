@@ -4,7 +4,7 @@
 import { BASELINE, CANDIDATE } from '../core/record.ts';
 import type { Gates } from './gates.ts';
 import { fmt } from './format.ts';
-import { type Report } from './report.ts';
+import type { Report } from './report.ts';
 
 export type Decision = 'PROCEED' | 'INVESTIGATE';
 

@@ -10,33 +10,10 @@
 // Node-specific, like parallel-read.ts.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { newCounts as NewCounts, resampleRange } from './bootstrap.ts';
-
-/** A bootstrap job as posted to a helper; the arrays live in SharedArrayBuffers. */
-export interface BootstrapJob {
-  sorted: Float64Array;
-  seed: number;
-  p: number;
-  blockSize: number;
-  means: Float64Array;
-  pcts: Float64Array;
-  /** Per block: FREE, CLAIMED or DONE. */
-  blocks: Int32Array;
-  /** [0]: blocks done (the caller waits on it). */
-  progress: Int32Array;
-}
-
-export const FREE = 0;
-export const CLAIMED = 1;
-export const DONE = 2;
+import type { newCounts as NewCounts } from './resample.ts';
+import { DONE, workBlocks, type BootstrapJob, type ResampleKernel } from './bootstrap-blocks.ts';
 
 const STALL_MS = 10_000;
-
-/**
- * bootstrap.ts's resampling core. Passed in by the callers (bootstrap.ts and the worker) rather
- * than imported, so this module does not import bootstrap.ts back at run time.
- */
-export type ResampleKernel = typeof resampleRange;
 
 let helpers: Worker[] | null = null;
 
@@ -59,20 +36,6 @@ function startHelpers(): Worker[] {
     }
   }
   return helpers;
-}
-
-/** Claims and computes free blocks until none is left. */
-export function workBlocks(job: BootstrapJob, kernel: ResampleKernel, counts: Uint8Array): void {
-  const total = job.blocks.length;
-  const resamples = job.means.length;
-  for (let i = 0; i < total; i++) {
-    if (Atomics.compareExchange(job.blocks, i, FREE, CLAIMED) !== FREE) continue;
-    const from = i * job.blockSize;
-    kernel(job.sorted, job.seed, job.p, from, Math.min(resamples, from + job.blockSize), job.means, job.pcts, counts);
-    Atomics.store(job.blocks, i, DONE);
-    Atomics.add(job.progress, 0, 1);
-    Atomics.notify(job.progress, 0);
-  }
 }
 
 /**
