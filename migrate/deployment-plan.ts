@@ -81,7 +81,7 @@ export function planDeployment(config: VllmServeConfig, options: ConvertOptions)
     );
   if (config.expertParallel && config.dataParallel > 1)
     notes.push(
-      `expert parallel: the ${config.dataParallel} data-parallel ranks share the MoE experts, so they stay one worker of ${gpusPerWorker} GPUs (--data-parallel-size and --enable-expert-parallel kept)`,
+      `expert parallel: the ${config.dataParallel} data-parallel ranks share the MoE experts, so they stay one worker of ${gpusPerWorker} GPUs, not independent replicas`,
     );
   const servedModelName = config.servedNames[0] ?? config.model;
   const size = estimateModelSize(config.model, lastValue(config, 'quantization'), lastValue(config, 'dtype'));

@@ -94,6 +94,11 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
     uri = `pvc://${pvc ?? 'model-cache'}/${config.model.replace(/^\.?\/+/, '')}`;
     warnings.push(`the model is not a Hugging Face id: modelArtifacts.uri ${uri} assumes the PVC holds it at that path`);
   }
+  changed.push({
+    item: `--model ${config.model}`,
+    to: `modelArtifacts.uri: ${uri}`,
+    reason: 'the chart passes the model to vllm serve from modelArtifacts.uri',
+  });
   if (pvc !== undefined && hfId)
     notes.push(
       `model cache: pvc+hf://${pvc}/hub/${config.model} mounts PVC ${pvc} read-only at /model-cache with HF_HUB_CACHE=/model-cache/hub: download the model into it first (HF_HOME at the PVC's root)`,

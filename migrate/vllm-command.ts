@@ -301,7 +301,7 @@ export function parseVllmCommand(
       const display = [flag, ...(secret ? values.map(() => '<redacted>') : values)].join(' ');
       if (!fromConfig) sourceParts.push(display);
       if (fromConfig && kind === 'bool' && negated && spec?.offByDefault) {
-        dropped.push({ item: `${name}: false (--config)`, reason: "vLLM's default; left out" });
+        dropped.push({ item: `--${name}=false (--config)`, reason: "vLLM's default; left out" });
         continue;
       }
       const parsed: ParsedFlag = { name: name ?? rawFlag, negated, flag, values, display, secret, fromConfig };
