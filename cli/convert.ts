@@ -32,7 +32,7 @@ export const CONVERT_OPTIONS = {
     meta: 'IMAGE',
     help: 'runtime image (default nvcr.io/nvidia/ai-dynamo/vllm-runtime:1.4.2, 0.6.1 with --dynamo-version 0.6, ghcr.io/llm-d/llm-d-cuda:v0.5.1 for llm-d)',
   }),
-  imageTag: str({ meta: 'TAG', help: "tag of the default image (e.g. 1.4.0): pin it to the release you run" }),
+  imageTag: str({ meta: 'TAG', help: 'tag of the default image (e.g. 1.4.0): pin it to the release you run' }),
   modelCachePvc: str({
     meta: 'NAME',
     help: 'existing PersistentVolumeClaim for the Hugging Face cache, mounted in the workers with HF_HOME set',

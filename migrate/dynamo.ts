@@ -134,13 +134,16 @@ export function convertToDynamo(config: VllmServeConfig, options: ConvertOptions
   const warnings = [...plan.warnings];
   const pvc = options.modelCachePvc;
 
-  // KV-aware routing pays off when there is more than one worker to choose from (Dynamo's agg_router example).
-  const kvRouting = config.prefixCaching !== false && plan.replicas > 1;
+  // KV-aware routing pays off when there is more than one worker to choose from (Dynamo 1.x's
+  // agg_router example; its disagg example, one worker per pool, has none). Dynamo 0.6's disagg
+  // examples set it whenever the graph is disaggregated, as this converter did for 0.6.
+  const kvRouting = config.prefixCaching !== false && (plan.replicas > 1 || (version === '0.6' && strategy === 'disaggregated'));
   if (kvRouting)
     notes.push(
-      `KV-aware routing (DYN_ROUTER_MODE=kv on the Frontend${version === '1.4' ? ', --kv-events-config on the workers that publish KV events' : ''}): with ${plan.replicas} workers it sends a request to the one holding its prefix`,
+      `KV-aware routing (DYN_ROUTER_MODE=kv on the Frontend${version === '1.4' ? ', --kv-events-config on the workers that publish KV events' : ''}): it sends a request to the worker holding its prefix`,
     );
-  if (config.prefixCaching === false) notes.push('prefix caching stays off, as in the vLLM command (--no-enable-prefix-caching): no KV-aware routing');
+  if (config.prefixCaching === false)
+    notes.push('prefix caching stays off, as in the vLLM command (--no-enable-prefix-caching): no KV-aware routing');
   if (strategy === 'disaggregated')
     notes.push(
       'disaggregated: one prefill and one decode pool with the same engine arguments; size the pools from measured prefill / decode load before production',

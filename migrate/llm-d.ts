@@ -17,6 +17,7 @@ import {
   renderHeader,
   type Conversion,
   type ConvertOptions,
+  type DeploymentPlan,
 } from './deployment-plan.ts';
 import { NIXL_KV_TRANSFER, HF_SECRET } from './dynamo.ts';
 
@@ -40,50 +41,14 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
   const strategy = options.strategy;
   const disagg = strategy === 'disaggregated';
   const name =
-    options.name !== undefined
-      ? checkName(options.name, MAX_LLMD_NAME)
-      : nameFromModel(config.model, disagg ? 'pd' : 'agg', MAX_LLMD_NAME);
+    options.name !== undefined ? checkName(options.name, MAX_LLMD_NAME) : nameFromModel(config.model, disagg ? 'pd' : 'agg', MAX_LLMD_NAME);
   const image = options.image ?? `${IMAGE_REPO}:${options.imageTag ?? LLMD_IMAGE_TAG}`;
   const plan = planDeployment(config, options);
   const changed: Outcome[] = [];
   const dropped: Outcome[] = [...config.dropped];
   const notes = [...plan.notes];
   const warnings = [...plan.warnings];
-  const args: string[] = [];
-  let dataLocal: number | undefined;
-  for (const f of config.flags) {
-    if (f.name === 'served-model-name') {
-      const first = f.values[0] as string;
-      changed.push({
-        item: f.display,
-        to: `modelArtifacts.name: ${first}`,
-        reason:
-          f.values.length > 1
-            ? `the chart passes one --served-model-name (modelArtifacts.name): clients must send model "${first}"; ${f.values.slice(1).join(', ')} dropped`
-            : 'the chart writes --served-model-name from modelArtifacts.name',
-      });
-    } else if (f.name === 'tensor-parallel-size' || f.name === 'data-parallel-size-local') {
-      if (f.name === 'data-parallel-size-local') dataLocal = Number(f.values[0]);
-      changed.push({ item: f.display, to: `parallelism.${f.name === 'tensor-parallel-size' ? 'tensor' : 'dataLocal'}: ${f.values[0]}`, reason: FLAG_REASONS[f.name] as string });
-    } else if (f.name === 'data-parallel-size') {
-      if (plan.denseDataParallel)
-        dropped.push({
-          item: f.display,
-          reason: `dense data parallel (no --enable-expert-parallel): ${config.dataParallel} decode replicas behind the inference gateway instead`,
-        });
-      else changed.push({ item: f.display, to: `parallelism.data: ${f.values[0]}`, reason: 'the chart writes --data-parallel-size from parallelism.data' });
-    } else if (FLAG_REASONS[f.name] !== undefined) {
-      dropped.push({ item: f.display, reason: FLAG_REASONS[f.name] as string });
-    } else if (plan.denseDataParallel && f.name.startsWith('data-parallel-')) {
-      dropped.push({ item: f.display, reason: 'dense data parallel: independent replicas instead' });
-    } else if (f.secret) {
-      dropped.push({ item: f.display, reason: 'secret value: not written to the values; put it in a Kubernetes Secret' });
-    } else {
-      args.push(f.flag, ...f.values);
-      if (f.name === 'chat-template' || f.name === 'lora-modules')
-        warnings.push(`${f.display}: kept; the path must exist inside the container (bake it into the image or mount it)`);
-    }
-  }
+  const { args, dataLocal } = llmdArgs(config, plan, changed, dropped, warnings);
   if (disagg && !config.flags.some((f) => f.name === 'kv-transfer-config')) args.push('--kv-transfer-config', NIXL_KV_TRANSFER);
 
   const pvc = options.modelCachePvc;
@@ -144,7 +109,8 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
   });
 
   const sizeGi = plan.size === null ? 100 : Math.max(1, Math.ceil(plan.size.gigabytes * 1.2));
-  if (plan.size === null) warnings.push('modelArtifacts.size 100Gi is a guess (no parameter count in the model name): set it to the weights\' size');
+  if (plan.size === null)
+    warnings.push("modelArtifacts.size 100Gi is a guess (no parameter count in the model name): set it to the weights' size");
   const values = {
     fullnameOverride: name,
     multinode: plan.nodeCount > 1,
@@ -194,6 +160,61 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
     changed,
     dropped,
   };
+}
+
+/** vllm serve arguments for the chart's container: every flag except those the chart writes from the values, and secrets. */
+function llmdArgs(
+  config: VllmServeConfig,
+  plan: DeploymentPlan,
+  changed: Outcome[],
+  dropped: Outcome[],
+  warnings: string[],
+): { args: string[]; dataLocal: number | undefined } {
+  const args: string[] = [];
+  let dataLocal: number | undefined;
+  for (const f of config.flags) {
+    if (f.name === 'served-model-name') {
+      const first = f.values[0] as string;
+      changed.push({
+        item: f.display,
+        to: `modelArtifacts.name: ${first}`,
+        reason:
+          f.values.length > 1
+            ? `the chart passes one --served-model-name (modelArtifacts.name): clients must send model "${first}"; ${f.values.slice(1).join(', ')} dropped`
+            : 'the chart writes --served-model-name from modelArtifacts.name',
+      });
+    } else if (f.name === 'tensor-parallel-size' || f.name === 'data-parallel-size-local') {
+      if (f.name === 'data-parallel-size-local') dataLocal = Number(f.values[0]);
+      changed.push({
+        item: f.display,
+        to: `parallelism.${f.name === 'tensor-parallel-size' ? 'tensor' : 'dataLocal'}: ${f.values[0]}`,
+        reason: FLAG_REASONS[f.name] as string,
+      });
+    } else if (f.name === 'data-parallel-size') {
+      if (plan.denseDataParallel)
+        dropped.push({
+          item: f.display,
+          reason: `dense data parallel (no --enable-expert-parallel): ${config.dataParallel} decode replicas behind the inference gateway instead`,
+        });
+      else
+        changed.push({
+          item: f.display,
+          to: `parallelism.data: ${f.values[0]}`,
+          reason: 'the chart writes --data-parallel-size from parallelism.data',
+        });
+    } else if (FLAG_REASONS[f.name] !== undefined) {
+      dropped.push({ item: f.display, reason: FLAG_REASONS[f.name] as string });
+    } else if (plan.denseDataParallel && f.name.startsWith('data-parallel-')) {
+      dropped.push({ item: f.display, reason: 'dense data parallel: independent replicas instead' });
+    } else if (f.secret) {
+      dropped.push({ item: f.display, reason: 'secret value: not written to the values; put it in a Kubernetes Secret' });
+    } else {
+      args.push(f.flag, ...f.values);
+      if (f.name === 'chat-template' || f.name === 'lora-modules')
+        warnings.push(`${f.display}: kept; the path must exist inside the container (bake it into the image or mount it)`);
+    }
+  }
+  return { args, dataLocal };
 }
 
 /** A Kubernetes label value (≤ 63 characters of [A-Za-z0-9-_.], alphanumeric at both ends) from a model name. */

@@ -295,7 +295,7 @@ export function parseVllmCommand(
         if (inline !== undefined) values = [inline];
         else if (i + 1 < args.length && !looksLikeFlag(args[i + 1])) values = [args[++i] as string];
       }
-      if (spec && name !== null && kind !== 'bool') values = values.map((v) => checkValue(name as string, spec, v));
+      if (spec && name !== null && kind !== 'bool') values = values.map((v) => checkValue(name, spec, v));
       const secret = name !== null && isSecretFlag(name) && kind !== 'bool';
       const flag = name === null ? rawFlag : `--${negated ? 'no-' : ''}${name}`;
       const display = [flag, ...(secret ? values.map(() => '<redacted>') : values)].join(' ');
@@ -322,7 +322,10 @@ export function parseVllmCommand(
     const rest = [...located.args];
     rest.splice(configIndex, word.includes('=') ? 1 : 2);
     sourceParts.push(`--config ${path}`);
-    dropped.push({ item: `--config ${path}`, reason: 'read: its settings are carried as flags, each listed here like a command-line flag' });
+    dropped.push({
+      item: `--config ${path}`,
+      reason: 'read: its settings are carried as flags, each listed here like a command-line flag',
+    });
     consume(rest, false);
   } else {
     consume(located.args, false);

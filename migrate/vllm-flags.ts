@@ -114,7 +114,8 @@ export const SERVER_FLAGS: Record<string, { kind: Kind; reason: string }> = {
   'trust-request-chat-template': { kind: 'bool', reason: 'HTTP server flag: the Dynamo Frontend renders chat templates itself' },
   'default-chat-template-kwargs': {
     kind: 'string',
-    reason: 'HTTP server flag: send chat_template_kwargs in the requests, or set --dyn-default-thinking-mode on the worker for thinking on/off',
+    reason:
+      'HTTP server flag: send chat_template_kwargs in the requests, or set --dyn-default-thinking-mode on the worker for thinking on/off',
   },
   'response-role': { kind: 'string', reason: 'HTTP server flag with no Dynamo equivalent' },
   'return-tokens-as-token-ids': { kind: 'bool', reason: 'HTTP server flag with no Dynamo equivalent' },

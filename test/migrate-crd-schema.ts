@@ -85,8 +85,9 @@ export function dgdErrors(doc: unknown, release: DgdVersion): string[] {
 
 /** Errors of llm-d-modelservice values against the chart's published values.schema.json ([] = valid). */
 export function llmdValuesErrors(doc: unknown): string[] {
-  const validate = compiled('llm-d', () =>
-    JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/schemas/llm-d-modelservice.values.schema.json'), 'utf8')) as Json,
+  const validate = compiled(
+    'llm-d',
+    () => JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/schemas/llm-d-modelservice.values.schema.json'), 'utf8')) as Json,
   );
   return validate(doc) ? [] : describe(validate.errors);
 }

@@ -66,13 +66,19 @@ function workerArgs(doc: unknown, v: Variant): string[][] {
 function fixtureFlags(fixture: string): string[] {
   const text = readFileSync(join(FIXTURES, fixture), 'utf8');
   if (fixture.endsWith('.yaml'))
-    return Object.entries(parseYaml(text) as Record<string, unknown>).map(([k, value]) => `--${value === false ? 'no-' : ''}${k.replace(/_/g, '-')}`);
+    return Object.entries(parseYaml(text) as Record<string, unknown>).map(
+      ([k, value]) => `--${value === false ? 'no-' : ''}${k.replace(/_/g, '-')}`,
+    );
   let words = splitShellWords(text).map((w) => w.word);
   while (words[0] !== undefined && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words = words.slice(1);
   if (words[0] === 'vllm') words = words.slice(3);
   else if (words[0]?.startsWith('python')) words = words.slice(words.indexOf('-m') + 2);
   else if (words[0] === 'docker') words = words.slice(words.findIndex((w) => w.startsWith('vllm/vllm-openai')) + 1);
-  const short: Record<string, string> = { '-tp': '--tensor-parallel-size', '-pp': '--pipeline-parallel-size', '-dp': '--data-parallel-size' };
+  const short: Record<string, string> = {
+    '-tp': '--tensor-parallel-size',
+    '-pp': '--pipeline-parallel-size',
+    '-dp': '--data-parallel-size',
+  };
   return words
     .filter((w) => w.startsWith('-'))
     .map((w) => w.split('=')[0] as string)
@@ -156,7 +162,9 @@ test('a 60-character model name: every generated and derived name is a DNS-1123 
     names.add(conversion.name);
   }
   // the worker Service of the disaggregated graph is the longest: <dgd>-vllmprefillworker-<8-hex hash>
-  const longest = dynamoDerivedNames(convertFixture('long-name-60.sh', VARIANTS[3] as Variant).name, [{ name: 'VllmPrefillWorker', type: 'prefill' }]);
+  const longest = dynamoDerivedNames(convertFixture('long-name-60.sh', VARIANTS[3] as Variant).name, [
+    { name: 'VllmPrefillWorker', type: 'prefill' },
+  ]);
   t.true(longest.every((n) => n.length <= 63));
   // two models sharing the first 30 characters still get different names (hash of the full id)
   const other = convert(readVllmConfig(['vllm serve my-org/abcdefghij-llama-3.1-70b-instruct-finetuned-for-text2sql-v21']), {
@@ -205,9 +213,9 @@ test('a bogus field fails validation: the CRD check is strict, and int-or-string
   (withBogus.spec.components[1] as Record<string, unknown>).subComponentType = 'decode'; // a v1alpha1 field
   t.true(dgdErrors(withBogus, '1.4').some((e) => e.includes('subComponentType')));
   const gpuAsInt = structuredClone(example);
-  (gpuAsInt.spec.components[1]?.podTemplate.spec.containers[0] as unknown as { resources: { limits: Record<string, unknown> } }).resources.limits[
-    'nvidia.com/gpu'
-  ] = 2;
+  (
+    gpuAsInt.spec.components[1]?.podTemplate.spec.containers[0] as unknown as { resources: { limits: Record<string, unknown> } }
+  ).resources.limits['nvidia.com/gpu'] = 2;
   t.deepEqual(dgdErrors(gpuAsInt, '1.4'), []);
   t.true(llmdValuesErrors({ modelArtifacts: { name: 'm', bogus: true } }).length > 0);
 });
