@@ -226,7 +226,7 @@ function dynamoV1beta1(config: VllmServeConfig, plan: DeploymentPlan, b: Build):
   const frontend = { name: 'Frontend', type: 'frontend', replicas: 1, podTemplate: { spec: { containers: [frontendContainer] } } };
 
   const worker = (componentName: string, type: 'worker' | 'prefill' | 'decode', mode: 'agg' | 'prefill' | 'decode') => {
-    const env = [...config.env];
+    const env = config.env.map((e) => ({ ...e }));
     if (b.pvc !== undefined) env.push({ name: 'HF_HOME', value: MODEL_CACHE_PATH });
     const container: Record<string, unknown> = {
       name: 'main',
@@ -273,7 +273,7 @@ function dynamoV1alpha1(config: VllmServeConfig, plan: DeploymentPlan, b: Build)
     service.replicas = plan.replicas;
     if (plan.nodeCount > 1) service.multinode = { nodeCount: plan.nodeCount };
     service.resources = { limits: { gpu: String(plan.gpusPerPod) } };
-    const envs = [...config.env];
+    const envs = config.env.map((e) => ({ ...e }));
     if (b.pvc !== undefined) {
       envs.push({ name: 'HF_HOME', value: MODEL_CACHE_PATH });
       service.volumeMounts = [{ name: b.pvc, mountPoint: MODEL_CACHE_PATH }];

@@ -94,7 +94,7 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
       ports.push({ containerPort: SERVICE_PORT, protocol: 'TCP' });
     }
     const gpus = String(plan.gpusPerPod);
-    const c: Record<string, unknown> = { name: 'vllm', image, modelCommand: 'vllmServe', args };
+    const c: Record<string, unknown> = { name: 'vllm', image, modelCommand: 'vllmServe', args: [...args] };
     if (env.length > 0) c.env = env;
     c.ports = ports;
     c.resources = { limits: { 'nvidia.com/gpu': gpus }, requests: { 'nvidia.com/gpu': gpus } };
@@ -104,7 +104,7 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
   const pool = (role: 'decode' | 'prefill') => ({
     create: true,
     replicas: plan.replicas,
-    parallelism,
+    parallelism: { ...parallelism },
     containers: [container(role)],
   });
 
