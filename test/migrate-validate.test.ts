@@ -101,6 +101,7 @@ for (const fixture of fixtures) {
     test(`${fixture} → ${label(v)}: valid against the real schema, no flag lost, names fit`, (t) => {
       const conversion = convertFixture(fixture, v);
       const doc = parseYaml(conversion.yaml) as Record<string, unknown>;
+      t.notRegex(conversion.yaml, /(^|: |- )[&*]a\d+$/m, 'no YAML anchors or aliases');
       if (v.target === 'llm-d') t.deepEqual(llmdValuesErrors(doc), []);
       else t.deepEqual(dgdErrors(doc, v.version as DynamoVersion), []);
 
