@@ -43,6 +43,25 @@ export const HF_SECRET = 'hf-token-secret';
 /** Where Dynamo's recipes mount the model cache PVC and point HF_HOME (recipes/*: mountPath /model-store). */
 export const MODEL_CACHE_PATH = '/model-store';
 
+/**
+ * Flags of a hand-made multi-node vLLM launch that differ per node. For a worker spanning several
+ * nodes, Dynamo's operator injects them into each node's pod (mp: --nnodes, --node-rank,
+ * --master-addr, --master-port, --headless; data parallel: the local size, address, RPC port and
+ * start rank), so the user's copies would contradict them.
+ */
+const PER_NODE_LAUNCH_FLAGS = new Set([
+  'nnodes',
+  'node-rank',
+  'master-addr',
+  'master-port',
+  'data-parallel-size-local',
+  'data-parallel-address',
+  'data-parallel-rpc-port',
+  'data-parallel-start-rank',
+  'data-parallel-rank',
+  'data-parallel-hybrid-lb',
+]);
+
 /** A DynamoGraphDeployment name (≤ 36 characters, see k8s-names.ts) from a model id. */
 export function deploymentName(model: string, strategy: Strategy): string {
   return nameFromModel(model, strategy === 'colocated' ? 'agg' : 'disagg', MAX_DGD_NAME);
@@ -100,6 +119,11 @@ export function dynamoWorkerArgs(config: VllmServeConfig, plan: DeploymentPlan):
       dropped.push({ item: f.display, reason: server.reason });
     } else if (DYNAMO_SERVES[f.name] !== undefined) {
       dropped.push({ item: f.display, reason: DYNAMO_SERVES[f.name] as string });
+    } else if (plan.nodeCount > 1 && PER_NODE_LAUNCH_FLAGS.has(f.name)) {
+      dropped.push({
+        item: f.display,
+        reason: `per-node launch flag: the operator writes each node's multi-node launch flags into its pod (${plan.nodeCount} nodes; deploy/operator/internal/dynamo/backend_vllm.go)`,
+      });
     } else if (plan.denseDataParallel && f.name.startsWith('data-parallel-')) {
       dropped.push({
         item: f.display,

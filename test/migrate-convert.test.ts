@@ -496,3 +496,27 @@ test('CLI: YAML on stdout and warnings on stderr; bad input exits 2 with one lin
     t.is(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   }
 });
+
+test('multi-node DP + EP: one two-node worker; the per-node launch flags are left to the operator', (t) => {
+  const { byName, main, conversion } = dgd(
+    'vllm serve deepseek-ai/DeepSeek-R1 -tp 8 -dp 2 --enable-expert-parallel --data-parallel-size-local 1 --data-parallel-address 10.0.0.1 --data-parallel-rpc-port 13345',
+  );
+  t.is(conversion.gpusPerWorker, 16);
+  t.deepEqual(byName('VllmDecodeWorker').multinode, { nodeCount: 2 });
+  t.is(byName('VllmDecodeWorker').replicas, 1);
+  const args = main('VllmDecodeWorker').args;
+  t.deepEqual(args, [
+    '--model',
+    'deepseek-ai/DeepSeek-R1',
+    '--tensor-parallel-size',
+    '8',
+    '--data-parallel-size',
+    '2',
+    '--enable-expert-parallel',
+  ]);
+  t.deepEqual(
+    conversion.dropped.map((d) => d.item),
+    ['--data-parallel-size-local 1', '--data-parallel-address 10.0.0.1', '--data-parallel-rpc-port 13345'],
+  );
+  t.true(conversion.dropped.every((d) => d.reason.startsWith('per-node launch flag')));
+});
