@@ -109,7 +109,8 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
   });
 
   const sizeGi = plan.size === null ? 100 : Math.max(1, Math.ceil(plan.size.gigabytes * 1.2));
-  if (plan.size === null)
+  // size is the emptyDir the chart downloads into (hf://); a PVC brings its own size
+  if (plan.size === null && !uri.startsWith('pvc'))
     warnings.push("modelArtifacts.size 100Gi is a guess (no parameter count in the model name): set it to the weights' size");
   const values = {
     fullnameOverride: name,
