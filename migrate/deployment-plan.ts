@@ -112,6 +112,15 @@ export function planDeployment(config: VllmServeConfig, options: ConvertOptions)
   };
 }
 
+/** The header lines every target states: GPUs per worker and the name clients send. */
+export function shapeFacts(config: VllmServeConfig, plan: DeploymentPlan): string[] {
+  const ep = config.expertParallel && config.dataParallel > 1 ? ` x data-parallel ${config.dataParallel} (expert parallel)` : '';
+  return [
+    `GPUs per worker: ${plan.gpusPerWorker} = tensor-parallel ${config.tensorParallel} x pipeline-parallel ${config.pipelineParallel}${ep}.`,
+    `Served model name: ${plan.servedModelName} (send it as "model" in requests).`,
+  ];
+}
+
 /** Ephemeral storage a pod without a cache volume needs for the weights: the estimate plus 20 %, at least 2Gi (Dynamo's examples). */
 export function ephemeralStorage(plan: DeploymentPlan, cached: boolean): string {
   if (cached || plan.size === null) return '2Gi';

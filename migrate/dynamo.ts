@@ -17,6 +17,7 @@ import { MAX_DGD_NAME, checkName, nameFromModel } from './k8s-names.ts';
 import {
   ephemeralStorage,
   outcomeWarnings,
+  shapeFacts,
   planDeployment,
   renderHeader,
   sortKeys,
@@ -202,8 +203,7 @@ export function convertToDynamo(config: VllmServeConfig, options: ConvertOptions
       ? 'NVIDIA Dynamo 1.x DynamoGraphDeployment (nvidia.com/v1beta1), vLLM backend (python3 -m dynamo.vllm).'
       : 'NVIDIA Dynamo 0.6 DynamoGraphDeployment (nvidia.com/v1alpha1, deprecated since Dynamo 1.x), vLLM backend (python3 -m dynamo.vllm).';
   const facts = [
-    `GPUs per worker: ${plan.gpusPerWorker} = tensor-parallel ${config.tensorParallel} x pipeline-parallel ${config.pipelineParallel}${config.expertParallel && config.dataParallel > 1 ? ` x data-parallel ${config.dataParallel} (expert parallel)` : ''}.`,
-    `Served model name: ${plan.servedModelName} (send it as "model" in requests).`,
+    ...shapeFacts(config, plan),
     `Image: ${image} (pin it to the Dynamo release you run). HF_TOKEN comes from the Secret ${HF_SECRET}.`,
     pvc !== undefined
       ? `Model cache: PersistentVolumeClaim ${pvc} mounted at ${MODEL_CACHE_PATH} in the workers, HF_HOME=${MODEL_CACHE_PATH}.`

@@ -13,6 +13,7 @@ import type { Outcome, VllmServeConfig } from './vllm-command.ts';
 import { MAX_LLMD_NAME, checkName, nameFromModel } from './k8s-names.ts';
 import {
   outcomeWarnings,
+  shapeFacts,
   planDeployment,
   renderHeader,
   type Conversion,
@@ -52,19 +53,13 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
   if (disagg && !config.flags.some((f) => f.name === 'kv-transfer-config')) args.push('--kv-transfer-config', NIXL_KV_TRANSFER);
 
   const pvc = options.modelCachePvc;
-  const hfId = /^[\w.-]+\/[\w.-]+$/.test(config.model);
-  let uri: string;
-  if (hfId) uri = pvc !== undefined ? `pvc+hf://${pvc}/hub/${config.model}` : `hf://${config.model}`;
-  else {
-    uri = `pvc://${pvc ?? 'model-cache'}/${config.model.replace(/^\.?\/+/, '')}`;
-    warnings.push(`the model is not a Hugging Face id: modelArtifacts.uri ${uri} assumes the PVC holds it at that path`);
-  }
+  const uri = modelUri(config.model, pvc, warnings);
   changed.push({
     item: `--model ${config.model}`,
     to: `modelArtifacts.uri: ${uri}`,
     reason: 'the chart passes the model to vllm serve from modelArtifacts.uri',
   });
-  if (pvc !== undefined && hfId)
+  if (uri.startsWith('pvc+hf://'))
     notes.push(
       `model cache: pvc+hf://${pvc}/hub/${config.model} mounts PVC ${pvc} read-only at /model-cache with HF_HUB_CACHE=/model-cache/hub: download the model into it first (HF_HOME at the PVC's root)`,
     );
@@ -79,33 +74,11 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
     );
   }
 
-  const container = (role: 'decode' | 'prefill'): Record<string, unknown> => {
-    const env: Array<Record<string, unknown>> = config.env.map((e) => ({ name: e.name, value: e.value }));
-    const ports: Array<Record<string, unknown>> = [];
-    if (disagg) {
-      env.push(
-        { name: 'UCX_TLS', value: 'cuda_ipc,cuda_copy,tcp' },
-        { name: 'VLLM_NIXL_SIDE_CHANNEL_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-        { name: 'VLLM_NIXL_SIDE_CHANNEL_PORT', value: String(NIXL_PORT) },
-      );
-      if (role === 'prefill') ports.push({ containerPort: SERVICE_PORT, protocol: 'TCP' });
-      ports.push({ containerPort: NIXL_PORT, protocol: 'TCP' });
-    } else {
-      ports.push({ containerPort: SERVICE_PORT, protocol: 'TCP' });
-    }
-    const gpus = String(plan.gpusPerPod);
-    const c: Record<string, unknown> = { name: 'vllm', image, modelCommand: 'vllmServe', args: [...args] };
-    if (env.length > 0) c.env = env;
-    c.ports = ports;
-    c.resources = { limits: { 'nvidia.com/gpu': gpus }, requests: { 'nvidia.com/gpu': gpus } };
-    c.mountModelVolume = true;
-    return c;
-  };
   const pool = (role: 'decode' | 'prefill') => ({
     create: true,
     replicas: plan.replicas,
     parallelism: { ...parallelism },
-    containers: [container(role)],
+    containers: [llmdContainer({ role, disagg, image, args, env: config.env, gpus: plan.gpusPerPod })],
   });
 
   const sizeGi = plan.size === null ? 100 : Math.max(1, Math.ceil(plan.size.gigabytes * 1.2));
@@ -135,8 +108,7 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
   );
 
   const facts = [
-    `GPUs per worker: ${plan.gpusPerWorker} = tensor-parallel ${config.tensorParallel} x pipeline-parallel ${config.pipelineParallel}${config.expertParallel && config.dataParallel > 1 ? ` x data-parallel ${config.dataParallel} (expert parallel)` : ''}.`,
-    `Served model name: ${plan.servedModelName} (send it as "model" in requests).`,
+    ...shapeFacts(config, plan),
     `Image: ${image} (pin it to the llm-d release you run). HF_TOKEN comes from the Secret ${HF_SECRET}.`,
     'Install: helm install NAME llm-d-modelservice/llm-d-modelservice -f THIS_FILE',
   ];
@@ -161,6 +133,45 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
     changed,
     dropped,
   };
+}
+
+/** modelArtifacts.uri: hf://ORG/MODEL, or from the cache PVC (pvc+hf:// in the HF cache layout; pvc:// for a local path). */
+function modelUri(model: string, pvc: string | undefined, warnings: string[]): string {
+  if (/^[\w.-]+\/[\w.-]+$/.test(model)) return pvc !== undefined ? `pvc+hf://${pvc}/hub/${model}` : `hf://${model}`;
+  const uri = `pvc://${pvc ?? 'model-cache'}/${model.replace(/^\.?\/+/, '')}`;
+  warnings.push(`the model is not a Hugging Face id: modelArtifacts.uri ${uri} assumes the PVC holds it at that path`);
+  return uri;
+}
+
+/** The vLLM container of a pool; disaggregated pools get NIXL's side channel (examples/values-pd.yaml). */
+function llmdContainer(c: {
+  role: 'decode' | 'prefill';
+  disagg: boolean;
+  image: string;
+  args: string[];
+  env: VllmServeConfig['env'];
+  gpus: number;
+}): Record<string, unknown> {
+  const env: Array<Record<string, unknown>> = c.env.map((e) => ({ name: e.name, value: e.value }));
+  const ports: Array<Record<string, unknown>> = [];
+  if (c.disagg) {
+    env.push(
+      { name: 'UCX_TLS', value: 'cuda_ipc,cuda_copy,tcp' },
+      { name: 'VLLM_NIXL_SIDE_CHANNEL_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'VLLM_NIXL_SIDE_CHANNEL_PORT', value: String(NIXL_PORT) },
+    );
+    if (c.role === 'prefill') ports.push({ containerPort: SERVICE_PORT, protocol: 'TCP' });
+    ports.push({ containerPort: NIXL_PORT, protocol: 'TCP' });
+  } else {
+    ports.push({ containerPort: SERVICE_PORT, protocol: 'TCP' });
+  }
+  const gpus = String(c.gpus);
+  const container: Record<string, unknown> = { name: 'vllm', image: c.image, modelCommand: 'vllmServe', args: [...c.args] };
+  if (env.length > 0) container.env = env;
+  container.ports = ports;
+  container.resources = { limits: { 'nvidia.com/gpu': gpus }, requests: { 'nvidia.com/gpu': gpus } };
+  container.mountModelVolume = true;
+  return container;
 }
 
 /** vllm serve arguments for the chart's container: every flag except those the chart writes from the values, and secrets. */
