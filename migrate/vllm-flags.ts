@@ -172,7 +172,6 @@ export function isSecretEnv(name: string): boolean {
 export const TOOL_PARSERS: Record<string, string> = {
   hermes: 'hermes',
   llama3_json: 'llama3_json',
-  llama4_json: 'llama3_json',
   mistral: 'mistral',
   phi4_mini_json: 'phi4',
   pythonic: 'pythonic',
@@ -184,13 +183,14 @@ export const TOOL_PARSERS: Record<string, string> = {
 };
 
 /**
- * vLLM reasoning parser names → Dynamo's (`--dyn-reasoning-parser`; Dynamo's names are in
- * ai-dynamo/dynamo lib/parsers/src/reasoning/mod.rs REASONING_PARSER_MAP).
+ * vLLM reasoning parser names (vllm/reasoning/__init__.py) → Dynamo's (`--dyn-reasoning-parser`;
+ * ai-dynamo/dynamo lib/parsers/src/reasoning/mod.rs REASONING_PARSER_MAP). vLLM's gpt-oss parser is
+ * `openai_gptoss`, Dynamo's `gpt_oss`.
  */
 export const REASONING_PARSERS: Record<string, string> = {
   deepseek_r1: 'deepseek_r1',
   qwen3: 'qwen3',
-  gpt_oss: 'gpt_oss',
+  openai_gptoss: 'gpt_oss',
   granite: 'granite',
   step3: 'step3',
   mistral: 'mistral',

@@ -520,3 +520,14 @@ test('multi-node DP + EP: one two-node worker; the per-node launch flags are lef
   );
   t.true(conversion.dropped.every((d) => d.reason.startsWith('per-node launch flag')));
 });
+
+test("gpt-oss: vLLM's openai tool parser and openai_gptoss reasoning parser are Dynamo's harmony and gpt_oss", (t) => {
+  const { main, conversion } = dgd(
+    'vllm serve openai/gpt-oss-120b --tool-call-parser openai --reasoning-parser openai_gptoss --enable-auto-tool-choice',
+  );
+  t.deepEqual(main('VllmDecodeWorker').args.slice(-4), ['--dyn-tool-call-parser', 'harmony', '--dyn-reasoning-parser', 'gpt_oss']);
+  t.deepEqual(
+    conversion.changed.map((c) => c.to),
+    ['--dyn-tool-call-parser harmony', '--dyn-reasoning-parser gpt_oss'],
+  );
+});
