@@ -63,6 +63,9 @@ const PER_NODE_LAUNCH_FLAGS = new Set([
   'data-parallel-hybrid-lb',
 ]);
 
+/** An image whose tag is a semantic version, which the operator reads as the Dynamo runtime version. */
+const SEMVER_TAG = /:\d+\.\d+\.\d+(@sha256:[0-9a-f]+)?$/;
+
 /** A DynamoGraphDeployment name (≤ 36 characters, see k8s-names.ts) from a model id. */
 export function deploymentName(model: string, strategy: Strategy): string {
   return nameFromModel(model, strategy === 'colocated' ? 'agg' : 'disagg', MAX_DGD_NAME);
@@ -193,6 +196,10 @@ export function convertToDynamo(config: VllmServeConfig, options: ConvertOptions
   if (version === '0.6' && worker.userKvTransfer)
     notes.push('--kv-transfer-config kept, with --connector none: Dynamo 0.6 refuses it next to its default --connector nixl');
 
+  if (version === '1.4' && !SEMVER_TAG.test(image))
+    notes.push(
+      `runtimeVersionOverride ${DEFAULT_IMAGE_TAG['1.4']} on every component: the image tag is not a Dynamo version, and the operator's admission then requires one; set it to the Dynamo release inside the image`,
+    );
   const doc =
     version === '1.4'
       ? dynamoV1beta1(config, plan, { name, image, strategy, kvRouting, pvc, modeArgs })
@@ -278,8 +285,7 @@ function dynamoV1beta1(config: VllmServeConfig, plan: DeploymentPlan, b: Build):
     b.strategy === 'colocated'
       ? [frontend, worker('VllmDecodeWorker', 'worker', 'agg')]
       : [frontend, worker('VllmDecodeWorker', 'decode', 'decode'), worker('VllmPrefillWorker', 'prefill', 'prefill')];
-  const runtime = /:(\d+\.\d+\.\d+)(@sha256:[0-9a-f]+)?$/.exec(b.image);
-  if (runtime === null)
+  if (!SEMVER_TAG.test(b.image))
     for (const c of components as Array<Record<string, unknown>>) c.runtimeVersionOverride = `${DEFAULT_IMAGE_TAG['1.4']}`;
   return sortKeys({
     apiVersion: 'nvidia.com/v1beta1',
