@@ -1,3 +1,14 @@
+// convert: vLLM serving command → Dynamo 1.x / 0.6 DynamoGraphDeployment or llm-d values.
+// Real shapes these assertions rely on, by source:
+// - dynamo.vllm worker flags (--disaggregation-mode, --kv-transfer-config required on prefill,
+//   one served name, --dyn-tool-call-parser / --dyn-reasoning-parser): ai-dynamo/dynamo
+//   components/src/dynamo/vllm/{args,backend_args}.py; 0.6: --is-prefill-worker, --connector nixl
+//   by default and refused next to --kv-transfer-config (same file at 0.6).
+// - v1beta1 shape, workingDir, NIXL JSON, ephemeral-storage 2Gi: ../shared/specs/dynamo-1.4-vllm-*.yaml.
+// - KV routing: ai-dynamo/dynamo examples/backends/vllm/deploy/v1beta1/agg_router.yaml.
+// - model cache at /model-store with HF_HOME: ai-dynamo/dynamo recipes/*/model-cache.
+// - vLLM HTTP-server flags vs engine flags: vllm-project/vllm vllm/entrypoints/openai/cli_args.py.
+// - llm-d chart flags written from values: llm-d-incubation/llm-d-modelservice templates/_helpers.tpl.
 import test from 'ava';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
