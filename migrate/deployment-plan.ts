@@ -133,6 +133,7 @@ export function renderHeader(lines: {
   source: string;
   facts: string[];
   notes: string[];
+  warnings: string[];
   changed: Outcome[];
   dropped: Outcome[];
 }): string {
@@ -144,6 +145,7 @@ export function renderHeader(lines: {
     ...lines.facts.map((f) => ` ${f}`),
   ];
   for (const note of lines.notes) header.push(` Note: ${note}.`);
+  for (const warning of lines.warnings) header.push(` Warning: ${warning}.`);
   if (lines.changed.length === 0) header.push(' Changed: nothing.');
   else {
     header.push(` Changed (${lines.changed.length}):`);

@@ -226,6 +226,7 @@ export function convertToDynamo(config: VllmServeConfig, options: ConvertOptions
     source: config.source,
     facts,
     notes,
+    warnings,
     changed,
     dropped,
   });

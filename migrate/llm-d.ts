@@ -121,6 +121,7 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
     source: config.source,
     facts,
     notes,
+    warnings,
     changed,
     dropped,
   });
