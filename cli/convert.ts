@@ -142,12 +142,10 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof ConvertError) throw new UsageError(error.message);
     throw error;
   }
+  // the output first: a file that cannot be written is the one line on stderr (exit 2)
+  if (values.output !== undefined) writeFileSync(values.output, conversion.yaml);
+  else process.stdout.write(conversion.yaml);
   for (const warning of conversion.warnings) process.stderr.write(`convert: ${warning}\n`);
-  if (values.output !== undefined) {
-    writeFileSync(values.output, conversion.yaml);
-    process.stderr.write(`convert: wrote ${values.output}\n`);
-  } else {
-    process.stdout.write(conversion.yaml);
-  }
+  if (values.output !== undefined) process.stderr.write(`convert: wrote ${values.output}\n`);
   return 0;
 }
