@@ -1,9 +1,11 @@
 // Reads a vLLM serving command — `vllm serve MODEL --flag value ...`, `python -m
 // vllm.entrypoints.openai.api_server --model ...`, `docker run ... vllm/vllm-openai ...`, a bare
-// argument list (an args file) or vLLM's `--config` YAML — into the settings the converter
-// translates, plus everything it does not translate, each with the reason. Nothing is dropped silently.
+// argument list (an args file) or vLLM's `--config` YAML — into its flags, in order, with the
+// settings that shape a deployment (parallelism, served names) read out. The parse records facts;
+// each target decides what to carry, change or drop, and says why. Nothing is dropped silently.
 import { parse as parseYaml } from 'yaml';
 import { splitShellWords, ShellWordsError } from './shell-words.ts';
+import { CHECKED_FLAGS, SERVER_FLAGS, isSecretEnv, isSecretFlag, type FlagSpec, type Kind } from './vllm-flags.ts';
 
 /** Unusable input: not a vLLM command, no model, a bad value. The CLI exits 2 with the message. */
 export class ConvertError extends Error {
@@ -13,111 +15,47 @@ export class ConvertError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'float' | 'bool' | 'model-len' | 'strings';
-
-interface FlagSpec {
-  kind: Kind;
-  /** Short spellings vLLM accepts (`-tp`). */
-  short?: string;
-  /** A switch that is off unless given: an explicit "false" is the default and is left out. */
-  offByDefault?: boolean;
-  choices?: readonly string[];
-  min?: number;
-  max?: number;
+export interface ParsedFlag {
+  /** Normalised name without dashes, positive form: `enable-prefix-caching` for `--no-enable-prefix-caching`. */
+  name: string;
+  negated: boolean;
+  /** The flag as a worker receives it: `--name`, `--no-name`, or an unknown short flag as written. */
+  flag: string;
+  /** Values, checked where the flag's type is known (none for a switch). */
+  values: string[];
+  /** `--flag value` as shown to the user, secret values replaced by <redacted>. */
+  display: string;
+  secret: boolean;
+  /** Read from a --config YAML file rather than the command line. */
+  fromConfig: boolean;
 }
 
-/**
- * vLLM engine arguments carried to the Dynamo vLLM worker (`python3 -m dynamo.vllm` takes vLLM's
- * engine arguments), in the order they are written out. The issue's list first, then common
- * engine settings whose meaning does not change under Dynamo.
- */
-export const ENGINE_FLAGS: Record<string, FlagSpec> = {
-  model: { kind: 'string' },
-  'served-model-name': { kind: 'strings' },
-  revision: { kind: 'string' },
-  tokenizer: { kind: 'string' },
-  'tokenizer-revision': { kind: 'string' },
-  'tokenizer-mode': { kind: 'string' },
-  'trust-remote-code': { kind: 'bool', offByDefault: true },
-  dtype: { kind: 'string', choices: ['auto', 'half', 'float16', 'bfloat16', 'float', 'float32'] },
-  quantization: { kind: 'string', short: '-q' },
-  'kv-cache-dtype': { kind: 'string' },
-  'tensor-parallel-size': { kind: 'int', short: '-tp', min: 1 },
-  'pipeline-parallel-size': { kind: 'int', short: '-pp', min: 1 },
-  'gpu-memory-utilization': { kind: 'float', min: Number.MIN_VALUE, max: 1 },
-  'max-model-len': { kind: 'model-len', min: 1 },
-  'max-num-seqs': { kind: 'int', min: 1 },
-  'max-num-batched-tokens': { kind: 'int', min: 1 },
-  'enable-prefix-caching': { kind: 'bool' },
-  'enable-chunked-prefill': { kind: 'bool' },
-  'block-size': { kind: 'int', min: 1 },
-  'enforce-eager': { kind: 'bool', offByDefault: true },
-  seed: { kind: 'int', min: 0 },
-};
-
-/** Flags that change the deployment shape rather than the worker's arguments. */
-const SHAPE_FLAGS: Record<string, FlagSpec> = {
-  'data-parallel-size': { kind: 'int', short: '-dp', min: 1 },
-  config: { kind: 'string' },
-};
-
-/** Flags understood but not carried over, with the reason shown to the user. */
-const NOT_CARRIED: Record<string, { kind: Kind; reason: string; secret?: boolean }> = {
-  host: { kind: 'string', reason: 'HTTP server flag: the Dynamo Frontend serves HTTP' },
-  port: {
-    kind: 'int',
-    reason: 'HTTP server flag: the Dynamo Frontend listens on 8000; expose another port in its Service if clients need it',
-  },
-  'api-key': {
-    kind: 'string',
-    secret: true,
-    reason: 'the Dynamo Frontend has no API-key check: put authentication in the gateway, and the key in a Secret',
-  },
-  'hf-token': {
-    kind: 'string',
-    secret: true,
-    reason: 'secret on the command line: give the worker a Secret (envFromSecret: hf-token-secret holds HF_TOKEN)',
-  },
-  'uvicorn-log-level': { kind: 'string', reason: 'HTTP server flag: the Dynamo Frontend serves HTTP' },
-  'allowed-origins': { kind: 'string', reason: 'HTTP server flag (CORS): configure it on the Frontend / gateway' },
-  'allowed-methods': { kind: 'string', reason: 'HTTP server flag (CORS): configure it on the Frontend / gateway' },
-  'allowed-headers': { kind: 'string', reason: 'HTTP server flag (CORS): configure it on the Frontend / gateway' },
-  'ssl-keyfile': { kind: 'string', reason: 'TLS belongs to the gateway / ingress in front of the Frontend' },
-  'ssl-certfile': { kind: 'string', reason: 'TLS belongs to the gateway / ingress in front of the Frontend' },
-  'root-path': { kind: 'string', reason: 'HTTP server flag: the Dynamo Frontend serves HTTP' },
-  'disable-log-requests': { kind: 'bool', reason: 'vLLM API-server logging flag; the Frontend logs requests itself' },
-  'enable-log-requests': { kind: 'bool', reason: 'vLLM API-server logging flag; the Frontend logs requests itself' },
-  'chat-template': {
-    kind: 'string',
-    reason: "applied by the Dynamo Frontend from the model's tokenizer config; a custom template must be baked into the model files",
-  },
-  'response-role': { kind: 'string', reason: 'vLLM API-server flag with no Dynamo equivalent' },
-  'enable-auto-tool-choice': { kind: 'bool', reason: 'tool calling is configured on the Dynamo worker with --dyn-tool-call-parser' },
-  'tool-call-parser': { kind: 'string', reason: "Dynamo names this --dyn-tool-call-parser; its parser names may differ from vLLM's" },
-  'reasoning-parser': { kind: 'string', reason: "Dynamo names this --dyn-reasoning-parser; its parser names may differ from vLLM's" },
-  'download-dir': { kind: 'string', reason: 'a path on the old host: mount a model cache volume in extraPodSpec instead' },
-};
-
-const SECRET_NAME = /token|key|secret|password|passwd|credential/i;
-
-export interface NotTranslated {
+/** Something from the input that does not reach the output as written, and why. */
+export interface Outcome {
   /** As given, secrets replaced by <redacted>. */
   item: string;
+  /** What it became, when it was changed rather than dropped. */
+  to?: string;
   reason: string;
 }
 
 export interface VllmServeConfig {
   model: string;
-  /** Worker arguments, in ENGINE_FLAGS order: `--flag` and its value(s) (none for a switch). */
-  engineArgs: Array<{ flag: string; values: string[] }>;
+  /** --served-model-name values (vLLM accepts several; empty = the model id is the name). */
+  servedNames: string[];
+  /** Every flag except the model, in input order (--config file first, command line over it). */
+  flags: ParsedFlag[];
   tensorParallel: number;
   pipelineParallel: number;
   dataParallel: number;
+  /** --enable-expert-parallel: data-parallel ranks share the experts of an MoE model (one deployment). */
+  expertParallel: boolean;
   /** true / false when set explicitly; null = vLLM's default (on since the V1 engine). */
   prefixCaching: boolean | null;
   /** Environment variables carried to the worker (non-secret). */
   env: Array<{ name: string; value: string }>;
-  notTranslated: NotTranslated[];
+  /** Input left out whatever the target (docker options, secrets in the environment, stray words). */
+  dropped: Outcome[];
   /** The command as read, secrets redacted, for the output header. */
   source: string;
 }
@@ -125,7 +63,7 @@ export interface VllmServeConfig {
 const normalise = (flag: string): string => flag.replace(/^--/, '').replace(/_/g, '-');
 
 const SHORT: Record<string, string> = Object.fromEntries(
-  Object.entries({ ...ENGINE_FLAGS, ...SHAPE_FLAGS })
+  Object.entries(CHECKED_FLAGS)
     .filter(([, spec]) => spec.short)
     .map(([name, spec]) => [spec.short as string, name]),
 );
@@ -173,7 +111,7 @@ const looksLikeFlag = (word: string | undefined): boolean =>
 function redactEnv(assignment: string): string {
   const eq = assignment.indexOf('=');
   const name = assignment.slice(0, eq);
-  return SECRET_NAME.test(name) ? `${name}=<redacted>` : assignment;
+  return isSecretEnv(name) ? `${name}=<redacted>` : assignment;
 }
 
 interface Located {
@@ -183,7 +121,7 @@ interface Located {
   positionalModel: string | null;
   env: string[];
   /** Things before the vLLM arguments that are not translated (docker options). */
-  wrapper: NotTranslated[];
+  wrapper: Outcome[];
   launcher: string;
 }
 
@@ -227,7 +165,8 @@ function locateArgs(words: string[]): Located {
         ? [
             {
               item: `${base} ${options.join(' ')}`,
-              reason: 'container runtime options, not vLLM arguments: GPUs, ports, volumes and environment are set in the Kubernetes spec',
+              reason:
+                'container runtime options, not vLLM arguments: GPUs, ports, volumes and environment are set in the Kubernetes spec (a model cache: --model-cache-pvc)',
             },
           ]
         : [];
@@ -285,9 +224,8 @@ export function parseVllmCommand(
   },
 ): VllmServeConfig {
   const located = locateArgs(words);
-  const notTranslated: NotTranslated[] = [...located.wrapper];
-  const engine = new Map<string, string[]>();
-  const shape = new Map<string, string>();
+  const dropped: Outcome[] = [...located.wrapper];
+  const flags: ParsedFlag[] = [];
   const sourceParts: string[] = [...located.env.map(redactEnv)];
   if (located.launcher) sourceParts.push(located.launcher);
   if (located.positionalModel !== null) sourceParts.push(located.positionalModel);
@@ -297,13 +235,15 @@ export function parseVllmCommand(
   for (const assignment of located.env) {
     const eq = assignment.indexOf('=');
     const name = assignment.slice(0, eq);
-    if (SECRET_NAME.test(name))
-      notTranslated.push({
+    if (isSecretEnv(name))
+      dropped.push({
         item: redactEnv(assignment),
-        reason: 'secret in the environment: put it in a Kubernetes Secret (envFromSecret) instead',
+        reason: /^(HF_TOKEN|HUGGING_FACE_HUB_TOKEN)$/.test(name)
+          ? 'secret in the environment: the pods read HF_TOKEN from the Secret hf-token-secret (kubectl create secret generic hf-token-secret --from-literal=HF_TOKEN=...)'
+          : 'secret in the environment: put it in a Kubernetes Secret and reference it from the pod',
       });
     else if (name === 'CUDA_VISIBLE_DEVICES')
-      notTranslated.push({ item: assignment, reason: 'GPU selection is done by the resources.limits.gpu request' });
+      dropped.push({ item: assignment, reason: 'GPU selection is done by the nvidia.com/gpu resource request' });
     else env.push({ name, value: assignment.slice(eq + 1) });
   }
 
@@ -311,7 +251,7 @@ export function parseVllmCommand(
     for (let i = 0; i < args.length; i++) {
       const word = args[i] as string;
       if (!looksLikeFlag(word)) {
-        notTranslated.push({ item: word, reason: 'unexpected positional argument' });
+        dropped.push({ item: word, reason: 'unexpected positional argument' });
         if (!fromConfig) sourceParts.push(word);
         continue;
       }
@@ -320,19 +260,17 @@ export function parseVllmCommand(
       let inline: string | undefined = eq === -1 ? undefined : word.slice(eq + 1);
       let name = SHORT[rawFlag] ?? (rawFlag.startsWith('--') ? normalise(rawFlag) : null);
       let negated = false;
-      if (name !== null && !(name in ENGINE_FLAGS) && !(name in SHAPE_FLAGS) && !(name in NOT_CARRIED) && name.startsWith('no-')) {
+      const known = (n: string) => n in CHECKED_FLAGS || n in SERVER_FLAGS;
+      if (name !== null && !known(name) && name.startsWith('no-')) {
+        // --no-X for a switch X; an unknown --no-X is carried as written (vLLM's BooleanOptionalAction)
         const positive = name.slice(3);
-        const kind = ENGINE_FLAGS[positive]?.kind ?? NOT_CARRIED[positive]?.kind;
-        if (kind === 'bool') {
-          name = positive;
-          negated = true;
-        }
+        name = positive;
+        negated = true;
       }
-      const spec: FlagSpec | undefined = name === null ? undefined : (ENGINE_FLAGS[name] ?? SHAPE_FLAGS[name]);
-      const carried = name === null ? undefined : NOT_CARRIED[name];
-      const kind: Kind | undefined = spec?.kind ?? carried?.kind;
+      const spec: FlagSpec | undefined = name === null ? undefined : CHECKED_FLAGS[name];
+      const server = name === null ? undefined : SERVER_FLAGS[name];
+      const kind: Kind | undefined = negated ? 'bool' : (spec?.kind ?? server?.kind);
       const flagText = name === null ? rawFlag : `--${negated ? 'no-' : ''}${name}`;
-      // value(s) of this flag
       let values: string[] = [];
       if (kind === 'bool') {
         if (inline !== undefined) {
@@ -353,31 +291,24 @@ export function parseVllmCommand(
         }
         values = [inline];
       } else {
-        // unknown flag: take the next word as its value unless it is a flag
+        // a flag the converter has no type for: the next word is its value unless it is a flag
         if (inline !== undefined) values = [inline];
         else if (i + 1 < args.length && !looksLikeFlag(args[i + 1])) values = [args[++i] as string];
       }
-      const secret = carried?.secret === true || (name !== null && SECRET_NAME.test(name) && kind !== 'bool');
-      const shown = secret ? values.map(() => '<redacted>') : values;
-      const display = [flagText, ...shown].join(' ');
+      if (spec && name !== null && kind !== 'bool') values = values.map((v) => checkValue(name, spec, v));
+      const secret = name !== null && isSecretFlag(name) && kind !== 'bool';
+      const flag = name === null ? rawFlag : `--${negated ? 'no-' : ''}${name}`;
+      const display = [flag, ...(secret ? values.map(() => '<redacted>') : values)].join(' ');
       if (!fromConfig) sourceParts.push(display);
-      if (spec && name !== null && name in ENGINE_FLAGS) {
-        if (kind === 'bool') engine.set(name, [negated ? 'false' : 'true']);
-        else
-          engine.set(
-            name,
-            values.map((v) => checkValue(name, spec, v)),
-          );
-      } else if (spec && name !== null) {
-        shape.set(name, checkValue(name, spec, values[0] as string));
-      } else if (carried) {
-        if (!(kind === 'bool' && negated)) notTranslated.push({ item: display, reason: carried.reason });
-      } else {
-        notTranslated.push({
-          item: display,
-          reason: "unknown to this converter: not carried over; add it to the worker args by hand if Dynamo's vLLM worker accepts it",
-        });
+      if (fromConfig && kind === 'bool' && negated && spec?.offByDefault) {
+        dropped.push({ item: `--${name}=false (--config)`, reason: "vLLM's default; left out" });
+        continue;
       }
+      const parsed: ParsedFlag = { name: name ?? rawFlag, negated, flag, values, display, secret, fromConfig };
+      // the command line overrides the --config file (as in vLLM): the file's entry goes
+      const earlier = flags.findIndex((f) => f.fromConfig && f.name === parsed.name);
+      if (!fromConfig && earlier !== -1) flags.splice(earlier, 1);
+      flags.push(parsed);
     }
   };
 
@@ -388,39 +319,39 @@ export function parseVllmCommand(
     const path = word.includes('=') ? word.slice(word.indexOf('=') + 1) : located.args[configIndex + 1];
     if (path === undefined || path === '') throw new ConvertError('--config: needs a file');
     consume(configYamlToArgs(readConfig(path), path), true);
+    const rest = [...located.args];
+    rest.splice(configIndex, word.includes('=') ? 1 : 2);
+    sourceParts.push(`--config ${path}`);
+    dropped.push({
+      item: `--config ${path}`,
+      reason: 'read: its settings are carried as flags, each listed here like a command-line flag',
+    });
+    consume(rest, false);
+  } else {
+    consume(located.args, false);
   }
-  consume(located.args, false);
 
-  const flagModel = engine.get('model')?.[0];
+  const last = (name: string) => flags.filter((f) => f.name === name).pop();
+  const flagModel = last('model')?.values[0];
   if (located.positionalModel !== null && flagModel !== undefined && flagModel !== located.positionalModel) {
     throw new ConvertError(`two models given: "${located.positionalModel}" after "vllm serve" and "--model ${flagModel}"; keep one`);
   }
   const model = located.positionalModel ?? flagModel;
   if (model === undefined) throw new ConvertError('no model: give it as "vllm serve MODEL" or "--model MODEL"');
-  engine.set('model', [model]);
-
-  const engineArgs: VllmServeConfig['engineArgs'] = [];
-  for (const name of Object.keys(ENGINE_FLAGS)) {
-    const values = engine.get(name);
-    if (values === undefined) continue;
-    const spec = ENGINE_FLAGS[name];
-    if (spec?.kind === 'bool') {
-      if (values[0] === 'true') engineArgs.push({ flag: `--${name}`, values: [] });
-      else if (!spec.offByDefault) engineArgs.push({ flag: `--no-${name}`, values: [] });
-    } else {
-      engineArgs.push({ flag: `--${name}`, values });
-    }
-  }
-  const prefix = engine.get('enable-prefix-caching')?.[0];
+  const int = (name: string) => Number(last(name)?.values[0] ?? 1);
+  const prefix = last('enable-prefix-caching');
+  const ep = last('enable-expert-parallel');
   return {
     model,
-    engineArgs,
-    tensorParallel: Number(engine.get('tensor-parallel-size')?.[0] ?? 1),
-    pipelineParallel: Number(engine.get('pipeline-parallel-size')?.[0] ?? 1),
-    dataParallel: Number(shape.get('data-parallel-size') ?? 1),
-    prefixCaching: prefix === undefined ? null : prefix === 'true',
+    servedNames: last('served-model-name')?.values ?? [],
+    flags: flags.filter((f) => f.name !== 'model'),
+    tensorParallel: int('tensor-parallel-size'),
+    pipelineParallel: int('pipeline-parallel-size'),
+    dataParallel: int('data-parallel-size'),
+    expertParallel: ep !== undefined && !ep.negated,
+    prefixCaching: prefix === undefined ? null : !prefix.negated,
     env,
-    notTranslated,
+    dropped,
     source: sourceParts.join(' '),
   };
 }
