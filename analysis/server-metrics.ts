@@ -48,7 +48,12 @@ const H = SERVER_HISTOGRAM_NAMES;
 export const SERVER_METRICS = {
   /** Prefix-cache tokens queried / served from cache (vLLM V1 counts tokens); hit rate = Σhits ÷ Σqueries. */
   prefixCacheQueries: {
-    names: ['vllm:prefix_cache_queries_total', 'vllm:prefix_cache_queries', 'vllm:gpu_prefix_cache_queries_total', 'vllm:gpu_prefix_cache_queries'],
+    names: [
+      'vllm:prefix_cache_queries_total',
+      'vllm:prefix_cache_queries',
+      'vllm:gpu_prefix_cache_queries_total',
+      'vllm:gpu_prefix_cache_queries',
+    ],
     role: 'worker',
     agg: 'counter-increase',
   },
@@ -78,7 +83,11 @@ export const SERVER_METRICS = {
   frontendRequests: { names: ['dynamo_frontend_requests_total'], role: 'frontend', agg: 'counter-increase' },
   /** KV blocks in use / available per worker (Dynamo kvstats; newer releases drop `kvstats_` and `active_blocks`). */
   kvUsedBlocks: { names: ['dynamo_component_kvstats_active_blocks'], role: 'worker', agg: 'fraction-weighted' },
-  kvTotalBlocks: { names: ['dynamo_component_kvstats_total_blocks', 'dynamo_component_total_blocks'], role: 'worker', agg: 'fraction-weighted' },
+  kvTotalBlocks: {
+    names: ['dynamo_component_kvstats_total_blocks', 'dynamo_component_total_blocks'],
+    role: 'worker',
+    agg: 'fraction-weighted',
+  },
   /** A 0..1 fraction despite "perc" (vLLM: "1 means 100 percent usage"); Dynamo's is 0.0-1.0 too. */
   kvUsage: {
     names: [
@@ -507,7 +516,11 @@ const leValue = (le: string): number => (le === '+Inf' || le === 'Inf' ? Infinit
  * series and targets (only bounds every series has: cumulative counts at a shared bound add up),
  * then histogram_quantile. `scale` converts the unit (1000: seconds → ms).
  */
-function histogramQuantiles(targets: readonly Target[], names: readonly string[], scale: number): { q: ServerQuantiles; names: string[]; targets: number } | null {
+function histogramQuantiles(
+  targets: readonly Target[],
+  names: readonly string[],
+  scale: number,
+): { q: ServerQuantiles; names: string[]; targets: number } | null {
   const perLe = new Map<number, number>();
   let bounds: Set<number> | null = null;
   let coarsened = false;
@@ -611,7 +624,9 @@ function gpuFigure(targets: readonly Target[], arm: string, warnings: string[]):
       const owners = gpuOwners(rawGpu);
       if (owners.length > 0) {
         const pods = owners.find(([l]) => l === 'pod')?.[1].length;
-        const shown = owners.map(([label, values]) => `${label}=${values.map((v) => (v === '' ? '(none)' : JSON.stringify(v))).join(', ')}`);
+        const shown = owners.map(
+          ([label, values]) => `${label}=${values.map((v) => (v === '' ? '(none)' : JSON.stringify(v))).join(', ')}`,
+        );
         warnings.push(
           `${arm}: DCGM at ${t.instance} reports GPUs of ${pods !== undefined ? `${pods} pods` : 'several owners'} (${shown.join('; ')}); GPU utilisation averages all of them. Keep the arm's own, e.g. 'http://${t.instance}/metrics{namespace="…",pod=~"…"}'`,
         );
@@ -639,7 +654,9 @@ function gpuFigure(targets: readonly Target[], arm: string, warnings: string[]):
 // ---------------------------------------------------------------------------------------------
 // KV-cache usage
 
-function kvFigure(targets: readonly Target[]): { stats: GaugeStats & { method: 'blocks' | 'mean' }; names: string[]; targets: number } | null {
+function kvFigure(
+  targets: readonly Target[],
+): { stats: GaugeStats & { method: 'blocks' | 'mean' }; names: string[]; targets: number } | null {
   const workers = targets.filter((t) => t.roles.has('worker'));
   const usedName = new Map(workers.map((t) => [t.index, nameOn(t, SERVER_METRICS.kvUsedBlocks.names)]));
   const totalName = new Map(workers.map((t) => [t.index, nameOn(t, SERVER_METRICS.kvTotalBlocks.names)]));
@@ -717,7 +734,13 @@ export function deriveServerMetrics(arm: string, entries: readonly ScrapeEntry[]
   let prefixCache: ServerMetrics['prefix_cache'] = null;
   if (queries !== null && hits !== null) {
     prefixCache = { queries, hits, hit_rate: queries > 0 ? hits / queries : null };
-    source('prefix_cache', 'worker', namesUsed(workers, [...S.prefixCacheHits.names, ...S.prefixCacheQueries.names]), targetsWith(workers, S.prefixCacheQueries.names), 'counters');
+    source(
+      'prefix_cache',
+      'worker',
+      namesUsed(workers, [...S.prefixCacheHits.names, ...S.prefixCacheQueries.names]),
+      targetsWith(workers, S.prefixCacheQueries.names),
+      'counters',
+    );
   } else {
     const gauge = roundStats(
       workers,
@@ -735,7 +758,13 @@ export function deriveServerMetrics(arm: string, entries: readonly ScrapeEntry[]
   const extQ = counterIncrease(workers.length > 0 ? workers : [], S.externalPrefixCacheQueries.names);
   const extH = counterIncrease(workers.length > 0 ? workers : [], S.externalPrefixCacheHits.names);
   const external = extQ !== null && extH !== null ? { queries: extQ, hits: extH, hit_rate: extQ > 0 ? extH / extQ : null } : null;
-  if (external) source('external_prefix_cache', 'worker', [S.externalPrefixCacheHits.names[0]], targetsWith(workers, S.externalPrefixCacheQueries.names));
+  if (external)
+    source(
+      'external_prefix_cache',
+      'worker',
+      [S.externalPrefixCacheHits.names[0]],
+      targetsWith(workers, S.externalPrefixCacheQueries.names),
+    );
 
   const counted = (figure: string, spec: MetricSpec) => {
     const list = withRole(spec.role);
@@ -758,7 +787,13 @@ export function deriveServerMetrics(arm: string, entries: readonly ScrapeEntry[]
     const fromFrontend = frontends.length > 0 ? histogramQuantiles(frontends, frontendNames, scale) : null;
     const result = fromFrontend ?? (engineNames.length > 0 ? histogramQuantiles(workers, engineNames, scale) : null);
     if (result === null || result.q.count === 0) return null;
-    source(figure, fromFrontend ? 'frontend' : 'worker', result.names, result.targets, result.q.coarsened ? 'buckets coarsened' : undefined);
+    source(
+      figure,
+      fromFrontend ? 'frontend' : 'worker',
+      result.names,
+      result.targets,
+      result.q.coarsened ? 'buckets coarsened' : undefined,
+    );
     return result.q;
   };
   const requests = counterBy(frontends, S.frontendRequests.names, 'status');

@@ -8,7 +8,10 @@ const TARGET_HELP =
   'URL[{label="v",pod=~"re"}], several per flag (comma- or space-separated) or @FILE (one per line); the selector keeps only matching series (PromQL matchers = != =~ !~, anchored JavaScript regexes)';
 
 export const SERVER_METRICS_OPTIONS = {
-  baselineMetrics: list({ meta: 'URL', help: `baseline's Prometheus endpoints scraped during the run (vLLM /metrics, a DCGM exporter): ${TARGET_HELP}` }),
+  baselineMetrics: list({
+    meta: 'URL',
+    help: `baseline's Prometheus endpoints scraped during the run (vLLM /metrics, a DCGM exporter): ${TARGET_HELP}`,
+  }),
   candidateMetrics: list({
     meta: 'URL',
     help: `candidate's Prometheus endpoints scraped during the run (Dynamo frontend :8000/metrics, each worker pod's system port :9090/metrics, a DCGM exporter): ${TARGET_HELP}`,

@@ -56,11 +56,14 @@ function sampleValue(raw: string | undefined, name: string): SampleValue {
  * line without a newline is lost, so one is added. Anything that is not a sample throws ExpositionError.
  */
 export function parseExposition(text: string): MetricSample[] {
-  const lines = text.split('\n').filter((line) => {
-    if (!line.startsWith('# TYPE ')) return true;
-    const type = line.slice('# TYPE '.length).trim().split(/\s+/)[1];
-    return type !== 'histogram' && type !== 'summary' && type !== 'gaugehistogram';
-  });
+  const lines = text
+    .split('\n')
+    .filter((line) => {
+      if (!line.startsWith('# TYPE ')) return true;
+      const type = line.slice('# TYPE '.length).trim().split(/\s+/)[1];
+      return type !== 'histogram' && type !== 'summary' && type !== 'gaugehistogram';
+    })
+    .map(tightenLabels);
   let families: ParsedFamily[];
   try {
     families = parsePrometheusTextFormat(lines.join('\n') + '\n');
@@ -76,6 +79,32 @@ export function parseExposition(text: string): MetricSample[] {
     }
   }
   return samples;
+}
+
+/**
+ * Removes blanks between labels (`{gpu="0", UUID="…"}`, as dcgm-exporter's README shows and the text
+ * format allows), which the parser rejects. Only outside quoted values; comment lines untouched.
+ */
+function tightenLabels(line: string): string {
+  const open = line.indexOf('{');
+  if (open === -1 || line.startsWith('#') || !/[,{]\s|\s[,}=]|=\s/.test(line)) return line;
+  let out = line.slice(0, open + 1);
+  let quoted = false;
+  let i = open + 1;
+  for (; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quoted) {
+      out += c;
+      if (c === '\\') out += line[++i] ?? '';
+      else if (c === '"') quoted = false;
+      continue;
+    }
+    if (c === '"') quoted = true;
+    else if (c === '}') break;
+    else if (c === ' ' || c === '\t') continue;
+    out += c;
+  }
+  return out + line.slice(i);
 }
 
 /** Monotonic nanoseconds since run start, and wall-clock milliseconds. */

@@ -99,7 +99,11 @@ export function formatServerMetrics(all: readonly ServerMetrics[]): string[] {
   const gauge = (m: ServerMetrics, id: string, g: { mean: number; max: number } | null | undefined, unit = '') =>
     g == null ? 'not exposed' : `${fmt(g.mean, unit)} / ${fmt(g.max, unit)}${src(m, id)}`;
   const rows: Array<[string, (m: ServerMetrics) => string, boolean]> = [
-    ['scrapes (gaps)', (m) => `${m.scrapes} (${m.gaps})${m.targets && m.targets.length > 1 ? ` from ${m.targets.length} targets` : ''}`, true],
+    [
+      'scrapes (gaps)',
+      (m) => `${m.scrapes} (${m.gaps})${m.targets && m.targets.length > 1 ? ` from ${m.targets.length} targets` : ''}`,
+      true,
+    ],
     [
       'prefix-cache hit rate',
       (m) => (m.prefix_cache?.hit_rate == null ? 'not exposed' : `${figure(m.prefix_cache.hit_rate * 100)} %${src(m, 'prefix_cache')}`),
@@ -134,7 +138,10 @@ export function formatServerMetrics(all: readonly ServerMetrics[]): string[] {
   const width = Math.max(...shown.map(([label]) => label.length)) + 2;
   const col = Math.max(28, ...all.flatMap((m) => shown.map(([, get]) => get(m).length + 2)));
   const header = ''.padEnd(width) + all.map((m) => m.arm.padEnd(col)).join('');
-  const lines = [header.trimEnd(), ...shown.map(([label, get]) => (label.padEnd(width) + all.map((m) => get(m).padEnd(col)).join('')).trimEnd())];
+  const lines = [
+    header.trimEnd(),
+    ...shown.map(([label, get]) => (label.padEnd(width) + all.map((m) => get(m).padEnd(col)).join('')).trimEnd()),
+  ];
   for (const m of all) for (const w of m.warnings ?? []) lines.push(`  ! ${w}`);
   return lines;
 }

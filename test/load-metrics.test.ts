@@ -183,9 +183,17 @@ test('start-up validation of the metrics, cost, gates and k6 flags names the fla
     instanceOf: UsageError,
     message: /--no-metrics contradicts --baseline-metrics/,
   });
-  await t.throwsAsync(run([...ends, '--candidate-metrics', 'not a url']), {
+  await t.throwsAsync(run([...ends, '--candidate-metrics', 'not-a-url']), {
     instanceOf: UsageError,
-    message: /^--candidate-metrics: got "not a url"/,
+    message: /^--candidate-metrics: got "not-a-url"/,
+  });
+  await t.throwsAsync(run([...ends, '--candidate-metrics', 'http://127.0.0.1:9/metrics{pod=~"("}']), {
+    instanceOf: UsageError,
+    message: /^--candidate-metrics: pod=~"\(": not a valid regular expression/,
+  });
+  await t.throwsAsync(run([...ends, '--candidate-metrics', '@/nonexistent/targets.txt']), {
+    instanceOf: UsageError,
+    message: '--candidate-metrics @/nonexistent/targets.txt: cannot read (ENOENT)',
   });
   await t.throwsAsync(run([...ends, '--candidate-nodes', '2']), {
     instanceOf: UsageError,
