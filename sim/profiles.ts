@@ -1,3 +1,5 @@
+import type { RouterKind } from './router.ts';
+
 // Latency profiles of the simulated endpoints and the model that turns a profile, the current load and
 // a request into a time to first token and inter-token gaps. Pure: randomness is passed in.
 //
@@ -35,9 +37,17 @@ export interface SimProfile {
   tokensPerChunk: number;
   /** Fixed gap between content chunks, ms, replacing the ITL model (0: all chunks at once). */
   interTokenMs?: number;
+  /** Engines (workers) behind the deployment's frontend; each has its own queue, caches and metrics endpoint. */
+  workers: number;
+  /** How the frontend picks a worker (sim/router.ts); null for a single engine without a frontend. */
+  router: RouterKind | null;
+  /** GPU utilisation of an engine = 100·(1 − e^(−held / this)), held = its running + waiting requests. */
+  gpuSaturationRunning: number;
+  /** The migration guide's figures for this deployment (Llama 70B, 100 QPS), which the calibration aims at. */
+  guide: { ttftP50Ms: number; ttftP99Ms: number; prefixHitRate: number; gpuUtilPct: number };
 }
 
-export const PROFILE_NAMES = ['vllm-single-node', 'dynamo-disaggregated'] as const;
+export const PROFILE_NAMES = ['vllm-single-node', 'dynamo-colocated', 'dynamo-disaggregated'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export const PROFILES: Record<ProfileName, SimProfile> = {
@@ -56,6 +66,30 @@ export const PROFILES: Record<ProfileName, SimProfile> = {
     prefixCacheBlocks: 20_000,
     prefixBlockTokens: 16,
     tokensPerChunk: 1,
+    workers: 1,
+    router: null,
+    gpuSaturationRunning: 82.5,
+    guide: { ttftP50Ms: 85, ttftP99Ms: 420, prefixHitRate: 0.15, gpuUtilPct: 87 },
+  },
+  'dynamo-colocated': {
+    name: 'dynamo-colocated',
+    ttftBaseMs: 78,
+    prefillMsPerToken: 0.1,
+    ttftSigma: 0.65,
+    itlMedianMs: 13,
+    itlSigma: 0.3,
+    referenceRunning: 80,
+    ttftLoadSlope: 0.5,
+    itlLoadSlope: 0.3,
+    maxRunning: 256,
+    kvCapacityTokens: 400_000,
+    prefixCacheBlocks: 20_000,
+    prefixBlockTokens: 16,
+    tokensPerChunk: 1,
+    workers: 2,
+    router: 'round_robin',
+    gpuSaturationRunning: 60,
+    guide: { ttftP50Ms: 78, ttftP99Ms: 350, prefixHitRate: 0.15, gpuUtilPct: 72 },
   },
   'dynamo-disaggregated': {
     name: 'dynamo-disaggregated',
@@ -72,6 +106,10 @@ export const PROFILES: Record<ProfileName, SimProfile> = {
     prefixCacheBlocks: 40_000,
     prefixBlockTokens: 16,
     tokensPerChunk: 1,
+    workers: 2,
+    router: 'kv_aware',
+    gpuSaturationRunning: 60,
+    guide: { ttftP50Ms: 52, ttftP99Ms: 185, prefixHitRate: 0.45, gpuUtilPct: 78 },
   },
 };
 
