@@ -310,7 +310,8 @@ const of = (scrape: Target['scrapes'][number], name: string): MetricSample[] =>
 
 /**
  * Reset-aware increase of one series: Σ (v_i − v_{i−1}); when v_i < v_{i−1} the counter was reset
- * (a restart), so the increase since the reset is v_i itself. First seen mid-run: counts from there.
+ * (a restart), so the increase since the reset is v_i itself. A series missing from its target's
+ * earlier scrapes was created since (a label value seen for the first time), so it counts from 0.
  */
 function seriesIncrease(values: readonly number[]): number {
   let increase = 0;
@@ -328,10 +329,11 @@ function seriesOf(targets: readonly Target[], names: readonly string[], drop: re
   for (const t of targets) {
     const name = nameOn(t, names);
     if (name === null) continue;
-    for (const scrape of t.scrapes) {
+    for (const [i, scrape] of t.scrapes.entries()) {
       for (const s of of(scrape, name)) {
         const key = `${t.index}|${labelKey(s.labels, drop)}`;
-        const list = series.get(key) ?? [];
+        // a series absent from this target's earlier scrapes was created since: it started at 0
+        const list = series.get(key) ?? (i > 0 ? [0] : []);
         list.push(s.value as number);
         series.set(key, list);
       }
@@ -362,10 +364,10 @@ function counterBy(targets: readonly Target[], names: readonly string[], label: 
     const name = nameOn(t, names);
     if (name === null) continue;
     const series = new Map<string, { by: string; values: number[] }>();
-    for (const scrape of t.scrapes)
+    for (const [i, scrape] of t.scrapes.entries())
       for (const s of of(scrape, name)) {
         const key = labelKey(s.labels);
-        const entry = series.get(key) ?? { by: s.labels[label] ?? '', values: [] };
+        const entry = series.get(key) ?? { by: s.labels[label] ?? '', values: i > 0 ? [0] : [] };
         entry.values.push(s.value as number);
         series.set(key, entry);
       }

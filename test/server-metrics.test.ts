@@ -50,8 +50,9 @@ test('counter increase sums per-series deltas and treats a drop as a reset', (t)
       [q, { engine: '2' }, 500],
     ]),
   ];
-  // engine 0: 50 + 20 + 40 = 110; engine 1: 20 + 5 + 0 = 25; engine 2 first seen at the end: 0
-  t.is(counterIncrease(scrapes, [q]), 135);
+  // engine 0: 50 + 20 + 40 = 110; engine 1: 20 + 5 + 0 = 25; engine 2 absent from the earlier
+  // scrapes of its target, so created during the run: 500 from 0
+  t.is(counterIncrease(scrapes, [q]), 635);
   t.is(counterIncrease(scrapes, ['absent']), null);
 });
 
