@@ -5,7 +5,7 @@
 //   hot ones every cache keeps and a long tail a small cache evicts before reuse.
 // - Conversations: 2-6 turns; turn k's prompt = system + turns 1..k-1 (user text and the assistant's
 //   answer) + new user text of 50-300 tokens. A follow-up turn arrives `turnGapRequests` requests
-//   later (uniform within ±20 %), i.e. think time in units of the offered load (600 at 100 QPS: 5-7 s).
+//   later (uniform within ±20 %), i.e. think time in units of the offered load (400 at 100 QPS: 3.2-4.8 s).
 // - Each request's max_tokens 64-256.
 //
 // The hit rate is counted in tokens, as vLLM counts it: Σ cached ÷ Σ prompt tokens. Its ceiling is
@@ -29,7 +29,7 @@ export function conversationWorkload(options: ConversationWorkloadOptions): Chat
   const random = derivedRandom(options.seed, 'conversation-workload');
   const nSystem = options.systemPrompts ?? 400;
   const s = options.zipfS ?? 1;
-  const gap = options.turnGapRequests ?? 600;
+  const gap = options.turnGapRequests ?? 400;
   const word = () => `w${Math.floor(random() * 20000)}`;
   const text = (n: number) => Array.from({ length: n }, word).join(' ');
   const systems = Array.from({ length: nSystem }, (_, i) => `System prompt ${i}. ${text(300 + Math.floor(random() * 1200))}`);
