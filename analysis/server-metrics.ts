@@ -779,7 +779,7 @@ export function deriveServerMetrics(arm: string, entries: readonly ScrapeEntry[]
   const kv = kvFigure(targets);
   if (kv) source('kv_cache_usage', 'worker', kv.names, kv.targets, kv.stats.method);
   const gpu = gpuFigure(targets, arm, warnings);
-  if (gpu) source('gpu_utilization', 'dcgm', S.gpuUtilization.names, gpu.targets, `${gpu.gpus} GPUs`);
+  if (gpu) source('gpu_utilization', 'dcgm', S.gpuUtilization.names, gpu.targets, `${gpu.gpus} GPU${gpu.gpus === 1 ? '' : 's'}`);
 
   const frontends = withRole('frontend');
   const histogram = (figure: string, spec: MetricSpec, scale: number) => {
