@@ -362,26 +362,26 @@ export async function startRunScrapers(options: {
   keepBuckets?: KeepBuckets | boolean;
 }): Promise<{ scrapers: Scraper[]; stop(): Promise<ScrapeSummary[]> }> {
   const clock = clockFromOrigin(options.originNs);
-  const scrapers: Scraper[] = [];
-  try {
-    for (const [arm, urls] of Object.entries(options.targets)) {
-      for (let i = 0; i < urls.length; i++) {
-        scrapers.push(
-          await startScraping({
-            arm,
-            url: urls[i] as string,
-            intervalMs: options.intervalMs,
-            runDir: options.runDir,
-            clock,
-            target: i + 1,
-            keepBuckets: options.keepBuckets ?? 'server-histograms',
-          }),
-        );
-      }
-    }
-  } catch (error) {
+  // all started at once: one slow file open must not delay another target's first scrape
+  const starts = Object.entries(options.targets).flatMap(([arm, urls]) =>
+    urls.map((url, i) =>
+      startScraping({
+        arm,
+        url,
+        intervalMs: options.intervalMs,
+        runDir: options.runDir,
+        clock,
+        target: i + 1,
+        keepBuckets: options.keepBuckets ?? 'server-histograms',
+      }),
+    ),
+  );
+  const settled = await Promise.allSettled(starts);
+  const scrapers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
     await Promise.all(scrapers.map((s) => s.stop({ finalScrape: false })));
-    throw error;
+    throw failed.reason;
   }
   return { scrapers, stop: () => Promise.all(scrapers.map((s) => s.stop())) };
 }

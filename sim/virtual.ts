@@ -1,7 +1,7 @@
 // A simulated deployment driven in virtual time: the same engines, router and prefix caches as the
 // HTTP simulator (sim/server.ts), with arrivals at a fixed rate and every start and finish taken
 // from an event queue instead of timers. Nothing depends on the machine's speed, so the calibration
-// (sim/calibrate.ts --virtual) and its test (test/sim-profiles.test.ts) replay exactly.
+// (test/sim-profiles.test.ts) replay exactly.
 import { percentile } from '../analysis/stats/stats.ts';
 import { derivedRandom } from '../core/random.ts';
 import { NoiseStrata, SimEngine, type EngineJob } from './engine.ts';
