@@ -390,6 +390,10 @@ export function withServerFigures(report: Report, serverMetrics: readonly Server
     notes.push(
       "Server metrics come from the arms' Prometheus endpoints, scraped during the run: prefix-cache hit rate = increase of hits ÷ increase of queries over the run; gauges are means and maxima over the scrapes; GPU utilisation is DCGM_FI_DEV_GPU_UTIL averaged over GPUs.",
     );
+    notes.push(
+      'Each scrape target is its own instance (as Prometheus adds `instance`): counter increases are taken per series per target and summed; counts (running, waiting, in-flight, queued) are summed over targets at each scrape round; KV usage is Σ used ÷ Σ total blocks where exposed; server TTFT / ITL P50 / P99 come from histogram buckets (histogram_quantile), so they are exact only to a bucket. server_metrics[].sources says which target role (frontend, worker, DCGM) each figure came from.',
+    );
+    for (const m of serverMetrics) for (const w of m.warnings ?? []) notes.push(w);
     for (const m of serverMetrics) {
       if (m.gaps > 0)
         notes.push(

@@ -217,11 +217,14 @@ function checkEngineOptions(v: LoadValues, explicit: Set<keyof LoadValues>): voi
 export function metricsTargets(
   v: LoadValues,
   endpoints: { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null },
+  /** The simulated arms, baseline then candidate (their Prometheus targets). */
+  sims: readonly SimProcess[] = [],
 ): Record<string, string[]> {
   if (!v.metrics) return {};
   const targets = scrapeTargets(v);
-  if (endpoints.baselineProfile !== null) targets.baseline ??= [`${endpoints.baseline}/metrics`];
-  if (endpoints.candidateProfile !== null) targets.candidate ??= [`${endpoints.candidate}/metrics`];
+  // a simulated arm's targets: its /metrics, or a Dynamo profile's frontend, worker ports and DCGM (sim/process.ts)
+  if (endpoints.baselineProfile !== null) targets.baseline ??= sims[0]?.metrics ?? [`${endpoints.baseline}/metrics`];
+  if (endpoints.candidateProfile !== null) targets.candidate ??= sims[1]?.metrics ?? [`${endpoints.candidate}/metrics`];
   return targets;
 }
 
@@ -505,7 +508,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       endpoints = { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
     }
     const config = await resolveConfig(v, explicit, env, endpoints, prepared);
-    const targets = metricsTargets(v, endpoints);
+    const targets = metricsTargets(v, endpoints, sims);
     config.options.metricsTargets = Object.fromEntries(Object.entries(targets).map(([arm, urls]) => [arm, urls.map(describeTarget)]));
     if (config.preflight) {
       try {

@@ -1,8 +1,21 @@
 // The lines of results/<run>/metrics/<arm>.jsonl: one scrape (or gap) of a Prometheus endpoint each.
 // Written by io/prometheus-scrape.ts, read by the analysis (analysis/server-metrics.ts). Pure.
 
-/** Version of the lines in metrics/<arm>.jsonl; readers refuse versions they do not know. */
-export const METRICS_FILE_VERSION = 1;
+/**
+ * Version of the lines in metrics/<arm>.jsonl; readers refuse versions they do not know.
+ * 2: each line names its scrape target (series identity includes it, as Prometheus adds `instance`),
+ * the target's selector and the scrape interval. Version 1 lines are still read: the reader fills the
+ * target from the file name (`<arm>.jsonl` = target 1, `<arm>.<n>.jsonl` = target n).
+ */
+export const METRICS_FILE_VERSION = 2;
+/** Versions parseMetricsLines accepts. */
+export const METRICS_FILE_VERSIONS_READ = [1, 2] as const;
+
+/** Which endpoint a scrape came from: its position among the arm's targets (1-based) and `host:port` without credentials. */
+export interface ScrapeTarget {
+  index: number;
+  instance: string;
+}
 
 /** Non-finite sample values are kept as the exposition spells them (JSON has no NaN or Infinity). */
 export type SampleValue = number | 'NaN' | '+Inf' | '-Inf';
@@ -15,8 +28,14 @@ export interface MetricSample {
 }
 
 interface EntryBase {
-  v: typeof METRICS_FILE_VERSION;
+  v: (typeof METRICS_FILE_VERSIONS_READ)[number];
   arm: string;
+  /** v2; filled from the file name when reading v1. */
+  target?: ScrapeTarget;
+  /** v2: the target's label selector as given (`{pod=~"vllm-.*"}`), '' for none. Applied at analysis time; the samples are kept unfiltered. */
+  selector?: string;
+  /** v2: the scrape interval, ms (rounds of several targets are aligned on it). */
+  interval_ms?: number;
   /** Attempt number, 0-based, counting gaps. */
   seq: number;
   /** When the scrape started: monotonic nanoseconds since run start (same origin as the records). */
@@ -45,7 +64,12 @@ export type ScrapeEntry = ScrapeSample | ScrapeGap;
  * Reads the lines of one metrics/<arm>.jsonl. A bad line throws `file:line: what is wrong`;
  * an unterminated, unparseable last line (the writer was stopped mid-write) is skipped and reported.
  */
-export function parseMetricsLines(text: string, file: string): { entries: ScrapeEntry[]; warnings: string[] } {
+export function parseMetricsLines(
+  text: string,
+  file: string,
+  /** Target of v1 lines (which do not carry one). */
+  fallbackTarget?: ScrapeTarget,
+): { entries: ScrapeEntry[]; warnings: string[] } {
   const entries: ScrapeEntry[] = [];
   const warnings: string[] = [];
   const lines = text.split('\n');
@@ -65,7 +89,9 @@ export function parseMetricsLines(text: string, file: string): { entries: Scrape
     }
     const problem = entryError(value);
     if (problem) throw new Error(`${where}: ${problem}`);
-    entries.push(value as ScrapeEntry);
+    const entry = value as ScrapeEntry;
+    if (entry.target === undefined && fallbackTarget !== undefined) entry.target = fallbackTarget;
+    entries.push(entry);
   }
   return { entries, warnings };
 }
@@ -73,7 +99,14 @@ export function parseMetricsLines(text: string, file: string): { entries: Scrape
 function entryError(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
   const e = value as Record<string, unknown>;
-  if (e.v !== METRICS_FILE_VERSION) return `unknown metrics line version ${JSON.stringify(e.v)} (this build reads ${METRICS_FILE_VERSION})`;
+  if (!(METRICS_FILE_VERSIONS_READ as readonly unknown[]).includes(e.v))
+    return `unknown metrics line version ${JSON.stringify(e.v)} (this build reads ${METRICS_FILE_VERSIONS_READ.join(' and ')})`;
+  if (e.target !== undefined) {
+    const t = e.target as Record<string, unknown> | null;
+    if (typeof t !== 'object' || t === null || !Number.isSafeInteger(t.index) || typeof t.instance !== 'string')
+      return 'target: expected {index, instance}';
+  }
+  if (e.selector !== undefined && typeof e.selector !== 'string') return 'selector: expected a string';
   if (e.kind !== 'scrape' && e.kind !== 'gap') return `kind: expected "scrape" or "gap", got ${JSON.stringify(e.kind)}`;
   if (typeof e.arm !== 'string') return 'arm: expected a string';
   if (!Number.isSafeInteger(e.mono_ns)) return 'mono_ns: expected integer nanoseconds';
@@ -90,3 +123,21 @@ function entryError(value: unknown): string | null {
   }
   return null;
 }
+
+/**
+ * Histograms whose `_bucket` samples the scraper keeps by default: the server-side latency and
+ * length distributions the analysis turns into P50 / P99 (analysis/server-metrics.ts SERVER_METRICS
+ * names them from here). Dynamo frontend first (its own bucket layout), then vLLM V1 (and the
+ * deprecated time_per_output_token name).
+ */
+export const SERVER_HISTOGRAM_NAMES = [
+  'dynamo_frontend_time_to_first_token_seconds',
+  'dynamo_frontend_inter_token_latency_seconds',
+  'dynamo_frontend_request_duration_seconds',
+  'dynamo_frontend_input_sequence_tokens',
+  'dynamo_frontend_output_sequence_tokens',
+  'vllm:time_to_first_token_seconds',
+  'vllm:inter_token_latency_seconds',
+  'vllm:time_per_output_token_seconds',
+  'vllm:e2e_request_latency_seconds',
+] as const;

@@ -6,7 +6,16 @@ import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promise
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { redactUrl } from '../core/run.ts';
-import { METRICS_FILE_VERSION, parseMetricsLines, type MetricSample, type SampleValue, type ScrapeEntry } from '../core/scrape-entry.ts';
+import { parseTargetSpec } from '../core/metrics-selector.ts';
+import {
+  METRICS_FILE_VERSION,
+  parseMetricsLines,
+  SERVER_HISTOGRAM_NAMES,
+  type MetricSample,
+  type SampleValue,
+  type ScrapeEntry,
+  type ScrapeTarget,
+} from '../core/scrape-entry.ts';
 
 // parse-prometheus-text-format: a character-level port of the official Python client's parser
 // (escaping, colons in names, NaN / ±Inf, timestamps). It ships no types, hence the require.
@@ -47,11 +56,14 @@ function sampleValue(raw: string | undefined, name: string): SampleValue {
  * line without a newline is lost, so one is added. Anything that is not a sample throws ExpositionError.
  */
 export function parseExposition(text: string): MetricSample[] {
-  const lines = text.split('\n').filter((line) => {
-    if (!line.startsWith('# TYPE ')) return true;
-    const type = line.slice('# TYPE '.length).trim().split(/\s+/)[1];
-    return type !== 'histogram' && type !== 'summary' && type !== 'gaugehistogram';
-  });
+  const lines = text
+    .split('\n')
+    .filter((line) => {
+      if (!line.startsWith('# TYPE ')) return true;
+      const type = line.slice('# TYPE '.length).trim().split(/\s+/)[1];
+      return type !== 'histogram' && type !== 'summary' && type !== 'gaugehistogram';
+    })
+    .map(tightenLabels);
   let families: ParsedFamily[];
   try {
     families = parsePrometheusTextFormat(lines.join('\n') + '\n');
@@ -69,6 +81,32 @@ export function parseExposition(text: string): MetricSample[] {
   return samples;
 }
 
+/**
+ * Removes blanks between labels (`{gpu="0", UUID="…"}`, as dcgm-exporter's README shows and the text
+ * format allows), which the parser rejects. Only outside quoted values; comment lines untouched.
+ */
+function tightenLabels(line: string): string {
+  const open = line.indexOf('{');
+  if (open === -1 || line.startsWith('#') || !/[,{]\s|\s[,}=]|=\s/.test(line)) return line;
+  let out = line.slice(0, open + 1);
+  let quoted = false;
+  let i = open + 1;
+  for (; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quoted) {
+      out += c;
+      if (c === '\\') out += line[++i] ?? '';
+      else if (c === '"') quoted = false;
+      continue;
+    }
+    if (c === '"') quoted = true;
+    else if (c === '}') break;
+    else if (c === ' ' || c === '\t') continue;
+    out += c;
+  }
+  return out + line.slice(i);
+}
+
 /** Monotonic nanoseconds since run start, and wall-clock milliseconds. */
 export interface ScrapeClock {
   monoNs(): number;
@@ -82,7 +120,11 @@ export function clockFromOrigin(originNs: bigint): ScrapeClock {
 
 export interface ScrapeOptions {
   arm: string;
-  /** Prometheus text endpoint, e.g. http://vllm:8000/metrics. */
+  /**
+   * Prometheus text endpoint, e.g. http://vllm:8000/metrics, optionally with a label selector
+   * (`http://dcgm:9400/metrics{namespace="llm"}`, core/metrics-selector.ts): the selector is written
+   * on each line and applied by the analysis; the samples are kept whole.
+   */
   url: string;
   intervalMs: number;
   /** Run folder; samples go to `<runDir>/metrics/<arm>.jsonl`. */
@@ -93,11 +135,28 @@ export interface ScrapeOptions {
   /** A second, third... endpoint of the same arm (e.g. its DCGM exporter) writes to `<arm>.<target>.jsonl`. */
   target?: number;
   /**
-   * Keep histogram `_bucket` samples. Off by default: they are ~85 % of a vLLM exposition (≈ 60 MB
-   * an hour at a 2 s interval, see `npm run bench scrape`) and no server figure uses them; `_sum`
-   * and `_count` are always kept.
+   * Which histogram `_bucket` samples to keep. 'server-histograms' (default): only those of the
+   * latency / length histograms the analysis turns into server-side P50 / P99
+   * (SERVER_HISTOGRAM_NAMES: ~100 lines per target); 'all' keeps every bucket (~85 % of a vLLM
+   * exposition, ≈ 60 MB an hour at a 2 s interval, see `npm run bench scrape`); 'none' drops them.
+   * `_sum` and `_count` are always kept. `true` / `false` mean 'all' / 'none'.
    */
-  keepBuckets?: boolean;
+  keepBuckets?: KeepBuckets | boolean;
+}
+
+export type KeepBuckets = 'none' | 'server-histograms' | 'all';
+
+/** `host:port` of a URL, credentials never included (Prometheus' `instance` label). */
+export function instanceOf(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname.includes(':') && !u.hostname.startsWith('[') ? `[${u.hostname}]` : u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+}
+
+function bucketFilter(keep: KeepBuckets): (sample: MetricSample) => boolean {
+  if (keep === 'all') return () => true;
+  if (keep === 'none') return (sample) => !isBucket(sample);
+  const wanted = new Set(SERVER_HISTOGRAM_NAMES.map((n) => `${n}_bucket`));
+  return (sample) => !isBucket(sample) || wanted.has(sample.name);
 }
 
 export interface ScrapeSummary {
@@ -121,7 +180,12 @@ export const metricsFile = (runDir: string, arm: string, target = 1): string =>
   join(runDir, METRICS_DIR, target === 1 ? `${arm}.jsonl` : `${arm}.${target}.jsonl`);
 
 /** Fetches and parses one exposition. Throws with a message fit for a gap entry (never the URL: it may carry a token). */
-async function fetchExposition(url: string, dispatcher: Agent, timeoutMs: number, keepBuckets: boolean): Promise<MetricSample[]> {
+async function fetchExposition(
+  url: string,
+  dispatcher: Agent,
+  timeoutMs: number,
+  keep: (sample: MetricSample) => boolean,
+): Promise<MetricSample[]> {
   const response = await request(url, {
     dispatcher,
     method: 'GET',
@@ -134,7 +198,7 @@ async function fetchExposition(url: string, dispatcher: Agent, timeoutMs: number
   const body = await response.body.text();
   if (response.statusCode < 200 || response.statusCode > 299) throw new Error(`HTTP ${response.statusCode}`);
   const samples = parseExposition(body);
-  return keepBuckets ? samples : samples.filter((sample) => !isBucket(sample));
+  return samples.filter(keep);
 }
 
 /** A histogram bucket sample: `<name>_bucket` with an `le` label. */
@@ -156,11 +220,15 @@ function describeError(error: unknown): string {
  * process alive; call stop() at the end of the run.
  */
 export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
-  const { arm, url, intervalMs, runDir, clock } = options;
+  const { arm, intervalMs, runDir, clock } = options;
   if (!(intervalMs > 0)) throw new RangeError(`scrape interval must be > 0 ms, got ${intervalMs}`);
-  new URL(url); // throws TypeError on a malformed URL before anything starts
+  const spec = parseTargetSpec(options.url); // throws SelectorError on a bad selector
+  const url = spec.url;
+  const target: ScrapeTarget = { index: options.target ?? 1, instance: instanceOf(url) }; // throws TypeError on a malformed URL before anything starts
+  const keepOption = options.keepBuckets ?? 'server-histograms';
+  const keep = bucketFilter(keepOption === true ? 'all' : keepOption === false ? 'none' : keepOption);
   const timeoutMs = options.timeoutMs ?? Math.max(250, Math.min(intervalMs, 10_000));
-  const file = metricsFile(runDir, arm, options.target ?? 1);
+  const file = metricsFile(runDir, arm, target.index);
   await mkdir(join(runDir, METRICS_DIR), { recursive: true });
   const handle: FileHandle = await open(file, 'a');
   const dispatcher = new Agent({ connections: 1, keepAliveTimeout: Math.max(intervalMs * 2, 4000) });
@@ -177,11 +245,14 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
     const started = performance.now();
     let entry: ScrapeEntry;
     try {
-      const samples = await fetchExposition(url, dispatcher, timeoutMs, options.keepBuckets ?? false);
+      const samples = await fetchExposition(url, dispatcher, timeoutMs, keep);
       entry = {
         v: METRICS_FILE_VERSION,
         kind: 'scrape',
         arm,
+        target,
+        selector: spec.selector,
+        interval_ms: intervalMs,
         seq,
         mono_ns: monoNs,
         wall,
@@ -194,6 +265,9 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
         v: METRICS_FILE_VERSION,
         kind: 'gap',
         arm,
+        target,
+        selector: spec.selector,
+        interval_ms: intervalMs,
         seq,
         mono_ns: monoNs,
         wall,
@@ -244,7 +318,11 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
   };
 }
 
-/** Scrape entries of every arm in `<runDir>/metrics/`, grouped by the entries' arm (all of an arm's targets together); empty when the run was not scraped. */
+/**
+ * Scrape entries of every arm in `<runDir>/metrics/`, grouped by the entries' arm (all of an arm's
+ * targets together, each entry naming its target; v1 files get it from the file name); empty when
+ * the run was not scraped.
+ */
 export async function readMetricsDir(runDir: string): Promise<{ byArm: Map<string, ScrapeEntry[]>; warnings: string[] }> {
   const byArm = new Map<string, ScrapeEntry[]>();
   const warnings: string[] = [];
@@ -257,7 +335,9 @@ export async function readMetricsDir(runDir: string): Promise<{ byArm: Map<strin
   }
   for (const name of names.filter((n) => n.endsWith('.jsonl')).sort()) {
     const file = join(runDir, METRICS_DIR, name);
-    const parsed = parseMetricsLines(await readFile(file, 'utf8'), file);
+    const n = /\.(\d+)\.jsonl$/.exec(name);
+    const index = n ? Number(n[1]) : 1;
+    const parsed = parseMetricsLines(await readFile(file, 'utf8'), file, { index, instance: `target ${index}` });
     for (const entry of parsed.entries) {
       const list = byArm.get(entry.arm) ?? [];
       list.push(entry);
@@ -276,35 +356,38 @@ export async function startRunScrapers(options: {
   runDir: string;
   /** The run's origin on the monotonic clock (process.hrtime.bigint() at run start; run.json mono_origin_ns). */
   originNs: bigint;
-  /** Arm → Prometheus endpoints. Arms without URLs are not scraped. */
+  /** Arm → Prometheus endpoints, each optionally with a `{...}` selector. Arms without URLs are not scraped. */
   targets: Record<string, readonly string[]>;
   intervalMs: number;
-  keepBuckets?: boolean;
+  keepBuckets?: KeepBuckets | boolean;
 }): Promise<{ scrapers: Scraper[]; stop(): Promise<ScrapeSummary[]> }> {
   const clock = clockFromOrigin(options.originNs);
-  const scrapers: Scraper[] = [];
-  try {
-    for (const [arm, urls] of Object.entries(options.targets)) {
-      for (let i = 0; i < urls.length; i++) {
-        scrapers.push(
-          await startScraping({
-            arm,
-            url: urls[i] as string,
-            intervalMs: options.intervalMs,
-            runDir: options.runDir,
-            clock,
-            target: i + 1,
-            keepBuckets: options.keepBuckets ?? false,
-          }),
-        );
-      }
-    }
-  } catch (error) {
+  // all started at once: one slow file open must not delay another target's first scrape
+  const starts = Object.entries(options.targets).flatMap(([arm, urls]) =>
+    urls.map((url, i) =>
+      startScraping({
+        arm,
+        url,
+        intervalMs: options.intervalMs,
+        runDir: options.runDir,
+        clock,
+        target: i + 1,
+        keepBuckets: options.keepBuckets ?? 'server-histograms',
+      }),
+    ),
+  );
+  const settled = await Promise.allSettled(starts);
+  const scrapers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
     await Promise.all(scrapers.map((s) => s.stop({ finalScrape: false })));
-    throw error;
+    throw failed.reason;
   }
   return { scrapers, stop: () => Promise.all(scrapers.map((s) => s.stop())) };
 }
 
-/** For run.json / logs: the scrape target without credentials. */
-export const describeTarget = (url: string): string => redactUrl(url);
+/** For run.json / logs: the scrape target without credentials, its selector kept. */
+export const describeTarget = (target: string): string => {
+  const spec = parseTargetSpec(target);
+  return redactUrl(spec.url) + spec.selector;
+};

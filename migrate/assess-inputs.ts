@@ -83,7 +83,14 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
     gpu = server.gpu_utilization_pct?.mean ?? null;
     gpuNote =
       gpu !== null
-        ? `mean of ${server.gpu_utilization_pct?.samples} scrapes`
+        ? `mean of ${server.gpu_utilization_pct?.samples} scrapes over ${server.gpu_utilization_pct?.gpus} GPU(s) (DCGM${
+            server.targets?.some((x) => x.roles.includes('dcgm') && x.selector !== '')
+              ? `, selector ${server.targets
+                  .filter((x) => x.roles.includes('dcgm'))
+                  .map((x) => x.selector || '(none)')
+                  .join(' ')}`
+              : ', no selector'
+          })${server.warnings && server.warnings.length > 0 ? `; ${server.warnings.join('; ')}` : ''}`
         : server.scrapes === 0
           ? `all ${server.gaps} scrapes of the ${baseline} metrics failed (${server.gap_list[0]?.error ?? 'no scrape'})`
           : 'the metrics endpoint does not expose DCGM_FI_DEV_GPU_UTIL (scrape a DCGM exporter too)';

@@ -39,6 +39,18 @@ const ROWS: Array<[string, SideBySideRow['unit'], SideBySideRow['better'], Gette
   ['Timeout rate', 'fraction', 'lower', (a) => a.timeout_rate],
 ];
 /**
+ * Server-side counterparts of client rows, from the histograms an arm exposes (the Dynamo
+ * frontend's, else the engines'; P50 / P99 by Prometheus' histogram_quantile, so within a bucket):
+ * each shown right under its client row when some arm has it. The gap between the two is network
+ * plus anything before the server's clock starts, a check that the client measures truly.
+ */
+const SERVER_ROWS: Record<string, (typeof ROWS)[number]> = {
+  'TTFT P50': ['TTFT P50 (server-side)', 'ms', 'lower', (_a, s) => s?.ttft_server_ms?.p50],
+  'TTFT P99': ['TTFT P99 (server-side)', 'ms', 'lower', (_a, s) => s?.ttft_server_ms?.p99],
+  'ITL P50': ['ITL P50 (server-side)', 'ms', 'lower', (_a, s) => s?.itl_server_ms?.p50],
+  'ITL P99': ['ITL P99 (server-side)', 'ms', 'lower', (_a, s) => s?.itl_server_ms?.p99],
+};
+/**
  * Rows from beside the records (scraped server metrics, prices), each shown only when some arm has a
  * value. GPU utilisation has no better direction: at the same offered load a lower figure is more
  * headroom, but a deployment with more GPUs shows a lower one too.
@@ -65,7 +77,12 @@ export function sideBySide(
   const server = (arm: string) => serverMetrics.find((s) => s.arm === arm);
   const cost = (arm: string) => costs.find((c) => c.arm === arm);
   const present = OPTIONAL_ROWS.filter(([, , , get]) => report.arms.some((a) => get(a, server(a.arm), cost(a.arm)) != null));
-  const rows = [...ROWS, ...present].map(([label, unit, better, get]): SideBySideRow => {
+  const has = (row: (typeof ROWS)[number]) => report.arms.some((a) => row[3](a, server(a.arm), cost(a.arm)) != null);
+  const withServer = ROWS.flatMap((row) => {
+    const partner = SERVER_ROWS[row[0]];
+    return partner !== undefined && has(partner) ? [row, partner] : [row];
+  });
+  const rows = [...withServer, ...present].map(([label, unit, better, get]): SideBySideRow => {
     const values = report.arms.map((a) => get(a, server(a.arm), cost(a.arm)) ?? null);
     const b = hasDelta ? values[bi] : null;
     const c = hasDelta ? values[ci] : null;

@@ -90,9 +90,11 @@ export async function run(argv: string[]): Promise<number> {
     if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new UsageError(`--host: cannot listen on ${values.host} (${e.code})`);
     throw error;
   }
-  process.stdout.write(JSON.stringify({ event: 'listening', url: server.url, profile: profile.name, model: server.model }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ event: 'listening', url: server.url, profile: profile.name, model: server.model, metrics: server.metrics }) + '\n',
+  );
   process.stderr.write(
-    `sim: ${profile.name} serving ${server.model} at ${server.url} (seed ${values.seed}, time scale ${values.timeScale})\n`,
+    `sim: ${profile.name} serving ${server.model} at ${server.url} (seed ${values.seed}, time scale ${values.timeScale}); metrics ${server.metrics.join(' ')}\n`,
   );
   const reason = await new Promise<string>((resolve) => {
     process.once('SIGINT', resolve);

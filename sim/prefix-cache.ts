@@ -44,6 +44,22 @@ export class PrefixCache {
     return Math.min(hits * this.blockTokens, Math.max(0, maxCached));
   }
 
+  /**
+   * Leading blocks of the prompt already cached, without touching recency (what a KV-aware router
+   * asks every worker before it picks one).
+   */
+  peekLeadingBlocks(tokens: readonly string[]): number {
+    const full = Math.floor(tokens.length / this.blockTokens);
+    let previous = 0;
+    for (let b = 0; b < full; b++) {
+      const start = b * this.blockTokens;
+      const h = hash32(previous + '|' + tokens.slice(start, start + this.blockTokens).join(' '));
+      if (!this.blocks.has(h)) return b;
+      previous = h;
+    }
+    return full;
+  }
+
   get size(): number {
     return this.blocks.size;
   }

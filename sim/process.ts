@@ -15,6 +15,8 @@ export const SIM_NODE_FLAGS = ['--v8-pool-size=1'];
 
 export interface SimProcess {
   url: string;
+  /** Prometheus targets of the simulated deployment (frontend, workers, DCGM with its selector), as the metrics flags take them. */
+  metrics: string[];
   model: string;
   profile: string;
   pid: number;
@@ -69,7 +71,7 @@ export function startSimProcess(profile: string, args: readonly string[] = []): 
     child.once('error', (error) => fail(`could not start: ${error.message}`));
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      let ready: { event?: string; url?: string; model?: string; profile?: string };
+      let ready: { event?: string; url?: string; model?: string; profile?: string; metrics?: string[] };
       try {
         ready = JSON.parse(line) as typeof ready;
       } catch {
@@ -81,7 +83,32 @@ export function startSimProcess(profile: string, args: readonly string[] = []): 
       child.once('exit', () => live.delete(child));
       lines.close();
       child.stdout?.resume();
-      resolve({ url: ready.url, model: ready.model ?? '', profile: ready.profile ?? profile, pid: child.pid ?? 0, close });
+      resolve({
+        url: ready.url,
+        metrics: Array.isArray(ready.metrics) ? ready.metrics : [`${ready.url}/metrics`],
+        model: ready.model ?? '',
+        profile: ready.profile ?? profile,
+        pid: child.pid ?? 0,
+        close,
+      });
     });
   });
+}
+
+/**
+ * The built-in baseline and candidate deployments of the load command, started together: each
+ * arm's URL and its Prometheus targets (a single vLLM's /metrics; a Dynamo profile's frontend, two
+ * worker metrics ports and a DCGM endpoint with its selector).
+ */
+export async function startSimTopology(
+  profiles: { baseline: string; candidate: string },
+  args: readonly string[] = [],
+): Promise<{ baseline: SimProcess; candidate: SimProcess; close(): Promise<void> }> {
+  const [b, c] = await Promise.allSettled([startSimProcess(profiles.baseline, args), startSimProcess(profiles.candidate, args)]);
+  if (b.status === 'rejected' || c.status === 'rejected') {
+    if (b.status === 'fulfilled') await b.value.close();
+    if (c.status === 'fulfilled') await c.value.close();
+    throw (b.status === 'rejected' ? b.reason : (c as PromiseRejectedResult).reason) as Error;
+  }
+  return { baseline: b.value, candidate: c.value, close: async () => void (await Promise.all([b.value.close(), c.value.close()])) };
 }

@@ -15,28 +15,17 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Api } from '../core/openai.ts';
-import { derivedRandom, hash32, shuffle } from '../core/random.ts';
-import { PROMETHEUS_CONTENT_TYPE, SimMetrics, type FinishedReason } from './metrics.ts';
-import { MinHeap } from './min-heap.ts';
-import { PrefixCache } from './prefix-cache.ts';
-import {
-  isProfileName,
-  itlMs,
-  normalFrom,
-  normalQuantile,
-  PROFILE_NAMES,
-  PROFILES,
-  ttftMs,
-  type ProfileName,
-  type SimProfile,
-} from './profiles.ts';
+import { derivedRandom, hash32 } from '../core/random.ts';
+import { NoiseStrata, SimEngine, type EngineJob } from './engine.ts';
+import { FrontendMetrics, PROMETHEUS_CONTENT_TYPE, renderDcgm, type FinishedReason } from './metrics.ts';
+import { isProfileName, PROFILE_NAMES, PROFILES, type ProfileName, type SimProfile } from './profiles.ts';
+import { createRouter } from './router.ts';
 import { answerTokens, chatPromptTokens, completionPromptTokens, diverges, outputLength, perturb, promptKey } from './text.ts';
 import { ChunkWriter, errorBody, wholeResponse, type ErrorType, type ResponseIdentity } from './wire.ts';
 
 export const DEFAULT_SIM_MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 /** Output length cap when a request gives no max_tokens. */
 export const DEFAULT_MAX_TOKENS = 128;
-const STRATUM_BLOCK = 100;
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export const FAULT_KINDS = ['error', 'stall', 'disconnect', 'malformed'] as const;
@@ -83,6 +72,13 @@ export interface GroundTruth {
 export interface SimServer {
   url: string;
   port: number;
+  /**
+   * The Prometheus targets of the deployment, as the metrics flags take them: `${url}/metrics` for a
+   * single engine; for a multi-worker profile the frontend's /metrics, each worker's own metrics
+   * port (identical `engine="0"` label sets, kvstats) and the node's DCGM exporter with the selector
+   * that keeps the deployment's GPUs (it also reports a foreign pod's GPU).
+   */
+  metrics: string[];
   profile: SimProfile;
   model: string;
   close(): Promise<void>;
@@ -100,8 +96,8 @@ interface Fault {
   at: number;
 }
 
-interface Generation {
-  index: number;
+interface Generation extends EngineJob {
+  engine: SimEngine;
   api: Api;
   stream: boolean;
   includeUsage: boolean;
@@ -109,18 +105,15 @@ interface Generation {
   identity: ResponseIdentity;
   /** Text of each content chunk. */
   chunks: string[];
-  completionTokens: number;
   finishReason: 'stop' | 'length';
-  promptTokens: number;
-  cachedTokens: number;
   fault: Fault | null;
   res: http.ServerResponse;
   truth: GroundTruth | undefined;
-  random: () => number;
   /** Simulated delay before each content chunk after the first, ms (drawn at start). */
   gaps: Float64Array;
   receivedMs: number;
-  state: 'waiting' | 'running' | 'done';
+  /** The frontend counted it as queued (until its first token). */
+  queued: boolean;
   timer: NodeJS.Timeout | null;
   /** Index of the next content chunk to write. */
   next: number;
@@ -170,34 +163,19 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   /** Zero-delay mode: every chunk of a response goes out in one write. */
   const instantChunks = timeScale === 0 || profile.interTokenMs === 0;
 
-  const metrics = new SimMetrics();
-  const cache = new PrefixCache(profile.prefixBlockTokens, profile.prefixCacheBlocks);
+  // The deployment: its engines (one for vLLM, `workers` behind a router for Dynamo), and for a
+  // routed deployment the frontend's own metrics.
+  const strata = new NoiseStrata(seed, profile.name);
+  const engines = Array.from(
+    { length: profile.workers },
+    () => new SimEngine(profile, { seed, timeScale, now: () => performance.now(), instantChunks, strata }),
+  );
+  const router = profile.router === null ? null : createRouter(profile.router);
+  const frontend = router === null ? null : new FrontendMetrics();
   const truths = new Map<string, GroundTruth>();
   const active = new Set<Generation>();
-  const waiting: Generation[] = [];
-  let running = 0;
-  let waitingCount = 0;
-  let kvTokens = 0;
   let arrivals = 0;
   let closing = false;
-  /** Simulated end times of started requests, performance.now() ms. */
-  const scheduledEnds = new MinHeap();
-  const strata = new Map<number, number[]>();
-
-  // ---- TTFT noise: stratified standard normal draws over arrival order ----
-  function ttftNoise(index: number, random: () => number): number {
-    const block = Math.floor(index / STRATUM_BLOCK);
-    let order = strata.get(block);
-    if (order === undefined) {
-      order = shuffle(
-        Array.from({ length: STRATUM_BLOCK }, (_, i) => i),
-        derivedRandom(seed, `ttft-strata:${profile.name}:${block}`),
-      );
-      strata.set(block, order);
-      strata.delete(block - 2);
-    }
-    return normalQuantile(((order[index % STRATUM_BLOCK] as number) + random()) / STRATUM_BLOCK);
-  }
 
   function chooseFault(random: () => number, forced: string | undefined): Fault | null {
     const u = random();
@@ -301,6 +279,8 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
 
     const index = arrivals++;
     const random = derivedRandom(seed, `request:${index}`);
+    const engine = engines[router === null ? 0 : router.pick(tokens, engines)] as SimEngine;
+    const metrics = engine.metrics;
     const fault = chooseFault(random, forced === undefined ? undefined : String(forced));
     const requestId = req.headers['x-request-id'];
     let truth: GroundTruth | undefined;
@@ -320,6 +300,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
             : 'Internal server error (simulated)';
       const type: ErrorType =
         fault.status === 429 ? 'RateLimitError' : fault.status === 503 ? 'ServiceUnavailableError' : 'InternalServerError';
+      frontend?.countRequest(stream, api, 'error');
       sendError(res, fault.status, type, message, fault.status === 429 ? { 'retry-after': '1' } : {});
       return;
     }
@@ -331,9 +312,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     const per = Math.max(1, Math.floor(profile.tokensPerChunk));
     const chunks: string[] = [];
     for (let i = 0; i < words.length; i += per) chunks.push(words.slice(i, i + per).join(''));
-    const cachedTokens = cache.lookupAndInsert(tokens);
-    metrics.prefixQueries += tokens.length;
-    metrics.prefixHits += cachedTokens;
+    const cachedTokens = engine.lookup(tokens);
 
     const base =
       typeof requestId === 'string' && requestId !== ''
@@ -359,6 +338,10 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     }
     const gen: Generation = {
       index,
+      engine,
+      chunkCount: chunks.length,
+      queued: frontend !== null,
+      onStart: (ttft, gaps) => start(gen, ttft, gaps),
       api,
       stream,
       includeUsage,
@@ -382,31 +365,21 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
       lastWriteMs: 0,
     };
     active.add(gen);
+    if (frontend !== null) {
+      frontend.inflight++;
+      frontend.queued++;
+      frontend.isl.observe(tokens.length);
+    }
     res.on('close', () => {
       if (gen.state !== 'done') abandon(gen);
     });
-    if (running < profile.maxRunning) start(gen);
-    else {
-      waiting.push(gen);
-      waitingCount++;
-    }
+    engine.submit(gen);
   }
 
-  function start(gen: Generation): void {
-    gen.state = 'running';
-    running++;
-    kvTokens += gen.promptTokens + gen.completionTokens;
-    metrics.promptTokens += gen.promptTokens;
-    const now = performance.now();
-    const load = scheduledEnds.dropUpTo(now);
-    const ttft = timeScale * ttftMs(profile, load, gen.promptTokens - gen.cachedTokens, ttftNoise(gen.index, gen.random));
-    const gaps = new Float64Array(Math.max(0, gen.chunks.length - 1));
-    let total = ttft;
-    if (!instantChunks) {
-      for (let i = 0; i < gaps.length; i++) total += gaps[i] = timeScale * itlMs(profile, load, normalFrom(gen.random));
-    }
+  /** The engine gave the request a decode slot: schedule its first chunk. */
+  function start(gen: Generation, ttft: number, gaps: Float64Array): void {
     gen.gaps = gaps;
-    if (total > 0) scheduledEnds.push(now + total);
+    const now = performance.now();
     gen.due = now + ttft;
     if (ttft <= 0) emit(gen);
     else gen.timer = setTimeout(emit, Math.max(0, gen.due - performance.now()), gen);
@@ -417,9 +390,19 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   }
 
   /** Writes what is due now (one chunk, or all of them in zero-delay mode) and schedules the next. */
+  function firstToken(gen: Generation, now: number): void {
+    gen.engine.metrics.ttft.observe((now - gen.receivedMs) / 1000);
+    if (frontend !== null && gen.queued) {
+      gen.queued = false;
+      frontend.queued--;
+      frontend.ttft.observe((now - gen.receivedMs) / 1000);
+    }
+  }
+
   function emit(gen: Generation): void {
     gen.timer = null;
     if (gen.state !== 'running') return;
+    const metrics = gen.engine.metrics;
     const res = gen.res;
     const now = performance.now();
     if (!gen.stream) return emitWhole(gen, now);
@@ -430,10 +413,11 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
         'cache-control': 'no-cache',
         ...(gen.truth ? { 'x-request-id': res.req.headers['x-request-id'] as string } : {}),
       });
-      metrics.ttft.observe((now - gen.receivedMs) / 1000);
+      firstToken(gen, now);
       if (gen.api === 'chat') out = gen.writer.role();
     } else {
       metrics.itl.observe((now - gen.lastWriteMs) / 1000);
+      frontend?.itl.observe((now - gen.lastWriteMs) / 1000);
     }
     const fault = gen.fault;
     const n = gen.chunks.length;
@@ -466,7 +450,10 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
         if (gen.includeUsage)
           out += gen.writer.usage({ prompt: gen.promptTokens, completion: gen.completionTokens, cached: gen.cachedTokens });
         out += ChunkWriter.done();
-        if (n > 1 && instantChunks) metrics.itl.observe(0, n - 1);
+        if (n > 1 && instantChunks) {
+          metrics.itl.observe(0, n - 1);
+          frontend?.itl.observe(0, n - 1);
+        }
         gen.lastWriteMs = now;
         finish(gen, gen.finishReason);
         res.end(out);
@@ -487,17 +474,18 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
 
   /** Non-streaming: the whole answer after TTFT plus every chunk's gap. */
   function emitWhole(gen: Generation, now: number): void {
+    const metrics = gen.engine.metrics;
     if (gen.next === 0 && !instantChunks && gen.chunks.length > 1) {
       // Wait out the decode time first, as the server would.
       let total = 0;
       for (const g of gen.gaps) total += g;
       gen.next = 1;
-      metrics.ttft.observe((now - gen.receivedMs) / 1000);
+      firstToken(gen, now);
       gen.due += total;
       gen.timer = setTimeout(emit, Math.max(0, gen.due - performance.now()), gen);
       return;
     }
-    if (gen.next === 0) metrics.ttft.observe((now - gen.receivedMs) / 1000);
+    if (gen.next === 0) firstToken(gen, now);
     const fault = gen.fault;
     if (fault?.kind === 'stall') return;
     if (fault?.kind === 'disconnect') {
@@ -514,43 +502,39 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   }
 
   function finish(gen: Generation, reason: FinishedReason): void {
-    const wasRunning = gen.state === 'running';
-    gen.state = 'done';
     active.delete(gen);
     if (gen.timer !== null) clearTimeout(gen.timer);
     gen.timer = null;
-    metrics.finished[reason]++;
-    if (wasRunning) {
-      running--;
-      kvTokens -= gen.promptTokens + gen.completionTokens;
-      if (reason !== 'abort') metrics.e2e.observe((performance.now() - gen.receivedMs) / 1000);
-      admitWaiting();
+    const now = performance.now();
+    const { wasRunning } = gen.engine.release(gen, reason);
+    if (wasRunning && reason !== 'abort') gen.engine.metrics.e2e.observe((now - gen.receivedMs) / 1000);
+    if (frontend !== null) {
+      frontend.inflight--;
+      if (gen.queued) frontend.queued--;
+      gen.queued = false;
+      if (reason !== 'abort') {
+        frontend.duration.observe((now - gen.receivedMs) / 1000);
+        frontend.osl.observe(gen.completionTokens);
+        frontend.outputTokens += gen.completionTokens;
+        frontend.countRequest(gen.stream, gen.api, 'success');
+      } else frontend.countRequest(gen.stream, gen.api, 'error');
     }
   }
 
   function abandon(gen: Generation): void {
-    if (gen.state === 'waiting') waitingCount--; // stays in the queue array; skipped when dequeued
     finish(gen, 'abort');
   }
 
-  function admitWaiting(): void {
-    while (running < profile.maxRunning && waiting.length > 0 && !closing) {
-      const next = waiting.shift() as Generation;
-      if (next.state !== 'waiting') continue;
-      waitingCount--;
-      start(next);
-    }
-  }
-
   // ---- other endpoints ----
+  /** The single engine's /metrics (vLLM names plus a simulated DCGM gauge), or the Dynamo frontend's. */
   function renderMetrics(): string {
-    const gpu = Math.min(100, Math.round(100 * (1 - Math.exp(-(running + waitingCount) / (0.5 * profile.referenceRunning)))));
-    return metrics.render(model, {
-      running,
-      waiting: waitingCount,
-      kvCacheUsage: Math.min(1, kvTokens / profile.kvCapacityTokens),
-      gpuUtilPercent: gpu,
-    });
+    if (frontend !== null)
+      return frontend.render(
+        model,
+        engines.reduce((a, e) => a + e.kvBlocks().total, 0),
+      );
+    const engine = engines[0] as SimEngine;
+    return engine.metrics.render(model, engine.live());
   }
 
   function modelsBody(): string {
@@ -636,10 +620,12 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const side = frontend === null ? [] : await startSideServers(options.host ?? '127.0.0.1', engines, model);
 
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    metrics: [`http://${host}:${address.port}/metrics`, ...side.map((x) => x.url)],
     profile,
     model,
     groundTruth: (id) => truths.get(id),
@@ -651,10 +637,81 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
         gen.res.socket?.destroy();
         if (gen.state !== 'done') finish(gen, 'abort');
       }
-      waiting.length = 0;
+      for (const engine of engines) engine.clearQueue();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await closed;
+      await Promise.all([closed, ...side.map((x) => x.close())]);
     },
   };
+}
+
+/** Namespace and pod names of the simulated Dynamo workers as the DCGM endpoint labels their GPUs. */
+export const SIM_NAMESPACE = 'sim';
+export const SIM_WORKER_POD = (i: number) => `dynamo-worker-${i}`;
+/** The selector the load command puts on the simulated DCGM endpoint (its foreign GPU is another job's). */
+export const SIM_DCGM_SELECTOR = `{namespace="${SIM_NAMESPACE}",pod=~"dynamo-worker-.*"}`;
+
+/** A metrics-only HTTP server on port 0 (`/metrics`, `/health`). */
+async function metricsServer(host: string, render: () => string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') {
+      res.writeHead(200, { 'content-length': 0 });
+      return void res.end();
+    }
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ detail: 'Not Found' }));
+    }
+    const text = render();
+    res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  return {
+    url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * The worker pods' system ports (each its own vLLM exposition with `engine="0"` and the same model
+ * name, `_created` families and kvstats, as a Dynamo vLLM worker serves them) and the node's DCGM
+ * exporter (the workers' GPUs plus one of another job, which the selector keeps out).
+ */
+async function startSideServers(
+  host: string,
+  engines: readonly SimEngine[],
+  model: string,
+): Promise<Array<{ url: string; close(): Promise<void> }>> {
+  const created = Date.now() / 1000;
+  const out: Array<{ url: string; close(): Promise<void> }> = [];
+  try {
+    for (const engine of engines)
+      out.push(
+        await metricsServer(host, () =>
+          engine.metrics.render(model, engine.live(), { engine: '0', created, dcgm: false, kvstats: engine.kvBlocks() }),
+        ),
+      );
+    const dcgm = await metricsServer(host, () =>
+      renderDcgm([
+        ...engines.map((e, i) => ({ gpu: i, pod: SIM_WORKER_POD(i), namespace: SIM_NAMESPACE, util: e.gpuUtilPercent() })),
+        { gpu: engines.length, pod: 'other-job', namespace: 'research', util: 100 },
+      ]),
+    );
+    out.push({ url: dcgm.url + SIM_DCGM_SELECTOR, close: dcgm.close });
+  } catch (error) {
+    await Promise.all(out.map((x) => x.close()));
+    throw error;
+  }
+  return out;
 }

@@ -30,7 +30,7 @@ test.serial(
         '--baseline-metrics',
         `${b.url}/metrics`,
         '--candidate-metrics',
-        `${c.url}/metrics`,
+        c.metrics.join(','), // the Dynamo sim: frontend, two worker ports, DCGM with its selector
         '--metrics-interval-ms',
         '100',
         '--qps',
@@ -57,7 +57,13 @@ test.serial(
     t.is(records.length, 40);
     const sends = records.map((r: RequestRecord) => r.sent_ns as number);
     const ends = records.map((r: RequestRecord) => r.end_ns as number);
-    t.deepEqual(readdirSync(join(dir, 'metrics')).sort(), ['baseline.jsonl', 'candidate.jsonl']);
+    t.deepEqual(readdirSync(join(dir, 'metrics')).sort(), [
+      'baseline.jsonl',
+      'candidate.2.jsonl',
+      'candidate.3.jsonl',
+      'candidate.4.jsonl',
+      'candidate.jsonl',
+    ]);
     for (const arm of ['baseline', 'candidate']) {
       const file = join(dir, 'metrics', `${arm}.jsonl`);
       const { entries } = parseMetricsLines(readFileSync(file, 'utf8'), file);
@@ -79,7 +85,7 @@ test.serial(
       gpuHourPrice: 4,
       metricsIntervalMs: 100,
     });
-    t.deepEqual(manifest.config.metricsTargets, { baseline: [`${b.url}/metrics`], candidate: [`${c.url}/metrics`] });
+    t.deepEqual(manifest.config.metricsTargets, { baseline: [`${b.url}/metrics`], candidate: c.metrics });
 
     const summary: Report = readJson(join(dir, 'summary.json'));
     t.deepEqual(
@@ -92,7 +98,7 @@ test.serial(
       t.true((m.prefix_cache?.queries ?? 0) > 0, `${m.arm}: prefix-cache queries`);
       const rate = m.prefix_cache?.hit_rate;
       t.true(typeof rate === 'number' && rate > 0 && rate <= 1, `${m.arm}: hit rate ${rate}`);
-      t.is(m.gpu_utilization_pct?.gpus, 1);
+      t.is(m.gpu_utilization_pct?.gpus, m.arm === 'baseline' ? 1 : 2); // the DCGM selector keeps the foreign GPU out
       t.true((m.gpu_utilization_pct?.max ?? -1) >= 0);
       t.truthy(m.requests_running);
     }
@@ -183,9 +189,17 @@ test('start-up validation of the metrics, cost, gates and k6 flags names the fla
     instanceOf: UsageError,
     message: /--no-metrics contradicts --baseline-metrics/,
   });
-  await t.throwsAsync(run([...ends, '--candidate-metrics', 'not a url']), {
+  await t.throwsAsync(run([...ends, '--candidate-metrics', 'not-a-url']), {
     instanceOf: UsageError,
-    message: /^--candidate-metrics: got "not a url"/,
+    message: /^--candidate-metrics: got "not-a-url"/,
+  });
+  await t.throwsAsync(run([...ends, '--candidate-metrics', 'http://127.0.0.1:9/metrics{pod=~"("}']), {
+    instanceOf: UsageError,
+    message: /^--candidate-metrics: pod=~"\(": not a valid regular expression/,
+  });
+  await t.throwsAsync(run([...ends, '--candidate-metrics', '@/nonexistent/targets.txt']), {
+    instanceOf: UsageError,
+    message: '--candidate-metrics @/nonexistent/targets.txt: cannot read (ENOENT)',
   });
   await t.throwsAsync(run([...ends, '--candidate-nodes', '2']), {
     instanceOf: UsageError,

@@ -1,4 +1,6 @@
-// End to end against the simulated endpoints: their /metrics carry vLLM's names and DCGM's GPU gauge.
+// End to end against the simulated endpoints: the baseline's /metrics carries vLLM's names and a DCGM
+// GPU gauge; the Dynamo candidate is a frontend (dynamo_frontend_*), two worker metrics ports with
+// identical engine="0" label sets and kvstats, and a DCGM endpoint with a foreign GPU behind a selector.
 import test from 'ava';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,7 +44,7 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
     '--baseline-metrics',
     `${baseline.url}/metrics`,
     '--candidate-metrics',
-    `${candidate.url}/metrics`,
+    candidate.metrics.join(','),
     '--candidate-metrics',
     down, // e.g. a DCGM exporter that is not running
     '--metrics-interval-ms',
@@ -64,18 +66,32 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
       ['baseline', 'baseline.jsonl'],
       ['candidate', 'candidate.jsonl'],
       ['candidate', 'candidate.2.jsonl'],
+      ['candidate', 'candidate.3.jsonl'],
+      ['candidate', 'candidate.4.jsonl'],
+      ['candidate', 'candidate.5.jsonl'],
     ],
   );
-  t.deepEqual((await readdir(join(runDir, 'metrics'))).sort(), ['baseline.jsonl', 'candidate.2.jsonl', 'candidate.jsonl']);
-  const downSummary = summaries[2];
+  t.is((await readdir(join(runDir, 'metrics'))).length, 6);
+  const downSummary = summaries[5];
   t.is(downSummary?.scrapes, 0);
   t.true((downSummary?.gaps ?? 0) >= 2); // first scrape + final scrape at least
 
-  // histogram buckets are dropped by default, _sum and _count kept
+  // by default only the server latency / length histograms keep their buckets; _sum and _count always kept
   const { byArm } = await readMetricsDir(runDir);
   const names = new Set(byArm.get('baseline')?.flatMap((e) => (e.kind === 'scrape' ? e.samples.map((x) => x.name) : [])));
-  t.false([...names].some((n) => n.endsWith('_bucket')));
+  t.true(names.has('vllm:time_to_first_token_seconds_bucket'));
   t.true(names.has('vllm:time_to_first_token_seconds_count'));
+  // ground truth: the two workers' own counters, read straight from their ports at the end
+  const workerCounter = async (url: string, name: string) => {
+    const text = await (await request(url)).body.text();
+    return Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  };
+  const workerUrls = candidate.metrics.slice(1, 3);
+  const queries = (await Promise.all(workerUrls.map((u) => workerCounter(u, 'vllm:prefix_cache_queries_total')))).reduce(
+    (a, b) => a + b,
+    0,
+  );
+  const hits = (await Promise.all(workerUrls.map((u) => workerCounter(u, 'vllm:prefix_cache_hits_total')))).reduce((a, b) => a + b, 0);
 
   const result = await serverMetricsForRun(runDir);
   t.deepEqual(
@@ -90,9 +106,25 @@ test('scrapes both simulated arms during traffic; a down target records gaps and
     t.truthy(arm.requests_running);
     t.truthy(arm.requests_waiting);
     t.truthy(arm.kv_cache_usage_pct);
-    t.is(arm.gpu_utilization_pct?.gpus, 1);
+    t.deepEqual(arm.warnings, []);
   }
   const cand = result.arms[1];
+  t.is(result.arms[0]?.gpu_utilization_pct?.gpus, 1);
+  // the candidate: frontend, two workers, DCGM (+ the down target); the foreign GPU kept out by the selector
+  t.deepEqual(
+    cand?.targets?.map((x) => x.roles.join('+')),
+    ['frontend', 'worker', 'worker', 'dcgm', ''],
+  );
+  t.is(cand?.gpu_utilization_pct?.gpus, 2);
+  // the workers' identical label sets add up, target by target, to their own counters
+  t.is(cand?.prefix_cache?.queries, queries);
+  t.is(cand?.prefix_cache?.hits, hits);
+  t.is(cand?.kv_cache_usage_pct?.method, 'blocks');
+  t.is(cand?.sources?.requests_running?.targets, 2);
+  // server-side TTFT from the frontend's histogram: all six requests
+  t.is(cand?.ttft_server_ms?.count, 6);
+  t.is(cand?.sources?.ttft_server?.role, 'frontend');
+  t.deepEqual(cand?.requests, { success: 6 });
   t.is(cand?.gaps, downSummary?.gaps);
   t.true(cand?.gap_list.every((g) => /ECONNREFUSED/.test(g.error)));
   t.regex(result.csv ?? '', /^arm,scrapes,gaps,/);
@@ -109,9 +141,9 @@ test('metrics flags: repeatable URLs per arm, bad URL named', (t) => {
     instanceOf: UsageError,
     message: /--candidate-metrics: localhost: URLs are not supported|--candidate-metrics: got/,
   });
-  t.throws(() => parse(['--baseline-metrics', 'not a url']), {
+  t.throws(() => parse(['--baseline-metrics', 'not-a-url']), {
     instanceOf: UsageError,
-    message: /--baseline-metrics: got "not a url"; expected an http\(s\) URL/,
+    message: /--baseline-metrics: got "not-a-url"; expected an http\(s\) URL/,
   });
 });
 

@@ -50,8 +50,9 @@ test('counter increase sums per-series deltas and treats a drop as a reset', (t)
       [q, { engine: '2' }, 500],
     ]),
   ];
-  // engine 0: 50 + 20 + 40 = 110; engine 1: 20 + 5 + 0 = 25; engine 2 first seen at the end: 0
-  t.is(counterIncrease(scrapes, [q]), 135);
+  // engine 0: 50 + 20 + 40 = 110; engine 1: 20 + 5 + 0 = 25; engine 2 absent from the earlier
+  // scrapes of its target, so created during the run: 500 from 0
+  t.is(counterIncrease(scrapes, [q]), 635);
   t.is(counterIncrease(scrapes, ['absent']), null);
 });
 
@@ -90,7 +91,7 @@ test('deriveServerMetrics: hit rate, gauges summed over engines, KV in percent, 
   t.deepEqual(m.requests_running, { mean: 4, max: 6, samples: 2 });
   t.deepEqual(m.requests_waiting, { mean: 1.5, max: 3, samples: 2 });
   // scrape 0: mean(0.5, 0.25) = 37.5 %; scrape 2: NaN ignored → 100 %
-  t.deepEqual(m.kv_cache_usage_pct, { mean: 68.75, max: 100, samples: 2 });
+  t.deepEqual(m.kv_cache_usage_pct, { mean: 68.75, max: 100, samples: 2, method: 'mean' });
   t.deepEqual(m.gpu_utilization_pct, { mean: 80, max: 100, samples: 2, gpus: 2 });
 });
 
@@ -144,18 +145,22 @@ test('serverMetricsCsv: one row per arm, empty cells for figures the server does
   const b = deriveServerMetrics('candidate', [gap(0, 'HTTP 500')]);
   t.is(
     serverMetricsCsv([a, b]),
-    'arm,scrapes,gaps,span_s,prefix_cache_queries,prefix_cache_hits,prefix_cache_hit_rate,requests_running_mean,requests_running_max,requests_waiting_mean,requests_waiting_max,kv_cache_usage_pct_mean,kv_cache_usage_pct_max,gpu_utilization_pct_mean,gpu_utilization_pct_max,gpus\n' +
-      'baseline,2,0,5,3,1,0.333333,,,,,,,80,90,1\n' +
-      'candidate,0,1,,,,,,,,,,,,,\n',
+    'arm,scrapes,gaps,span_s,prefix_cache_queries,prefix_cache_hits,prefix_cache_hit_rate,requests_running_mean,requests_running_max,requests_waiting_mean,requests_waiting_max,kv_cache_usage_pct_mean,kv_cache_usage_pct_max,gpu_utilization_pct_mean,gpu_utilization_pct_max,gpus,' +
+      // added at the end with multi-target scraping, so readers of the first 16 columns keep working
+      'targets,kv_cache_usage_method,external_prefix_cache_queries,external_prefix_cache_hits,external_prefix_cache_hit_rate,inflight_mean,inflight_max,queued_mean,queued_max,ttft_server_p50_ms,ttft_server_p99_ms,itl_server_p50_ms,itl_server_p99_ms,request_duration_server_p50_ms,request_duration_server_p99_ms\n' +
+      'baseline,2,0,5,3,1,0.333333,,,,,,,80,90,1,1,,,,,,,,,,,,,,\n' +
+      'candidate,0,1,,,,,,,,,,,,,,1,,,,,,,,,,,,,,\n',
   );
   const lines = formatServerMetrics([a, b]);
-  t.regex(lines.find((l) => l.startsWith('prefix-cache hit rate')) ?? '', /33\.3 %\s+not exposed/);
+  t.regex(lines.find((l) => l.startsWith('prefix-cache hit rate')) ?? '', /33\.3 % \(worker\)\s+not exposed/);
 });
 
 test('parseMetricsLines names the file and line of a bad entry and tolerates a truncated last line', (t) => {
   const good = JSON.stringify(gap(0, 'x'));
   t.is(parseMetricsLines(`${good}\n${good}\n{"v":1,"ki`, 'm.jsonl').entries.length, 2);
-  t.throws(() => parseMetricsLines(`${good}\n{"v":2}\n${good}\n`, 'm.jsonl'), { message: /^m\.jsonl:2: unknown metrics line version/ });
+  t.throws(() => parseMetricsLines(`${good}\n{"v":3}\n${good}\n`, 'm.jsonl'), {
+    message: /^m\.jsonl:2: unknown metrics line version 3 \(this build reads 1 and 2\)/,
+  });
   t.throws(
     () =>
       parseMetricsLines(`{"v":1,"kind":"scrape","arm":"a","mono_ns":1,"samples":[{"name":"x","labels":{},"value":"lots"}]}\n`, 'm.jsonl'),
