@@ -7,8 +7,10 @@ const turn = (from: string, value: string) => ({ from, value });
 const entry = (i: number, ...conversations: unknown[]) => ({ id: `e${i}`, conversations });
 const qa = (i: number) => entry(i, turn('human', `question ${i}`), turn('gpt', 'x'.repeat(4 * i + 1)));
 const pretty = (entries: unknown[]) => JSON.stringify(entries, null, 2);
+// The older first-human rule (--sharegpt-mode first-human), with the CJK-aware estimate, which is
+// ceil(characters / 4) on these ASCII strings without spaces.
 const parse = (text: string, extra: { model?: string; sharegptMaxTokens?: 'reply' | number } = {}) =>
-  parseWorkload(text, { file: FILE, seed: 1, ...extra });
+  parseWorkload(text, { file: FILE, seed: 1, sharegptMode: 'first-human', ...extra });
 /** The line holding `"id": "eN"`; the entry's `{` is the line before it (id is its first key). */
 const entryLine = (text: string, i: number) => text.split('\n').findIndex((l) => l.includes(`"id": "e${i}"`));
 
@@ -64,7 +66,7 @@ test('conversations without a non-empty human turn are skipped and counted, like
 
 test('entries without an id are named by position; JSON Lines with one entry per line works too', (t) => {
   const text = [{ conversations: [turn('human', 'a')] }, qa(2)].map((e) => JSON.stringify(e)).join('\n');
-  const w = parseWorkload(text, { file: 'conv.jsonl', seed: 1 });
+  const w = parseWorkload(text, { file: 'conv.jsonl', seed: 1, sharegptMode: 'first-human' });
   t.is(w.format, 'sharegpt');
   t.deepEqual(
     w.items.map((i) => i.id),
