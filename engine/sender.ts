@@ -10,9 +10,10 @@
 // 128-token streams: p99 send lag 11-21 ms polling only, 3.5-5 ms with the check, which is the
 // machine's own wake-up floor at that load (bench/wake-probe.ts).
 import { buildRequestBody } from '../core/openai.ts';
-import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
+import { asSource, createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
-import type { Workload, WorkloadItem } from '../core/workload/workload.ts';
+import type { Workload, WorkloadSource } from '../core/workload/workload.ts';
+import { sourceFromSpec, type WorkloadSpec } from '../io/workload-file.ts';
 import {
   createArmClient,
   createRequest,
@@ -32,7 +33,8 @@ export interface SenderSetup {
   /** Names the thread in records ('' when there is only one). */
   instance: string;
   arms: Array<{ arm: string; url: string; model: string | null; headers: Record<string, string> }>;
-  workload: Workload;
+  /** A parsed workload, or a spec the thread rebuilds its source from (trace/azure: a shared index; prompts built per request). */
+  workload: Workload | WorkloadSpec;
   plan: PlanOptions;
   /** This sender sends the indices i with i % stride === offset. */
   stride: number;
@@ -98,7 +100,8 @@ interface Pair {
   remaining: number;
 }
 
-const BODY_CACHE_LIMIT = 10_000;
+/** Serialised bodies kept for repeated items, bounded in characters (a synthesised 8k-token body is ~50 KB). */
+const BODY_CACHE_CHARS = 16 * 1024 * 1024;
 
 export class Sender {
   readonly #s: SenderSetup;
@@ -110,7 +113,10 @@ export class Sender {
   readonly #youngGc = new YoungGc();
   readonly #inflight = new Set<InFlightRequest>();
   readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
-  readonly #bodies = new Map<WorkloadItem, string[]>();
+  readonly #source: WorkloadSource;
+  /** Bodies by item index (oldest first), at most BODY_CACHE_CHARS characters. */
+  readonly #bodies = new Map<number, string[]>();
+  #bodyChars = 0;
   #next: number;
   /** The request armed with the pacer and its due instant (monotonic ns); null when none is armed. */
   #armed: Prepared | null = null;
@@ -131,7 +137,9 @@ export class Sender {
   /** `pacer` replaces the one setup.pacer names (tests). */
   constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void, pacer?: PacerLike) {
     this.#s = setup;
-    this.#plan = createPlan(setup.workload, setup.plan);
+    const w = setup.workload;
+    this.#source = 'kind' in w ? sourceFromSpec(w) : asSource(w);
+    this.#plan = createPlan(this.#source, setup.plan);
     this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs));
     this.#onRecord = onRecord;
     this.#pacer = pacer ?? (setup.pacer === 'clock' ? new ClockPacer() : new Pacer());
@@ -156,9 +164,7 @@ export class Sender {
 
   async #warmUp(): Promise<SenderWarmUp> {
     if (this.#pacer instanceof ClockPacer) await this.#pacer.ready;
-    if (this.#s.stream)
-      for (const api of new Set(this.#s.workload.items.map((item) => item.api)))
-        warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
+    if (this.#s.stream) for (const api of this.#source.apis) warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
     const count =
       this.#s.preconnect === 'auto' ? autoPreconnect(this.#plan, this.#s.stride, this.#s.offset, this.#s.maxInflight) : this.#s.preconnect;
     const opened = await Promise.all(
@@ -174,11 +180,19 @@ export class Sender {
 
   #prepare(index: number): Prepared {
     const planned = this.#plan.request(index);
-    let bodies = this.#bodies.get(planned.item);
+    let bodies = this.#bodies.get(planned.itemIndex);
     if (bodies === undefined) {
-      if (this.#bodies.size >= BODY_CACHE_LIMIT) this.#bodies.clear();
       bodies = this.#s.arms.map((a) => JSON.stringify(buildRequestBody(planned.item.body, { model: a.model, stream: this.#s.stream })));
-      this.#bodies.set(planned.item, bodies);
+      const chars = bodies.reduce((sum, b) => sum + b.length, 0);
+      if (chars <= BODY_CACHE_CHARS) {
+        for (const [index, old] of this.#bodies) {
+          if (this.#bodyChars + chars <= BODY_CACHE_CHARS) break;
+          this.#bodies.delete(index);
+          this.#bodyChars -= old.reduce((sum, b) => sum + b.length, 0);
+        }
+        this.#bodies.set(planned.itemIndex, bodies);
+        this.#bodyChars += chars;
+      }
     }
     return { planned, bodies };
   }

@@ -25,6 +25,9 @@ export async function loadTokenCounter(choice: TokenizerChoice): Promise<{ count
     return { counter: await o200k, note: null };
   } catch (error) {
     o200k = null;
-    return { counter: ESTIMATE, note: `the o200k tokenizer (gpt-tokenizer) could not be loaded (${(error as Error).message}); token counts are estimated` };
+    return {
+      counter: ESTIMATE,
+      note: `the o200k tokenizer (gpt-tokenizer) could not be loaded (${(error as Error).message}); token counts are estimated`,
+    };
   }
 }

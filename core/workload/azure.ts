@@ -92,7 +92,8 @@ export function azureRow(text: string, line: number, file: string, cursor: Azure
   if (fields.length !== 3) fail(`expected 3 comma-separated fields, got ${fields.length} (${AZURE_ROW_SHAPE})`);
   const [ts, ctx, gen] = fields as [string, string, string];
   const t = parseAzureTimestamp(ts);
-  if (t === null) return fail(`TIMESTAMP ${JSON.stringify(ts)} is not a date-time like 2023-11-16 18:15:46.6805900 (optionally Z or +00:00)`);
+  if (t === null)
+    return fail(`TIMESTAMP ${JSON.stringify(ts)} is not a date-time like 2023-11-16 18:15:46.6805900 (optionally Z or +00:00)`);
   const contextTokens = /^\s*\d+\s*$/.test(ctx) ? Number(ctx) : NaN;
   if (!isNonNegativeInteger(contextTokens)) fail(`ContextTokens ${JSON.stringify(ctx)} is not an integer ≥ 0`);
   const generatedTokens = /^\s*\d+\s*$/.test(gen) ? Number(gen) : NaN;
@@ -128,7 +129,8 @@ export function azureItem(row: AzureRow, o: AzureItemOptions, blocks?: BlockStor
   if (o.prefix.kind !== 'none') {
     prefixTokens = Math.min(o.prefix.tokens, input);
     const n = Math.ceil(prefixTokens / o.blockSize);
-    const base = o.prefix.kind === 'shared' ? SHARED_BASE : GROUP_BASE + (hash32(`${o.seed}:azure:group:${row.line}`) % o.prefix.groups) * 1024;
+    const base =
+      o.prefix.kind === 'shared' ? SHARED_BASE : GROUP_BASE + (hash32(`${o.seed}:azure:group:${row.line}`) % o.prefix.groups) * 1024;
     ids = Array.from({ length: n }, (_, k) => base + k);
   }
   const prompt = synthesisePrompt(o.seed, row.line, input, ids, o.blockSize, blocks, prefixTokens);

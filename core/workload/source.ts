@@ -6,7 +6,7 @@ import { derivedRandom } from '../random.ts';
 import { emptyReport, type Workload, type WorkloadItem, type WorkloadSource } from './common.ts';
 
 export function isWorkloadSource(value: Workload | WorkloadSource): value is WorkloadSource {
-  return !('items' in value) && typeof (value as WorkloadSource).item === 'function';
+  return !('items' in value) && typeof value.item === 'function';
 }
 
 /** A parsed workload as a source (its items are already built). Only length and index access on items (k6 SharedArray). */

@@ -242,7 +242,9 @@ export interface SynthesisOptions {
 export function synthesisedBody(prompt: string, outputTokens: number, o: SynthesisOptions): Record<string, unknown> {
   const tokens = o.maxOutputTokens === undefined ? outputTokens : Math.min(outputTokens, o.maxOutputTokens);
   const limits = outputLimits(tokens, o.output);
-  return o.api === 'chat' ? { model: o.model, messages: [{ role: 'user', content: prompt }], ...limits } : { model: o.model, prompt, ...limits };
+  return o.api === 'chat'
+    ? { model: o.model, messages: [{ role: 'user', content: prompt }], ...limits }
+    : { model: o.model, prompt, ...limits };
 }
 
 /** The request of one trace row, synthesised: a pure function of (row, options). */

@@ -59,6 +59,8 @@ export interface ParseWorkloadOptions {
   sharegptMode?: ShareGptMode;
   /** sharegpt: skip prompts/replies under this many tokens (default 4 in vllm mode). */
   minTokens?: number;
+  /** sharegpt: also vLLM's fixed limits (prompt ≤ 1024 tokens, prompt + output ≤ 2048). */
+  sharegptVllmLimits?: boolean;
   /** sharegpt: counts tokens (default the CJK-aware estimate; the CLI passes o200k). */
   counter?: TokenCounter;
   /** trace, azure: how the output length is forced (default both: min_tokens + ignore_eos). */
@@ -144,6 +146,7 @@ export function parseWorkload(text: string, options: ParseWorkloadOptions): Work
         ...(options.sharegptMaxTokens !== undefined && { maxTokens: options.sharegptMaxTokens }),
         ...(options.sharegptMode !== undefined && { mode: options.sharegptMode }),
         ...(options.minTokens !== undefined && { minTokens: options.minTokens }),
+        ...(options.sharegptVllmLimits !== undefined && { vllmLimits: options.sharegptVllmLimits }),
         ...(options.counter !== undefined && { counter: options.counter }),
         ...(options.filters !== undefined && { filters: options.filters }),
       });
@@ -153,7 +156,9 @@ export function parseWorkload(text: string, options: ParseWorkloadOptions): Work
     case 'trace':
     case 'azure': {
       const { items, report } =
-        format === 'trace' ? parseTrace(text, synth) : parseAzureCsv(text, { ...synth, ...(options.prefix !== undefined && { prefix: options.prefix }) });
+        format === 'trace'
+          ? parseTrace(text, synth)
+          : parseAzureCsv(text, { ...synth, ...(options.prefix !== undefined && { prefix: options.prefix }) });
       const summary = reportSummary(file, report);
       if (items.length === 0) throw allSkippedError(file, report);
       workload = { source: file, format, items, report, notes: [...report.notes, ...(summary === null ? [] : [summary])] };
