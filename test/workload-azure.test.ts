@@ -27,7 +27,10 @@ test('the exact header is detected as azure, with a BOM and CRLF too; another CS
   t.is(detectFormat('\ufeffTIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:15:46.6805900,374,44\r\n', 'x.csv'), 'azure');
   t.true(isAzureHeader(' TIMESTAMP, ContextTokens, GeneratedTokens \r'));
   const error = t.throws(() => detectFormat('time,prompt_tokens,output_tokens\n1,2,3\n', 'other.csv'), { instanceOf: WorkloadError });
-  t.regex(error.message, /^other\.csv:1: a CSV header "time,prompt_tokens,output_tokens" is not the Azure LLM trace header TIMESTAMP,ContextTokens,GeneratedTokens/);
+  t.regex(
+    error.message,
+    /^other\.csv:1: a CSV header "time,prompt_tokens,output_tokens" is not the Azure LLM trace header TIMESTAMP,ContextTokens,GeneratedTokens/,
+  );
   // A .csv whose first line is JSON is not azure.
   t.is(detectFormat('{"timestamp": 0, "input_length": 3, "output_length": 1}\n', 'trace.csv'), 'trace');
 });
@@ -57,9 +60,14 @@ test('timestamps: 100 ns resolution kept in offsets; 2024 forms with a zone, Z, 
 });
 
 test('a decreasing timestamp or a malformed row fails naming the line', (t) => {
-  const back = t.throws(() => parse(csv('2023-11-16 18:15:46.6805900,374,44', '2023-11-16 18:15:46.0000000,10,5')), { instanceOf: WorkloadError });
+  const back = t.throws(() => parse(csv('2023-11-16 18:15:46.6805900,374,44', '2023-11-16 18:15:46.0000000,10,5')), {
+    instanceOf: WorkloadError,
+  });
   t.regex(back.message, /^azure\.csv:3: TIMESTAMP 2023-11-16 18:15:46\.0000000 is earlier than line 2's/);
-  t.regex(t.throws(() => parse(csv('2023-11-16 18:15:46.6805900,-3,44')))!.message, /^azure\.csv:2: ContextTokens "-3" is not an integer ≥ 0/);
+  t.regex(
+    t.throws(() => parse(csv('2023-11-16 18:15:46.6805900,-3,44')))!.message,
+    /^azure\.csv:2: ContextTokens "-3" is not an integer ≥ 0/,
+  );
   t.regex(t.throws(() => parse(csv('yesterday,3,44')))!.message, /^azure\.csv:2: TIMESTAMP "yesterday" is not a date-time/);
   t.regex(t.throws(() => parse(csv('2023-11-16 18:15:46,3')))!.message, /^azure\.csv:2: expected 3 comma-separated fields, got 2/);
 });
@@ -87,7 +95,12 @@ test('lengths: ContextTokens words, max_tokens = min_tokens = GeneratedTokens wi
 
 test('--output-control and --max-output-tokens: fields dropped or capped; GeneratedTokens 0 skipped and counted', (t) => {
   t.deepEqual(Object.keys(parse(TEXT, { outputControl: 'none' }).items[0]!.body).sort(), ['max_tokens', 'messages', 'model']);
-  t.deepEqual(Object.keys(parse(TEXT, { outputControl: 'ignore_eos' }).items[0]!.body).sort(), ['ignore_eos', 'max_tokens', 'messages', 'model']);
+  t.deepEqual(Object.keys(parse(TEXT, { outputControl: 'ignore_eos' }).items[0]!.body).sort(), [
+    'ignore_eos',
+    'max_tokens',
+    'messages',
+    'model',
+  ]);
   const capped = parse(TEXT, { filters: { maxOutputTokens: 100 } });
   t.deepEqual(
     capped.items.map((i) => [i.body.max_tokens, i.body.min_tokens]),
