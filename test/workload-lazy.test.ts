@@ -104,7 +104,7 @@ test('filters on the index: --max-model-len skips lines, counted in the report a
   );
   t.deepEqual(manifest.workload, { path: SMALL, format: 'trace', items: 400 - over });
   t.regex(
-    manifest.warnings![0]!,
+    manifest.warnings[0]!,
     new RegExp(`kept ${400 - over} of 400; skipped ${over} \\(prompt\\+output over --max-model-len 16000: ${over}\\)`),
   );
 });
