@@ -96,6 +96,9 @@ interface Prepared {
   bodies: string[];
 }
 
+/** What a request's records need of its plan entry. */
+type RecordKey = Pick<PlannedRequest, 'index' | 'warmup' | 'scheduled_ns'> & { item: { id: string } };
+
 interface Pair {
   remaining: number;
 }
@@ -112,7 +115,8 @@ export class Sender {
   readonly #meter: LoadMeter;
   readonly #youngGc = new YoungGc();
   readonly #inflight = new Set<InFlightRequest>();
-  readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
+  /** Pairs waiting for a --max-inflight slot: only what their records need; the bodies are built when a slot frees (a synthesised body is ~50 KB, and an overloaded server can leave thousands waiting). */
+  readonly #queue: Array<{ planned: RecordKey; queuedAt: bigint }> = [];
   readonly #source: WorkloadSource;
   /** Bodies by item index (oldest first), at most BODY_CACHE_CHARS characters. */
   readonly #bodies = new Map<number, string[]>();
@@ -244,13 +248,14 @@ export class Sender {
 
   #launch(prepared: Prepared): void {
     if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
-      this.#queue.push({ prepared, queuedAt: monoNow() });
+      const { index, warmup, scheduled_ns } = prepared.planned;
+      this.#queue.push({ planned: { index, warmup, scheduled_ns, item: { id: prepared.planned.item.id } }, queuedAt: monoNow() });
       return;
     }
     this.#sendPair(prepared, 0);
   }
 
-  #record(planned: PlannedRequest, arm: string): RequestRecord {
+  #record(planned: RecordKey, arm: string): RequestRecord {
     return emptyRecord({
       run_id: this.#s.runId,
       arm,
@@ -308,7 +313,7 @@ export class Sender {
     queueMicrotask(() => {
       this.#inflightPairs--;
       const waiting = this.#stopped ? undefined : this.#queue.shift();
-      if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
+      if (waiting !== undefined) this.#sendPair(this.#prepare(waiting.planned.index), Number(monoNow() - waiting.queuedAt));
       this.#checkDone();
     });
   }
@@ -325,9 +330,9 @@ export class Sender {
     this.#armed = null;
     this.#dueAt = null; // later chunks have nothing to check
     const now = Number(monoNow() - this.#origin);
-    for (const { prepared, queuedAt } of this.#queue.splice(0)) {
+    for (const { planned, queuedAt } of this.#queue.splice(0)) {
       for (const client of this.#clients) {
-        const record = this.#record(prepared.planned, client.arm);
+        const record = this.#record(planned, client.arm);
         record.queue_wait_ns = Number(monoNow() - queuedAt);
         record.end_ns = now;
         record.outcome = { kind: 'cancelled', message: `never sent: waiting for a --max-inflight slot when the run stopped (${reason})` };

@@ -158,3 +158,30 @@ test('heap bound: a 24k-line Mooncake-shaped trace opens and serves 200 items in
   t.true(grown < 64, `heap grew ${grown.toFixed(1)} MiB`);
   t.truthy(source); // kept alive across the measurement
 });
+
+test('openWorkload reads ShareGPT whole, counting with o200k by default (or the estimate), skips in the report', async (t) => {
+  const path = join(dir, 'conv.json');
+  const reply = '当然可以。前缀缓存让共享同一系统提示的请求只计算一次键值缓存，从而缩短首个令牌的延迟。';
+  writeFileSync(
+    path,
+    JSON.stringify([
+      {
+        id: 'a',
+        conversations: [
+          { from: 'human', value: '请解释一下前缀缓存。' },
+          { from: 'gpt', value: reply },
+        ],
+      },
+      { id: 'b', conversations: [{ from: 'human', value: 'one turn only' }] },
+    ]),
+  );
+  const { loadTokenCounter } = await import('../io/tokenizer.ts');
+  const { counter } = await loadTokenCounter('o200k');
+  const source = await openWorkload(path, { seed: 1 });
+  t.is(source.format, 'sharegpt');
+  t.is(source.length, 1);
+  t.is(source.item(0).body.max_tokens, counter.count(reply));
+  t.like(source.report, { tokenizer: 'o200k_base (gpt-tokenizer)', skipped: { 'fewer than 2 turns': 1 } });
+  const estimated = await openWorkload(path, { seed: 1, tokenizer: 'estimate' });
+  t.regex(estimated.report.tokenizer!, /^estimate/);
+});

@@ -271,3 +271,11 @@ test('CJK replies: max_tokens within 30 % of o200k with the tokenizer and with t
   const old = Math.ceil(reply.length / 4);
   t.true(Math.abs(old - truth) / truth > 0.3, `chars/4 ${old} vs o200k ${truth}`);
 });
+
+test('the skip summary reaches the source report, whose notes become run.json warnings', async (t) => {
+  const { eagerSource } = await import('../core/workload/source.ts');
+  const w = vllm(pretty([qaLong(1), entry(2, turn('human', 'alone in here'))]));
+  const source = eagerSource(w);
+  t.deepEqual(source.report.skipped, { 'fewer than 2 turns': 1 });
+  t.deepEqual(source.report.notes, [`${FILE}: kept 1 of 2; skipped 1 (fewer than 2 turns: 1)`]);
+});

@@ -51,7 +51,8 @@ export function eagerSource(workload: Workload): WorkloadSource {
       if (models === null) scan();
       return models!;
     },
-    report: workload.report ?? { ...emptyReport(), examined: n, kept: n, notes: workload.notes ?? [] },
+    // The workload's notes (its skips, samples, assumptions) are the report's: they become run.json warnings.
+    report: { ...(workload.report ?? { ...emptyReport(), examined: n, kept: n }), notes: workload.notes ?? workload.report?.notes ?? [] },
     item: (index: number): WorkloadItem => {
       const item = items[index];
       if (item === undefined) throw new RangeError(`item ${index} is outside the workload (0 .. ${n - 1})`);
