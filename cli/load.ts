@@ -8,7 +8,7 @@ import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
 import { WORKLOAD_FORMATS, WorkloadError, type WorkloadSource } from '../core/workload/workload.ts';
 import { openWorkload } from '../io/workload-file.ts';
-import { WORKLOAD_OPTIONS, workloadOpenOptions } from './workload-options.ts';
+import { checkWorkloadFlags, WORKLOAD_OPTIONS, workloadOpenOptions } from './workload-options.ts';
 import { analyzeRunFolder, loadGates } from '../pipeline/analyze-folder.ts';
 import { nearestExisting } from '../io/make-dirs.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
@@ -326,6 +326,7 @@ export async function prepareRun(
       usage(`${/: sample \d+ must be/.test(error.message) ? '--sample' : '--workload'}: ${error.message}`);
     throw error;
   }
+  checkWorkloadFlags(v, workload.format);
   for (const note of workload.report.notes) process.stderr.write(`shadowbench: workload: ${note}\n`);
   try {
     createPlan(workload, plan);

@@ -93,3 +93,23 @@ export function workloadOpenOptions(
     }),
   };
 }
+
+/** Flags that only one format reads are refused with the others (rather than silently ignored). */
+export function checkWorkloadFlags(v: Partial<WorkloadValues>, format: string): void {
+  const only: Array<[keyof WorkloadValues, string[]]> = [
+    ['prefixTokens', ['azure']],
+    ['prefixGroups', ['azure']],
+    ['sharegptOutputLen', ['sharegpt']],
+    ['sharegptVllmLimits', ['sharegpt']],
+    ['minTokens', ['sharegpt']],
+    ['maxModelLen', ['sharegpt', 'trace', 'azure']],
+    ['maxOutputTokens', ['sharegpt', 'trace', 'azure']],
+  ];
+  for (const [key, formats] of only) {
+    const value = v[key];
+    if (value !== undefined && value !== false && !formats.includes(format))
+      throw new UsageError(
+        `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to ${formats.join(', ')} workloads; this one is ${format}`,
+      );
+  }
+}
