@@ -69,7 +69,10 @@ export async function loadWorkloadFile(path: string, options: LoadWorkloadOption
   return parseWorkload(text, { ...options, file: path });
 }
 
-/** The file's first non-blank line (read in 64 KiB steps, so a huge file is not read), or '' when there is none. */
+/** Detection reads at most this much: a minified ShareGPT file is one line and is told by its `[`. */
+const HEAD_LIMIT = 16 * 1024 * 1024;
+
+/** The file's start up to the end of its first non-blank line (at most HEAD_LIMIT bytes), without reading the whole file. */
 async function headText(path: string): Promise<string> {
   let handle;
   try {
@@ -80,7 +83,8 @@ async function headText(path: string): Promise<string> {
   try {
     const chunks: Buffer[] = [];
     let position = 0;
-    for (;;) {
+    let content = false; // a non-blank byte has been seen
+    while (position < HEAD_LIMIT) {
       const buffer = Buffer.alloc(64 * 1024);
       let bytesRead: number;
       try {
@@ -89,12 +93,18 @@ async function headText(path: string): Promise<string> {
         throw readError(path, error);
       }
       if (bytesRead === 0) break;
-      chunks.push(buffer.subarray(0, bytesRead));
+      const chunk = buffer.subarray(0, bytesRead);
+      chunks.push(chunk);
       position += bytesRead;
-      const text = Buffer.concat(chunks).toString('utf8');
-      // Enough once a non-blank line has ended.
-      const firstNonBlank = text.search(/\S/);
-      if (firstNonBlank !== -1 && text.indexOf('\n', firstNonBlank) !== -1) return text;
+      let done = false;
+      for (const byte of chunk) {
+        if (content && byte === 0x0a) {
+          done = true;
+          break;
+        }
+        if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) content = true;
+      }
+      if (done) break;
     }
     return Buffer.concat(chunks).toString('utf8');
   } finally {
