@@ -16,7 +16,7 @@ const parse = (text: string, extra: { model?: string; sharegptMaxTokens?: 'reply
 /** The line holding `"id": "eN"`; the entry's `{` is the line before it (id is its first key). */
 const entryLine = (text: string, i: number) => text.split('\n').findIndex((l) => l.includes(`"id": "e${i}"`));
 
-test('the first human turn is the prompt; the first gpt reply sets max_tokens ≈ chars / 4', (t) => {
+test('first-human mode: the first human turn is the prompt; the first gpt reply sets max_tokens (its token count)', (t) => {
   const w = parse(
     pretty([qa(1), qa(2), entry(3, turn('human', 'q3'), turn('gpt', 'abcd'), turn('human', 'later'), turn('gpt', 'y'.repeat(400)))]),
   );
@@ -57,7 +57,7 @@ test('options: model, a fixed max_tokens, and the fallback when there is no repl
   t.true(noReply.notes!.some((n) => n.includes('1 conversations have no gpt reply')));
 });
 
-test('conversations without a non-empty human turn are skipped and counted, like vLLM does', (t) => {
+test('first-human mode: conversations without a non-empty human turn are skipped and counted (vLLM does not skip them)', (t) => {
   const w = parse(pretty([qa(1), entry(2), entry(3, turn('gpt', 'only me')), entry(4, turn('human', '  ')), qa(5)]));
   t.deepEqual(
     w.items.map((i) => i.id),
