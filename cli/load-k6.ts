@@ -5,14 +5,14 @@
 // and writes run.json — also after Ctrl-C, which is forwarded to k6 (K6Interrupts). cli/load.ts
 // then analyses the folder as for any engine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { API_PATH } from '../core/openai.ts';
-import { createPlan } from '../core/plan.ts';
+import { asSource, createPlan, type PlanWorkload } from '../core/plan.ts';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import type { Workload } from '../core/workload/workload.ts';
+
 import type { Gates } from '../analysis/gates.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.ts';
@@ -58,20 +58,27 @@ export function findK6(env: Record<string, string | undefined> = process.env): s
  * filling done once), as openai wrapper JSONL: the k6 script re-parses it with the same core parser
  * and gets the same items, ids and order.
  */
-export function resolvedWorkloadJsonl(workload: Workload): string {
-  return (
-    workload.items
-      .map((item) =>
-        JSON.stringify({
-          id: item.id,
-          ...(item.timestamp_ms !== null && { timestamp_ms: item.timestamp_ms }),
-          method: 'POST',
-          url: API_PATH[item.api],
-          body: item.body,
-        }),
-      )
-      .join('\n') + '\n'
-  );
+export function resolvedWorkloadJsonl(workload: PlanWorkload): string {
+  const lines: string[] = [];
+  writeResolvedWorkload(workload, (line) => lines.push(line));
+  return lines.join('');
+}
+
+/** The same lines one at a time (items of a streamed trace are built, written and dropped one by one). */
+export function writeResolvedWorkload(workload: PlanWorkload, write: (line: string) => void): void {
+  const source = asSource(workload);
+  for (let i = 0; i < source.length; i++) {
+    const item = source.item(i);
+    write(
+      JSON.stringify({
+        id: item.id,
+        ...(item.timestamp_ms !== null && { timestamp_ms: item.timestamp_ms }),
+        method: 'POST',
+        url: API_PATH[item.api],
+        body: item.body,
+      }) + '\n',
+    );
+  }
 }
 
 export interface K6RunFiles {
@@ -234,7 +241,12 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
     return { exitCode: K6_MISSING_EXIT, interrupts: interrupts.count };
   }
   const bundle = await ensureK6Bundle();
-  writeFileSync(files.workloadFile, resolvedWorkloadJsonl(config.workload));
+  const fd = openSync(files.workloadFile, 'w');
+  try {
+    writeResolvedWorkload(config.workload, (line) => writeSync(fd, line));
+  } finally {
+    closeSync(fd);
+  }
   const configFile = join(runDir, 'k6-config.json');
   writeFileSync(configFile, JSON.stringify(scriptConfig, null, 2) + '\n');
   // k6 appends to --console-output: start from an empty file so only this run's lines are in it.

@@ -3,11 +3,12 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions } from '../core/plan.ts';
+import { asSource, createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions, type PlanWorkload } from '../core/plan.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
 import { redactUrl } from '../core/run.ts';
-import { sampleWorkload, WORKLOAD_FORMATS, WorkloadError, type Workload } from '../core/workload/workload.ts';
-import { loadWorkloadFile } from '../io/workload-file.ts';
+import { WORKLOAD_FORMATS, WorkloadError, type WorkloadSource } from '../core/workload/workload.ts';
+import { openWorkload } from '../io/workload-file.ts';
+import { checkWorkloadFlags, WORKLOAD_OPTIONS, workloadOpenOptions } from './workload-options.ts';
 import { analyzeRunFolder, loadGates } from '../pipeline/analyze-folder.ts';
 import { nearestExisting } from '../io/make-dirs.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
@@ -42,6 +43,7 @@ export const LOAD_OPTIONS = {
   workload: str({ default: 'workloads/sample-chat.jsonl', meta: 'FILE', help: 'workload file (formats: workloads/FORMATS.md)' }),
   format: str({ choices: WORKLOAD_FORMATS, help: 'workload format [default: detected from the content]' }),
   sample: num({ integer: true, min: 1, help: 'use a seeded random subset of this many workload items [default: every item]' }),
+  ...WORKLOAD_OPTIONS,
   order: str({ default: 'sequential', choices: ITEM_ORDERS, help: 'item order: file order, or a seeded shuffle per pass' }),
   qps: num({ default: 10, min: 0.001, help: 'target rate in requests (pairs) per second; each request goes to every arm' }),
   arrival: str({
@@ -271,8 +273,8 @@ function publicOptions(v: LoadValues): Record<string, unknown> {
   };
 }
 
-function modelsInWorkload(workload: Workload): string[] {
-  return [...new Set(workload.items.map((i) => i.body.model).filter((m): m is string => typeof m === 'string'))];
+function modelsInWorkload(workload: PlanWorkload): string[] {
+  return [...asSource(workload).models];
 }
 
 /**
@@ -302,7 +304,7 @@ export function checkOutDir(runDir: string): void {
 
 /** What the run needs that no endpoint is involved in: read and checked before any simulated endpoint starts. */
 export interface PreparedRun {
-  workload: Workload;
+  workload: WorkloadSource;
   plan: PlanOptions;
   headers: { baseline: Record<string, string>; candidate: Record<string, string> };
   preconnect: number | 'auto';
@@ -318,21 +320,17 @@ export async function prepareRun(
 ): Promise<PreparedRun> {
   const plan = planOptions(v, explicit);
   const preconnect = preconnectOption(v.preconnect);
-  let workload: Workload;
+  let workload: WorkloadSource;
   try {
-    workload = await loadWorkloadFile(v.workload, { seed: v.seed, ...(v.format !== undefined && { format: v.format }) });
+    // Trace and Azure files are streamed into an index; prompts are built per request (io/workload-file.ts).
+    workload = await openWorkload(v.workload, workloadOpenOptions(v));
   } catch (error) {
-    if (error instanceof WorkloadError) usage(`--workload: ${error.message}`);
+    if (error instanceof WorkloadError)
+      usage(`${/: sample \d+ must be/.test(error.message) ? '--sample' : '--workload'}: ${error.message}`);
     throw error;
   }
-  if (v.sample !== undefined) {
-    try {
-      workload = sampleWorkload(workload, v.sample, v.seed);
-    } catch (error) {
-      if (error instanceof WorkloadError) usage(`--sample: ${error.message}`);
-      throw error;
-    }
-  }
+  checkWorkloadFlags(v, workload.format);
+  for (const note of workload.report.notes) process.stderr.write(`shadowbench: workload: ${note}\n`);
   try {
     createPlan(workload, plan);
   } catch (error) {

@@ -6,7 +6,20 @@
 // Indices 0 .. warmup−1 are warm-up requests (flagged, sent on the same schedule, excluded from
 // analysis); the `requests` measured requests follow, so warm-up is in addition to `requests`.
 import { derivedRandom, exponential, shuffle } from './random.ts';
-import type { Workload, WorkloadItem } from './workload/common.ts';
+import type { Workload, WorkloadItem, WorkloadSource } from './workload/common.ts';
+import { eagerSource, isWorkloadSource } from './workload/source.ts';
+
+/** What a plan reads: a source (items built on demand), or a parsed workload (adapted with eagerSource). */
+export type PlanWorkload = Workload | WorkloadSource;
+
+const adapted = new WeakMap<object, WorkloadSource>();
+/** The source of a workload; the adapter is cached per workload so its lazy scans run once. */
+export function asSource(workload: PlanWorkload): WorkloadSource {
+  if (isWorkloadSource(workload)) return workload;
+  let source = adapted.get(workload);
+  if (source === undefined) adapted.set(workload, (source = eagerSource(workload)));
+  return source;
+}
 
 export type Arrival = 'constant' | 'poisson' | 'trace';
 export const ARRIVALS: readonly Arrival[] = ['constant', 'poisson', 'trace'];
@@ -39,6 +52,9 @@ export interface PlanOptions extends ItemOrderOptions {
 
 export interface PlannedRequest {
   index: number;
+  /** The item's index in the source (source.item(itemIndex) is `item`). */
+  itemIndex: number;
+  /** Built by request(); scheduledNs never builds items. */
   item: WorkloadItem;
   /** When to send, in integer ns after the run's origin; request 0 is at 0. */
   scheduled_ns: number;
@@ -74,29 +90,31 @@ const NS_PER_S = 1e9;
 
 // --- item order ---------------------------------------------------------------------------------
 
-const permutations = new WeakMap<readonly WorkloadItem[], { seed: number; pass: number; order: Uint32Array }>();
+const permutations = new WeakMap<object, { seed: number; pass: number; order: Uint32Array }>();
 
-/** Position in workload.items of request index's item. */
-export function itemIndexForIndex(workload: Workload, index: number, options: ItemOrderOptions): number {
-  const n = workload.items.length;
+/** Position in the workload of request index's item. */
+export function itemIndexForIndex(workload: PlanWorkload, index: number, options: ItemOrderOptions): number {
+  const key = 'items' in workload ? workload.items : workload;
+  const n = 'items' in workload ? workload.items.length : workload.length;
   if (n === 0) throw new PlanError('workload', `${workload.source}: the workload has no items`);
   if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`request index ${index} must be a non-negative integer`);
   const slot = index % n;
   if ((options.order ?? 'sequential') === 'sequential') return slot;
   const pass = Math.floor(index / n);
-  let cached = permutations.get(workload.items);
+  let cached = permutations.get(key);
   if (cached === undefined || cached.seed !== options.seed || cached.pass !== pass) {
     const order = Uint32Array.from({ length: n }, (_, i) => i);
     shuffle(order as unknown as number[], derivedRandom(options.seed, `plan:order:${pass}`));
     cached = { seed: options.seed, pass, order };
-    permutations.set(workload.items, cached); // one pass cached per workload: in-order access stays O(1)
+    permutations.set(key, cached); // one pass cached per workload: in-order access stays O(1)
   }
   return cached.order[slot]!;
 }
 
 /** The item of request index, exactly as the plan has it, without building the plan (k6 calls this per iteration). */
-export function itemForIndex(workload: Workload, index: number, options: ItemOrderOptions): WorkloadItem {
-  return workload.items[itemIndexForIndex(workload, index, options)]!;
+export function itemForIndex(workload: PlanWorkload, index: number, options: ItemOrderOptions): WorkloadItem {
+  const i = itemIndexForIndex(workload, index, options);
+  return 'items' in workload ? workload.items[i]! : workload.item(i);
 }
 
 // --- schedules ----------------------------------------------------------------------------------
@@ -133,20 +151,23 @@ function poissonSchedule(qps: number, seed: number): Schedule {
   };
 }
 
-function traceSchedule(workload: Workload, timeScale: number): { schedule: Schedule; periodMs: number } {
-  // Only length and index access: in k6 the items are a SharedArray, which has no array methods
-  // and parses an element on every access, so the timestamps are copied out once.
-  const n = workload.items.length;
-  const timestamps = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    const item = workload.items[k]!;
-    if (item.timestamp_ms === null) {
-      throw new PlanError(
-        'arrival',
-        `arrival "trace" needs a timestamp on every item, but ${workload.source} item ${item.id} has none (use a trace file or openai lines with timestamp_ms, or arrival constant/poisson)`,
-      );
+function traceSchedule(workload: WorkloadSource, timeScale: number): { schedule: Schedule; periodMs: number } {
+  // Only the compact timestamps: no item is built.
+  const n = workload.length;
+  const timestamps = workload.timestamps;
+  if (timestamps === null) {
+    let untimed = 'has items without one';
+    for (let k = 0; k < Math.min(n, 1000); k++) {
+      const item = workload.item(k);
+      if (item.timestamp_ms === null) {
+        untimed = `item ${item.id} has none`;
+        break;
+      }
     }
-    timestamps[k] = item.timestamp_ms;
+    throw new PlanError(
+      'arrival',
+      `arrival "trace" needs a timestamp on every item, but ${workload.source} ${untimed} (use a trace or Azure file, or openai lines with timestamp_ms, or arrival constant/poisson)`,
+    );
   }
   const first = timestamps[0]!;
   const spanMs = timestamps[n - 1]! - first;
@@ -173,14 +194,15 @@ function checkPositive(option: 'qps' | 'durationS' | 'timeScale', value: number 
   }
 }
 
-export function createPlan(workload: Workload, options: PlanOptions): RequestPlan {
+export function createPlan(input: PlanWorkload, options: PlanOptions): RequestPlan {
+  const workload = asSource(input);
   const { arrival, seed } = options;
   const order = options.order ?? 'sequential';
   if (!ARRIVALS.includes(arrival))
     throw new PlanError('arrival', `arrival must be one of ${ARRIVALS.join(', ')}, got ${JSON.stringify(arrival)}`);
   if (!ITEM_ORDERS.includes(order))
     throw new PlanError('order', `order must be one of ${ITEM_ORDERS.join(', ')}, got ${JSON.stringify(order)}`);
-  if (workload.items.length === 0) throw new PlanError('workload', `${workload.source}: the workload has no items`);
+  if (workload.length === 0) throw new PlanError('workload', `${workload.source}: the workload has no items`);
   checkCount('requests', options.requests, 1);
   checkCount('warmup', options.warmup, 0);
   checkPositive('durationS', options.durationS);
@@ -204,9 +226,9 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
     schedule = arrival === 'constant' ? constantSchedule(options.qps) : poissonSchedule(options.qps, seed);
   }
 
-  let measured = options.requests ?? (options.durationS === undefined ? workload.items.length : MAX_REQUESTS);
+  let measured = options.requests ?? (options.durationS === undefined ? workload.length : MAX_REQUESTS);
   if (options.durationS !== undefined) {
-    const n = workload.items.length;
+    const n = workload.length;
     const startNs = schedule(warmup);
     const limitNs = options.durationS * NS_PER_S;
     const expected =
@@ -235,10 +257,10 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
   }
   const total = warmup + measured;
   if (total > MAX_REQUESTS) throw new PlanError('requests', `the plan would hold ${total} requests (at most ${MAX_REQUESTS})`);
-  if (arrival === 'trace' && tracePeriodMs === 0 && total > workload.items.length) {
+  if (arrival === 'trace' && tracePeriodMs === 0 && total > workload.length) {
     throw new PlanError(
       'requests',
-      `${workload.source} spans 0 ms, so it cannot be repeated: at most ${workload.items.length} requests (warm-up included) with arrival "trace"`,
+      `${workload.source} spans 0 ms, so it cannot be repeated: at most ${workload.length} requests (warm-up included) with arrival "trace"`,
     );
   }
 
@@ -248,12 +270,11 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
       throw new RangeError(`request index ${index} is outside the plan (0 .. ${total - 1})`);
     return Math.round(schedule(index));
   };
-  const request = (index: number): PlannedRequest => ({
-    index,
-    item: itemForIndex(workload, index, itemOptions),
-    scheduled_ns: scheduledNs(index),
-    warmup: index < warmup,
-  });
+  const request = (index: number): PlannedRequest => {
+    const scheduled = scheduledNs(index);
+    const itemIndex = itemIndexForIndex(workload, index, itemOptions);
+    return { index, itemIndex, item: workload.item(itemIndex), scheduled_ns: scheduled, warmup: index < warmup };
+  };
   return {
     total,
     warmup,
@@ -267,11 +288,11 @@ export function createPlan(workload: Workload, options: PlanOptions): RequestPla
 }
 
 /** The whole plan as an array; for long plans iterate createPlan(...) instead. */
-export function planRequests(workload: Workload, options: PlanOptions): PlannedRequest[] {
+export function planRequests(workload: PlanWorkload, options: PlanOptions): PlannedRequest[] {
   return Array.from(createPlan(workload, options));
 }
 
 /** Request i of the plan on its own (builds the plan's small state; reuse createPlan for many indices). */
-export function plannedRequest(workload: Workload, index: number, options: PlanOptions): PlannedRequest {
+export function plannedRequest(workload: PlanWorkload, index: number, options: PlanOptions): PlannedRequest {
   return createPlan(workload, options).request(index);
 }

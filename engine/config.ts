@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { RECORD_SCHEMA_VERSION, type Arm } from '../core/record.ts';
 import type { PlanOptions } from '../core/plan.ts';
-import type { Workload } from '../core/workload/workload.ts';
+import { asSource, type PlanWorkload } from '../core/plan.ts';
 import { RUN_MANIFEST_VERSION, SECRET_HEADER, redactUrl, type RunManifest } from '../core/run.ts';
 
 export interface ArmTarget {
@@ -26,7 +26,8 @@ export interface LoadConfig {
   runDir: string;
   /** baseline, candidate, and baseline_repeat (to the baseline URL) when asked for. */
   arms: ArmTarget[];
-  workload: Workload;
+  /** A source (items built on demand; io/workload-file.ts openWorkload) or a parsed workload. */
+  workload: PlanWorkload;
   /** As given (relative to the working directory); run.json stores it resolved. */
   workloadPath: string;
   /** Everything core/plan.ts needs to compute request i (the same plan on every engine). */
@@ -99,6 +100,7 @@ export function loadRunManifest(
     warnings?: string[];
   },
 ): RunManifest {
+  const source = asSource(c.workload);
   return {
     v: RUN_MANIFEST_VERSION,
     record_schema_version: RECORD_SCHEMA_VERSION,
@@ -109,12 +111,12 @@ export function loadRunManifest(
     seed: c.seed,
     arms: publicArms(c.arms),
     // Absolute, so the file is found wherever run.json is read from (assess run from another folder).
-    workload: { path: resolve(c.workloadPath), format: c.workload.format, items: c.workload.items.length },
+    workload: { path: resolve(c.workloadPath), format: source.format, items: source.length },
     config: run.config,
     versions: run.versions,
     interrupted: run.interrupted,
     ...(run.mono_origin_ns !== undefined ? { mono_origin_ns: run.mono_origin_ns } : {}),
-    warnings: [...(c.workload.notes ?? []), ...(run.warnings ?? [])],
+    warnings: [...source.report.notes, ...(run.warnings ?? [])],
   };
 }
 

@@ -12,6 +12,8 @@ import { RecordWriter } from '../io/records-file.ts';
 import { loadRunManifest, type LoadConfig } from './config.ts';
 import { monoNow } from './pacer.ts';
 import { ProgressLine, type ArmCounts, type ProgressState } from './progress.ts';
+import { isWorkloadSource } from '../core/workload/source.ts';
+import { workloadSpec } from '../io/workload-file.ts';
 import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
@@ -188,11 +190,13 @@ export class NodeLoadRun {
   #createHandles(): SenderHandle[] {
     const c = this.config;
     const n = Math.max(1, c.workers);
+    // Trace and Azure files go to the workers as their shared index, not as built prompts.
+    const workload = isWorkloadSource(c.workload) ? workloadSpec(c.workload) : c.workload;
     const base = (k: number): SenderSetup => ({
       runId: c.runId,
       instance: c.workers === 0 ? '' : `w${k}`,
       arms: c.arms.map((a) => ({ arm: a.arm, url: a.url, model: a.model, headers: a.headers })),
-      workload: c.workload,
+      workload,
       plan: c.plan,
       stride: n,
       offset: k,

@@ -10,9 +10,10 @@
 // 128-token streams: p99 send lag 11-21 ms polling only, 3.5-5 ms with the check, which is the
 // machine's own wake-up floor at that load (bench/wake-probe.ts).
 import { buildRequestBody } from '../core/openai.ts';
-import { createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
+import { asSource, createPlan, type PlanOptions, type PlannedRequest, type RequestPlan } from '../core/plan.ts';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
-import type { Workload, WorkloadItem } from '../core/workload/workload.ts';
+import type { Workload, WorkloadSource } from '../core/workload/workload.ts';
+import { sourceFromSpec, type WorkloadSpec } from '../io/workload-file.ts';
 import {
   createArmClient,
   createRequest,
@@ -32,7 +33,8 @@ export interface SenderSetup {
   /** Names the thread in records ('' when there is only one). */
   instance: string;
   arms: Array<{ arm: string; url: string; model: string | null; headers: Record<string, string> }>;
-  workload: Workload;
+  /** A parsed workload, or a spec the thread rebuilds its source from (trace/azure: a shared index; prompts built per request). */
+  workload: Workload | WorkloadSpec;
   plan: PlanOptions;
   /** This sender sends the indices i with i % stride === offset. */
   stride: number;
@@ -94,11 +96,15 @@ interface Prepared {
   bodies: string[];
 }
 
+/** What a request's records need of its plan entry. */
+type RecordKey = Pick<PlannedRequest, 'index' | 'warmup' | 'scheduled_ns'> & { item: { id: string } };
+
 interface Pair {
   remaining: number;
 }
 
-const BODY_CACHE_LIMIT = 10_000;
+/** Serialised bodies kept for repeated items, bounded in characters (a synthesised 8k-token body is ~50 KB). */
+const BODY_CACHE_CHARS = 16 * 1024 * 1024;
 
 export class Sender {
   readonly #s: SenderSetup;
@@ -109,8 +115,12 @@ export class Sender {
   readonly #meter: LoadMeter;
   readonly #youngGc = new YoungGc();
   readonly #inflight = new Set<InFlightRequest>();
-  readonly #queue: Array<{ prepared: Prepared; queuedAt: bigint }> = [];
-  readonly #bodies = new Map<WorkloadItem, string[]>();
+  /** Pairs waiting for a --max-inflight slot: only what their records need; the bodies are built when a slot frees (a synthesised body is ~50 KB, and an overloaded server can leave thousands waiting). */
+  readonly #queue: Array<{ planned: RecordKey; queuedAt: bigint }> = [];
+  readonly #source: WorkloadSource;
+  /** Bodies by item index (oldest first), at most BODY_CACHE_CHARS characters. */
+  readonly #bodies = new Map<number, string[]>();
+  #bodyChars = 0;
   #next: number;
   /** The request armed with the pacer and its due instant (monotonic ns); null when none is armed. */
   #armed: Prepared | null = null;
@@ -131,7 +141,9 @@ export class Sender {
   /** `pacer` replaces the one setup.pacer names (tests). */
   constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void, pacer?: PacerLike) {
     this.#s = setup;
-    this.#plan = createPlan(setup.workload, setup.plan);
+    const w = setup.workload;
+    this.#source = 'kind' in w ? sourceFromSpec(w) : asSource(w);
+    this.#plan = createPlan(this.#source, setup.plan);
     this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs));
     this.#onRecord = onRecord;
     this.#pacer = pacer ?? (setup.pacer === 'clock' ? new ClockPacer() : new Pacer());
@@ -156,9 +168,7 @@ export class Sender {
 
   async #warmUp(): Promise<SenderWarmUp> {
     if (this.#pacer instanceof ClockPacer) await this.#pacer.ready;
-    if (this.#s.stream)
-      for (const api of new Set(this.#s.workload.items.map((item) => item.api)))
-        warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
+    if (this.#s.stream) for (const api of this.#source.apis) warmUpStreamPath(api, WARM_STREAMS, WARM_EVENTS, this.#poke);
     const count =
       this.#s.preconnect === 'auto' ? autoPreconnect(this.#plan, this.#s.stride, this.#s.offset, this.#s.maxInflight) : this.#s.preconnect;
     const opened = await Promise.all(
@@ -174,11 +184,19 @@ export class Sender {
 
   #prepare(index: number): Prepared {
     const planned = this.#plan.request(index);
-    let bodies = this.#bodies.get(planned.item);
+    let bodies = this.#bodies.get(planned.itemIndex);
     if (bodies === undefined) {
-      if (this.#bodies.size >= BODY_CACHE_LIMIT) this.#bodies.clear();
       bodies = this.#s.arms.map((a) => JSON.stringify(buildRequestBody(planned.item.body, { model: a.model, stream: this.#s.stream })));
-      this.#bodies.set(planned.item, bodies);
+      const chars = bodies.reduce((sum, b) => sum + b.length, 0);
+      if (chars <= BODY_CACHE_CHARS) {
+        for (const [index, old] of this.#bodies) {
+          if (this.#bodyChars + chars <= BODY_CACHE_CHARS) break;
+          this.#bodies.delete(index);
+          this.#bodyChars -= old.reduce((sum, b) => sum + b.length, 0);
+        }
+        this.#bodies.set(planned.itemIndex, bodies);
+        this.#bodyChars += chars;
+      }
     }
     return { planned, bodies };
   }
@@ -230,13 +248,14 @@ export class Sender {
 
   #launch(prepared: Prepared): void {
     if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
-      this.#queue.push({ prepared, queuedAt: monoNow() });
+      const { index, warmup, scheduled_ns } = prepared.planned;
+      this.#queue.push({ planned: { index, warmup, scheduled_ns, item: { id: prepared.planned.item.id } }, queuedAt: monoNow() });
       return;
     }
     this.#sendPair(prepared, 0);
   }
 
-  #record(planned: PlannedRequest, arm: string): RequestRecord {
+  #record(planned: RecordKey, arm: string): RequestRecord {
     return emptyRecord({
       run_id: this.#s.runId,
       arm,
@@ -294,7 +313,7 @@ export class Sender {
     queueMicrotask(() => {
       this.#inflightPairs--;
       const waiting = this.#stopped ? undefined : this.#queue.shift();
-      if (waiting !== undefined) this.#sendPair(waiting.prepared, Number(monoNow() - waiting.queuedAt));
+      if (waiting !== undefined) this.#sendPair(this.#prepare(waiting.planned.index), Number(monoNow() - waiting.queuedAt));
       this.#checkDone();
     });
   }
@@ -311,9 +330,9 @@ export class Sender {
     this.#armed = null;
     this.#dueAt = null; // later chunks have nothing to check
     const now = Number(monoNow() - this.#origin);
-    for (const { prepared, queuedAt } of this.#queue.splice(0)) {
+    for (const { planned, queuedAt } of this.#queue.splice(0)) {
       for (const client of this.#clients) {
-        const record = this.#record(prepared.planned, client.arm);
+        const record = this.#record(planned, client.arm);
         record.queue_wait_ns = Number(monoNow() - queuedAt);
         record.end_ns = now;
         record.outcome = { kind: 'cancelled', message: `never sent: waiting for a --max-inflight slot when the run stopped (${reason})` };

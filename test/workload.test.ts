@@ -46,7 +46,7 @@ test('a given format overrides detection, and an unknown one is refused', (t) =>
   t.regex(error.message, /^x\.jsonl:1: missing "timestamp"/);
   t.regex(
     t.throws(() => parseWorkload('{}', { file: 'x', format: 'csv' as 'openai', seed: 1 }), { instanceOf: WorkloadError }).message,
-    /unknown workload format "csv" \(expected openai, sharegpt, trace\)/,
+    /unknown workload format "csv" \(expected openai, sharegpt, trace, azure\)/,
   );
 });
 
@@ -99,7 +99,7 @@ test('loadWorkloadFile reads each format from disk', async (t) => {
       ['c3', 'completions'],
     ],
   );
-  const conv = await loadWorkloadFile(fixture('conversations.json'), { seed: 1, model: 'served' });
+  const conv = await loadWorkloadFile(fixture('conversations.json'), { seed: 1, model: 'served', sharegptMode: 'first-human' });
   t.is(conv.format, 'sharegpt');
   t.deepEqual(
     conv.items.map((i) => [i.id, i.body.model, i.body.max_tokens]),

@@ -3,8 +3,8 @@
 // `core/workload.ts` re-exports the public part; import from there.
 import type { Api } from '../openai.ts';
 
-export type WorkloadFormat = 'openai' | 'sharegpt' | 'trace';
-export const WORKLOAD_FORMATS: readonly WorkloadFormat[] = ['openai', 'sharegpt', 'trace'];
+export type WorkloadFormat = 'openai' | 'sharegpt' | 'trace' | 'azure';
+export const WORKLOAD_FORMATS: readonly WorkloadFormat[] = ['openai', 'sharegpt', 'trace', 'azure'];
 
 /** The model put in synthesised bodies (sharegpt, trace) when no model is given: the simulated endpoints' default. */
 export const DEFAULT_MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
@@ -24,6 +24,98 @@ export interface Workload {
   items: WorkloadItem[];
   /** Things the parser skipped or assumed, for the run's warnings (e.g. ShareGPT entries without a human turn). */
   notes?: string[];
+  /** Kept/skipped counts (sharegpt); absent when the parser filters nothing. */
+  report?: WorkloadReport;
+}
+
+/**
+ * How a synthesised request (trace, azure) asks for exactly its output length. max_tokens is always
+ * sent; `ignore_eos: true` and `min_tokens = max_tokens` are extensions accepted by vLLM, SGLang,
+ * Dynamo and TensorRT-LLM but not by TGI's Messages API or strict OpenAI validators (use 'none').
+ */
+export type OutputControl = 'both' | 'ignore_eos' | 'min_tokens' | 'none';
+export const OUTPUT_CONTROLS: readonly OutputControl[] = ['both', 'ignore_eos', 'min_tokens', 'none'];
+
+/** The length fields of a synthesised body asking for `tokens` output tokens. */
+export function outputLimits(tokens: number, control: OutputControl): Record<string, unknown> {
+  const limits: Record<string, unknown> = { max_tokens: tokens };
+  if (control === 'both' || control === 'min_tokens') limits.min_tokens = tokens;
+  if (control === 'both' || control === 'ignore_eos') limits.ignore_eos = true;
+  return limits;
+}
+
+/** Length filters and caps applied while a workload is read (like vLLM's ShareGPT sampler). */
+export interface WorkloadFilterOptions {
+  /** Skip an item whose prompt + (capped) output tokens exceed this: the server's context length. */
+  maxModelLen?: number;
+  /** Lower max_tokens (and min_tokens) to this; the item is kept and counted as capped. */
+  maxOutputTokens?: number;
+}
+
+/** What reading a workload kept, skipped (reason → count) and assumed; printed and saved in run.json. */
+export interface WorkloadReport {
+  /** Entries or lines examined. */
+  examined: number;
+  kept: number;
+  skipped: Record<string, number>;
+  /** Items whose max_tokens --max-output-tokens lowered. */
+  capped: number;
+  /** The token counter used for lengths, when one was (sharegpt). */
+  tokenizer: string | null;
+  /** Sampling, assumptions and other remarks, one line each. */
+  notes: string[];
+}
+
+export function emptyReport(): WorkloadReport {
+  return { examined: 0, kept: 0, skipped: {}, capped: 0, tokenizer: null, notes: [] };
+}
+
+export function countSkip(report: WorkloadReport, reason: string): void {
+  report.skipped[reason] = (report.skipped[reason] ?? 0) + 1;
+}
+
+/** "kept 11982 of 12031; skipped 49 (prompt+output over --max-model-len 32768: 49)", or null when nothing was skipped or capped. */
+export function reportSummary(source: string, report: WorkloadReport): string | null {
+  const skipped = Object.values(report.skipped).reduce((a, b) => a + b, 0);
+  if (skipped === 0 && report.capped === 0) return null;
+  const reasons = Object.entries(report.skipped)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason}: ${n}`)
+    .join('; ');
+  const parts = [`${source}: kept ${report.kept} of ${report.examined}`];
+  if (skipped > 0) parts.push(`skipped ${skipped} (${reasons})`);
+  if (report.capped > 0) parts.push(`max_tokens capped on ${report.capped} by --max-output-tokens`);
+  return parts.join('; ');
+}
+
+/** A WorkloadError for a workload whose every item was skipped, naming the largest reason. */
+export function allSkippedError(file: string, report: WorkloadReport): WorkloadError {
+  const top = Object.entries(report.skipped).sort((a, b) => b[1] - a[1])[0];
+  return new WorkloadError(
+    file,
+    null,
+    `every one of the ${report.examined} items was skipped${top === undefined ? '' : `, mostly for ${top[0]} (${top[1]})`}; loosen the length filters`,
+  );
+}
+
+/**
+ * A workload's items by index, built on demand: the engines and the plan use only this, so a trace
+ * of any size costs its compact index, not its prompts. item(i) is a pure function of (file, options,
+ * i): equal on every thread and every run. Runtime-agnostic.
+ */
+export interface WorkloadSource {
+  readonly source: string;
+  readonly format: WorkloadFormat;
+  /** Items after filtering and sampling. */
+  readonly length: number;
+  /** Arrival offsets in ms, one per item; null when the items have none. */
+  readonly timestamps: Float64Array | null;
+  /** The endpoints the items go to (warm-up), known without building items. */
+  readonly apis: readonly Api[];
+  /** The models named in the bodies, known without building items. */
+  readonly models: readonly string[];
+  readonly report: WorkloadReport;
+  item(index: number): WorkloadItem;
 }
 
 /** Bad workload input. The message is `file:line: what is wrong (what is accepted)` (`file:line:column:` for JSON syntax). */
