@@ -16,6 +16,8 @@ import { SharedArray } from 'k6/data';
 import sse from 'k6/x/sse';
 import { API_PATH, buildRequestBody } from '../../core/openai.ts';
 import { createPlan } from '../../core/plan.ts';
+import { parseEndpoint, requestUrl, type Endpoint } from '../../core/endpoint.ts';
+import { latencySamples, type LatencySink } from '../../core/metrics.ts';
 import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/record.ts';
 import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
 import { createClock, nsSince } from './clock.ts';
@@ -54,7 +56,10 @@ const plan = createPlan(workload, {
   order: config.order,
   seed: config.seed,
 });
-const armConfig: Record<string, K6ArmConfig> = Object.fromEntries(config.arms.map((a) => [a.arm, a]));
+/** Per arm: its config and its base URL by the endpoint policy (parsed once per VU). */
+const armConfig: Record<string, K6ArmConfig & { endpoint: Endpoint }> = Object.fromEntries(
+  config.arms.map((a) => [a.arm, { ...a, endpoint: parseEndpoint(a.url) }]),
+);
 
 const thresholds = { ...perArmCounterThresholds(config.arms.map((a) => a.arm)), ...config.thresholds };
 
@@ -151,7 +156,7 @@ function send(arm: string, data: SetupData): void {
     streaming,
     scheduled_ns: scenarioOffsetNs + planned.scheduled_ns,
   });
-  const url = target.url.replace(/\/+$/, '') + API_PATH[planned.item.api];
+  const url = requestUrl(target.endpoint, API_PATH[planned.item.api], true); // core/endpoint.ts: the policy of every engine
   const body = JSON.stringify(buildRequestBody(planned.item.body, { model: target.model, stream: streaming }));
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -202,16 +207,19 @@ function sendBuffered(
   fillBufferedRecord(record, item.api, response, nsSince(clock, origin, record.sent_ns), secrets);
 }
 
-/** Same definitions as the analysis (DESIGN.md), in ms, so k6 thresholds judge what the verdict judges. */
+/**
+ * The analysis' own definitions (core/metrics.ts: ttftMs, forEachItlMs, e2eMs over ok, measured
+ * requests), so k6 thresholds judge what the verdict judges: ITL is the chunk gap ÷ the tokens the
+ * chunk carried, and a failed request adds no latency sample.
+ */
+const latencySink: LatencySink = {
+  ttft: (v) => ttft.add(v),
+  itl: (v) => itl.add(v),
+  e2e: (v) => e2e.add(v),
+};
+
 function addMetrics(r: RequestRecord): void {
-  const sent = r.sent_ns ?? 0;
   failed.add(r.outcome.kind !== 'ok');
   timedOut.add(r.outcome.kind === 'timeout');
-  if (r.first_content_ns !== null) ttft.add((r.first_content_ns - sent) / 1e6); // TTFT = first content − send
-  for (let k = 1; k < r.content_ns.length; k++) itl.add((r.content_ns[k]! - r.content_ns[k - 1]!) / 1e6); // ITL = gap between content chunks
-  if (r.outcome.kind !== 'ok') return;
-  const last = r.content_ns.length > 0 ? r.content_ns[r.content_ns.length - 1]! : null;
-  if (streaming && last !== null)
-    e2e.add((last - sent) / 1e6); // E2E = last content chunk − send
-  else if (!streaming && r.end_ns !== null) e2e.add((r.end_ns - sent) / 1e6); // buffered: response end − send
+  latencySamples(r, latencySink);
 }
