@@ -217,11 +217,11 @@ export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenar
 
 /** Names of the k6 custom metrics the script adds to (tagged with `arm` through the scenario tags). */
 export const K6_METRICS = {
-  /** Trend, ms: first content chunk − send (TTFT). sse mode only. */
+  /** Trend, ms: TTFT (core/metrics.ts ttftMs) of ok, measured requests. sse mode only. */
   ttft: 'ttft',
-  /** Trend, ms: gap between consecutive content chunks (ITL, one sample per gap; the chunk's token count is not known in k6). sse mode only. */
+  /** Trend, ms: ITL (core/metrics.ts forEachItlMs: gap ÷ tokens the chunk carried) of ok, measured requests. sse mode only. */
   itl: 'itl',
-  /** Trend, ms: last content chunk − send (sse), or response end − send (buffered). */
+  /** Trend, ms: E2E (core/metrics.ts e2eMs: last content − send; buffered: response end − send) of ok, measured requests. */
   e2e: 'e2e',
   /** Rate: outcome is not ok (any failure kind). */
   failed: 'request_failed',

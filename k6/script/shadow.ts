@@ -17,7 +17,7 @@ import sse from 'k6/x/sse';
 import { API_PATH, buildRequestBody } from '../../core/openai.ts';
 import { createPlan } from '../../core/plan.ts';
 import { parseEndpoint, requestUrl, type Endpoint } from '../../core/endpoint.ts';
-import { latencySamples, type LatencySink } from '../../core/metrics.ts';
+import { addRecordMetrics, type K6RecordMetrics } from './metrics.ts';
 import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/record.ts';
 import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
 import { createClock, nsSince } from './clock.ts';
@@ -166,7 +166,7 @@ function send(arm: string, data: SetupData): void {
   const secrets = secretsByArm.get(arm) ?? [];
   if (streaming) sendStreaming(record, planned.item, url, body, headers, origin, secrets);
   else sendBuffered(record, planned.item, url, body, headers, origin, secrets);
-  if (!record.warmup) addMetrics(record);
+  addRecordMetrics(metrics, record);
   console.log(serializeRecord(record));
 }
 
@@ -207,19 +207,5 @@ function sendBuffered(
   fillBufferedRecord(record, item.api, response, nsSince(clock, origin, record.sent_ns), secrets);
 }
 
-/**
- * The analysis' own definitions (core/metrics.ts: ttftMs, forEachItlMs, e2eMs over ok, measured
- * requests), so k6 thresholds judge what the verdict judges: ITL is the chunk gap ÷ the tokens the
- * chunk carried, and a failed request adds no latency sample.
- */
-const latencySink: LatencySink = {
-  ttft: (v) => ttft.add(v),
-  itl: (v) => itl.add(v),
-  e2e: (v) => e2e.add(v),
-};
-
-function addMetrics(r: RequestRecord): void {
-  failed.add(r.outcome.kind !== 'ok');
-  timedOut.add(r.outcome.kind === 'timeout');
-  latencySamples(r, latencySink);
-}
+/** core/metrics.ts definitions (k6/script/metrics.ts): ITL = gap ÷ tokens in the chunk; failed requests add no latency. */
+const metrics: K6RecordMetrics = { ttft, itl, e2e, failed, timedOut };
