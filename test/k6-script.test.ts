@@ -191,7 +191,10 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
   const summary = JSON.parse(readFileSync(run.summaryFile, 'utf8'));
   t.deepEqual(summary.iterations, { baseline: 7, candidate: 7 });
   t.deepEqual(droppedIterations(converted.summaries), { total: 0, byArm: { baseline: 0, candidate: 0 } });
-  t.true(k6Warnings(converted).some((w) => w.startsWith('dropped_iterations: 0 ')));
+  // Planned per arm = started + dropped, from each instance's summary; no dropped-iterations warning when none dropped.
+  t.deepEqual(summary.planned, { baseline: 7, candidate: 7 });
+  t.deepEqual(converted.planned, { baseline: 7, candidate: 7 });
+  t.false(k6Warnings(converted).some((w) => w.startsWith('dropped_iterations')));
 });
 
 test.serial('buffered mode: core k6/http only, end-to-end latency and output recorded, TTFT/ITL not measured', async (t) => {
@@ -238,6 +241,7 @@ test.serial('execution segments: two instances cover every index exactly once pe
     t.deepEqual(indices, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }
   t.deepEqual(new Set(records.map((r) => r.instance)), new Set(['0:1/2', '1/2:1']));
+  t.deepEqual(converted.planned, { baseline: 9, candidate: 9 }, 'planned per arm summed over the instances');
   // Instance b started later: its records were moved onto instance a's (earlier) origin.
   const originA = converted.metas.find((m) => m.instance === '0:1/2')!.origin_unix_ms;
   const originB = converted.metas.find((m) => m.instance === '1/2:1')!.origin_unix_ms;

@@ -227,4 +227,6 @@ export const K6_METRICS = {
   failed: 'request_failed',
   /** Rate: outcome is timeout. */
   timeout: 'request_timeout',
+  /** Counter: iterations that started (one per request index sent or begun, warm-up included), per scenario (arm). */
+  started: 'request_started',
 } as const;

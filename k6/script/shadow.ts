@@ -11,7 +11,7 @@
 // k6-operator parallelism): a split run still sends every index exactly once per arm.
 import http from 'k6/http';
 import exec from 'k6/execution';
-import { Rate, Trend } from 'k6/metrics';
+import { Counter, Rate, Trend } from 'k6/metrics';
 import { SharedArray } from 'k6/data';
 import sse from 'k6/x/sse';
 import { API_PATH, buildRequestBody } from '../../core/openai.ts';
@@ -74,6 +74,8 @@ const itl = new Trend(K6_METRICS.itl, true);
 const e2e = new Trend(K6_METRICS.e2e, true);
 const failed = new Rate(K6_METRICS.failed);
 const timedOut = new Rate(K6_METRICS.timeout);
+/** One per started iteration, tagged with its scenario: planned = started + dropped (summary.ts). */
+const started = new Counter(K6_METRICS.started);
 
 const clock = createClock();
 
@@ -136,6 +138,7 @@ export function handleSummary(data: K6SummaryData): Record<string, string> {
 let instance: string | null = null;
 
 function send(arm: string, data: SetupData): void {
+  started.add(1);
   const index = exec.scenario.iterationInTest;
   if (index >= plan.total) return; // cannot happen with buildScenarios' duration; never send outside the plan
   const target = armConfig[arm];
