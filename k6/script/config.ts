@@ -175,6 +175,9 @@ function ms(seconds: number): string {
   return `${(seconds * 1000).toFixed(3)}ms`;
 }
 
+/** k6's shortest scenario duration (constant-arrival-rate's minDuration). */
+export const K6_MIN_DURATION_S = 1;
+
 export interface ArmScenario {
   executor: 'constant-arrival-rate';
   exec: string;
@@ -192,7 +195,9 @@ export interface ArmScenario {
  * One constant-arrival-rate scenario per arm, identical except for the exec function and the arm
  * tag, so iteration i of every arm is due at the same instant: startTime + i / qps.
  * Iterations due at t < duration run, so duration = (total − ½) / qps gives exactly `total`
- * iterations without depending on k6's rounding at the boundary.
+ * iterations without depending on k6's rounding at the boundary. k6 refuses a duration under 1 s
+ * ("the duration must be at least 1s", grafana/k6 lib/executor/constant_arrival_rate.go), so a
+ * shorter run gets 1 s: the iterations past the plan end at once, with no record (shadow.ts send).
  */
 export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenario> {
   const { rate, timeUnit } = arrivalRate(config.qps);
@@ -204,7 +209,7 @@ export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenar
       exec: arm,
       rate,
       timeUnit,
-      duration: ms((config.total_requests - 0.5) / config.qps),
+      duration: ms(Math.max(K6_MIN_DURATION_S, (config.total_requests - 0.5) / config.qps)),
       startTime: ms(config.start_delay_s),
       ...vus,
       // In-flight requests at the end get their full timeout before k6 interrupts them.

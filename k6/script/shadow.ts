@@ -138,9 +138,9 @@ export function handleSummary(data: K6SummaryData): Record<string, string> {
 let instance: string | null = null;
 
 function send(arm: string, data: SetupData): void {
-  started.add(1);
   const index = exec.scenario.iterationInTest;
-  if (index >= plan.total) return; // cannot happen with buildScenarios' duration; never send outside the plan
+  if (index >= plan.total) return; // past the plan (a run shorter than k6's 1 s minimum duration): nothing to send
+  started.add(1);
   const target = armConfig[arm];
   if (target === undefined) throw new Error(`arm ${arm} is not in the config`);
   const planned = plan.request(index);
