@@ -9,7 +9,7 @@ import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { RunCollector, PRESENT_MEASURED } from '../analysis/collect.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { percentileSorted } from '../analysis/stats/stats.ts';
-import { addRecordMetrics } from '../k6/script/metrics.ts';
+import { addRecordMetrics, thresholdReads } from '../k6/script/metrics.ts';
 import { gatesToThresholds } from '../k6/script/thresholds.ts';
 import { K6_METRICS } from '../k6/script/config.ts';
 import { SlidingWindow } from '../proxy/window.ts';
@@ -115,4 +115,7 @@ test('k6 thresholds, the analysis and the proxy window take TTFT and ITL from th
   };
   t.deepEqual(judge(ttftP99 + 0.01, itlP99 + 0.01), { ttft: true, itl: true });
   t.deepEqual(judge(ttftP99 - 0.01, itlP99 - 0.01), { ttft: false, itl: false });
+  // The script feeds the ITL Trend only when a threshold reads it (slo.enforce), as here.
+  t.true(thresholdReads(gatesToThresholds({ ...DEFAULT_GATES, slo: { ...DEFAULT_GATES.slo, enforce: true } }), K6_METRICS.itl));
+  t.false(thresholdReads(gatesToThresholds(DEFAULT_GATES), K6_METRICS.itl));
 });

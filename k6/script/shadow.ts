@@ -17,7 +17,7 @@ import sse from 'k6/x/sse';
 import { API_PATH, buildRequestBody } from '../../core/openai.ts';
 import { createPlan } from '../../core/plan.ts';
 import { parseEndpoint, requestUrl, type Endpoint } from '../../core/endpoint.ts';
-import { addRecordMetrics, type K6RecordMetrics } from './metrics.ts';
+import { addRecordMetrics, thresholdReads, type K6RecordMetrics } from './metrics.ts';
 import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/record.ts';
 import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
 import { createClock, nsSince } from './clock.ts';
@@ -211,4 +211,5 @@ function sendBuffered(
 }
 
 /** core/metrics.ts definitions (k6/script/metrics.ts): ITL = gap ÷ tokens in the chunk; failed requests add no latency. */
-const metrics: K6RecordMetrics = { ttft, itl, e2e, failed, timedOut };
+// The ITL Trend only when a threshold reads it (slo.enforce): the analysis computes ITL from the records.
+const metrics: K6RecordMetrics = { ttft, itl: thresholdReads(thresholds, K6_METRICS.itl) ? itl : null, e2e, failed, timedOut };
