@@ -7,6 +7,7 @@
 // in the init context, so a k6-operator ConfigMap can carry it) or inline in __ENV.SB_CONFIG.
 // Header VALUES never travel in it (the file is kept in the run folder): they come from the k6
 // process environment, __ENV.SB_HEADERS = {"<arm>": {"<name>": "<value>"}}.
+import { parseEndpoint } from '../../core/endpoint.ts';
 import type { ParseWorkloadOptions, WorkloadFormat } from '../../core/workload/workload.ts';
 import type { ItemOrder } from '../../core/plan.ts';
 import type { Api } from '../../core/openai.ts';
@@ -100,7 +101,7 @@ export function checkK6Config(value: unknown): K6ScriptConfig {
       'arms',
       `arm names among ${K6_ARMS.join(', ')} (each is an exported exec function of the script)`,
     );
-    need(typeof arm.url === 'string' && /^https?:\/\//.test(arm.url), 'arms', 'http(s) URLs');
+    need(typeof arm.url === 'string' && isEndpoint(arm.url), 'arms', 'http(s) base URLs (core/endpoint.ts)');
     need(arm.model === null || typeof arm.model === 'string', 'arms', 'model a string or null');
   }
   need(isNum(c.timeout_s) && c.timeout_s > 0, 'timeout_s', 'a positive number of seconds');
@@ -218,6 +219,15 @@ export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenar
     };
   }
   return scenarios;
+}
+
+function isEndpoint(url: string): boolean {
+  try {
+    parseEndpoint(url);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Names of the k6 custom metrics the script adds to (tagged with `arm` through the scenario tags). */
