@@ -19,6 +19,7 @@ const BENCHMARKS: Array<() => Promise<{ benchmark: Benchmark }>> = [
   () => import('./sim.ts'),
   () => import('./scrape.ts'),
   () => import('./k6-convert.ts'),
+  () => import('./k6.ts'),
   () => import('./engine.ts'),
   () => import('./proxy.ts'),
   () => import('./report.ts'),

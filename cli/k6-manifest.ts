@@ -6,7 +6,8 @@
 //
 //   npm run k6:manifest -- --baseline http://vllm:8000 --candidate http://dynamo:8000 --qps 400 --parallelism 4
 //   kubectl create -f results/<run-id>/testrun.yaml      (apply refuses ConfigMaps over 256 KiB)
-//   for p in $(kubectl get pods -l k6_cr=<name>,runner=true -o name); do kubectl logs $p > results/<run-id>/${p#pod/}.log; done
+//   for p in $(kubectl get pods -l k6_cr=<name>,runner=true -o name); do kubectl logs "$p" > "results/<run-id>/${p#pod/}.log"; done
+//   (printed by podLogsLoop; `kubectl logs -l` would give only the last 10 lines per pod, interleaved)
 //   npm run k6:manifest -- --collect results/<run-id> results/<run-id>/*.log && npm run analyze -- results/<run-id>
 import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,9 @@ const {
   out,
 } = LOAD_OPTIONS;
 
+/** The default runner image: stock k6, which fetches xk6-sse itself when a streaming script starts. */
+export const STOCK_K6_IMAGE = 'grafana/k6:latest';
+
 export const K6_MANIFEST_OPTIONS = {
   // Not load's declarations: a manifest starts no simulated endpoints, so both URLs are required.
   baseline: str({
@@ -72,11 +76,12 @@ export const K6_MANIFEST_OPTIONS = {
   parallelism: num({ default: 2, integer: true, min: 1, max: 1000, help: 'k6 runner pods (each runs an equal execution segment)' }),
   name: str({ meta: 'NAME', help: 'TestRun name; its ConfigMaps are <NAME>-script and <NAME>-workload [default shadowbench-<run-id>]' }),
   namespace: str({ meta: 'NS', help: "Kubernetes namespace of the TestRun and its ConfigMaps [default: kubectl's]" }),
-  image: str({
-    default: 'grafana/k6:latest',
+  runnerImage: str({
+    default: STOCK_K6_IMAGE,
     meta: 'IMAGE',
-    help: 'runner image: k6 ≥ 1.2 (resolves k6/x/sse itself when the pod has network) or a build with xk6-sse',
+    help: 'image of the runner and initializer pods: stock k6 resolves k6/x/sse at run time (the pods need network); for pods without it, an image built from k6/Dockerfile (k6 with xk6-sse compiled in, see k6/README.md)',
   }),
+  image: str({ meta: 'IMAGE', help: 'older spelling of --runner-image' }),
   headersSecret: str({
     meta: 'SECRET',
     help: 'Secret whose key SB_HEADERS holds {"<arm>": {"<header>": "<value>"}} (API keys never go into the manifest)',
@@ -93,6 +98,12 @@ const SCRIPT_MOUNT = '/test';
 /** Mount point of the workload ConfigMap: a volume of our own, added to the runner pod spec. */
 const WORKLOAD_MOUNT = '/workload';
 const WORKLOAD_VOLUME = 'shadowbench-workload';
+/** The loop that saves one log file per runner pod (`kubectl logs -l` would give only the last 10 lines of each, interleaved). */
+export function podLogsLoop(name: string, runDir: string, namespace?: string): string {
+  const ns = namespace === undefined ? '' : ` -n ${namespace}`;
+  return `for p in $(kubectl get pods${ns} -l k6_cr=${name},runner=true -o name); do kubectl logs${ns} "$p" > "${runDir}/\${p#pod/}.log"; done`;
+}
+
 /** Kubernetes refuses a ConfigMap whose data values add up to more than 1 MiB. */
 export const CONFIGMAP_LIMIT = 1_048_576;
 
@@ -248,6 +259,8 @@ async function collect(dir: string, logs: string[]): Promise<number> {
     dropped_iterations: dropped?.total ?? null,
     k6: {
       records: converted.records,
+      // Requests due per arm over the runners (started + dropped): planned − records = never recorded.
+      planned: converted.planned,
       ignored_console_lines: converted.ignoredLines,
       instances: converted.metas,
       summaries: converted.summaries,
@@ -323,13 +336,16 @@ export async function run(argv: string[], env: Record<string, string | undefined
       .replace(/[^a-z0-9-]/g, '-')
       .slice(0, 52);
   const configJson = JSON.stringify(scriptConfig, null, 2) + '\n';
+  if (v.image !== undefined && explicit.has('runnerImage') && v.image !== v.runnerImage)
+    throw new UsageError(`--image ${v.image} and --runner-image ${v.runnerImage}: give one (--image is the older spelling)`);
+  const image = v.image ?? v.runnerImage;
   // Everything is built (and checked against the ConfigMap limit) before the run folder exists, so
   // a refused manifest leaves nothing behind; the bundle goes to a temporary folder.
   const yaml = manifestYaml({
     name,
     namespace: v.namespace,
     parallelism: v.parallelism,
-    image: v.image,
+    image,
     headersSecret: v.headersSecret,
     bundle: await bundleText(),
     workloadJsonl: resolvedWorkloadJsonl(config.workload),
@@ -352,8 +368,12 @@ export async function run(argv: string[], env: Record<string, string | undefined
   process.stdout.write(
     `${join(runDir, 'testrun.yaml')}\n` +
       `  kubectl create -f ${join(config.runDir, 'testrun.yaml')}   (create, not apply: client-side apply refuses ConfigMaps over 256 KiB)\n` +
-      `  then save each runner's log (kubectl logs -l k6_cr=${name},runner=true gives them; one file per pod) and run\n` +
-      `  npm run k6:manifest -- --collect ${config.runDir} <pod logs...>\n`,
+      `  when the TestRun has finished, save one log per runner pod:\n` +
+      `  ${podLogsLoop(name, config.runDir, v.namespace)}\n` +
+      `  npm run k6:manifest -- --collect ${config.runDir} ${config.runDir}/*.log\n` +
+      (image === STOCK_K6_IMAGE && scriptConfig.mode === 'sse'
+        ? `  runner image ${image}: stock k6 fetches xk6-sse when the test starts, so the pods need network; without it, build k6/Dockerfile and pass --runner-image\n`
+        : ''),
   );
   return 0;
 }

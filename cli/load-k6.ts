@@ -322,6 +322,8 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
       exit_code: code,
       exit_meaning: K6_EXIT[code] ?? null,
       records: converted.records,
+      // Requests due per arm (started + dropped, summed over instances): planned − records = never recorded.
+      planned: converted.planned,
       ignored_console_lines: converted.ignoredLines,
       instances: converted.metas,
       summaries: converted.summaries,

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadGates } from '../pipeline/analyze-folder.ts';
 import { bool, formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
+import { parseEndpoint } from '../core/endpoint.ts';
 import { isLoopback } from '../proxy/admin.ts';
 import { rollbackThresholds } from '../proxy/rollback.ts';
 import { parseSchedule, ScheduleError, type WeightSchedule } from '../proxy/schedule.ts';
@@ -11,7 +12,10 @@ import { startProxy, type ProxyServer } from '../proxy/server.ts';
 import { newRunId } from '../engine/config.ts';
 
 export const PROXY_OPTIONS = {
-  baseline: str({ meta: 'URL', help: 'baseline endpoint base URL (e.g. http://10.0.0.5:8000, without /v1); required' }),
+  baseline: str({
+    meta: 'URL',
+    help: 'baseline endpoint base URL (e.g. http://10.0.0.5:8000; a trailing /v1 is ignored, a path prefix and a query are kept); required',
+  }),
   candidate: str({ meta: 'URL', help: 'candidate endpoint base URL; required' }),
   listen: str({ default: '127.0.0.1:8080', meta: 'HOST:PORT', help: 'where clients connect (port 0: any free port)' }),
   adminListen: str({ meta: 'HOST:PORT', help: 'admin endpoint, loopback only; needs env SHADOWBENCH_ADMIN_TOKEN' }),
@@ -60,7 +64,7 @@ function hostPort(flag: string, text: string): { host: string; port: number } {
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
-function baseUrl(flag: string, text: string | undefined): string {
+export function baseUrl(flag: string, text: string | undefined): string {
   if (text === undefined) throw new UsageError(`${flag}: required (the endpoint's base URL, e.g. http://127.0.0.1:8000)`);
   let u: URL;
   try {
@@ -69,8 +73,12 @@ function baseUrl(flag: string, text: string | undefined): string {
     throw new UsageError(`${flag}: got ${JSON.stringify(text)}; expected an http(s) URL such as http://127.0.0.1:8000`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${flag}: expected an http or https URL, got ${u.protocol}`);
-  if (u.pathname.replace(/\/+$/, '').endsWith('/v1'))
-    throw new UsageError(`${flag}: give the base URL without /v1 (the client's path, e.g. /v1/chat/completions, is appended)`);
+  // With or without /v1, a path prefix, a query: the one policy of every engine (core/endpoint.ts).
+  try {
+    parseEndpoint(text);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
   return text;
 }
 

@@ -80,3 +80,34 @@ export function sendLagMs(r: RequestRecord): number | null {
 export function armSkewMs(baselineSentNs: number, candidateSentNs: number): number {
   return ms(candidateSentNs - baselineSentNs);
 }
+
+/**
+ * Whether a request's latencies (TTFT, ITL, E2E, …) count: measured (not warm-up) and ok. A failed
+ * request's first token or chunk gaps are not the endpoint's latency (a stream cut after 3 tokens
+ * would count as a fast one). The analysis (analysis/collect.ts), the k6 Trends and thresholds
+ * (k6/script/shadow.ts) and the proxy's windows (proxy/window.ts) all take this rule.
+ */
+export function countsForLatency(r: RequestRecord): boolean {
+  return !r.warmup && r.outcome.kind === 'ok';
+}
+
+/** Where one request's latency samples go (ms), by metric. */
+export interface LatencySink {
+  ttft(ms: number): void;
+  itl(ms: number): void;
+  e2e(ms: number): void;
+}
+
+/**
+ * One request's latency samples by the definitions above (ttftMs, forEachItlMs, e2eMs), only when
+ * countsForLatency: what every live consumer of records (k6 Trends, proxy windows) feeds its
+ * aggregates with, so their percentiles are the analysis' percentiles of the same records.
+ */
+export function latencySamples(r: RequestRecord, sink: LatencySink): void {
+  if (!countsForLatency(r)) return;
+  const ttft = ttftMs(r);
+  if (ttft !== null) sink.ttft(ttft);
+  forEachItlMs(r, (v) => sink.itl(v));
+  const e2e = e2eMs(r);
+  if (e2e !== null) sink.e2e(e2e);
+}

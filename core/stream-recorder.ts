@@ -137,6 +137,71 @@ export class StreamRecorder {
   }
 
   /**
+   * event() with a shortcut for the common chunk, the same record either way (for per-event-costly
+   * runtimes: the k6 script, where JSON.parse is most of an event's cost). The first plain content
+   * chunk (text only: no finish_reason, no usage) teaches the stream its template, the chunk's text
+   * before and after its text slot, checked by parsing two probes through the full path. A later
+   * event that is that template with another non-empty string in the slot, holding no character a
+   * JSON string must escape, parses to exactly that string as the chunk's text and nothing else, so
+   * it is recorded as a content chunk without JSON.parse. Everything else (role, finish and usage
+   * chunks, escapes, errors, [DONE]) takes event().
+   */
+  eventTemplated(data: string, ns: number): StreamStep {
+    const t = this.#template;
+    if (
+      t !== null &&
+      this.#doneNs === null &&
+      this.#problem === null &&
+      data.length > t.prefix.length + t.suffix.length &&
+      data.startsWith(t.prefix) &&
+      data.endsWith(t.suffix)
+    ) {
+      const text = data.slice(t.prefix.length, data.length - t.suffix.length);
+      if (!NEEDS_ESCAPE.test(text)) {
+        const r = this.record;
+        this.#events++;
+        r.first_chunk_ns ??= ns;
+        r.first_content_ns ??= ns;
+        this.#addChunk(ns, NaN);
+        this.#onText(text);
+        return 'more';
+      }
+    }
+    const before = this.#chunks;
+    const step = this.event(data, ns);
+    if (t === null && step === 'more' && this.#chunks > before && this.#learnTries < MAX_LEARN_TRIES) this.#learn(data);
+    return step;
+  }
+
+  #template: { prefix: string; suffix: string } | null = null;
+  #learnTries = 0;
+
+  /** Learns the template from a content chunk if it carried text only, verified by parsing two probes. */
+  #learn(data: string): void {
+    this.#learnTries++;
+    const plain = (payload: string, text: string | null): string | null => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(payload);
+      } catch {
+        return null;
+      }
+      const c = interpretChunk(this.#api, parsed);
+      if (!c.ok || c.value.finishReason !== null || c.value.usage !== null || c.value.text === '') return null;
+      return text === null || c.value.text === text ? c.value.text : null;
+    };
+    const text = plain(data, null);
+    if (text === null || NEEDS_ESCAPE.test(text)) return;
+    const slot = `"${text}"`;
+    const at = data.indexOf(slot);
+    if (at < 0 || data.indexOf(slot, at + 1) >= 0) return; // the slot must be unambiguous
+    const prefix = data.slice(0, at + 1);
+    const suffix = data.slice(at + 1 + text.length);
+    for (const probe of ['x', 'y z']) if (plain(prefix + probe + suffix, probe) === null) return;
+    this.#template = { prefix, suffix };
+  }
+
+  /**
    * A problem found at `ns` outside the event data (e.g. bad SSE framing): the first one counts, as a
    * bad event would. After [DONE] it is ignored, like any event there: the answer was complete, and a
    * client that stops reading at [DONE] (the Node engine, the OpenAI SDKs) never sees it.
@@ -200,6 +265,11 @@ export class StreamRecorder {
     if (this.#texts !== null && this.#texts.length > 0) r.output_text = this.#texts.join('');
   }
 }
+
+/** Characters a JSON string can only carry escaped: a text slot holding none of them is taken verbatim. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+/** Content chunks eventTemplated() tries to learn a template from before it stops trying. */
+const MAX_LEARN_TRIES = 4;
 
 /** Content chunks a stream's buffers hold before they first grow (doubling). */
 const INITIAL_CHUNKS = 64;

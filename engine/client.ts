@@ -17,6 +17,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
+import { MODELS_PATH, parseEndpoint, requestPath, type Endpoint } from '../core/endpoint.ts';
 import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
 import { headerSecrets, httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
@@ -28,10 +29,8 @@ export interface ArmClient {
   arm: string;
   dispatcher: Dispatcher;
   origin: string;
-  /** Path prefix of the base URL ('' or e.g. '/proxy'), a trailing /v1 removed. */
-  pathPrefix: string;
-  /** The base URL's query string ('' or '?api-version=...'). */
-  query: string;
+  /** The base URL by the endpoint policy (core/endpoint.ts): origin, path prefix, query. */
+  endpoint: Endpoint;
   headers: Record<string, string>;
   /** Strings scrubbed from every message (API keys, header values). */
   secrets: string[];
@@ -43,13 +42,15 @@ const MAX_ERROR_BODY = 16_384;
 
 /** One connection pool per arm; keep-alive connections are reused, no limit on their number. */
 export function createArmClient(arm: string, url: string, headers: Record<string, string>, timeoutMs: number): ArmClient {
-  const base = new URL(url);
-  const pathPrefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+  const endpoint = parseEndpoint(url);
+  const colon = endpoint.credentials.indexOf(':');
+  const username = colon < 0 ? endpoint.credentials : endpoint.credentials.slice(0, colon);
+  const password = colon < 0 ? '' : endpoint.credentials.slice(colon + 1);
   const secrets = headerSecrets(headers);
-  if (base.password) secrets.push(decodeURIComponent(base.password));
+  if (password) secrets.push(decodeURIComponent(password));
   const authHeaders = { ...headers };
-  if (base.username || base.password) {
-    authHeaders.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`;
+  if (username || password) {
+    authHeaders.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString('base64')}`;
   }
   return {
     arm,
@@ -62,9 +63,8 @@ export function createArmClient(arm: string, url: string, headers: Record<string
       bodyTimeout: timeoutMs + 5_000,
       keepAliveTimeout: 30_000,
     }),
-    origin: base.origin,
-    pathPrefix,
-    query: base.search,
+    origin: endpoint.origin,
+    endpoint,
     headers: authHeaders,
     secrets,
     displayUrl: redactUrl(url),
@@ -150,7 +150,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     this.#r.sent_ns = this.#now();
     try {
       client.dispatcher.dispatch(
-        { origin: client.origin, path: client.pathPrefix + API_PATH[api] + client.query, method: 'POST', headers, body },
+        { origin: client.origin, path: requestPath(client.endpoint, API_PATH[api]), method: 'POST', headers, body },
         this,
       );
     } catch (error) {
@@ -340,7 +340,7 @@ export const PRECONNECT_MAX = 256;
  */
 export async function preconnect(client: ArmClient, connections: number, timeoutMs: number): Promise<number> {
   const headers = { ...client.headers, accept: 'application/json' };
-  const path = `${client.pathPrefix}/v1/models${client.query}`;
+  const path = requestPath(client.endpoint, MODELS_PATH);
   const one = async (): Promise<number> => {
     try {
       const response = await client.dispatcher.request({
@@ -401,8 +401,7 @@ export function warmUpStreamPath(api: Api, streams: number, events: number, onDa
     arm: 'warm',
     dispatcher,
     origin: 'http://warm.invalid',
-    pathPrefix: '',
-    query: '',
+    endpoint: parseEndpoint('http://warm.invalid'),
     headers: {},
     secrets: [],
     displayUrl: 'warm',

@@ -9,7 +9,10 @@ import { RUN_MANIFEST_VERSION, SECRET_HEADER, redactUrl, type RunManifest } from
 
 export interface ArmTarget {
   arm: Arm;
-  /** Base URL, e.g. http://127.0.0.1:8000 (no path; the API path comes from the item's api). */
+  /**
+   * Base URL, e.g. http://127.0.0.1:8000; with or without /v1, a path prefix or a query string are
+   * accepted: every engine builds request URLs from it by one policy (core/endpoint.ts).
+   */
   url: string;
   /** Replaces the body's model when set. */
   model: string | null;

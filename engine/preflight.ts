@@ -3,9 +3,15 @@
 // run full of errors. `--no-preflight` skips it.
 import { request } from 'undici';
 import type { ArmTarget } from './config.ts';
+import { MODELS_PATH, parseEndpoint, requestUrl } from '../core/endpoint.ts';
 import { errorBodyMessage, headerSecrets, scrub, truncate } from '../core/outcome-message.ts';
 
 const PREFLIGHT_TIMEOUT_MS = 5_000;
+
+/** The URL preflight asks, by the endpoint policy (core/endpoint.ts): credentials are not sent. */
+export function modelsUrl(baseUrl: string): string {
+  return requestUrl(parseEndpoint(baseUrl), MODELS_PATH);
+}
 
 export class PreflightError extends Error {
   constructor(message: string) {
@@ -19,9 +25,7 @@ async function servedModels(
   target: ArmTarget,
   cancel: AbortSignal | undefined,
 ): Promise<{ ok: true; models: string[] } | { ok: false; why: string }> {
-  const base = new URL(target.url);
-  const prefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
-  const url = `${base.origin}${prefix}/v1/models${base.search}`;
+  const url = modelsUrl(target.url);
   const headers: Record<string, string> = { ...target.headers, accept: 'application/json' };
   try {
     const response = await request(url, {

@@ -23,6 +23,8 @@ export interface K6ConvertResult {
   ignoredLines: Record<string, number>;
   metas: K6InstanceMeta[];
   summaries: K6SummaryFacts[];
+  /** Requests due per arm, over every instance (started + dropped; plannedIterations): null when a summary is missing or predates it. */
+  planned: Record<string, number> | null;
   /** Records whose (arm, index) already appeared: overlapping instances; kept out of records.jsonl. */
   duplicates: number;
   warnings: string[];
@@ -59,7 +61,7 @@ export async function convertK6Console(
   outFile: string,
   options: { summaryFiles?: readonly string[] } = {},
 ): Promise<K6ConvertResult & { originUnixMs: number | null }> {
-  const result: K6ConvertResult = { records: 0, ignoredLines: {}, metas: [], summaries: [], duplicates: 0, warnings: [] };
+  const result: K6ConvertResult = { records: 0, ignoredLines: {}, metas: [], summaries: [], planned: null, duplicates: 0, warnings: [] };
   // Pass 1: the facts, since a record needs its instance's origin, printed anywhere in the files.
   for (const file of files) {
     result.ignoredLines[file] = 0;
@@ -77,6 +79,7 @@ export async function convertK6Console(
       result.warnings.push(`${file}: k6 summary not read (${(error as Error).message}); dropped iterations unknown`);
     }
   }
+  result.planned = plannedIterations(result.summaries);
   const origins = new Map(result.metas.map((m) => [m.instance, m.origin_unix_ms]));
   const runOrigin = result.metas.length > 0 ? Math.min(...result.metas.map((m) => m.origin_unix_ms)) : null;
   const runs = [...new Set(result.metas.map((m) => m.run_id))];
@@ -170,6 +173,18 @@ export function droppedIterations(summaries: readonly K6SummaryFacts[]): { total
 }
 
 /**
+ * Requests due per arm over every instance's summary (started + dropped: K6SummaryFacts.planned),
+ * for the run folder's planned-vs-recorded count (not_sent = planned − records). null when no
+ * summary was read, or one came from a script that did not report it.
+ */
+export function plannedIterations(summaries: readonly K6SummaryFacts[]): Record<string, number> | null {
+  if (summaries.length === 0 || summaries.some((s) => s.planned === undefined)) return null;
+  const byArm: Record<string, number> = {};
+  for (const s of summaries) for (const [arm, n] of Object.entries(s.planned ?? {})) byArm[arm] = (byArm[arm] ?? 0) + n;
+  return byArm;
+}
+
+/**
  * run.json warnings for the k6 facts. The analysis reads a warning starting with
  * `dropped_iterations: <n>` as the run's dropped-iteration count (analysis/report.ts).
  */
@@ -177,12 +192,12 @@ export function k6Warnings(result: K6ConvertResult): string[] {
   const out = [...result.warnings];
   const dropped = droppedIterations(result.summaries);
   if (dropped === null) out.push('k6 summary missing: dropped iterations unknown (k6 stopped before handleSummary?)');
-  else {
+  else if (dropped.total > 0) {
     const parts = Object.entries(dropped.byArm)
       .map(([arm, n]) => `${arm} ${n}`)
       .join(', ');
     out.push(
-      `dropped_iterations: ${dropped.total} (${parts}) — k6 had no free VU when these iterations were due (raise the VU cap or expected latency, or lower --qps)`,
+      `dropped_iterations: ${dropped.total} (${parts}) — k6 had no free VU when these iterations were due (raise the VU cap or expected latency, or lower --qps); k6 numbers only the iterations it starts, so after a drop an arm's later indices left later than their plan slot and the plan's last indices were never sent`,
     );
   }
   const clocks = new Set(

@@ -17,7 +17,7 @@ import { ProxyRunFolder } from './run-folder.ts';
 import { ResponseRecorder } from './response-recorder.ts';
 import type { WeightSchedule } from './schedule.ts';
 import { choosePrimary, TrafficControl } from './traffic.ts';
-import { exchange, HOP_BY_HOP, type ArmTarget, type Exchange, type ForwardedRequest, type ResponseSink } from './upstream.ts';
+import { armTarget, exchange, HOP_BY_HOP, type ArmTarget, type Exchange, type ForwardedRequest, type ResponseSink } from './upstream.ts';
 import { SlidingWindow, type WindowStats } from './window.ts';
 
 export interface ProxyOptions {
@@ -105,10 +105,7 @@ export interface ProxyServer {
 
 const COMPLETION_PATHS: Record<string, Api> = { '/v1/chat/completions': 'chat', '/v1/completions': 'completions' };
 
-function target(arm: Arm, url: string, apiKey: string | null): ArmTarget {
-  const u = new URL(url);
-  return { arm, origin: u.origin, pathPrefix: u.pathname.replace(/\/+$/, ''), apiKey };
-}
+const target = armTarget;
 
 function forwardedHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};

@@ -5,15 +5,24 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Arm, RequestRecord } from '../core/record.ts';
 import type { ResponseRecorder } from './response-recorder.ts';
+import { forwardPath, parseEndpoint, type Endpoint } from '../core/endpoint.ts';
 
 export interface ArmTarget {
   arm: Arm;
-  /** scheme://host:port */
-  origin: string;
-  /** Path of the configured base URL without a trailing slash ('' for a bare origin); prefixed to every forwarded path. */
-  pathPrefix: string;
+  /** The configured base URL by the endpoint policy (core/endpoint.ts): origin, path prefix (/v1 removed), query. */
+  endpoint: Endpoint;
   /** Replaces the client's Authorization when set (BASELINE_API_KEY / CANDIDATE_API_KEY). */
   apiKey: string | null;
+}
+
+/** One upstream arm from its base URL (with or without /v1, a path prefix, a query: core/endpoint.ts). */
+export function armTarget(arm: Arm, url: string, apiKey: string | null): ArmTarget {
+  return { arm, endpoint: parseEndpoint(url), apiKey };
+}
+
+/** The path and query sent upstream for a client request path: prefix + the client's path, base query then the client's. */
+export function upstreamPath(target: ArmTarget, incoming: string): string {
+  return forwardPath(target.endpoint, incoming);
 }
 
 export interface ForwardedRequest {
@@ -140,8 +149,8 @@ export function exchange(
   try {
     dispatcher.dispatch(
       {
-        origin: target.origin,
-        path: target.pathPrefix + request.path,
+        origin: target.endpoint.origin,
+        path: upstreamPath(target, request.path),
         method: request.method,
         headers: armHeaders(target, request.headers),
         body: request.body,

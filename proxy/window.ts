@@ -3,6 +3,7 @@
 // the window are dropped as new ones arrive and whenever stats are read.
 import { percentileSorted } from '../analysis/stats/stats.ts';
 import { BASELINE, CANDIDATE, type RequestRecord } from '../core/record.ts';
+import { countsForLatency, ttftMs } from '../core/metrics.ts';
 
 interface Entry {
   /** Completion time at the proxy, ms (monotonic). */
@@ -10,7 +11,7 @@ interface Entry {
   arm: string;
   /** `cancelled` = the client went away: not the endpoint's fault, so outside every rate. */
   kind: 'ok' | 'error' | 'timeout' | 'cancelled';
-  /** First content − sent, ms; null when the request failed or carried no content. */
+  /** TTFT (core/metrics.ts ttftMs), ms; null when the request does not count for latency or carried no content. */
   ttft_ms: number | null;
 }
 
@@ -45,10 +46,8 @@ export class SlidingWindow {
   /** Adds a completed request; `nowMs` is the monotonic completion time. */
   add(record: RequestRecord, nowMs: number): void {
     const kind = record.outcome.kind;
-    const ttft =
-      kind === 'ok' && record.first_content_ns !== null && record.sent_ns !== null
-        ? (record.first_content_ns - record.sent_ns) / 1e6
-        : null;
+    // The analysis' definition and rule (core/metrics.ts): ok, measured requests with token timing.
+    const ttft = countsForLatency(record) ? ttftMs(record) : null;
     const entryKind = kind === 'ok' || kind === 'timeout' || kind === 'cancelled' ? kind : 'error';
     this.#entries.push({ at_ms: nowMs, arm: record.arm, kind: entryKind, ttft_ms: ttft });
     this.#prune(nowMs);

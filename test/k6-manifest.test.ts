@@ -258,3 +258,34 @@ test.serial(
     t.is(readFileSync(join(runDir, 'records.jsonl'), 'utf8').trimEnd().split('\n').length, 2);
   },
 );
+
+test.serial('--runner-image goes to the runner and initializer pods; the hint is the per-pod logs loop, not kubectl logs -l', async (t) => {
+  const out = join(dir, 'image');
+  const { value } = await inPrivateTmp(() =>
+    capturingStderr(() =>
+      capturingStdout(() => manifest([...endpoints, '--out', out, '--namespace', 'load', '--runner-image', 'registry.local/k6-sse:1.3.0'])),
+    ),
+  );
+  t.is(value.value.value, 0);
+  const testRun = documents(readFileSync(join(out, 'testrun.yaml'), 'utf8'))[2] as unknown as {
+    spec: { runner: { image: string }; initializer: { image: string } };
+  };
+  t.is(testRun.spec.runner.image, 'registry.local/k6-sse:1.3.0');
+  t.is(testRun.spec.initializer.image, 'registry.local/k6-sse:1.3.0');
+  const stdout = value.value.stdout;
+  t.regex(
+    stdout,
+    /for p in \$\(kubectl get pods -n load -l k6_cr=[a-z0-9-]+,runner=true -o name\); do kubectl logs -n load "\$p" > ".*\/\$\{p#pod\/\}\.log"; done/,
+  );
+  t.notRegex(stdout, /kubectl logs -l/);
+  t.notRegex(stdout, /stock k6 fetches xk6-sse/, 'no network note for a custom image');
+  // The stock default says what it needs.
+  const stock = await inPrivateTmp(() =>
+    capturingStderr(() => capturingStdout(() => manifest([...endpoints, '--out', join(dir, 'stock')]))),
+  );
+  t.regex(stock.value.value.stdout, /runner image grafana\/k6:latest: stock k6 fetches xk6-sse when the test starts/);
+  await t.throwsAsync(() => manifest([...endpoints, '--out', join(dir, 'both'), '--image', 'a', '--runner-image', 'b']), {
+    instanceOf: UsageError,
+    message: /--image a and --runner-image b: give one/,
+  });
+});

@@ -15,6 +15,7 @@ import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { gatesToThresholds } from '../k6/script/thresholds.ts';
 import { K6_CONFIG_VERSION, type K6ScriptConfig } from '../k6/script/config.ts';
 import type { RequestRecord } from '../core/record.ts';
+import { latencySamples } from '../core/metrics.ts';
 import { samples } from './doubles/k6/metrics.ts';
 import httpDouble from './doubles/k6/http.ts';
 import {
@@ -186,12 +187,16 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
   const ttft = samples.get('ttft')!.values;
   t.is(ttft.filter((s) => s.tags.arm === 'candidate').length, 6);
   t.is(ttft.filter((s) => s.tags.arm === 'baseline').length, 6);
-  t.true(samples.get('itl')!.values.length > 0);
+  // No threshold reads ITL with the default gates (slo.enforce off): the script adds no ITL samples.
+  t.is(samples.get('itl')!.values.length, 0);
   t.false(run.thresholdsFailed);
   const summary = JSON.parse(readFileSync(run.summaryFile, 'utf8'));
   t.deepEqual(summary.iterations, { baseline: 7, candidate: 7 });
   t.deepEqual(droppedIterations(converted.summaries), { total: 0, byArm: { baseline: 0, candidate: 0 } });
-  t.true(k6Warnings(converted).some((w) => w.startsWith('dropped_iterations: 0 ')));
+  // Planned per arm = started + dropped, from each instance's summary; no dropped-iterations warning when none dropped.
+  t.deepEqual(summary.planned, { baseline: 7, candidate: 7 });
+  t.deepEqual(converted.planned, { baseline: 7, candidate: 7 });
+  t.false(k6Warnings(converted).some((w) => w.startsWith('dropped_iterations')));
 });
 
 test.serial('buffered mode: core k6/http only, end-to-end latency and output recorded, TTFT/ITL not measured', async (t) => {
@@ -238,6 +243,7 @@ test.serial('execution segments: two instances cover every index exactly once pe
     t.deepEqual(indices, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }
   t.deepEqual(new Set(records.map((r) => r.instance)), new Set(['0:1/2', '1/2:1']));
+  t.deepEqual(converted.planned, { baseline: 9, candidate: 9 }, 'planned per arm summed over the instances');
   // Instance b started later: its records were moved onto instance a's (earlier) origin.
   const originA = converted.metas.find((m) => m.instance === '0:1/2')!.origin_unix_ms;
   const originB = converted.metas.find((m) => m.instance === '1/2:1')!.origin_unix_ms;
@@ -277,4 +283,17 @@ test.serial('candidate failures cross the k6 thresholds the gates define', async
   } finally {
     await failing.close();
   }
+});
+
+test.serial('with an ITL threshold (slo.enforce) the script adds exactly the analysis ITL samples of its records', async (t) => {
+  const c = config('itl', { thresholds: gatesToThresholds({ ...DEFAULT_GATES, slo: { ...DEFAULT_GATES.slo, enforce: true } }) });
+  const run = await runInstance(c, 'itl');
+  const out = join(dir, 'itl-records.jsonl');
+  await convertK6Console([run.consoleFile], out);
+  const { records } = await readRecords(out);
+  const expected: number[] = [];
+  for (const r of records) latencySamples(r, { ttft: () => {}, itl: (v) => expected.push(v), e2e: () => {} });
+  t.true(expected.length > 0);
+  const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
+  t.deepEqual(sorted(samples.get('itl')!.values.map((s) => s.value)), sorted(expected));
 });

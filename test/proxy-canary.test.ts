@@ -278,7 +278,8 @@ test.serial('npm run proxy: schedule, admin, SIGTERM flushes the run folder; bad
       {},
       /--weight: got "2"; expected a number from 0 to 1/,
     ],
-    [['--baseline', 'http://127.0.0.1:1/v1', '--candidate', 'http://127.0.0.1:2'], {}, /--baseline: give the base URL without \/v1/],
+    // A base URL ending in /v1 is accepted now (one endpoint policy, core/endpoint.ts; test/endpoint.test.ts); a non-http one is not.
+    [['--baseline', 'ftp://127.0.0.1:1', '--candidate', 'http://127.0.0.1:2'], {}, /--baseline: expected an http or https URL, got ftp:/],
     [
       ['--baseline', 'http://127.0.0.1:1', '--candidate', 'http://127.0.0.1:2', '--admin-listen', '127.0.0.1:0'],
       { SHADOWBENCH_ADMIN_TOKEN: '' },

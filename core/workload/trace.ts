@@ -77,7 +77,11 @@ export const WORDS: readonly string[] = (
   'return run sell send share sing sit sleep stand start stay stop study talk travel try turn visit wait walk wash win'
 )
   .split(' ')
-  .filter((w, i, all) => all.indexOf(w) === i)
+  // First occurrences through a Set: the k6 script evaluates this module in every VU it initialises, and
+  // the indexOf form (O(n²), ~180k comparisons in Sobek) was most of a VU's init CPU (issue 16).
+  .filter(function (this: Set<string>, w) {
+    return !this.has(w) && this.add(w) !== undefined;
+  }, new Set<string>())
   .map((w) => ` ${w}`);
 
 /** `count` words drawn from `random`, each with its leading space. */

@@ -7,6 +7,7 @@
 // in the init context, so a k6-operator ConfigMap can carry it) or inline in __ENV.SB_CONFIG.
 // Header VALUES never travel in it (the file is kept in the run folder): they come from the k6
 // process environment, __ENV.SB_HEADERS = {"<arm>": {"<name>": "<value>"}}.
+import { parseEndpoint } from '../../core/endpoint.ts';
 import type { ParseWorkloadOptions, WorkloadFormat } from '../../core/workload/workload.ts';
 import type { ItemOrder } from '../../core/plan.ts';
 import type { Api } from '../../core/openai.ts';
@@ -100,7 +101,7 @@ export function checkK6Config(value: unknown): K6ScriptConfig {
       'arms',
       `arm names among ${K6_ARMS.join(', ')} (each is an exported exec function of the script)`,
     );
-    need(typeof arm.url === 'string' && /^https?:\/\//.test(arm.url), 'arms', 'http(s) URLs');
+    need(typeof arm.url === 'string' && isEndpoint(arm.url), 'arms', 'http(s) base URLs (core/endpoint.ts)');
     need(arm.model === null || typeof arm.model === 'string', 'arms', 'model a string or null');
   }
   need(isNum(c.timeout_s) && c.timeout_s > 0, 'timeout_s', 'a positive number of seconds');
@@ -175,6 +176,9 @@ function ms(seconds: number): string {
   return `${(seconds * 1000).toFixed(3)}ms`;
 }
 
+/** k6's shortest scenario duration (constant-arrival-rate's minDuration). */
+export const K6_MIN_DURATION_S = 1;
+
 export interface ArmScenario {
   executor: 'constant-arrival-rate';
   exec: string;
@@ -192,7 +196,9 @@ export interface ArmScenario {
  * One constant-arrival-rate scenario per arm, identical except for the exec function and the arm
  * tag, so iteration i of every arm is due at the same instant: startTime + i / qps.
  * Iterations due at t < duration run, so duration = (total − ½) / qps gives exactly `total`
- * iterations without depending on k6's rounding at the boundary.
+ * iterations without depending on k6's rounding at the boundary. k6 refuses a duration under 1 s
+ * ("the duration must be at least 1s", grafana/k6 lib/executor/constant_arrival_rate.go), so a
+ * shorter run gets 1 s: the iterations past the plan end at once, with no record (shadow.ts send).
  */
 export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenario> {
   const { rate, timeUnit } = arrivalRate(config.qps);
@@ -204,7 +210,7 @@ export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenar
       exec: arm,
       rate,
       timeUnit,
-      duration: ms((config.total_requests - 0.5) / config.qps),
+      duration: ms(Math.max(K6_MIN_DURATION_S, (config.total_requests - 0.5) / config.qps)),
       startTime: ms(config.start_delay_s),
       ...vus,
       // In-flight requests at the end get their full timeout before k6 interrupts them.
@@ -215,16 +221,27 @@ export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenar
   return scenarios;
 }
 
+function isEndpoint(url: string): boolean {
+  try {
+    parseEndpoint(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Names of the k6 custom metrics the script adds to (tagged with `arm` through the scenario tags). */
 export const K6_METRICS = {
-  /** Trend, ms: first content chunk − send (TTFT). sse mode only. */
+  /** Trend, ms: TTFT (core/metrics.ts ttftMs) of ok, measured requests. sse mode only. */
   ttft: 'ttft',
-  /** Trend, ms: gap between consecutive content chunks (ITL, one sample per gap; the chunk's token count is not known in k6). sse mode only. */
+  /** Trend, ms: ITL (core/metrics.ts forEachItlMs: gap ÷ tokens the chunk carried) of ok, measured requests. sse mode only. */
   itl: 'itl',
-  /** Trend, ms: last content chunk − send (sse), or response end − send (buffered). */
+  /** Trend, ms: E2E (core/metrics.ts e2eMs: last content − send; buffered: response end − send) of ok, measured requests. */
   e2e: 'e2e',
   /** Rate: outcome is not ok (any failure kind). */
   failed: 'request_failed',
   /** Rate: outcome is timeout. */
   timeout: 'request_timeout',
+  /** Counter: iterations that started (one per request index sent or begun, warm-up included), per scenario (arm). */
+  started: 'request_started',
 } as const;

@@ -48,7 +48,7 @@ export class SseRecorder {
     if (this.#timeout !== null || this.#stream.settled() !== null) return true;
     r.first_chunk_ns ??= nowNs; // an event that arrives past the limit is still the first chunk
     if (this.#timedOut(nowNs)) return true;
-    if (this.#stream.event(data, nowNs) === 'more') return false;
+    if (this.#stream.eventTemplated(data, nowNs) === 'more') return false; // no JSON.parse for plain content chunks
     r.end_ns = this.#stream.settled()?.endNs ?? nowNs;
     return true;
   }

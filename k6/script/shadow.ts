@@ -11,11 +11,13 @@
 // k6-operator parallelism): a split run still sends every index exactly once per arm.
 import http from 'k6/http';
 import exec from 'k6/execution';
-import { Rate, Trend } from 'k6/metrics';
+import { Counter, Rate, Trend } from 'k6/metrics';
 import { SharedArray } from 'k6/data';
 import sse from 'k6/x/sse';
 import { API_PATH, buildRequestBody } from '../../core/openai.ts';
 import { createPlan } from '../../core/plan.ts';
+import { parseEndpoint, requestUrl, type Endpoint } from '../../core/endpoint.ts';
+import { addRecordMetrics, thresholdReads, type K6RecordMetrics } from './metrics.ts';
 import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/record.ts';
 import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
 import { createClock, nsSince } from './clock.ts';
@@ -54,7 +56,10 @@ const plan = createPlan(workload, {
   order: config.order,
   seed: config.seed,
 });
-const armConfig: Record<string, K6ArmConfig> = Object.fromEntries(config.arms.map((a) => [a.arm, a]));
+/** Per arm: its config and its base URL by the endpoint policy (parsed once per VU). */
+const armConfig: Record<string, K6ArmConfig & { endpoint: Endpoint }> = Object.fromEntries(
+  config.arms.map((a) => [a.arm, { ...a, endpoint: parseEndpoint(a.url) }]),
+);
 
 const thresholds = { ...perArmCounterThresholds(config.arms.map((a) => a.arm)), ...config.thresholds };
 
@@ -69,6 +74,8 @@ const itl = new Trend(K6_METRICS.itl, true);
 const e2e = new Trend(K6_METRICS.e2e, true);
 const failed = new Rate(K6_METRICS.failed);
 const timedOut = new Rate(K6_METRICS.timeout);
+/** One per started iteration, tagged with its scenario: planned = started + dropped (summary.ts). */
+const started = new Counter(K6_METRICS.started);
 
 const clock = createClock();
 
@@ -132,7 +139,8 @@ let instance: string | null = null;
 
 function send(arm: string, data: SetupData): void {
   const index = exec.scenario.iterationInTest;
-  if (index >= plan.total) return; // cannot happen with buildScenarios' duration; never send outside the plan
+  if (index >= plan.total) return; // past the plan (a run shorter than k6's 1 s minimum duration): nothing to send
+  started.add(1);
   const target = armConfig[arm];
   if (target === undefined) throw new Error(`arm ${arm} is not in the config`);
   const planned = plan.request(index);
@@ -151,7 +159,7 @@ function send(arm: string, data: SetupData): void {
     streaming,
     scheduled_ns: scenarioOffsetNs + planned.scheduled_ns,
   });
-  const url = target.url.replace(/\/+$/, '') + API_PATH[planned.item.api];
+  const url = requestUrl(target.endpoint, API_PATH[planned.item.api], true); // core/endpoint.ts: the policy of every engine
   const body = JSON.stringify(buildRequestBody(planned.item.body, { model: target.model, stream: streaming }));
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -161,7 +169,7 @@ function send(arm: string, data: SetupData): void {
   const secrets = secretsByArm.get(arm) ?? [];
   if (streaming) sendStreaming(record, planned.item, url, body, headers, origin, secrets);
   else sendBuffered(record, planned.item, url, body, headers, origin, secrets);
-  if (!record.warmup) addMetrics(record);
+  addRecordMetrics(metrics, record);
   console.log(serializeRecord(record));
 }
 
@@ -202,16 +210,6 @@ function sendBuffered(
   fillBufferedRecord(record, item.api, response, nsSince(clock, origin, record.sent_ns), secrets);
 }
 
-/** Same definitions as the analysis (DESIGN.md), in ms, so k6 thresholds judge what the verdict judges. */
-function addMetrics(r: RequestRecord): void {
-  const sent = r.sent_ns ?? 0;
-  failed.add(r.outcome.kind !== 'ok');
-  timedOut.add(r.outcome.kind === 'timeout');
-  if (r.first_content_ns !== null) ttft.add((r.first_content_ns - sent) / 1e6); // TTFT = first content − send
-  for (let k = 1; k < r.content_ns.length; k++) itl.add((r.content_ns[k]! - r.content_ns[k - 1]!) / 1e6); // ITL = gap between content chunks
-  if (r.outcome.kind !== 'ok') return;
-  const last = r.content_ns.length > 0 ? r.content_ns[r.content_ns.length - 1]! : null;
-  if (streaming && last !== null)
-    e2e.add((last - sent) / 1e6); // E2E = last content chunk − send
-  else if (!streaming && r.end_ns !== null) e2e.add((r.end_ns - sent) / 1e6); // buffered: response end − send
-}
+/** core/metrics.ts definitions (k6/script/metrics.ts): ITL = gap ÷ tokens in the chunk; failed requests add no latency. */
+// The ITL Trend only when a threshold reads it (slo.enforce): the analysis computes ITL from the records.
+const metrics: K6RecordMetrics = { ttft, itl: thresholdReads(thresholds, K6_METRICS.itl) ? itl : null, e2e, failed, timedOut };

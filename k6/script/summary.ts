@@ -2,6 +2,8 @@
 // dropped iterations per arm and which thresholds held. Pure; shared by the k6 entry and the
 // Node-side converter (io/k6-records.ts), which merges one of these per k6 instance.
 
+import { K6_METRICS } from './config.ts';
+
 /** Console lines the converter recognises besides records: one object under one of these keys. */
 export const META_KEY = 'shadowbench_k6_meta';
 export const SUMMARY_KEY = 'shadowbench_k6_summary';
@@ -31,8 +33,17 @@ export interface K6SummaryFacts {
   instance: string;
   /** Iterations k6 could not start on time for lack of a free VU (dropped_iterations), per arm. */
   dropped_iterations: Record<string, number>;
-  /** Iterations that ran (the `iterations` counter), per arm. */
+  /** Iterations that ran to their end (the `iterations` counter), per arm. */
   iterations: Record<string, number>;
+  /**
+   * Iterations that were due on this instance, per arm: started (the script's `request_started`
+   * counter, interrupted ones included) + dropped. Each started iteration prints one record, so
+   * planned − records = requests due but never recorded (dropped, or cut off by an abort). k6
+   * numbers started iterations only (exec.scenario.iterationInTest): after a drop, an arm's later
+   * indices move up, and the plan's tail indices are the ones never sent. Absent from summaries of
+   * older scripts.
+   */
+  planned?: Record<string, number>;
   thresholds: K6ThresholdResult[];
 }
 
@@ -50,6 +61,7 @@ export function perArmCounterThresholds(arms: readonly string[]): Record<string,
   for (const arm of arms) {
     out[`dropped_iterations{scenario:${arm}}`] = ['count>=0'];
     out[`iterations{scenario:${arm}}`] = ['count>=0'];
+    out[`${K6_METRICS.started}{scenario:${arm}}`] = ['count>=0'];
   }
   return out;
 }
@@ -64,9 +76,11 @@ export function summaryFacts(
   const count = (name: string) => data.metrics[name]?.values?.count ?? 0;
   const dropped: Record<string, number> = {};
   const iterations: Record<string, number> = {};
+  const planned: Record<string, number> = {};
   for (const arm of arms) {
     dropped[arm] = count(`dropped_iterations{scenario:${arm}}`);
     iterations[arm] = count(`iterations{scenario:${arm}}`);
+    planned[arm] = count(`${K6_METRICS.started}{scenario:${arm}}`) + dropped[arm];
   }
   const thresholds: K6ThresholdResult[] = [];
   for (const [metric, conditions] of Object.entries(ownThresholds)) {
@@ -76,14 +90,17 @@ export function summaryFacts(
       thresholds.push({ metric, condition, ok: ok ?? true });
     }
   }
-  return { v: 1, run_id: runId, instance, dropped_iterations: dropped, iterations, thresholds };
+  return { v: 1, run_id: runId, instance, dropped_iterations: dropped, iterations, planned, thresholds };
 }
 
 /** A few human-readable lines for the terminal (k6 prints no default summary when handleSummary exists). */
 export function summaryText(facts: K6SummaryFacts): string {
   const arms = Object.keys(facts.iterations);
   const lines = [`shadowbench k6 summary${facts.instance ? ` (instance ${facts.instance})` : ''}:`];
-  for (const arm of arms) lines.push(`  ${arm}: ${facts.iterations[arm]} iterations, ${facts.dropped_iterations[arm]} dropped`);
+  for (const arm of arms)
+    lines.push(
+      `  ${arm}: ${facts.planned?.[arm] ?? '?'} planned, ${facts.iterations[arm]} completed, ${facts.dropped_iterations[arm]} dropped`,
+    );
   for (const t of facts.thresholds) lines.push(`  threshold ${t.metric} ${t.condition}: ${t.ok ? 'ok' : 'FAILED'}`);
   return lines.join('\n') + '\n';
 }

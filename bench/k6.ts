@@ -1,0 +1,303 @@
+// `npm run bench -- k6`: the k6 engine against a bare xk6-sse script and the Node engine, side by
+// side in one run, on this machine, with the two simulated endpoints co-located (128-token streams,
+// one SSE event per token every 5 ms). Per paired rate (10 / 25 / 50 / 100 pairs/s by default):
+//
+//   bare     two constant-arrival-rate scenarios, the same request bodies, an empty event handler:
+//            what xk6-sse itself costs (no records, so no send lag / skew / TTFT)
+//   k6       `load --engine k6` (k6/script/shadow.ts through cli/load-k6.ts)
+//   node     `load` with the Node engine
+//
+// Columns: achieved pairs/s, p99 send lag and p99 |arm skew| (from the records), k6 CPU per SSE event
+// (the k6 process's user+sys from bash's `times`, over completed streams × events per stream) and
+// this process's CPU per event for the Node engine, TTFT P50 (core/metrics.ts over ok requests)
+// and its difference from the Node engine's at the same rate. Measures; asserts nothing.
+//
+// Needs real k6 with xk6-sse: K6_BIN, or ../shared/tools/k6 beside the checkout. Environment:
+// SB_BENCH_K6_STEPS (e.g. "10,50"), SB_BENCH_K6_SECONDS (per step, default 4).
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { percentile } from '../analysis/stats/stats.ts';
+import { countsForLatency, ttftMs } from '../core/metrics.ts';
+import type { RequestRecord } from '../core/record.ts';
+import { DEFAULT_MODEL } from '../core/workload/workload.ts';
+import { buildRequestBody } from '../core/openai.ts';
+import { readRecords } from '../io/records-file.ts';
+import { run as load } from '../cli/load.ts';
+import { startSimProcess, type SimProcess } from '../sim/process.ts';
+import type { Benchmark, BenchTable } from './run.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED_K6 = resolve(ROOT, '../shared/tools/k6');
+const STEPS = (process.env.SB_BENCH_K6_STEPS ?? '10,25,50,100').split(',').map(Number);
+const SECONDS = Number(process.env.SB_BENCH_K6_SECONDS ?? 4);
+const SIM_ARGS = ['--inter-token-ms', '5'];
+const TOKENS = 128;
+/**
+ * Expected latency that sizes both k6 scripts' pre-allocated VUs alike (qps × this × 1.5 + 1): the
+ * load command's default (3 s), not the streams' ~0.7 s. With 1 s, 50 pairs/s ran out of VUs once the
+ * machine was busy, and the VUs k6 then initialises mid-test (each evaluates the whole bundle) cost
+ * enough CPU to drop 76 of 400 iterations at p50 send lag 355 ms; with 3 s: 0 dropped, p50 6 ms.
+ */
+const EXPECTED_LATENCY_S = 3;
+
+interface Result {
+  variant: 'bare' | 'k6' | 'node';
+  qps: number;
+  /** Completed streams per arm (bare: k6's iterations counter; else ok records). */
+  streams: number;
+  cpuS: number;
+  records: RequestRecord[] | null;
+  achieved: number | null;
+  dropped: number | null;
+}
+
+/** A shell wrapper that runs k6 and writes its CPU time (bash `times`: children's user and sys) to $SB_K6_TIMES. */
+function timedK6(dir: string, k6: string): string {
+  const wrapper = join(dir, 'k6-timed.sh');
+  writeFileSync(wrapper, `#!/usr/bin/env bash\n"${k6}" "$@"\nrc=$?\ntimes > "$SB_K6_TIMES"\nexit $rc\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
+}
+
+/** Children's user + sys seconds from `times` output (second line: "0m1.234s 0m0.567s"). */
+function childCpuSeconds(file: string): number {
+  const line = readFileSync(file, 'utf8').trim().split('\n')[1] ?? '';
+  const seconds = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return seconds.reduce((a, b) => a + b, 0);
+}
+
+function bareScript(urls: [string, string], bodies: string[], qps: number, total: number): string {
+  const vus = { preAllocatedVUs: Math.ceil(qps * EXPECTED_LATENCY_S * 1.5) + 1, maxVUs: Math.ceil(qps * 10) + 1 };
+  const scenario = (exec: string) => ({
+    executor: 'constant-arrival-rate',
+    exec,
+    rate: qps,
+    timeUnit: '1s',
+    duration: `${Math.max(1000, ((total - 0.5) / qps) * 1000).toFixed(0)}ms`,
+    ...vus,
+    gracefulStop: '11s',
+  });
+  return `import sse from 'k6/x/sse';
+import exec from 'k6/execution';
+const urls = ${JSON.stringify(urls.map((u) => `${u}/v1/chat/completions`))};
+const bodies = ${JSON.stringify(bodies)};
+export const options = { scenarios: { baseline: ${JSON.stringify(scenario('baseline'))}, candidate: ${JSON.stringify(scenario('candidate'))} } };
+function send(url) {
+  const body = bodies[exec.scenario.iterationInTest % bodies.length];
+  sse.open(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } }, (client) => {
+    client.on('event', () => {});
+  });
+}
+export function baseline() { send(urls[0]); }
+export function candidate() { send(urls[1]); }
+`;
+}
+
+const ms = (ns: number) => ns / 1e6;
+
+function timing(records: RequestRecord[]): { achieved: number; lagP99: number; skewP99: number; ttftP50: number | null } {
+  const sent = records.filter((r) => r.sent_ns !== null);
+  const lags = sent.map((r) => ms(r.sent_ns! - r.scheduled_ns));
+  const byIndex = new Map<number, Record<string, number>>();
+  for (const r of sent) (byIndex.get(r.index) ?? byIndex.set(r.index, {}).get(r.index)!)[r.arm] = r.sent_ns!;
+  const skews = [...byIndex.values()]
+    .filter((p) => p.baseline !== undefined && p.candidate !== undefined)
+    .map((p) => Math.abs(ms(p.candidate! - p.baseline!)));
+  const base = sent
+    .filter((r) => r.arm === 'baseline')
+    .map((r) => r.sent_ns!)
+    .sort((a, b) => a - b);
+  const achieved = base.length > 1 ? (base.length - 1) / ((base.at(-1)! - base[0]!) / 1e9) : 0;
+  const ttfts = records.filter(countsForLatency).flatMap((r) => {
+    const v = ttftMs(r);
+    return v === null ? [] : [v];
+  });
+  return {
+    achieved,
+    lagP99: percentile(lags, 99),
+    skewP99: percentile(skews, 99),
+    ttftP50: ttfts.length > 0 ? percentile(ttfts, 50) : null,
+  };
+}
+
+/** SSE events in one stream of the workload (counted on the wire once: role, content, usage, [DONE]). */
+async function eventsPerStream(url: string, body: string): Promise<number> {
+  const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  return text.split('\n').filter((l) => l.startsWith('data:')).length;
+}
+
+export const benchmark: Benchmark = {
+  name: 'k6',
+  async run(): Promise<BenchTable[]> {
+    const k6 = process.env.K6_BIN ?? (existsSync(SHARED_K6) ? SHARED_K6 : null);
+    if (k6 === null)
+      return [
+        {
+          title: 'k6 engine vs bare xk6-sse vs Node engine',
+          columns: ['skipped'],
+          rows: [['no real k6: set K6_BIN or put k6 at ../shared/tools/k6']],
+        },
+      ];
+    const dir = mkdtempSync(join(tmpdir(), 'sb-bench-k6-'));
+    const wrapper = timedK6(dir, k6);
+    const timesFile = join(dir, 'k6-times.txt');
+    const workload = join(dir, 'streams-128.jsonl');
+    const items = Array.from({ length: 64 }, (_, i) => ({
+      id: `s${i}`,
+      model: DEFAULT_MODEL,
+      messages: [{ role: 'user', content: `Tell me about topic number ${i}.` }],
+      max_tokens: TOKENS,
+      ignore_eos: true,
+    }));
+    writeFileSync(workload, items.map((i) => JSON.stringify(i)).join('\n') + '\n');
+    const bodies = items.map(({ id: _id, ...body }) => JSON.stringify(buildRequestBody(body, { model: null, stream: true })));
+    const sims = await Promise.all<[Promise<SimProcess>, Promise<SimProcess>]>([
+      startSimProcess('vllm-single-node', [...SIM_ARGS, '--seed', '1']),
+      startSimProcess('vllm-single-node', [...SIM_ARGS, '--seed', '2']),
+    ]);
+    const urls: [string, string] = [sims[0].url, sims[1].url];
+    const env = { K6_BIN: wrapper, SB_K6_TIMES: timesFile, K6_AUTO_EXTENSION_RESOLUTION: 'false' };
+    const savedEnv = { ...process.env };
+    Object.assign(process.env, env);
+    const results: Result[] = [];
+    const loadBefore = loadavg()[0]!;
+    try {
+      const perStream = await eventsPerStream(urls[0], bodies[0]!);
+      const loadArgs = (qps: number, out: string) => [
+        '--baseline',
+        urls[0],
+        '--candidate',
+        urls[1],
+        '--workload',
+        workload,
+        '--qps',
+        String(qps),
+        '--duration',
+        String(SECONDS),
+        '--timeout',
+        '10',
+        '--out',
+        out,
+        '--no-progress',
+        '--no-analyze',
+        '--no-metrics',
+      ];
+      const readOut = async (out: string) => (await readRecords(join(out, 'records.jsonl'))).records;
+      // Unmeasured warm-up of the sims and this process (JIT), as bench/engine.ts does.
+      await load(loadArgs(10, join(dir, 'warmup')));
+      for (const qps of STEPS) {
+        // bare
+        const total = Math.round(qps * SECONDS);
+        const script = join(dir, `bare-${qps}.js`);
+        writeFileSync(script, bareScript(urls, bodies, qps, total));
+        const exportFile = join(dir, `bare-${qps}.json`);
+        const child = spawn(wrapper, ['run', '--no-usage-report', '--quiet', '--summary-export', exportFile, script], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: process.env,
+        });
+        await once(child, 'exit');
+        const summary = JSON.parse(readFileSync(exportFile, 'utf8')) as {
+          metrics: Record<string, { count?: number; rate?: number } | undefined>;
+        };
+        const iterations = summary.metrics.iterations?.count ?? 0;
+        results.push({
+          variant: 'bare',
+          qps,
+          streams: iterations / 2,
+          cpuS: childCpuSeconds(timesFile),
+          records: null,
+          achieved: iterations / 2 / ((total - 0.5) / qps + 1 / qps),
+          dropped: summary.metrics.dropped_iterations?.count ?? 0,
+        });
+        // k6 engine
+        const k6Out = join(dir, `k6-${qps}`);
+        const code = await load([...loadArgs(qps, k6Out), '--engine', 'k6', '--k6-expected-latency', String(EXPECTED_LATENCY_S * 1000)]);
+        if (code !== 0) throw new Error(`load --engine k6 at ${qps} pairs/s exited ${code}`);
+        const k6Records = await readOut(k6Out);
+        const k6Manifest = JSON.parse(readFileSync(join(k6Out, 'run.json'), 'utf8')) as { dropped_iterations: number | null };
+        results.push({
+          variant: 'k6',
+          qps,
+          streams: k6Records.filter((r) => r.outcome.kind === 'ok').length / 2,
+          cpuS: childCpuSeconds(timesFile),
+          records: k6Records,
+          achieved: null,
+          dropped: k6Manifest.dropped_iterations,
+        });
+        // Node engine (in this process: its CPU is this process's, the bench's own small share included)
+        const nodeOut = join(dir, `node-${qps}`);
+        const cpu0 = process.cpuUsage();
+        const nodeCode = await load(loadArgs(qps, nodeOut));
+        const cpu = process.cpuUsage(cpu0);
+        if (nodeCode !== 0) throw new Error(`load (node) at ${qps} pairs/s exited ${nodeCode}`);
+        const nodeRecords = await readOut(nodeOut);
+        results.push({
+          variant: 'node',
+          qps,
+          streams: nodeRecords.filter((r) => r.outcome.kind === 'ok').length / 2,
+          cpuS: (cpu.user + cpu.system) / 1e6,
+          records: nodeRecords,
+          achieved: null,
+          dropped: null,
+        });
+      }
+      const rows: Array<Array<string | number>> = [];
+      for (const qps of STEPS) {
+        const mine = results.filter((r) => r.qps === qps);
+        const nodeTtft = timing(mine.find((r) => r.variant === 'node')!.records!).ttftP50;
+        const bareCpu = mine.find((r) => r.variant === 'bare')!;
+        const bareUs = (bareCpu.cpuS / (bareCpu.streams * 2 * perStream)) * 1e6;
+        for (const r of mine) {
+          const us = (r.cpuS / (r.streams * 2 * perStream)) * 1e6;
+          const t = r.records === null ? null : timing(r.records);
+          rows.push([
+            qps,
+            r.variant,
+            t?.achieved ?? r.achieved ?? '–',
+            r.dropped ?? '–',
+            t?.lagP99 ?? '–',
+            t?.skewP99 ?? '–',
+            us,
+            r.variant === 'node' ? '–' : us / bareUs,
+            t?.ttftP50 ?? '–',
+            t?.ttftP50 != null && nodeTtft !== null && r.variant !== 'node' ? t.ttftP50 - nodeTtft : '–',
+          ]);
+        }
+      }
+      return [
+        {
+          title: `k6 engine vs bare xk6-sse vs Node engine (${TOKENS}-token streams, 5 ms per token, ${perStream} SSE events each; ${SECONDS} s per step)`,
+          columns: [
+            'pairs/s',
+            'engine',
+            'achieved pairs/s',
+            'dropped',
+            'send lag p99 ms',
+            'arm skew p99 ms',
+            'CPU µs/event',
+            '× bare',
+            'TTFT P50 ms',
+            'Δ TTFT P50 vs node ms',
+          ],
+          rows,
+          notes: [
+            'k6 CPU: the k6 process (bash `times` of its wrapper), including the initialisation of its pre-allocated VUs (qps × 3 s × 1.5 + 1 per arm; ~4.5 ms each for the k6 engine, ~1 ms for the bare script), which short steps do not amortise: at 100 pairs/s that is ~4 s of CPU; node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.',
+            'bare: no records (empty handler), so no lag, skew or TTFT; achieved = completed iterations per arm / scenario length. k6 timestamps are Date.now (1 ms steps).',
+            `Machine load (1-min load average, ${availableParallelism()} cores): ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after. Above the core count, other work shared the CPU and lag / skew say little about the engines.`,
+          ],
+        },
+      ];
+    } finally {
+      for (const key of Object.keys(env)) {
+        if (savedEnv[key] === undefined) delete process.env[key];
+        else process.env[key] = savedEnv[key];
+      }
+      await Promise.all(sims.map((s) => s.close()));
+    }
+  },
+};
