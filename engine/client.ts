@@ -21,7 +21,7 @@ import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
 import { headerSecrets, httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import { redactUrl } from '../core/run.ts';
-import { monoNow } from './pacer.ts';
+import { monoNow, systemClock, type EngineClock } from './pacer.ts';
 
 /** One arm as the sending thread sees it (headers include secrets: never copy them into a record). */
 export interface ArmClient {
@@ -42,7 +42,14 @@ export interface ArmClient {
 const MAX_ERROR_BODY = 16_384;
 
 /** One connection pool per arm; keep-alive connections are reused, no limit on their number. */
-export function createArmClient(arm: string, url: string, headers: Record<string, string>, timeoutMs: number): ArmClient {
+/** `dispatcher` replaces the arm's undici Agent (tests: a scripted transport on a virtual clock). */
+export function createArmClient(
+  arm: string,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  dispatcher?: Dispatcher,
+): ArmClient {
   const base = new URL(url);
   const pathPrefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
   const secrets = headerSecrets(headers);
@@ -53,15 +60,17 @@ export function createArmClient(arm: string, url: string, headers: Record<string
   }
   return {
     arm,
-    dispatcher: new Agent({
-      connections: null,
-      pipelining: 1,
-      connectTimeout: timeoutMs,
-      // Our own per-request timer decides outcomes; undici's are only a backstop for abandoned sockets.
-      headersTimeout: timeoutMs + 5_000,
-      bodyTimeout: timeoutMs + 5_000,
-      keepAliveTimeout: 30_000,
-    }),
+    dispatcher:
+      dispatcher ??
+      new Agent({
+        connections: null,
+        pipelining: 1,
+        connectTimeout: timeoutMs,
+        // Our own per-request timer decides outcomes; undici's are only a backstop for abandoned sockets.
+        headersTimeout: timeoutMs + 5_000,
+        bodyTimeout: timeoutMs + 5_000,
+        keepAliveTimeout: 30_000,
+      }),
     origin: base.origin,
     pathPrefix,
     query: base.search,
@@ -96,8 +105,10 @@ export interface SendOptions {
   origin: bigint;
   timeoutMs: number;
   onDone: (record: RequestRecord) => void;
-  /** Called with each response chunk's arrival time (monoNow), before the chunk is parsed. */
+  /** Called with each response chunk's arrival time (clock.now()), before the chunk is parsed. */
   onData?: (arrived: bigint) => void;
+  /** Time source for every timestamp and the per-request deadline (default systemClock; tests inject a virtual one). */
+  clock?: EngineClock;
 }
 
 export interface InFlightRequest {
@@ -126,16 +137,18 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #parseError: string | null = null;
   #body = '';
 
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
+  readonly #clock: EngineClock;
 
   constructor(options: SendOptions) {
     this.#o = options;
     this.#r = options.record;
+    this.#clock = options.clock ?? systemClock;
     this.#stream = new StreamRecorder(options.record, options.api, { onBadEvent: 'stop' });
   }
 
   #now(): number {
-    return Number(monoNow() - this.#o.origin);
+    return Number(this.#clock.now() - this.#o.origin);
   }
 
   start(): void {
@@ -146,7 +159,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
       accept: this.#o.stream ? 'text/event-stream' : 'application/json',
       'x-request-id': requestId,
     };
-    this.#timer = setTimeout(() => this.#timeout(), this.#o.timeoutMs);
+    this.#timer = this.#clock.setTimer(() => this.#timeout(), this.#o.timeoutMs);
     this.#r.sent_ns = this.#now();
     try {
       client.dispatcher.dispatch(
@@ -194,7 +207,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #finish(outcome: Outcome, endNs: number): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     const r = this.#r;
     r.end_ns ??= endNs;
     if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#o.client.secrets);
@@ -234,7 +247,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const arrived = monoNow();
+    const arrived = this.#clock.now();
     this.#o.onData?.(arrived);
     if (this.#finished) return;
     if (this.#mode === 'sse') {
@@ -425,7 +438,19 @@ export function warmUpStreamPath(api: Api, streams: number, events: number, onDa
     });
     // The options as the sender builds them (same keys, same order), so V8 compiles the handler for the
     // object shape the run's requests will have.
-    new ArmRequest({ client, api, stream: true, body: '{}', requestId: 'warm', record, origin, timeoutMs: 60_000, onData, onDone }).start();
+    new ArmRequest({
+      client,
+      api,
+      stream: true,
+      body: '{}',
+      requestId: 'warm',
+      record,
+      origin,
+      timeoutMs: 60_000,
+      onData,
+      onDone,
+      clock: systemClock,
+    }).start();
   }
   return ok;
 }

@@ -11,6 +11,25 @@
 /** Monotonic now in ns (CLOCK_MONOTONIC: shared by every thread and process of the machine). */
 export const monoNow = (): bigint => process.hrtime.bigint();
 
+/**
+ * The time source of the scheduler and the client: monotonic now and one-shot timers. Production
+ * uses systemClock; the functional tests inject a virtual clock (test/support/virtual-clock.ts) so
+ * "never early", "exactly once" and "deadline → timeout" are exact assertions, not wall-clock bounds.
+ */
+export interface EngineClock {
+  /** Monotonic now in ns. */
+  now(): bigint;
+  /** Calls `fn` once, `ms` from now; returns a handle for clearTimer. */
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const systemClock: EngineClock = {
+  now: monoNow,
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+};
+
 const SPIN_WINDOW_MS = 2;
 /** Two polls this close together had no I/O work between them: the gap was idle waiting. */
 const IDLE_POLL_GAP_NS = 100_000n;
