@@ -20,7 +20,9 @@ function setup(options: { qps: number; requests: number; arms?: number; maxInfli
   return {
     runId: 'v',
     instance: '',
-    arms: ['baseline', 'candidate'].slice(0, options.arms ?? 1).map((arm) => ({ arm, url: 'http://upstream.invalid', model: null, headers: {} })),
+    arms: ['baseline', 'candidate']
+      .slice(0, options.arms ?? 1)
+      .map((arm) => ({ arm, url: 'http://upstream.invalid', model: null, headers: {} })),
     workload,
     plan: { arrival: 'constant', qps: options.qps, requests: options.requests, seed: 1, order: 'sequential', warmup: 0 },
     stride: 1,
@@ -87,7 +89,10 @@ test('on time: every request leaves exactly at its instant, once per arm, and no
   }
   await h.clock.runUntil(h.finished);
   t.true(h.finished());
-  t.true([...h.transport.counts().values()].every((n) => n === 1) && h.transport.counts().size === 2 * total, 'each request dispatched once');
+  t.true(
+    [...h.transport.counts().values()].every((n) => n === 1) && h.transport.counts().size === 2 * total,
+    'each request dispatched once',
+  );
   t.is(h.records.length, 2 * total);
   for (const r of h.records) {
     t.is(r.outcome.kind, 'ok');
@@ -149,7 +154,18 @@ test('stop() from the record callback of the chunk that made the next request du
   for (const how of ['stop', 'drain'] as const) {
     const h = await harness(
       setup({ qps: 25, requests: 3 }),
-      () => ({ headersMs: 120, chunks: [{ atMs: 120, text: streamScript(2, 0, 0).chunks!.map((c) => c.text).join('') }], endMs: 120 }),
+      () => ({
+        headersMs: 120,
+        chunks: [
+          {
+            atMs: 120,
+            text: streamScript(2, 0, 0)
+              .chunks!.map((c) => c.text)
+              .join(''),
+          },
+        ],
+        endMs: 120,
+      }),
       (n) => (n === 0 ? 0 : null), // only chunks can send after request 0
       (_r, self) => (how === 'stop' ? self.sender.stop('enough') : void self.sender.drain('enough', 1_000)),
     );

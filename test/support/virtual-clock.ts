@@ -54,7 +54,8 @@ export class VirtualClock implements EngineClock {
 
   #next(): VirtualTimer | undefined {
     let best: VirtualTimer | undefined;
-    for (const t of this.#timers) if (!t.cancelled && (best === undefined || t.at < best.at || (t.at === best.at && t.seq < best.seq))) best = t;
+    for (const t of this.#timers)
+      if (!t.cancelled && (best === undefined || t.at < best.at || (t.at === best.at && t.seq < best.seq))) best = t;
     return best;
   }
 
@@ -109,11 +110,14 @@ export class VirtualPacer implements PacerLike {
     this.cancel();
     const late = this.#late(this.#armed++);
     if (late === null) return;
-    this.#timer = this.#clock.setTimerAt(() => {
-      this.#timer = null;
-      this.fired++;
-      fire(this.#clock.now());
-    }, due + ms(late));
+    this.#timer = this.#clock.setTimerAt(
+      () => {
+        this.#timer = null;
+        this.fired++;
+        fire(this.#clock.now());
+      },
+      due + ms(late),
+    );
   }
 
   cancel(): void {
@@ -149,7 +153,10 @@ export const SSE_DONE = 'data: [DONE]\n\n';
 
 /** A stream of `n` content chunks `gapMs` apart from `firstMs`, then [DONE] with the last one. */
 export function streamScript(n: number, firstMs: number, gapMs: number): Script {
-  const chunks = Array.from({ length: n }, (_, k) => ({ atMs: firstMs + k * gapMs, text: sseChunk(`t${k} `) + (k === n - 1 ? SSE_DONE : '') }));
+  const chunks = Array.from({ length: n }, (_, k) => ({
+    atMs: firstMs + k * gapMs,
+    text: sseChunk(`t${k} `) + (k === n - 1 ? SSE_DONE : ''),
+  }));
   return { headersMs: firstMs / 2, chunks, endMs: firstMs + (n - 1) * gapMs };
 }
 
@@ -200,7 +207,8 @@ export class ScriptedTransport {
         resume() {},
       };
       const c = controller as unknown as Dispatcher.DispatchController;
-      const at = (delayMs: number, fn: () => void) => timers.push(clock.setTimerAt(() => !controller.aborted && fn(), entry.at + ms(delayMs)));
+      const at = (delayMs: number, fn: () => void) =>
+        timers.push(clock.setTimerAt(() => !controller.aborted && fn(), entry.at + ms(delayMs)));
       handler.onRequestStart?.(c, {});
       if (script.headersMs !== null)
         at(script.headersMs, () =>
