@@ -281,7 +281,7 @@ test('timeouts name their phase: headers, first_token, stream', async (t) => {
   t.is(stream!.output_text, 'first');
   for (const r of [headers!, firstToken!, stream!]) {
     const elapsedMs = (r.end_ns! - r.sent_ns!) / 1e6;
-    t.true(elapsedMs >= timeoutMs - 10 && elapsedMs < timeoutMs + 3000, `timed out after ${elapsedMs} ms`);
+    t.true(elapsedMs >= timeoutMs - 10, `timed out after ${elapsedMs} ms, before the limit`); // the exact instant: engine-virtual-clock.test.ts
   }
 });
 
