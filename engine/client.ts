@@ -19,8 +19,8 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
 import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
-import { headerSecrets, httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
-import { redactUrl } from '../core/run.ts';
+import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
+import { headerSecrets, redactUrl, scrubRecordTexts, urlSecrets } from '../core/redact.ts';
 import { monoNow, systemClock, type EngineClock } from './pacer.ts';
 
 /** One arm as the sending thread sees it (headers include secrets: never copy them into a record). */
@@ -33,7 +33,7 @@ export interface ArmClient {
   /** The base URL's query string ('' or '?api-version=...'). */
   query: string;
   headers: Record<string, string>;
-  /** Strings scrubbed from every message (API keys, header values). */
+  /** Known secrets redacted from every message and text of a record (API keys, header values, URL credentials): core/redact.ts. */
   secrets: string[];
   /** For messages: the URL without credentials. */
   displayUrl: string;
@@ -52,8 +52,7 @@ export function createArmClient(
 ): ArmClient {
   const base = new URL(url);
   const pathPrefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
-  const secrets = headerSecrets(headers);
-  if (base.password) secrets.push(decodeURIComponent(base.password));
+  const secrets = [...headerSecrets(headers), ...urlSecrets(url)];
   const authHeaders = { ...headers };
   if (base.username || base.password) {
     authHeaders.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`;
@@ -213,6 +212,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#o.client.secrets);
     r.outcome = outcome;
     this.#stream.finish();
+    scrubRecordTexts(r, this.#o.client.secrets);
     this.#parser = null;
     this.#o.onDone(r);
   }

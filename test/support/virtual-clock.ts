@@ -201,7 +201,7 @@ export class ScriptedTransport {
           controller.reason = reason;
           entry.aborted = true;
           for (const t of timers) clock.clearTimer(t);
-          handler.onResponseError?.(controller as unknown as Dispatcher.DispatchController, reason);
+          handler.onResponseError?.(controller, reason);
         },
         pause() {},
         resume() {},
