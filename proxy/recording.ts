@@ -18,6 +18,8 @@ export interface RecordingStatus {
   state: 'recording' | 'paused';
   /** The failure that paused recording (code and message), or null. */
   error: string | null;
+  /** The last failure, kept after recording resumed. */
+  last_error: string | null;
   /** Wall-clock ISO time of the pause, or null. */
   since: string | null;
   written: number;
@@ -35,7 +37,7 @@ export class SafeRecords {
   #pending: RequestRecord[] = [];
   #scheduled: NodeJS.Immediate | null = null;
   #pausedAt: number | null = null;
-  #status: RecordingStatus = { state: 'recording', error: null, since: null, written: 0, lost: 0, pauses: 0 };
+  #status: RecordingStatus = { state: 'recording', error: null, last_error: null, since: null, written: 0, lost: 0, pauses: 0 };
 
   constructor(sink: RecordSink, options: { log: (message: string) => void; retryMs?: number; nowMs?: () => number }) {
     this.#sink = sink;
@@ -86,6 +88,7 @@ export class SafeRecords {
       ...this.#status,
       state: 'paused',
       error: what,
+      last_error: what,
       since: new Date(this.#pausedAt).toISOString(),
       pauses: this.#status.pauses + 1,
     };

@@ -227,7 +227,7 @@ export class ProxyCore {
     const recording = this.#records.status();
     if (recording.lost > 0) {
       warnings.push(
-        `${recording.lost} records could not be written (${recording.error ?? 'a write failed'}; recording paused ${recording.pauses} time(s)); their requests were served but are missing from records.jsonl`,
+        `${recording.lost} records could not be written (${recording.last_error ?? 'a write failed'}; recording paused ${recording.pauses} time(s)); their requests were served but are missing from records.jsonl`,
       );
     }
     return warnings;
