@@ -137,23 +137,9 @@ function checkTimers(options: ProxyOptions): void {
   }
 }
 
-export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
-  checkTimers(options);
-  const originNs = process.hrtime.bigint();
-  /** Monotonic ns since run start: the records' time base. */
-  const clock = () => Number(process.hrtime.bigint() - originNs);
-  const startedAt = new Date();
-
-  const targets: Record<string, ArmTarget> = {
-    baseline: target('baseline', options.baselineUrl, options.apiKeys.baseline),
-    candidate: target('candidate', options.candidateUrl, options.apiKeys.candidate),
-  };
-  // Separate connection pools: a stalled shadow must never hold a connection a primary is waiting for.
-  const primaryAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
-  const shadowAgent = new Agent({ keepAliveTimeout: 30_000, connections: options.shadowMaxInflight });
-  const keys = [options.apiKeys.baseline, options.apiKeys.candidate].filter((k): k is string => k !== null && k.length >= 6);
-
-  const manifest: RunManifest = {
+/** run.json as the proxy starts it (proxy/run-folder.ts completes it at shutdown). */
+function proxyManifest(options: ProxyOptions, originNs: bigint, startedAt: Date): RunManifest {
+  return {
     v: RUN_MANIFEST_VERSION,
     record_schema_version: RECORD_SCHEMA_VERSION,
     run_id: options.runId,
@@ -175,22 +161,111 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     interrupted: null,
     warnings: [],
   };
-  const folder = await ProxyRunFolder.create(options.runDir, manifest);
-  const records = new SafeRecords(options.recordSink ?? folder.records, {
-    log: options.log,
-    ...(options.recordRetryMs !== undefined && { retryMs: options.recordRetryMs }),
-  });
-  const core = new ProxyCore(options, folder, records, { monoNs: clock, nowMs: Date.now });
+}
 
-  const primaries = new Map<Exchange, Promise<unknown>>();
-  const shadows = new Map<Exchange, Promise<unknown>>();
-  let closing: Promise<void> | null = null;
+/**
+ * The HTTP side of each client request: reads the body, asks ProxyCore where it goes, starts the
+ * primary exchange (the client's bytes) and the shadow, and keeps the exchanges in flight for shutdown.
+ */
+class Forwarder {
+  readonly #o: ProxyOptions;
+  readonly #core: ProxyCore;
+  readonly #clock: () => number;
+  readonly #targets: Record<'baseline' | 'candidate', ArmTarget>;
+  // Separate connection pools: a stalled shadow must never hold a connection a primary is waiting for.
+  readonly #primaryAgent: Agent;
+  readonly #shadowAgent: Agent;
+  readonly #keys: string[];
+  readonly #primaries = new Map<Exchange, Promise<unknown>>();
+  readonly #shadows = new Map<Exchange, Promise<unknown>>();
+  closing = false;
+
+  constructor(options: ProxyOptions, core: ProxyCore, clock: () => number) {
+    this.#o = options;
+    this.#core = core;
+    this.#clock = clock;
+    this.#targets = {
+      baseline: target('baseline', options.baselineUrl, options.apiKeys.baseline),
+      candidate: target('candidate', options.candidateUrl, options.apiKeys.candidate),
+    };
+    this.#primaryAgent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    this.#shadowAgent = new Agent({ keepAliveTimeout: 30_000, connections: options.shadowMaxInflight });
+    this.#keys = [options.apiKeys.baseline, options.apiKeys.candidate].filter((k): k is string => k !== null && k.length >= 6);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivalNs = this.#clock();
+    let body: Buffer | null = null;
+    if (hasBody(req.method)) {
+      try {
+        body = await readBody(req, this.#o.maxBodyBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLarge && !res.headersSent) jsonError(res, 413, error.message, true);
+        return; // the client went away mid-body otherwise
+      }
+    }
+    if (this.closing) return jsonError(res, 503, 'proxy is shutting down', true);
+    const request = classify(req.method, req.url, body);
+    if (request.kind === 'pass') return this.#passThrough(req, res, body);
+
+    const o = this.#o;
+    const { api, parsed } = request;
+    const { index, primary, shadowArm, shadow } = this.#core.admit(parsed);
+    const streaming = parsed.stream === true;
+    const itemId = itemIdOf(request.body);
+    const headers = forwardedHeaders(req.headers);
+    const secrets = requestSecrets(this.#keys, req.headers, req.url);
+    const recorder = (arm: Arm) =>
+      new ResponseRecorder(
+        emptyRecord({ run_id: o.runId, arm, index, item_id: itemId, warmup: false, source: 'proxy', streaming, scheduled_ns: arrivalNs }),
+        api,
+        o.recordText,
+        secrets,
+      );
+    const forArm = (arm: Arm): ForwardedRequest => ({
+      method: 'POST',
+      path: req.url ?? '/',
+      headers,
+      body: armBody(o.models[arm as 'baseline' | 'candidate'], request.body, parsed),
+    });
+    // Primary first: the client's bytes start moving before any shadow work is done.
+    const primaryEx = this.#start('primary', primary, forArm(primary), recorder(primary), clientSink(res));
+    res.on('close', () => {
+      if (!res.writableFinished) primaryEx.cancel('client disconnected');
+    });
+    if (shadow === 'sent') this.#start('shadow', shadowArm, forArm(shadowArm), recorder(shadowArm), null);
+  }
+
+  #start(role: 'primary' | 'shadow', arm: Arm, request: ForwardedRequest, recorder: ResponseRecorder, sink: ResponseSink | null): Exchange {
+    const primary = role === 'primary';
+    const ex = exchange(
+      primary ? this.#primaryAgent : this.#shadowAgent,
+      this.#targets[arm as 'baseline' | 'candidate'],
+      request,
+      recorder,
+      {
+        timeoutMs: primary ? this.#o.primaryTimeoutMs : this.#o.shadowTimeoutMs,
+        clock: this.#clock,
+        sink,
+      },
+    );
+    const pending = primary ? this.#primaries : this.#shadows;
+    pending.set(
+      ex,
+      ex.done.then((record) => {
+        pending.delete(ex);
+        this.#core.complete(record, role);
+      }),
+    );
+    return ex;
+  }
 
   /** Forwards without recording: other endpoints (/v1/models, ...) and bodies that are not JSON go to the baseline. */
-  const passThrough = (req: IncomingMessage, res: ServerResponse, body: Buffer | null) => {
-    core.passedThrough();
+  #passThrough(req: IncomingMessage, res: ServerResponse, body: Buffer | null): void {
+    this.#core.passedThrough();
+    const o = this.#o;
     const record = emptyRecord({
-      run_id: options.runId,
+      run_id: o.runId,
       arm: BASELINE,
       index: 0,
       item_id: '',
@@ -200,112 +275,69 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       scheduled_ns: 0,
     });
     const ex = exchange(
-      primaryAgent,
-      targets.baseline as ArmTarget,
+      this.#primaryAgent,
+      this.#targets.baseline,
       { method: req.method ?? 'GET', path: req.url ?? '/', headers: forwardedHeaders(req.headers), body },
       new ResponseRecorder(record, 'chat', false),
-      { timeoutMs: options.primaryTimeoutMs, clock, sink: clientSink(res) },
+      { timeoutMs: o.primaryTimeoutMs, clock: this.#clock, sink: clientSink(res) },
     );
     res.on('close', () => {
       if (!res.writableFinished) ex.cancel('client disconnected');
     });
-  };
+  }
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const arrivalNs = clock();
-    let body: Buffer | null = null;
-    if (hasBody(req.method)) {
-      try {
-        body = await readBody(req, options.maxBodyBytes);
-      } catch (error) {
-        if (error instanceof BodyTooLarge && !res.headersSent) jsonError(res, 413, error.message, true);
-        return; // the client went away mid-body otherwise
+  /** Lets in-flight exchanges finish until `deadline` (Date.now() ms), primaries first, then cancels the rest. */
+  async drain(deadline: number): Promise<void> {
+    for (const pending of [this.#primaries, this.#shadows]) {
+      const left = deadline - Date.now();
+      if (pending.size > 0 && left > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(pending.values()), new Promise((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
       }
+      for (const ex of pending.keys()) ex.cancel('proxy shut down before the response finished');
+      await Promise.all(pending.values());
     }
-    if (closing !== null) return jsonError(res, 503, 'proxy is shutting down', true);
-    const request = classify(req.method, req.url, body);
-    if (request.kind === 'pass') return passThrough(req, res, body);
+  }
 
-    const { api, parsed } = request;
-    const admission = core.admit(parsed);
-    const { index, primary, shadowArm } = admission;
-    const streaming = parsed.stream === true;
-    const itemId = itemIdOf(request.body);
-    const headers = forwardedHeaders(req.headers);
-    const secrets = requestSecrets(keys, req.headers, req.url);
-    const newRecorder = (arm: Arm) =>
-      new ResponseRecorder(
-        emptyRecord({
-          run_id: options.runId,
-          arm,
-          index,
-          item_id: itemId,
-          warmup: false,
-          source: 'proxy',
-          streaming,
-          scheduled_ns: arrivalNs,
-        }),
-        api,
-        options.recordText,
-        secrets,
-      );
-    const forArm = (arm: Arm): ForwardedRequest => ({
-      method: 'POST',
-      path: req.url ?? '/',
-      headers,
-      body: armBody(options.models[arm as 'baseline' | 'candidate'], request.body, parsed),
-    });
+  async close(): Promise<void> {
+    await Promise.all([this.#primaryAgent.close(), this.#shadowAgent.close()]);
+  }
+}
 
-    // Primary first: the client's bytes start moving before any shadow work is done.
-    const primaryEx = exchange(primaryAgent, targets[primary] as ArmTarget, forArm(primary), newRecorder(primary), {
-      timeoutMs: options.primaryTimeoutMs,
-      clock,
-      sink: clientSink(res),
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) primaryEx.cancel('client disconnected');
-    });
-    primaries.set(
-      primaryEx,
-      primaryEx.done.then((record) => {
-        primaries.delete(primaryEx);
-        core.complete(record, 'primary');
-      }),
-    );
-    if (admission.shadow === 'sent') {
-      const shadowEx = exchange(shadowAgent, targets[shadowArm] as ArmTarget, forArm(shadowArm), newRecorder(shadowArm), {
-        timeoutMs: options.shadowTimeoutMs,
-        clock,
-        sink: null,
-      });
-      shadows.set(
-        shadowEx,
-        shadowEx.done.then((record) => {
-          shadows.delete(shadowEx);
-          core.complete(record, 'shadow');
-        }),
-      );
-    }
-  };
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  server.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+}
 
+export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
+  checkTimers(options);
+  const originNs = process.hrtime.bigint();
+  /** Monotonic ns since run start: the records' time base. */
+  const clock = () => Number(process.hrtime.bigint() - originNs);
+  const folder = await ProxyRunFolder.create(options.runDir, proxyManifest(options, originNs, new Date()));
+  const records = new SafeRecords(options.recordSink ?? folder.records, {
+    log: options.log,
+    ...(options.recordRetryMs !== undefined && { retryMs: options.recordRetryMs }),
+  });
+  const core = new ProxyCore(options, folder, records, { monoNs: clock, nowMs: Date.now });
+  const forwarder = new Forwarder(options, core, clock);
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    forwarder.handle(req, res).catch((error: unknown) => {
       options.log(`proxy: request failed inside the proxy: ${(error as Error).message}`);
       if (!res.headersSent) jsonError(res, 500, 'proxy internal error');
       else res.destroy();
     });
   });
-
   const checkTimer = setInterval(() => core.check(), options.checkIntervalMs);
   checkTimer.unref();
 
   let admin: AdminServer | null = null;
-  server.listen(options.port, options.host);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    await listen(server, options.host, options.port);
     if (options.admin !== null) {
       admin = await startAdmin({
         ...options.admin,
@@ -324,32 +356,18 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   }
   core.started();
 
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-
-  const drain = async (pending: Map<Exchange, Promise<unknown>>, deadline: number) => {
-    const left = deadline - Date.now();
-    if (pending.size > 0 && left > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(pending.values()), new Promise((r) => (timer = setTimeout(r, left)))]);
-      clearTimeout(timer);
-    }
-    for (const ex of pending.keys()) ex.cancel('proxy shut down before the response finished');
-    await Promise.all(pending.values());
-  };
-
+  let closing: Promise<void> | null = null;
   const close = (reason = 'closed') => {
     closing ??= (async () => {
+      forwarder.closing = true;
       clearInterval(checkTimer);
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + options.drainTimeoutMs;
-      await drain(primaries, deadline);
-      await drain(shadows, deadline);
+      await forwarder.drain(Date.now() + options.drainTimeoutMs);
       server.closeAllConnections();
       await serverClosed;
       await admin?.close();
-      await Promise.all([primaryAgent.close(), shadowAgent.close()]);
+      await forwarder.close();
       const warnings = core.stopped(reason);
       try {
         await folder.close({ interrupted: reason === 'closed' ? null : reason, warnings });
@@ -361,5 +379,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     return closing;
   };
 
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { url: `http://${host}:${address.port}`, adminUrl: admin?.url ?? null, runDir: options.runDir, state: () => core.state(), close };
 }
