@@ -10,6 +10,8 @@ import { run } from '../cli/load.ts';
 import { readRecords } from '../io/records-file.ts';
 import { headerSecrets, isSecretHeader, redactText, redactUrl, urlSecrets } from '../core/redact.ts';
 import { recordMessage } from '../core/outcome-message.ts';
+import { emptyRecord } from '../core/record.ts';
+import { fillBufferedRecord } from '../k6/script/record-builder.ts';
 import { capturingStdout, filesUnder, tempDir } from './support/load-helpers.ts';
 
 test('credential header names: the fixed list and any name containing key, token, secret or auth', (t) => {
@@ -137,4 +139,30 @@ test.serial('load against upstreams echoing headers and URL: no secret anywhere 
     const text = readFileSync(file, 'utf8');
     for (const secret of secrets) t.false(text.includes(secret), `${file} holds ${secret}`);
   }
+});
+
+test('the k6 record builder: an echoed credential it was never told about is redacted; a known one leaves the answer text', (t) => {
+  const record = () =>
+    Object.assign(
+      emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'k6', streaming: false, scheduled_ns: 0 }),
+      {
+        sent_ns: 0,
+      },
+    );
+  const timings = { blocked: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 1, receiving: 0 };
+  const echo = `rejected {"x-api-key":"never-configured-9999","cookie":"s=abcdef123456"}`;
+  const failed = fillBufferedRecord(record(), 'chat', { status: 500, body: echo, error: '', error_code: 0, timings }, 5e6, []);
+  t.deepEqual(failed.outcome, { kind: 'http_error', status: 500, message: 'rejected {"x-api-key":"<redacted>","cookie":"<redacted>"}' });
+  const answer = JSON.stringify({
+    id: 'x',
+    object: 'chat.completion',
+    created: 0,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'your key is sk-known-777777' }, finish_reason: 'stop' }],
+  });
+  const ok = fillBufferedRecord(record(), 'chat', { status: 200, body: answer, error: '', error_code: 0, timings }, 5e6, [
+    'sk-known-777777',
+  ]);
+  t.is(ok.outcome.kind, 'ok');
+  t.is(ok.output_text, 'your key is <redacted>');
 });
