@@ -50,6 +50,12 @@ export class Pacer implements PacerLike {
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
   #idlePollNs = 0n;
+  readonly #now: () => bigint;
+
+  /** `now` is the monotonic clock the due instants are on (tests: a virtual one). */
+  constructor(now: () => bigint = monoNow) {
+    this.#now = now;
+  }
 
   /** Calls `fire(now)` once monoNow() ≥ due (immediately, on the next turn, if already due). Replaces any pending wake-up. */
   at(due: bigint, fire: (now: bigint) => void): void {
@@ -57,7 +63,7 @@ export class Pacer implements PacerLike {
     let lastPoll = 0n;
     const poll = () => {
       this.#immediate = null;
-      const now = monoNow();
+      const now = this.#now();
       if (lastPoll !== 0n && now - lastPoll < IDLE_POLL_GAP_NS) this.#idlePollNs += now - lastPoll;
       if (now >= due) {
         fire(now);
@@ -66,7 +72,7 @@ export class Pacer implements PacerLike {
       lastPoll = now;
       this.#immediate = setImmediate(poll);
     };
-    const remainingMs = Number(due - monoNow()) / 1e6;
+    const remainingMs = Number(due - this.#now()) / 1e6;
     if (remainingMs > SPIN_WINDOW_MS + 1) {
       this.#timer = setTimeout(() => {
         this.#timer = null;

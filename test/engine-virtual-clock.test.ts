@@ -9,6 +9,8 @@ import test from 'ava';
 import type { RequestRecord } from '../core/record.ts';
 import { parseWorkload } from '../core/workload/workload.ts';
 import { Sender, type SenderSetup } from '../engine/sender.ts';
+import { Pacer } from '../engine/pacer.ts';
+import { ClockPacer } from '../engine/clock.ts';
 import { ms, ScriptedTransport, streamScript, VirtualClock, VirtualPacer, type Script } from './support/virtual-clock.ts';
 
 function setup(options: { qps: number; requests: number; arms?: number; maxInflight?: number; timeoutMs?: number }): SenderSetup {
@@ -249,3 +251,34 @@ test('drain: in-flight requests get exactly the grace period, then are cancelled
   );
   t.is(h.transport.dispatches.length, 3, 'nothing sent after the stop');
 });
+
+for (const kind of ['spin', 'clock'] as const) {
+  test(`the ${kind} pacer polls the clock it is given: fires once, at the first poll that finds now ≥ due, never before`, async (t) => {
+    let now = 5_000_000_000n;
+    const due = now + 500_000n; // within both pacers' polling window: no timer or helper-thread sleep involved
+    const pacer = kind === 'spin' ? new Pacer(() => now) : new ClockPacer(() => now);
+    t.teardown(() => pacer.close());
+    const alive = setInterval(() => {}, 1_000); // the helper thread is unref'd: keep the loop up while it starts
+    t.teardown(() => clearInterval(alive));
+    if (pacer instanceof ClockPacer) await pacer.ready;
+    const fired: bigint[] = [];
+    pacer.at(due, (at) => fired.push(at));
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    await turns(20);
+    now = due - 1n;
+    await turns(20);
+    t.deepEqual(fired, [], 'not a nanosecond early');
+    now = due;
+    await turns(20);
+    now = due + 1_000n;
+    await turns(20);
+    t.deepEqual(fired, [due], 'once, with the instant it found');
+    pacer.at(now + 100n, (at) => fired.push(at)); // armed, not yet due
+    pacer.cancel();
+    now += 1_000n; // due now, but cancelled
+    await turns(20);
+    t.is(fired.length, 1, 'a cancelled wake-up never fires');
+  });
+}
