@@ -88,7 +88,7 @@ function setupFor(
     stride: 1,
     offset: 0,
     stream: true,
-    timeoutMs: 5_000,
+    timeoutMs: 600_000, // no request limit in practice: a loaded machine stretches the servers' timer-driven streams (one took > 5 s); ava's timeout is the backstop
     maxInflight: options.maxInflight ?? 0,
     pacer: options.pacer ?? 'spin',
     preconnect: 0,
