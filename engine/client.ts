@@ -179,6 +179,13 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #timeout(): void {
     if (this.#finished) return;
     const r = this.#r;
+    // Node's timers count from the event loop's cached time, which can be older than sent_ns by as long
+    // as the loop iteration that sent this request had run: such a timer fires early. Never time out early.
+    const leftMs = this.#o.timeoutMs - (this.#now() - (r.sent_ns ?? 0)) / 1e6;
+    if (leftMs > 0) {
+      this.#timer = this.#clock.setTimer(() => this.#timeout(), leftMs);
+      return;
+    }
     const s = `${this.#o.timeoutMs / 1000} s`;
     const [phase, message]: [TimeoutPhase, string] =
       this.#controller === null && r.headers_ns === null
