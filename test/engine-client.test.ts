@@ -63,8 +63,9 @@ function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
     scheduled_ns: 0,
   });
   let deadline: (() => void) | null = null;
+  let skippedNs = 0n; // the injected clock is the real one plus the time the test jumped ahead
   const clock: EngineClock = {
-    now: monoNow,
+    now: () => monoNow() + skippedNs,
     setTimer: (fn) => (deadline = fn),
     clearTimer: () => (deadline = null),
   };
@@ -90,6 +91,7 @@ function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
       const poll = setInterval(() => {
         if (!when(record)) return;
         clearInterval(poll);
+        skippedNs += BigInt((opts.timeoutMs ?? 2000) * 1e6); // the limit has passed on the request's clock
         deadline?.();
       }, 5);
     }
