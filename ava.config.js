@@ -1,5 +1,5 @@
-// Functional tests: run concurrently. Timing-sensitive tests live in test/timing/ and run afterwards,
-// serially, in their own pass (ava.timing.config.js), so no other test competes for the 2 cores.
+// `npm test`'s functional tests: run concurrently, no wall-clock bounds (timing behaviour is asserted on
+// a virtual clock). Real-hardware accuracy lives in test/timing/: `npm run check:timing` (ava.timing.config.js).
 export default {
   files: ['test/**/*.test.ts', '!test/timing/**'],
   extensions: ['ts'],

@@ -8,8 +8,11 @@ import { parseEndpoint } from '../core/endpoint.ts';
 import { isLoopback } from '../proxy/admin.ts';
 import { rollbackThresholds } from '../proxy/rollback.ts';
 import { parseSchedule, ScheduleError, type WeightSchedule } from '../proxy/schedule.ts';
-import { startProxy, type ProxyServer } from '../proxy/server.ts';
+import { MAX_TIMER_MS, startProxy, type ProxyServer } from '../proxy/server.ts';
 import { newRunId } from '../engine/config.ts';
+
+/** Node's timers hold at most 2^31 − 1 ms (proxy/server.ts MAX_TIMER_MS): the longest time limit in s. */
+const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000);
 
 export const PROXY_OPTIONS = {
   baseline: str({
@@ -23,15 +26,20 @@ export const PROXY_OPTIONS = {
   schedule: str({ meta: 'FILE', help: 'canary schedule (JSON/YAML, e.g. proxy/schedule.guide.yaml); replaces --weight' }),
   scheduleDaySeconds: num({ default: 86_400, min: 0.001, help: 'length of a schedule day in s (shorten only to rehearse a schedule)' }),
   shadow: bool({ default: true, help: 'send each request to the other arm too (--no-shadow: canary only, no pairs)' }),
-  shadowTimeout: num({ default: 30, min: 0.001, help: 'shadow request limit in s, from send to end of response' }),
+  shadowTimeout: num({ default: 30, min: 0.001, max: MAX_TIMER_S, help: 'shadow request limit in s, from send to end of response' }),
   shadowMaxInflight: num({
     default: 64,
     min: 1,
     integer: true,
     help: 'shadow requests in flight at most; beyond it shadows are dropped and counted',
   }),
-  primaryTimeout: num({ default: 600, min: 0.001, help: 'primary request limit in s (the client then sees a broken response)' }),
-  checkInterval: num({ default: 30, min: 0.01, help: 'seconds between rollback checks' }),
+  primaryTimeout: num({
+    default: 600,
+    min: 0.001,
+    max: MAX_TIMER_S,
+    help: 'primary request limit in s (the client then sees a broken response)',
+  }),
+  checkInterval: num({ default: 30, min: 0.01, max: MAX_TIMER_S, help: 'seconds between rollback checks' }),
   rollbackWindow: num({ default: 300, min: 0.01, help: 'the rollback triggers judge requests completed in the last this-many seconds' }),
   gates: str({ meta: 'FILE', help: 'gates file: rollback thresholds (rollback.*) and the minimum sample (validity.min_ok_pairs)' }),
   recordText: bool({ help: 'keep output text in records (similarity works); otherwise a sha256 of it (equality only)' }),
@@ -40,7 +48,12 @@ export const PROXY_OPTIONS = {
   out: str({ default: 'results', meta: 'DIR', help: 'folder holding run folders' }),
   runId: str({ meta: 'ID', help: 'run folder name [default: proxy-<UTC time>-<random>, as the load command names runs]' }),
   seed: num({ default: 1, integer: true, min: 0, max: 2 ** 32 - 1, help: 'seed of the routing draws' }),
-  drainTimeout: num({ default: 10, min: 0, help: 'at shutdown, seconds in-flight requests may take to finish before they are cancelled' }),
+  drainTimeout: num({
+    default: 10,
+    min: 0,
+    max: MAX_TIMER_S,
+    help: 'at shutdown, seconds in-flight requests may take to finish before they are cancelled',
+  }),
   maxBodyBytes: num({ default: 16 * 1024 * 1024, min: 1, integer: true, help: 'largest request body accepted (413 beyond)' }),
 };
 

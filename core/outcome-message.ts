@@ -1,30 +1,18 @@
 // Outcome messages as every engine writes them (Node client, shadow proxy, k6 script): the server's
 // own words from an error body, on one line, secrets replaced, bounded in length, so the same
 // response gives the same record message whichever engine saw it. Runtime-agnostic.
+import { redactText } from './redact.ts';
 
 /** Longest outcome message a record holds (characters). */
 export const MAX_MESSAGE = 300;
-
-/** The strings to scrub for a set of request headers: each value, and the token after "Bearer "; at least 6 characters. */
-export function headerSecrets(headers: Readonly<Record<string, string>>): string[] {
-  return Object.values(headers)
-    .flatMap((v) => [v, v.replace(/^Bearer\s+/i, '')])
-    .filter((v) => v.length >= 6);
-}
-
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('<redacted>');
-  return out;
-}
 
 /** At most `max` characters, an ellipsis marking a cut. */
 export const truncate = (text: string, max = MAX_MESSAGE) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 /** Runs of whitespace (newlines included) as one space, trimmed. */
 export const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
-/** An outcome message fit for a record (every engine): secrets replaced, at most MAX_MESSAGE characters. */
-export const recordMessage = (text: string, secrets: readonly string[]): string => truncate(scrub(text, secrets));
+/** An outcome message fit for a record (every engine): secrets redacted (core/redact.ts), at most MAX_MESSAGE characters. */
+export const recordMessage = (text: string, secrets: readonly string[]): string => truncate(redactText(text, secrets));
 
 /** The server's own words from an error body: OpenAI/vLLM {"error": {"message"}}, {"message"}, {"detail"}, or the text. */
 export function errorBodyMessage(body: string): string {

@@ -40,20 +40,5 @@ export interface RunManifest {
   warnings: string[];
 }
 
-/** Header names whose values are never written anywhere. */
-export const SECRET_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)$/i;
-
-/** Removes userinfo (user:password@) and secret-looking query parameters from a URL for display and run.json. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    for (const key of [...u.searchParams.keys()]) {
-      if (/key|token|secret|password|sig/i.test(key)) u.searchParams.set(key, 'REDACTED');
-    }
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return '<invalid url>';
-  }
-}
+// The redaction policy lives in core/redact.ts (one for every engine and the proxy).
+export { SECRET_HEADER, redactUrl } from './redact.ts';

@@ -20,9 +20,9 @@ import { API_PATH, type Api } from '../core/openai.ts';
 import { MODELS_PATH, parseEndpoint, requestPath, type Endpoint } from '../core/endpoint.ts';
 import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
-import { headerSecrets, httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
-import { redactUrl } from '../core/run.ts';
-import { monoNow } from './pacer.ts';
+import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
+import { headerSecrets, redactUrl, scrubRecordTexts, urlSecrets } from '../core/redact.ts';
+import { monoNow, systemClock, type EngineClock } from './pacer.ts';
 
 /** One arm as the sending thread sees it (headers include secrets: never copy them into a record). */
 export interface ArmClient {
@@ -32,7 +32,7 @@ export interface ArmClient {
   /** The base URL by the endpoint policy (core/endpoint.ts): origin, path prefix, query. */
   endpoint: Endpoint;
   headers: Record<string, string>;
-  /** Strings scrubbed from every message (API keys, header values). */
+  /** Known secrets redacted from every message and text of a record (API keys, header values, URL credentials): core/redact.ts. */
   secrets: string[];
   /** For messages: the URL without credentials. */
   displayUrl: string;
@@ -41,28 +41,36 @@ export interface ArmClient {
 const MAX_ERROR_BODY = 16_384;
 
 /** One connection pool per arm; keep-alive connections are reused, no limit on their number. */
-export function createArmClient(arm: string, url: string, headers: Record<string, string>, timeoutMs: number): ArmClient {
+/** `dispatcher` replaces the arm's undici Agent (tests: a scripted transport on a virtual clock). */
+export function createArmClient(
+  arm: string,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  dispatcher?: Dispatcher,
+): ArmClient {
   const endpoint = parseEndpoint(url);
   const colon = endpoint.credentials.indexOf(':');
   const username = colon < 0 ? endpoint.credentials : endpoint.credentials.slice(0, colon);
   const password = colon < 0 ? '' : endpoint.credentials.slice(colon + 1);
-  const secrets = headerSecrets(headers);
-  if (password) secrets.push(decodeURIComponent(password));
+  const secrets = [...headerSecrets(headers), ...urlSecrets(url)];
   const authHeaders = { ...headers };
   if (username || password) {
     authHeaders.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString('base64')}`;
   }
   return {
     arm,
-    dispatcher: new Agent({
-      connections: null,
-      pipelining: 1,
-      connectTimeout: timeoutMs,
-      // Our own per-request timer decides outcomes; undici's are only a backstop for abandoned sockets.
-      headersTimeout: timeoutMs + 5_000,
-      bodyTimeout: timeoutMs + 5_000,
-      keepAliveTimeout: 30_000,
-    }),
+    dispatcher:
+      dispatcher ??
+      new Agent({
+        connections: null,
+        pipelining: 1,
+        connectTimeout: timeoutMs,
+        // Our own per-request timer decides outcomes; undici's are only a backstop for abandoned sockets.
+        headersTimeout: timeoutMs + 5_000,
+        bodyTimeout: timeoutMs + 5_000,
+        keepAliveTimeout: 30_000,
+      }),
     origin: endpoint.origin,
     endpoint,
     headers: authHeaders,
@@ -96,8 +104,10 @@ export interface SendOptions {
   origin: bigint;
   timeoutMs: number;
   onDone: (record: RequestRecord) => void;
-  /** Called with each response chunk's arrival time (monoNow), before the chunk is parsed. */
+  /** Called with each response chunk's arrival time (clock.now()), before the chunk is parsed. */
   onData?: (arrived: bigint) => void;
+  /** Time source for every timestamp and the per-request deadline (default systemClock; tests inject a virtual one). */
+  clock?: EngineClock;
 }
 
 export interface InFlightRequest {
@@ -126,16 +136,18 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #parseError: string | null = null;
   #body = '';
 
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
+  readonly #clock: EngineClock;
 
   constructor(options: SendOptions) {
     this.#o = options;
     this.#r = options.record;
+    this.#clock = options.clock ?? systemClock;
     this.#stream = new StreamRecorder(options.record, options.api, { onBadEvent: 'stop' });
   }
 
   #now(): number {
-    return Number(monoNow() - this.#o.origin);
+    return Number(this.#clock.now() - this.#o.origin);
   }
 
   start(): void {
@@ -146,7 +158,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
       accept: this.#o.stream ? 'text/event-stream' : 'application/json',
       'x-request-id': requestId,
     };
-    this.#timer = setTimeout(() => this.#timeout(), this.#o.timeoutMs);
+    this.#timer = this.#clock.setTimer(() => this.#timeout(), this.#o.timeoutMs);
     this.#r.sent_ns = this.#now();
     try {
       client.dispatcher.dispatch(
@@ -167,6 +179,13 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #timeout(): void {
     if (this.#finished) return;
     const r = this.#r;
+    // Node's timers count from the event loop's cached time, which can be older than sent_ns by as long
+    // as the loop iteration that sent this request had run: such a timer fires early. Never time out early.
+    const leftMs = this.#o.timeoutMs - (this.#now() - (r.sent_ns ?? 0)) / 1e6;
+    if (leftMs > 0) {
+      this.#timer = this.#clock.setTimer(() => this.#timeout(), leftMs);
+      return;
+    }
     const s = `${this.#o.timeoutMs / 1000} s`;
     const [phase, message]: [TimeoutPhase, string] =
       this.#controller === null && r.headers_ns === null
@@ -194,12 +213,13 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   #finish(outcome: Outcome, endNs: number): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     const r = this.#r;
     r.end_ns ??= endNs;
     if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#o.client.secrets);
     r.outcome = outcome;
     this.#stream.finish();
+    scrubRecordTexts(r, this.#o.client.secrets);
     this.#parser = null;
     this.#o.onDone(r);
   }
@@ -234,7 +254,7 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const arrived = monoNow();
+    const arrived = this.#clock.now();
     this.#o.onData?.(arrived);
     if (this.#finished) return;
     if (this.#mode === 'sse') {
@@ -424,7 +444,19 @@ export function warmUpStreamPath(api: Api, streams: number, events: number, onDa
     });
     // The options as the sender builds them (same keys, same order), so V8 compiles the handler for the
     // object shape the run's requests will have.
-    new ArmRequest({ client, api, stream: true, body: '{}', requestId: 'warm', record, origin, timeoutMs: 60_000, onData, onDone }).start();
+    new ArmRequest({
+      client,
+      api,
+      stream: true,
+      body: '{}',
+      requestId: 'warm',
+      record,
+      origin,
+      timeoutMs: 60_000,
+      onData,
+      onDone,
+      clock: systemClock,
+    }).start();
   }
   return ok;
 }

@@ -64,8 +64,11 @@ export class ClockPacer implements PacerLike {
   #idlePollNs = 0n;
   /** Resolves once the helper thread runs. */
   readonly ready: Promise<void>;
+  readonly #now: () => bigint;
 
-  constructor() {
+  /** `now` is the clock the sender's last-millisecond polls read (tests: a virtual one; the helper thread always sleeps on the real one). */
+  constructor(now: () => bigint = monoNow) {
+    this.#now = now;
     this.#worker = new Worker(new URL(import.meta.url), { workerData: { shadowbenchClock: true, control: this.#control, due: this.#due } });
     this.ready = new Promise((resolve, reject) => {
       this.#worker.once('online', () => resolve());
@@ -81,7 +84,7 @@ export class ClockPacer implements PacerLike {
     this.cancel();
     this.#fire = fire;
     this.#dueAt = due;
-    if (due - monoNow() <= LEAD_NS) {
+    if (due - this.#now() <= LEAD_NS) {
       this.#poll(0n);
       return;
     }
@@ -96,7 +99,7 @@ export class ClockPacer implements PacerLike {
     this.#immediate = null;
     const fire = this.#fire;
     if (fire === null) return;
-    const now = monoNow();
+    const now = this.#now();
     if (lastPoll !== 0n && now - lastPoll < IDLE_POLL_GAP_NS) this.#idlePollNs += now - lastPoll;
     if (now >= this.#dueAt) {
       this.#fire = null;

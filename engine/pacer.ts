@@ -11,6 +11,25 @@
 /** Monotonic now in ns (CLOCK_MONOTONIC: shared by every thread and process of the machine). */
 export const monoNow = (): bigint => process.hrtime.bigint();
 
+/**
+ * The time source of the scheduler and the client: monotonic now and one-shot timers. Production
+ * uses systemClock; the functional tests inject a virtual clock (test/support/virtual-clock.ts) so
+ * "never early", "exactly once" and "deadline → timeout" are exact assertions, not wall-clock bounds.
+ */
+export interface EngineClock {
+  /** Monotonic now in ns. */
+  now(): bigint;
+  /** Calls `fn` once, `ms` from now; returns a handle for clearTimer. */
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const systemClock: EngineClock = {
+  now: monoNow,
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+};
+
 const SPIN_WINDOW_MS = 2;
 /** Two polls this close together had no I/O work between them: the gap was idle waiting. */
 const IDLE_POLL_GAP_NS = 100_000n;
@@ -31,6 +50,12 @@ export class Pacer implements PacerLike {
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
   #idlePollNs = 0n;
+  readonly #now: () => bigint;
+
+  /** `now` is the monotonic clock the due instants are on (tests: a virtual one). */
+  constructor(now: () => bigint = monoNow) {
+    this.#now = now;
+  }
 
   /** Calls `fire(now)` once monoNow() ≥ due (immediately, on the next turn, if already due). Replaces any pending wake-up. */
   at(due: bigint, fire: (now: bigint) => void): void {
@@ -38,7 +63,7 @@ export class Pacer implements PacerLike {
     let lastPoll = 0n;
     const poll = () => {
       this.#immediate = null;
-      const now = monoNow();
+      const now = this.#now();
       if (lastPoll !== 0n && now - lastPoll < IDLE_POLL_GAP_NS) this.#idlePollNs += now - lastPoll;
       if (now >= due) {
         fire(now);
@@ -47,7 +72,7 @@ export class Pacer implements PacerLike {
       lastPoll = now;
       this.#immediate = setImmediate(poll);
     };
-    const remainingMs = Number(due - monoNow()) / 1e6;
+    const remainingMs = Number(due - this.#now()) / 1e6;
     if (remainingMs > SPIN_WINDOW_MS + 1) {
       this.#timer = setTimeout(() => {
         this.#timer = null;

@@ -4,7 +4,8 @@
 import { request } from 'undici';
 import type { ArmTarget } from './config.ts';
 import { MODELS_PATH, parseEndpoint, requestUrl } from '../core/endpoint.ts';
-import { errorBodyMessage, headerSecrets, scrub, truncate } from '../core/outcome-message.ts';
+import { errorBodyMessage, truncate } from '../core/outcome-message.ts';
+import { headerSecrets, redactText, urlSecrets } from '../core/redact.ts';
 
 const PREFLIGHT_TIMEOUT_MS = 5_000;
 
@@ -106,7 +107,7 @@ export async function preflight(
   );
   if (cancel?.aborted) return; // the caller stopped (Ctrl-C): its own message says so
   if (problems.length > 0) {
-    const secrets = targets.flatMap((t) => headerSecrets(t.headers));
-    throw new PreflightError(scrub(`preflight failed (--no-preflight skips this check):\n  ${problems.sort().join('\n  ')}`, secrets));
+    const secrets = targets.flatMap((t) => [...headerSecrets(t.headers), ...urlSecrets(t.url)]);
+    throw new PreflightError(redactText(`preflight failed (--no-preflight skips this check):\n  ${problems.sort().join('\n  ')}`, secrets));
   }
 }

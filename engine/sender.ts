@@ -24,7 +24,8 @@ import {
   type InFlightRequest,
 } from './client.ts';
 import { ClockPacer } from './clock.ts';
-import { LoadMeter, monoNow, Pacer, type PacerKind, type PacerLike } from './pacer.ts';
+import type { Dispatcher } from 'undici';
+import { LoadMeter, Pacer, systemClock, type EngineClock, type PacerKind, type PacerLike } from './pacer.ts';
 import { YoungGc } from './young-gc.ts';
 
 /** What a sender needs; structured-cloneable, so it can be a worker's workerData. */
@@ -106,12 +107,23 @@ interface Pair {
 /** Serialised bodies kept for repeated items, bounded in characters (a synthesised 8k-token body is ~50 KB). */
 const BODY_CACHE_CHARS = 16 * 1024 * 1024;
 
+/** Replacements for what a sender would build itself (the functional tests run it on a virtual clock). */
+export interface SenderParts {
+  /** Replaces the pacer setup.pacer names; it must keep the same clock as `clock`. */
+  pacer?: PacerLike;
+  /** Time source for the schedule, the records and every timer (default systemClock). */
+  clock?: EngineClock;
+  /** Replaces each arm's undici Agent (the HTTP transport). */
+  dispatcher?: (arm: string) => Dispatcher;
+}
+
 export class Sender {
   readonly #s: SenderSetup;
   readonly #plan: RequestPlan;
   readonly #clients: ArmClient[];
   readonly #onRecord: (record: RequestRecord) => void;
   readonly #pacer: PacerLike;
+  readonly #clock: EngineClock;
   readonly #meter: LoadMeter;
   readonly #youngGc = new YoungGc();
   readonly #inflight = new Set<InFlightRequest>();
@@ -138,15 +150,16 @@ export class Sender {
   /** Resolves when the schedule is over (exhausted or stopped) and nothing is in flight. */
   readonly done: Promise<void>;
 
-  /** `pacer` replaces the one setup.pacer names (tests). */
-  constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void, pacer?: PacerLike) {
+  /** `parts` replaces the pacer, clock or transport the sender would build (tests). */
+  constructor(setup: SenderSetup, onRecord: (record: RequestRecord) => void, parts: SenderParts = {}) {
     this.#s = setup;
     const w = setup.workload;
     this.#source = 'kind' in w ? sourceFromSpec(w) : asSource(w);
     this.#plan = createPlan(this.#source, setup.plan);
-    this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs));
+    this.#clients = setup.arms.map((a) => createArmClient(a.arm, a.url, a.headers, setup.timeoutMs, parts.dispatcher?.(a.arm)));
     this.#onRecord = onRecord;
-    this.#pacer = pacer ?? (setup.pacer === 'clock' ? new ClockPacer() : new Pacer());
+    this.#clock = parts.clock ?? systemClock;
+    this.#pacer = parts.pacer ?? (setup.pacer === 'clock' ? new ClockPacer() : new Pacer());
     this.#meter = new LoadMeter(this.#pacer);
     this.#next = setup.offset;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -221,12 +234,16 @@ export class Sender {
     this.#launch(prepared);
     this.#next += this.#s.stride;
     // Open loop: everything already due goes out now, late, with its lag on record.
-    while (!this.#stopped && this.#next < this.#plan.total && this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= monoNow()) {
+    while (
+      !this.#stopped &&
+      this.#next < this.#plan.total &&
+      this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= this.#clock.now()
+    ) {
       this.#launch(this.#prepare(this.#next));
       this.#next += this.#s.stride;
     }
     if (!this.#stopped && this.#next < this.#plan.total)
-      this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - monoNow());
+      this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - this.#clock.now());
     this.#armNext();
   };
 
@@ -249,7 +266,7 @@ export class Sender {
   #launch(prepared: Prepared): void {
     if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
       const { index, warmup, scheduled_ns } = prepared.planned;
-      this.#queue.push({ planned: { index, warmup, scheduled_ns, item: { id: prepared.planned.item.id } }, queuedAt: monoNow() });
+      this.#queue.push({ planned: { index, warmup, scheduled_ns, item: { id: prepared.planned.item.id } }, queuedAt: this.#clock.now() });
       return;
     }
     this.#sendPair(prepared, 0);
@@ -296,6 +313,7 @@ export class Sender {
           this.#onRecord(r);
           if (--pair.remaining === 0) this.#pairDone();
         },
+        clock: this.#clock,
       });
       this.#inflight.add(request);
       request.start();
@@ -313,7 +331,7 @@ export class Sender {
     queueMicrotask(() => {
       this.#inflightPairs--;
       const waiting = this.#stopped ? undefined : this.#queue.shift();
-      if (waiting !== undefined) this.#sendPair(this.#prepare(waiting.planned.index), Number(monoNow() - waiting.queuedAt));
+      if (waiting !== undefined) this.#sendPair(this.#prepare(waiting.planned.index), Number(this.#clock.now() - waiting.queuedAt));
       this.#checkDone();
     });
   }
@@ -329,11 +347,11 @@ export class Sender {
     this.#pacer.cancel();
     this.#armed = null;
     this.#dueAt = null; // later chunks have nothing to check
-    const now = Number(monoNow() - this.#origin);
+    const now = Number(this.#clock.now() - this.#origin);
     for (const { planned, queuedAt } of this.#queue.splice(0)) {
       for (const client of this.#clients) {
         const record = this.#record(planned, client.arm);
-        record.queue_wait_ns = Number(monoNow() - queuedAt);
+        record.queue_wait_ns = Number(this.#clock.now() - queuedAt);
         record.end_ns = now;
         record.outcome = { kind: 'cancelled', message: `never sent: waiting for a --max-inflight slot when the run stopped (${reason})` };
         this.#onRecord(record);
@@ -346,10 +364,10 @@ export class Sender {
   /** Stops sending, lets in-flight requests finish for up to graceMs, then cancels the rest. */
   async drain(reason: string, graceMs: number): Promise<void> {
     this.stop(reason);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    let timer: unknown;
+    const expired = new Promise<void>((resolve) => (timer = this.#clock.setTimer(resolve, graceMs)));
     await Promise.race([this.done, expired]);
-    clearTimeout(timer);
+    this.#clock.clearTimer(timer);
     this.cancelAll(`run stopped (${reason}); still in flight after the ${graceMs / 1000} s grace period`);
     await this.done;
   }

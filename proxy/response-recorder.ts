@@ -14,6 +14,7 @@ import type { Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
 import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
 import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
+import { scrubRecordTexts } from '../core/redact.ts';
 
 /** Non-streaming bodies are kept up to this size for interpretation; error bodies up to MAX_ERROR_BODY. */
 const MAX_JSON_BODY = 8 << 20;
@@ -45,7 +46,7 @@ export class ResponseRecorder {
   readonly #stream: StreamRecorder;
   #finished = false;
 
-  /** `secrets` (API keys) are scrubbed from every message written to the record. */
+  /** `secrets` (configured keys, the client's credentials: proxy/request.ts requestSecrets) are redacted from the record's message and texts. */
   constructor(record: RequestRecord, api: Api, recordText: boolean, secrets: readonly string[] = []) {
     this.record = record;
     this.#api = api;
@@ -142,6 +143,7 @@ export class ResponseRecorder {
     this.#stream.finish();
     if (this.#recordText) this.record.output_text = this.#textParts.join('');
     else this.record.output_text = this.#textLength === 0 || this.#textHash === null ? '' : TEXT_HASH_PREFIX + this.#textHash.digest('hex');
+    scrubRecordTexts(this.record, this.#secrets);
     this.#parser = null;
     this.#body = '';
     this.#textParts = [];

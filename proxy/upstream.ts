@@ -100,7 +100,17 @@ export function exchange(
     if (controller !== null) controller.abort(error);
     // Before onRequestStart there is no controller yet; it aborts on arrival.
   };
-  const timer = setTimeout(() => abort(true, `no complete response within ${options.timeoutMs} ms`), options.timeoutMs);
+  // Node's timers count from the event loop's cached time, which can be older than now: a timer can
+  // fire early by as long as the current loop iteration has run. The deadline is checked on the records'
+  // clock and re-armed for what is left, so an exchange never times out before its limit.
+  const deadlineNs = clock() + options.timeoutMs * 1e6;
+  let timer: NodeJS.Timeout;
+  const expire = () => {
+    const leftMs = (deadlineNs - clock()) / 1e6;
+    if (leftMs > 0) timer = setTimeout(expire, leftMs);
+    else abort(true, `no complete response within ${options.timeoutMs} ms`);
+  };
+  timer = setTimeout(expire, options.timeoutMs);
 
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { emptyRecord, recordErrors, type RequestRecord } from '../core/record.ts';
 import { createArmClient, createRequest } from '../engine/client.ts';
-import { monoNow } from '../engine/pacer.ts';
+import { monoNow, type EngineClock } from '../engine/pacer.ts';
 import { FAULT_HEADER } from '../sim/server.ts';
 import { startTestSim } from './support/load-helpers.ts';
 
@@ -39,6 +39,12 @@ interface SendOpts {
   api?: 'chat' | 'completions';
   /** Cancels the request once its first content chunk has arrived (polled every 5 ms). */
   cancelAfterFirstContent?: boolean;
+  /**
+   * The request's deadline strikes once this holds of the record being filled (polled every 5 ms),
+   * whatever the wall clock says (its timer runs on an injected clock the test fires), so a loaded
+   * machine cannot move it.
+   */
+  deadlineWhen?: (r: RequestRecord) => boolean;
   /** The request body (default: model m, one user message, `stream`). */
   body?: Record<string, unknown>;
 }
@@ -56,8 +62,16 @@ function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
     streaming: stream,
     scheduled_ns: 0,
   });
+  let deadline: (() => void) | null = null;
+  let skippedNs = 0n; // the injected clock is the real one plus the time the test jumped ahead
+  const clock: EngineClock = {
+    now: () => monoNow() + skippedNs,
+    setTimer: (fn) => (deadline = fn),
+    clearTimer: () => (deadline = null),
+  };
   return new Promise((resolve) => {
     const request = createRequest({
+      ...(opts.deadlineWhen !== undefined && { clock }),
       client,
       api: opts.api ?? 'chat',
       stream,
@@ -72,6 +86,15 @@ function send(url: string, opts: SendOpts = {}): Promise<RequestRecord> {
       },
     });
     request.start();
+    if (opts.deadlineWhen !== undefined) {
+      const when = opts.deadlineWhen;
+      const poll = setInterval(() => {
+        if (!when(record)) return;
+        clearInterval(poll);
+        skippedNs += BigInt((opts.timeoutMs ?? 2000) * 1e6); // the limit has passed on the request's clock
+        deadline?.();
+      }, 5);
+    }
     if (opts.cancelAfterFirstContent) {
       const poll = setInterval(() => {
         if (record.first_content_ns === null) return;
@@ -281,7 +304,7 @@ test('timeouts name their phase: headers, first_token, stream', async (t) => {
   t.is(stream!.output_text, 'first');
   for (const r of [headers!, firstToken!, stream!]) {
     const elapsedMs = (r.end_ns! - r.sent_ns!) / 1e6;
-    t.true(elapsedMs >= timeoutMs - 10 && elapsedMs < timeoutMs + 3000, `timed out after ${elapsedMs} ms`);
+    t.true(elapsedMs >= timeoutMs - 10, `timed out after ${elapsedMs} ms, before the limit`); // the exact instant: engine-virtual-clock.test.ts
   }
 });
 
@@ -349,7 +372,8 @@ test("a stream cut by the simulator's disconnect fault keeps its chunks and text
 });
 
 test('a stream timed out or cancelled mid-way keeps its chunk times, per-chunk tokens and text; the timeout says how many chunks came', async (t) => {
-  // Three content chunks with continuous usage stats, 5 ms apart, then silence.
+  // Three content chunks with continuous usage stats, 5 ms apart, then silence. The deadline strikes once
+  // the third has been parsed (its usage says 3 tokens), so the machine's speed cannot change the count.
   const url = await server(t, (_req, res) => {
     sse(res);
     const events = [
@@ -367,8 +391,8 @@ test('a stream timed out or cancelled mid-way keeps its chunk times, per-chunk t
   });
   const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true };
 
-  const timedOut = await send(url, { body, timeoutMs: 400 });
-  t.like(timedOut.outcome, { kind: 'timeout', phase: 'stream' });
+  const timedOut = await send(url, { body, timeoutMs: 400, deadlineWhen: (r) => r.usage?.completion_tokens === 3 });
+  t.like(timedOut.outcome, { kind: 'timeout', phase: 'stream' }, JSON.stringify(timedOut.outcome));
   t.regex((timedOut.outcome as { message: string }).message, /\(3 content chunks received\)/);
   t.deepEqual(recordErrors(timedOut), []);
   t.is(timedOut.content_ns.length, 3);

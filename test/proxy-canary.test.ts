@@ -140,12 +140,12 @@ test.serial(
 
       await sendMany(proxy.url, 5, 5, (i) => [chat(`burst ${i}`), {}]);
       await until('burst records', () => proxy.state().totals.candidate.failed === 5);
-      const burstDone = performance.now();
-      await until('rollback', () => proxy.state().rolled_back, 5_000);
-      const reaction = performance.now() - burstDone;
-      t.log(`rollback ${reaction.toFixed(0)} ms after the burst's last record (check interval ${CHECK_MS} ms)`);
-      // At the next check, give or take a busy machine's timer delays (the check that follows is 2 intervals away).
-      t.true(reaction < 2 * CHECK_MS, `rolled back ${reaction.toFixed(0)} ms after the burst (check interval ${CHECK_MS} ms)`);
+      // Behaviour, not speed: the first rollback check that runs after the burst is recorded triggers it
+      // (every check after that instant sees the 5 failures in its window). How soon that check comes is
+      // the check interval plus the machine's timer delays: not judged here.
+      await checkedAfter(Date.now());
+      t.true(proxy.state().last_check?.trigger, `the first check after the burst: ${JSON.stringify(proxy.state().last_check)}`);
+      t.true(proxy.state().rolled_back, 'rolled back by that check');
 
       const state = (await admin(proxy, 'GET', '/admin/state')).json as unknown as ProxyState;
       t.is(state.weight, 0);

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { emptyRecord, type RequestRecord } from '../core/record.ts';
 import { bodyKind, contentTokens, recordWholeResponse, StreamRecorder, type StreamRecorderOptions } from '../core/stream-recorder.ts';
 import { fillBufferedRecord, SseRecorder } from '../k6/script/record-builder.ts';
-import { headerSecrets, httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
+import { httpErrorMessage, MAX_MESSAGE } from '../core/outcome-message.ts';
+import { headerSecrets } from '../core/redact.ts';
 import { ResponseRecorder, TEXT_HASH_PREFIX } from '../proxy/response-recorder.ts';
 
 const fresh = (): RequestRecord =>

@@ -3,6 +3,7 @@
 // No k6 imports: the k6 entry (k6/script/shadow.ts) feeds it; the logic is the same under the doubles.
 import type { Api } from '../../core/openai.ts';
 import { httpErrorMessage, recordMessage } from '../../core/outcome-message.ts';
+import { scrubRecordTexts } from '../../core/redact.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../../core/record.ts';
 import { recordWholeResponse, StreamRecorder } from '../../core/stream-recorder.ts';
 
@@ -31,7 +32,7 @@ export class SseRecorder {
   readonly #errors: string[] = [];
   readonly #secrets: readonly string[];
 
-  /** `secrets`: strings scrubbed from outcome messages (the arm's header values: core/outcome-message.ts headerSecrets). */
+  /** `secrets`: strings scrubbed from outcome messages (the arm's header values: core/redact.ts headerSecrets). */
   constructor(record: RequestRecord, api: Api, timeoutNs: number, secrets: readonly string[] = []) {
     this.record = record;
     this.#timeoutNs = timeoutNs;
@@ -91,9 +92,10 @@ export class SseRecorder {
   }
 }
 
-/** A failure's message as every engine records it: secrets replaced, bounded in length. */
+/** A record as every engine writes it (core/redact.ts): a failure's message redacted and bounded, known secrets out of the texts. */
 function fitMessage(r: RequestRecord, secrets: readonly string[]): RequestRecord {
   if (r.outcome.kind !== 'ok') r.outcome.message = recordMessage(r.outcome.message, secrets);
+  scrubRecordTexts(r, secrets);
   return r;
 }
 

@@ -22,7 +22,7 @@ import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/rec
 import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
 import { createClock, nsSince } from './clock.ts';
 import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, type K6ArmConfig } from './config.ts';
-import { headerSecrets } from '../../core/outcome-message.ts';
+import { headerSecrets } from '../../core/redact.ts';
 import { fillBufferedRecord, SseRecorder } from './record-builder.ts';
 import {
   META_KEY,
