@@ -43,6 +43,8 @@ export interface ProxyOptions {
   thresholds: RollbackThresholds;
   /** Keep output text in records (else a sha256 of it). */
   recordText: boolean;
+  /** Text kept per response (--max-output-bytes; the recorder's default when absent). */
+  maxOutputBytes?: number;
   apiKeys: { baseline: string | null; candidate: string | null };
   /** Per-arm model name replacing the body's `model` (null = forward the client's). */
   models: { baseline: string | null; candidate: string | null };
@@ -333,6 +335,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         api,
         options.recordText,
         secrets,
+        options.maxOutputBytes,
       );
     const forArm = (arm: Arm): ForwardedRequest => ({ method: 'POST', path: req.url ?? path, headers, body: armBody(arm, body, parsed) });
 
