@@ -86,6 +86,8 @@ export class ArmColumns {
   tokensFromChunks = 0;
   instances = new Set<string>();
   outputText: string[] | null = null;
+  /** The `model` the arm's ok responses named, with counts (a validity warning when not one). */
+  models = new Map<string, number>();
 
   constructor(arm: string) {
     this.arm = arm;
@@ -125,6 +127,7 @@ export class ArmColumns {
       itl,
       instances: [...this.instances],
       outputText: this.outputText,
+      models: [...this.models],
     };
   }
 
@@ -168,6 +171,7 @@ export class ArmColumns {
     }
     for (const key of COUNTERS) this[key] += state.counters[key];
     for (const instance of state.instances) this.instances.add(instance);
+    for (const [model, n] of state.models) this.models.set(model, (this.models.get(model) ?? 0) + n);
     return true;
   }
 }
@@ -196,7 +200,7 @@ export const ARM_TRANSFER = {
   /** Summed across ranges. */
   counters: COUNTERS,
   /** Carried by hand: the name, the size, pooled ITL blocks (adopted), the instance set, texts for pairs.csv. */
-  other: ['arm', 'capacity', 'itl', 'instances', 'outputText'] as const,
+  other: ['arm', 'capacity', 'itl', 'instances', 'outputText', 'models'] as const,
 };
 
 /**
@@ -215,6 +219,7 @@ export interface ArmState {
   itl: Float64Array[];
   instances: string[];
   outputText: string[] | null;
+  models: Array<[string, number]>;
 }
 
 /** A RunCollector as plain data (see ArmState). */
@@ -335,6 +340,7 @@ export class RunCollector {
     const lag = sendLagMs(r);
     if (lag !== null) a.sendLag[i] = lag;
     const ok = r.outcome.kind === 'ok';
+    if (ok && r.model !== null) a.models.set(r.model, (a.models.get(r.model) ?? 0) + 1);
     if (ok) {
       const ttft = ttftMs(r);
       const e2e = e2eMs(r);
@@ -460,4 +466,21 @@ export class RunCollector {
   get pendingTexts(): number {
     return this.#pending.size;
   }
+}
+
+/**
+ * Validity warnings about the models responses named (record.model): an arm answered under more than
+ * one model, or the baseline's repeat (asked the same model as the baseline) under another one.
+ */
+export function modelWarnings(arms: ReadonlyMap<string, ArmColumns>): string[] {
+  const named = (a: ArmColumns) => [...a.models.entries()].map(([m, n]) => `${m} (${n})`).join(', ');
+  const out: string[] = [];
+  for (const a of arms.values()) if (a.models.size > 1) out.push(`${a.arm} responses named ${a.models.size} models: ${named(a)}`);
+  const base = arms.get(BASELINE);
+  const repeat = arms.get(BASELINE_REPEAT);
+  if (base && repeat && base.models.size > 0 && repeat.models.size > 0) {
+    const same = [...base.models.keys()].every((m) => repeat.models.has(m)) && [...repeat.models.keys()].every((m) => base.models.has(m));
+    if (!same) out.push(`baseline and baseline_repeat were asked the same model but answered as ${named(base)} vs ${named(repeat)}`);
+  }
+  return out;
 }

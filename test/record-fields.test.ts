@@ -79,3 +79,25 @@ test('every ArmColumns field is carried between threads (ARM_TRANSFER) or named 
   ]);
   for (const key of listed) t.true(carried.has(key), `exportState lacks ${key}`);
 });
+
+test('a response naming another model is a validity warning: several models on one arm, or baseline vs its repeat', async (t) => {
+  const { modelWarnings, RunCollector } = await import('../analysis/collect.ts');
+  const collector = new RunCollector({ expectRepeat: true, keepText: false, sink: () => {} });
+  const add = (arm: string, index: number, model: string) => {
+    const r = record();
+    Object.assign(r, { arm, index, model, sent_ns: 10, first_content_ns: 20, content_ns: [20], end_ns: 30 });
+    collector.add(r);
+  };
+  add('baseline', 0, 'm1');
+  add('baseline_repeat', 0, 'm1');
+  add('candidate', 0, 'other');
+  t.deepEqual(modelWarnings(collector.arms), [], 'arms asked for different models may name different ones');
+  add('baseline', 1, 'm1');
+  add('baseline_repeat', 1, 'm2');
+  add('candidate', 1, 'other-2');
+  t.deepEqual(modelWarnings(collector.arms), [
+    'baseline_repeat responses named 2 models: m1 (1), m2 (1)',
+    'candidate responses named 2 models: other (1), other-2 (1)',
+    'baseline and baseline_repeat were asked the same model but answered as m1 (2) vs m1 (1), m2 (1)',
+  ]);
+});
