@@ -86,6 +86,8 @@ export class ArmColumns {
   tokensFromChunks = 0;
   instances = new Set<string>();
   outputText: string[] | null = null;
+  /** The `model` the arm's ok responses named, with counts (a validity warning when not one). */
+  models = new Map<string, number>();
 
   constructor(arm: string) {
     this.arm = arm;
@@ -99,32 +101,33 @@ export class ArmColumns {
     this.ordinal = grownI32(this.ordinal, n);
     this.outcome = grownU8(this.outcome, n);
     for (const key of FLOAT_COLUMNS) this[key] = grownF64(this[key], n);
+    // (a typed column added to TYPED_COLUMNS is grown here too)
     this.capacity = n;
   }
 
-  /** The arm as plain data (for postMessage from a read worker), with the buffers to transfer. */
+  /** The arm as plain data (for postMessage from a read worker), with the buffers to transfer (fields: ARM_TRANSFER). */
   exportState(transfer: Set<ArrayBuffer>): ArmState {
+    const typed = {} as ArmState['typed'];
+    for (const key of TYPED_COLUMNS) (typed as Record<TypedColumn, unknown>)[key] = this[key];
     const floats = {} as Record<FloatColumn, Float64Array<ArrayBuffer>>;
     for (const key of FLOAT_COLUMNS) floats[key] = this[key];
+    const perIndex = {} as Record<PerIndexColumn, string[]>;
+    for (const key of PER_INDEX_COLUMNS) perIndex[key] = this[key];
+    const counters = {} as Record<Counter, number>;
+    for (const key of COUNTERS) counters[key] = this[key];
     const itl = this.itl.chunks();
-    for (const a of [this.present, this.ordinal, this.outcome, ...Object.values(floats), ...itl]) transfer.add(a.buffer as ArrayBuffer); // Float64Column blocks are plain ArrayBuffers
+    for (const a of [...Object.values(typed), ...Object.values(floats), ...itl]) transfer.add(a.buffer as ArrayBuffer); // Float64Column blocks are plain ArrayBuffers
     return {
       arm: this.arm,
       capacity: this.capacity,
-      present: this.present,
-      ordinal: this.ordinal,
-      outcome: this.outcome,
+      typed,
       floats,
-      itemId: this.itemId,
-      instanceOf: this.instanceOf,
+      perIndex,
+      counters,
       itl,
-      requests: this.requests,
-      warmup: this.warmup,
-      untimed: this.untimed,
-      tokensFromUsage: this.tokensFromUsage,
-      tokensFromChunks: this.tokensFromChunks,
       instances: [...this.instances],
       outputText: this.outputText,
+      models: [...this.models],
     };
   }
 
@@ -143,69 +146,80 @@ export class ArmColumns {
       }
       (itl as AdoptingColumn).adopt(state.itl);
     }
+    const { present, ordinal } = state.typed;
     if (this.capacity === 0) {
       // The arm's first range: take its arrays as they are (no copy), numbering its records globally.
       this.capacity = state.capacity;
-      this.present = state.present;
-      this.ordinal = state.ordinal;
-      this.outcome = state.outcome;
+      for (const key of TYPED_COLUMNS) (this as Record<TypedColumn, unknown>)[key] = state.typed[key];
       for (const key of FLOAT_COLUMNS) this[key] = state.floats[key];
-      this.itemId = state.itemId;
-      this.instanceOf = state.instanceOf;
+      for (const key of PER_INDEX_COLUMNS) this[key] = state.perIndex[key];
       if (this.outputText && state.outputText) this.outputText = state.outputText;
       if (ordinalOffset !== 0)
-        for (let i = 0; i < state.capacity; i++) if (state.present[i] !== 0) this.ordinal[i] = (state.ordinal[i] as number) + ordinalOffset;
+        for (let i = 0; i < state.capacity; i++) if (present[i] !== 0) this.ordinal[i] = (ordinal[i] as number) + ordinalOffset;
     } else {
       if (state.capacity > 0) this.ensure(state.capacity - 1);
       for (let i = 0; i < state.capacity; i++) {
-        const present = state.present[i] as number;
-        if (present === 0) continue;
+        if (present[i] === 0) continue;
         if (this.present[i] !== 0) return false;
-        this.present[i] = present;
-        this.ordinal[i] = (state.ordinal[i] as number) + ordinalOffset;
-        this.outcome[i] = state.outcome[i] as number;
+        for (const key of TYPED_COLUMNS) this[key][i] = state.typed[key][i] as number;
+        this.ordinal[i] = (ordinal[i] as number) + ordinalOffset;
         for (const key of FLOAT_COLUMNS) this[key][i] = state.floats[key][i] as number;
-        this.itemId[i] = state.itemId[i] as string;
-        this.instanceOf[i] = state.instanceOf[i] as string;
+        for (const key of PER_INDEX_COLUMNS) this[key][i] = state.perIndex[key][i] as string;
         if (this.outputText && state.outputText && i in state.outputText) this.outputText[i] = state.outputText[i] as string;
       }
-      for (const a of [state.present, state.ordinal, state.outcome, ...Object.values(state.floats)]) release(a);
+      for (const a of [...Object.values(state.typed), ...Object.values(state.floats)]) release(a);
     }
-    this.requests += state.requests;
-    this.warmup += state.warmup;
-    this.untimed += state.untimed;
-    this.tokensFromUsage += state.tokensFromUsage;
-    this.tokensFromChunks += state.tokensFromChunks;
+    for (const key of COUNTERS) this[key] += state.counters[key];
     for (const instance of state.instances) this.instances.add(instance);
+    for (const [model, n] of state.models) this.models.set(model, (this.models.get(model) ?? 0) + n);
     return true;
   }
 }
 
 const FLOAT_COLUMNS = ['ttft', 'e2e', 'ttfb', 'firstChunk', 'tpot', 'tokens', 'tokensPerS', 'sendLag', 'sentNs', 'endNs'] as const;
 type FloatColumn = (typeof FLOAT_COLUMNS)[number];
+const TYPED_COLUMNS = ['present', 'ordinal', 'outcome'] as const;
+type TypedColumn = (typeof TYPED_COLUMNS)[number];
+const PER_INDEX_COLUMNS = ['itemId', 'instanceOf'] as const;
+type PerIndexColumn = (typeof PER_INDEX_COLUMNS)[number];
+const COUNTERS = ['requests', 'warmup', 'untimed', 'tokensFromUsage', 'tokensFromChunks'] as const;
+type Counter = (typeof COUNTERS)[number];
+
+/**
+ * Every ArmColumns field by how a parallel read carries it from a read worker to the main thread
+ * (exportState / absorb loop over these lists). test/record-fields.test.ts fails when ArmColumns has
+ * a field listed nowhere here.
+ */
+export const ARM_TRANSFER = {
+  /** Typed arrays indexed by request, transferred. */
+  typed: TYPED_COLUMNS,
+  /** Float64 columns indexed by request, transferred (state.floats). */
+  floats: FLOAT_COLUMNS,
+  /** Plain arrays indexed by request. */
+  perIndex: PER_INDEX_COLUMNS,
+  /** Summed across ranges. */
+  counters: COUNTERS,
+  /** Carried by hand: the name, the size, pooled ITL blocks (adopted), the instance set, texts for pairs.csv. */
+  other: ['arm', 'capacity', 'itl', 'instances', 'outputText', 'models'] as const,
+};
 
 /**
  * ArmColumns as plain data, to move a read worker's columns to the main thread (typed arrays are
- * transferred, not copied). A field added to ArmColumns must be carried here too
- * (test/analysis-read.test.ts compares every field of a parallel read with a sequential one).
+ * transferred, not copied). Built from ARM_TRANSFER; test/record-fields.test.ts checks that every
+ * ArmColumns field is listed there, and test/analysis-read.test.ts compares every field of a
+ * parallel read with a sequential one.
  */
 export interface ArmState {
   arm: string;
   capacity: number;
-  present: Uint8Array<ArrayBuffer>;
-  ordinal: Int32Array<ArrayBuffer>;
-  outcome: Uint8Array<ArrayBuffer>;
+  typed: { present: Uint8Array<ArrayBuffer>; ordinal: Int32Array<ArrayBuffer>; outcome: Uint8Array<ArrayBuffer> };
   floats: Record<FloatColumn, Float64Array<ArrayBuffer>>;
-  itemId: string[];
-  instanceOf: string[];
+  perIndex: Record<PerIndexColumn, string[]>;
+  counters: Record<Counter, number>;
   itl: Float64Array[];
-  requests: number;
-  warmup: number;
-  untimed: number;
-  tokensFromUsage: number;
-  tokensFromChunks: number;
   instances: string[];
   outputText: string[] | null;
+  models: Array<[string, number]>;
 }
 
 /** A RunCollector as plain data (see ArmState). */
@@ -326,6 +340,7 @@ export class RunCollector {
     const lag = sendLagMs(r);
     if (lag !== null) a.sendLag[i] = lag;
     const ok = r.outcome.kind === 'ok';
+    if (ok && r.model !== null) a.models.set(r.model, (a.models.get(r.model) ?? 0) + 1);
     if (ok) {
       const ttft = ttftMs(r);
       const e2e = e2eMs(r);
@@ -451,4 +466,21 @@ export class RunCollector {
   get pendingTexts(): number {
     return this.#pending.size;
   }
+}
+
+/**
+ * Validity warnings about the models responses named (record.model): an arm answered under more than
+ * one model, or the baseline's repeat (asked the same model as the baseline) under another one.
+ */
+export function modelWarnings(arms: ReadonlyMap<string, ArmColumns>): string[] {
+  const named = (a: ArmColumns) => [...a.models.entries()].map(([m, n]) => `${m} (${n})`).join(', ');
+  const out: string[] = [];
+  for (const a of arms.values()) if (a.models.size > 1) out.push(`${a.arm} responses named ${a.models.size} models: ${named(a)}`);
+  const base = arms.get(BASELINE);
+  const repeat = arms.get(BASELINE_REPEAT);
+  if (base && repeat && base.models.size > 0 && repeat.models.size > 0) {
+    const same = [...base.models.keys()].every((m) => repeat.models.has(m)) && [...repeat.models.keys()].every((m) => base.models.has(m));
+    if (!same) out.push(`baseline and baseline_repeat were asked the same model but answered as ${named(base)} vs ${named(repeat)}`);
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { fmt } from './format.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind } from '../core/record.ts';
 import { bootstrap, type Interval } from './stats/bootstrap.ts';
 import { HOURS_PER_MONTH, type ArmCost } from './cost.ts';
-import { PRESENT_MEASURED, type ArmColumns, type RunCollector } from './collect.ts';
+import { modelWarnings, PRESENT_MEASURED, type ArmColumns, type RunCollector } from './collect.ts';
 import { armSkewMs } from '../core/metrics.ts';
 import type { Gates } from './gates.ts';
 import type { ServerMetrics } from './server-metrics.ts';
@@ -367,7 +367,10 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
     schema: 'shadowbench.summary',
     version: SUMMARY_VERSION,
     run_id: collector.runId ?? '',
-    records: { read: collector.records, warnings: [...context.readWarnings, ...context.manifestWarnings.map((w) => `run.json: ${w}`)] },
+    records: {
+      read: collector.records,
+      warnings: [...context.readWarnings, ...context.manifestWarnings.map((w) => `run.json: ${w}`), ...modelWarnings(collector.arms)],
+    },
     arms,
     comparison,
     similarity,

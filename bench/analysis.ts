@@ -62,11 +62,12 @@ async function generateRun(dir: string): Promise<void> {
       }
       const text = JSON.stringify(arm === 1 && i % 3 === 0 ? variants[i % 1000] : texts[i % 1000]);
       buffer +=
-        `{"v":1,"run_id":"bench-1m","arm":"${arm === 0 ? 'baseline' : 'candidate'}","index":${i},"item_id":"item-${i % 1000}","warmup":${i < 20},` +
+        `{"v":2,"run_id":"bench-1m","arm":"${arm === 0 ? 'baseline' : 'candidate'}","index":${i},"item_id":"item-${i % 1000}","warmup":${i < 20},` +
         `"source":"fixture","instance":"","streaming":true,"token_timing":true,"scheduled_ns":${scheduled},"sent_ns":${sent},` +
-        `"headers_ns":${sent + 2_000_000},"first_chunk_ns":${first - 500_000},"first_content_ns":${first},"content_ns":[${content.join(',')}],` +
+        `"headers_ns":${sent + 2_000_000},"first_chunk_ns":${first - 500_000},"first_content_ns":${first},"first_answer_ns":${first},"content_ns":[${content.join(',')}],` +
         `"content_tokens":null,"end_ns":${t + 300_000},"queue_wait_ns":0,"http_status":200,"outcome":{"kind":"ok"},` +
-        `"usage":{"prompt_tokens":200,"completion_tokens":${CHUNKS},"cached_prompt_tokens":null},"finish_reason":"stop","output_text":${text}}\n`;
+        `"usage":{"prompt_tokens":200,"completion_tokens":${CHUNKS},"cached_prompt_tokens":null},"finish_reason":"stop","output_text":${text},` +
+        `"reasoning_text":"","tool_calls":[],"model":"bench-model","truncated":false}\n`;
     }
     if (buffer.length > 1 << 23) {
       if (!out.write(buffer)) await once(out, 'drain');

@@ -22,6 +22,7 @@ import { checkK6Mode, K6_OPTION_KEYS, K6_OPTIONS, k6ScriptOptions } from './k6-o
 import type { K6LoadResult } from './load-k6.ts';
 import { scrapeTargets, SERVER_METRICS_OPTIONS } from './metrics-options.ts';
 import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, type Values } from '../core/options.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/stream-recorder.ts';
 
 const DEFAULT_DURATION_S = 30;
 
@@ -75,6 +76,13 @@ export const LOAD_OPTIONS = {
     help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns; split across --workers, which it caps); 0 = no cap',
   }),
   timeout: num({ default: 60, min: 0.001, meta: 'SECONDS', help: 'per-request limit from send to the end of the response' }),
+  maxOutputBytes: num({
+    default: DEFAULT_MAX_OUTPUT_BYTES,
+    integer: true,
+    min: 1,
+    meta: 'BYTES',
+    help: 'text kept per response (answer, reasoning and tool calls, UTF-8): past it the texts are cut and the record says truncated, while timing runs to the end of the stream; one SSE line may hold at most 6× this + 64 KiB',
+  }),
   grace: num({
     default: 10,
     min: 0,
@@ -389,6 +397,7 @@ export async function resolveConfig(
     seed: v.seed,
     stream: v.stream,
     timeoutMs: v.timeout * 1000,
+    maxOutputBytes: v.maxOutputBytes,
     graceMs: v.grace * 1000,
     maxInflight: v.maxInflight,
     // The in-flight cap is split across sender threads, so there are never more threads than slots.

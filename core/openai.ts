@@ -31,10 +31,16 @@ export function buildRequestBody(body: Readonly<Record<string, unknown>>, option
   return out;
 }
 
-/** What one streamed chunk carried. */
+/** What one streamed chunk carried (choice 0 only: with `n` > 1 the other choices' chunks are ignored). */
 export interface ChunkContent {
-  /** Content plus reasoning text of this chunk ('' for role-only / empty chunks). */
-  text: string;
+  /** Answer text of this chunk: `delta.content` (chat) or `text` (completions); '' when absent or null. */
+  content: string;
+  /** Reasoning text: `delta.reasoning_content` or else `delta.reasoning` (one of them, never both: some vLLM versions send both with the same text). */
+  reasoning: string;
+  /** `delta.tool_calls` when a non-empty array, else null: fragments, joined per index by the recorder. */
+  toolCalls: readonly unknown[] | null;
+  /** The `model` the chunk names (null when none). */
+  model: string | null;
   finishReason: string | null;
   usage: Usage | null;
 }
@@ -64,15 +70,23 @@ function serverError(p: Record<string, unknown>): string | null {
   return null;
 }
 
-function choiceText(api: Api, choice: Record<string, unknown>, key: 'delta' | 'message'): string | null {
-  if (api === 'completions') return typeof choice.text === 'string' ? choice.text : null;
-  const part = choice[key];
-  if (typeof part !== 'object' || part === null) return null;
-  const d = part as Record<string, unknown>;
-  // Reasoning models stream thoughts in reasoning_content (vLLM) or reasoning (newer servers); both count as output.
-  const reasoning = typeof d.reasoning_content === 'string' ? d.reasoning_content : typeof d.reasoning === 'string' ? d.reasoning : '';
-  const content = typeof d.content === 'string' ? d.content : '';
-  return reasoning + content;
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Reasoning text of a delta or message: reasoning_content (vLLM before the rename, Dynamo, DeepSeek) or reasoning (vLLM now). */
+function reasoningOf(d: Record<string, unknown>): string {
+  return typeof d.reasoning_content === 'string' ? d.reasoning_content : str(d.reasoning);
+}
+
+const modelOf = (p: Record<string, unknown>): string | null => (typeof p.model === 'string' && p.model !== '' ? p.model : null);
+
+/** choices[k] is choice 0: its `index` is 0 or absent. With n > 1 other choices arrive in their own chunks. */
+function firstChoice(choices: unknown[]): unknown {
+  for (const c of choices) {
+    if (typeof c !== 'object' || c === null) return c;
+    const index = (c as Record<string, unknown>).index;
+    if (index === undefined || index === null || index === 0) return c;
+  }
+  return undefined;
 }
 
 /** Interprets one parsed SSE `data:` payload of a chat or completions stream. */
@@ -85,22 +99,44 @@ export function interpretChunk(api: Api, payload: unknown): Interpreted<ChunkCon
   if (error !== null) return { ok: false, error: `server error in stream: ${error}` };
   if (!Array.isArray(p.choices)) return { ok: false, error: 'chunk has no "choices" array (not an OpenAI-compatible stream?)' };
   const usage = readUsage(p.usage);
-  const choice = p.choices[0] as Record<string, unknown> | undefined;
-  if (choice === undefined) return { ok: true, value: { text: '', finishReason: null, usage } }; // the trailing usage-only chunk
+  const model = modelOf(p);
+  const choice = firstChoice(p.choices) as Record<string, unknown> | undefined;
+  if (choice === undefined) return { ok: true, value: { content: '', reasoning: '', toolCalls: null, model, finishReason: null, usage } }; // the trailing usage-only chunk (or another choice's)
   if (typeof choice !== 'object' || choice === null) return { ok: false, error: 'choices[0] is not an object' };
-  const text = choiceText(api, choice, 'delta');
-  if (text === null && api === 'completions') return { ok: false, error: 'completions chunk has no "text"' };
   const finishReason = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
-  return { ok: true, value: { text: text ?? '', finishReason, usage } };
+  if (api === 'completions') {
+    if (typeof choice.text !== 'string') return { ok: false, error: 'completions chunk has no "text"' };
+    return { ok: true, value: { content: choice.text, reasoning: '', toolCalls: null, model, finishReason, usage } };
+  }
+  const d = choice.delta;
+  if (typeof d !== 'object' || d === null)
+    return { ok: true, value: { content: '', reasoning: '', toolCalls: null, model, finishReason, usage } };
+  const delta = d as Record<string, unknown>;
+  const tools = delta.tool_calls;
+  return {
+    ok: true,
+    value: {
+      content: str(delta.content),
+      reasoning: reasoningOf(delta),
+      toolCalls: Array.isArray(tools) && tools.length > 0 ? tools : null,
+      model,
+      finishReason,
+      usage,
+    },
+  };
 }
 
 export interface WholeResponse {
-  text: string;
+  content: string;
+  reasoning: string;
+  /** `message.tool_calls[]`, arguments not yet canonical (the recorder does that, under its byte cap). */
+  toolCalls: Array<{ name: string; arguments: string }>;
+  model: string | null;
   finishReason: string | null;
   usage: Usage | null;
 }
 
-/** Interprets a non-streaming response body (already JSON-parsed). */
+/** Interprets a non-streaming response body (already JSON-parsed): choice 0 (index 0 or absent). */
 export function interpretResponse(api: Api, payload: unknown): Interpreted<WholeResponse> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     return { ok: false, error: 'response is not a JSON object' };
@@ -108,15 +144,27 @@ export function interpretResponse(api: Api, payload: unknown): Interpreted<Whole
   const p = payload as Record<string, unknown>;
   const error = serverError(p);
   if (error !== null) return { ok: false, error: `server error: ${error}` };
-  const choice = Array.isArray(p.choices) ? (p.choices[0] as Record<string, unknown> | undefined) : undefined;
+  const choice = Array.isArray(p.choices) ? (firstChoice(p.choices) as Record<string, unknown> | undefined) : undefined;
   if (typeof choice !== 'object' || choice === null)
     return { ok: false, error: 'response has no choices[0] (not an OpenAI-compatible response?)' };
-  const text = choiceText(api, choice, 'message');
-  if (text === null) return { ok: false, error: api === 'chat' ? 'choices[0].message is missing' : 'choices[0].text is missing' };
-  return {
-    ok: true,
-    value: { text, finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null, usage: readUsage(p.usage) },
-  };
+  const finishReason = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
+  const base = { model: modelOf(p), finishReason, usage: readUsage(p.usage) };
+  if (api === 'completions') {
+    if (typeof choice.text !== 'string') return { ok: false, error: 'choices[0].text is missing' };
+    return { ok: true, value: { content: choice.text, reasoning: '', toolCalls: [], ...base } };
+  }
+  const m = choice.message;
+  if (typeof m !== 'object' || m === null) return { ok: false, error: 'choices[0].message is missing' };
+  const message = m as Record<string, unknown>;
+  const toolCalls: WholeResponse['toolCalls'] = [];
+  if (Array.isArray(message.tool_calls)) {
+    for (const call of message.tool_calls) {
+      const f = typeof call === 'object' && call !== null ? (call as Record<string, unknown>).function : null;
+      const fn = typeof f === 'object' && f !== null ? (f as Record<string, unknown>) : {};
+      toolCalls.push({ name: str(fn.name), arguments: str(fn.arguments) });
+    }
+  }
+  return { ok: true, value: { content: str(message.content), reasoning: reasoningOf(message), toolCalls, ...base } };
 }
 
 /** The SSE end-of-stream sentinel. */

@@ -112,6 +112,76 @@ export interface RequestRecord {
   truncated: boolean;
 }
 
+/**
+ * How a record field is written, for readers that do not go through JSON.parse (io/record-fast-parse.ts
+ * reads each kind with one reader; a kind it does not know sends the line to parseRecord).
+ */
+export type FieldKind =
+  | 'version' // the schema version, an integer of READABLE_RECORD_VERSIONS
+  | 'nonempty_string' // a string of at least one character
+  | 'arm' // a string matching ARM_PATTERN
+  | 'uint' // a non-negative integer
+  | 'string' // any string
+  | 'repeated_string' // a string that repeats across records (interned by readers)
+  | 'bool'
+  | 'ns_or_null' // non-negative integer nanoseconds or null
+  | 'ns_array' // non-decreasing non-negative integers
+  | 'counts_or_null' // non-negative integers or null (same length as content_ns)
+  | 'status_or_null' // an HTTP status 100-599 or null
+  | 'outcome'
+  | 'usage'
+  | 'repeated_string_or_null'
+  | 'tool_calls';
+
+/**
+ * THE record field list, in the order engines write them (emptyRecord builds them in this order; the
+ * fast parser's keys and readers come from it). The `satisfies` makes the compiler refuse a field of
+ * RequestRecord missing here or a key here that RequestRecord lacks; test/record-fields.test.ts checks
+ * emptyRecord, recordErrors and the fast parser against it.
+ */
+export const RECORD_FIELDS = {
+  v: 'version',
+  run_id: 'nonempty_string',
+  arm: 'arm',
+  index: 'uint',
+  item_id: 'string',
+  warmup: 'bool',
+  source: 'repeated_string',
+  instance: 'repeated_string',
+  streaming: 'bool',
+  token_timing: 'bool',
+  scheduled_ns: 'uint',
+  sent_ns: 'ns_or_null',
+  headers_ns: 'ns_or_null',
+  first_chunk_ns: 'ns_or_null',
+  first_content_ns: 'ns_or_null',
+  first_answer_ns: 'ns_or_null',
+  content_ns: 'ns_array',
+  content_tokens: 'counts_or_null',
+  end_ns: 'ns_or_null',
+  queue_wait_ns: 'uint',
+  http_status: 'status_or_null',
+  outcome: 'outcome',
+  usage: 'usage',
+  finish_reason: 'repeated_string_or_null',
+  output_text: 'string',
+  reasoning_text: 'string',
+  tool_calls: 'tool_calls',
+  model: 'repeated_string_or_null',
+  truncated: 'bool',
+} as const satisfies { readonly [K in keyof RequestRecord]-?: FieldKind };
+
+export type RecordField = keyof typeof RECORD_FIELDS;
+
+/** The fields version 1 did not have (upgradeRecord fills them). */
+export const V2_ONLY_FIELDS = [
+  'first_answer_ns',
+  'reasoning_text',
+  'tool_calls',
+  'model',
+  'truncated',
+] as const satisfies readonly RecordField[];
+
 export interface RecordProblem {
   line: number;
   message: string;
@@ -201,7 +271,7 @@ function isToolCall(value: unknown): boolean {
 }
 
 /** A valid version-1 record as version 2 (see RECORD_SCHEMA_VERSION); a version-2 record unchanged. */
-export type RequestRecordV1 = Omit<RequestRecord, 'v' | 'first_answer_ns' | 'reasoning_text' | 'tool_calls' | 'model' | 'truncated'> & {
+export type RequestRecordV1 = Omit<RequestRecord, 'v' | (typeof V2_ONLY_FIELDS)[number]> & {
   v: 1;
 };
 

@@ -19,7 +19,16 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { API_PATH, type Api } from '../core/openai.ts';
 import { MODELS_PATH, parseEndpoint, requestPath, type Endpoint } from '../core/endpoint.ts';
 import { emptyRecord, type Outcome, type RequestRecord, type TimeoutPhase } from '../core/record.ts';
-import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
+import {
+  bodyKind,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  maxSseLine,
+  recordWholeResponse,
+  SseLineGuard,
+  sseLineTooLong,
+  StreamRecorder,
+  type BodyKind,
+} from '../core/stream-recorder.ts';
 import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import { headerSecrets, redactUrl, scrubRecordTexts, urlSecrets } from '../core/redact.ts';
 import { monoNow, systemClock, type EngineClock } from './pacer.ts';
@@ -108,6 +117,8 @@ export interface SendOptions {
   onData?: (arrived: bigint) => void;
   /** Time source for every timestamp and the per-request deadline (default systemClock; tests inject a virtual one). */
   clock?: EngineClock;
+  /** Text kept per response (--max-output-bytes; DEFAULT_MAX_OUTPUT_BYTES when absent): past it texts are cut, timing goes on. */
+  maxOutputBytes?: number;
 }
 
 export interface InFlightRequest {
@@ -135,6 +146,10 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
   readonly #stream: StreamRecorder;
   #parseError: string | null = null;
   #body = '';
+  /** Stops SSE parsing at a line longer than maxSseLine (a line without newline is never held whole). */
+  readonly #lines: SseLineGuard;
+  /** The most characters of a whole (non-streamed) body kept: a bigger one is a protocol_error. */
+  readonly #maxBody: number;
 
   #timer: unknown;
   readonly #clock: EngineClock;
@@ -143,7 +158,10 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
     this.#o = options;
     this.#r = options.record;
     this.#clock = options.clock ?? systemClock;
-    this.#stream = new StreamRecorder(options.record, options.api, { onBadEvent: 'stop' });
+    const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this.#stream = new StreamRecorder(options.record, options.api, { onBadEvent: 'stop', maxOutputBytes });
+    this.#lines = new SseLineGuard(maxOutputBytes);
+    this.#maxBody = maxSseLine(maxOutputBytes);
   }
 
   #now(): number {
@@ -261,7 +279,24 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
       this.#chunkNs = Number(arrived - this.#o.origin);
       const text = this.#decoder.decode(chunk, { stream: true });
       if (this.#stream.events === 0 && this.#body.length < 200) this.#body += text.slice(0, 200); // for "not an SSE stream" messages
+      if (!this.#lines.feed(text)) {
+        this.#stream.problem(sseLineTooLong(this.#lines.limit), this.#chunkNs);
+        const end = this.#stream.settled();
+        if (end !== null) this.#finish(end.outcome, end.endNs);
+        this.#abort('protocol error');
+        return;
+      }
       this.#parser?.feed(text);
+    } else if (this.#mode === 'json' && this.#body.length + chunk.length > this.#maxBody) {
+      const t = this.#now();
+      this.#finish(
+        {
+          kind: 'protocol_error',
+          message: `response body longer than ${this.#maxBody} bytes (6 × --max-output-bytes + 64 KiB): not read further`,
+        },
+        t,
+      );
+      this.#abort('protocol error');
     } else if (this.#mode === 'json' || this.#body.length < MAX_ERROR_BODY) {
       this.#body += this.#decoder.decode(chunk, { stream: true });
     }
@@ -286,10 +321,15 @@ class ArmRequest implements Dispatcher.DispatchHandler, InFlightRequest {
       case 'not-sse':
       case 'json':
         this.#finish(
-          recordWholeResponse(r, this.#o.api, this.#body, this.#mode === 'not-sse', {
-            contentType: this.#contentType,
-            bodySample: this.#body,
-          }),
+          recordWholeResponse(
+            r,
+            this.#o.api,
+            this.#body,
+            this.#mode === 'not-sse',
+            { contentType: this.#contentType, bodySample: this.#body },
+            undefined,
+            { ...(this.#o.maxOutputBytes !== undefined && { maxOutputBytes: this.#o.maxOutputBytes }) },
+          ),
           t,
         );
         return;
@@ -456,6 +496,7 @@ export function warmUpStreamPath(api: Api, streams: number, events: number, onDa
       onData,
       onDone,
       clock: systemClock,
+      maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES,
     }).start();
   }
   return ok;

@@ -39,6 +39,8 @@ export interface LoadConfig {
   stream: boolean;
   /** Per-request limit, from dispatch to the end of the response. */
   timeoutMs: number;
+  /** Text kept per response (--max-output-bytes; core/stream-recorder.ts DEFAULT_MAX_OUTPUT_BYTES when absent). */
+  maxOutputBytes?: number;
   /** After SIGINT: how long in-flight requests may finish before they are cancelled. */
   graceMs: number;
   /** Most request pairs in flight at once (a pair holds its slot until every arm has finished); 0 = no cap. */

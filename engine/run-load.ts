@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { makeDirs } from '../io/make-dirs.ts';
 import type { RequestRecord } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/stream-recorder.ts';
 import { RecordWriter } from '../io/records-file.ts';
 import { loadRunManifest, type LoadConfig } from './config.ts';
 import { monoNow } from './pacer.ts';
@@ -202,6 +203,7 @@ export class NodeLoadRun {
       offset: k,
       stream: c.stream,
       timeoutMs: c.timeoutMs,
+      maxOutputBytes: c.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
       // The cap is split across threads (requests are dealt round-robin, so each gets an even share).
       pacer: c.pacer,
       preconnect: c.preconnect ?? 'auto',

@@ -23,6 +23,7 @@ import {
   type ArmClient,
   type InFlightRequest,
 } from './client.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/stream-recorder.ts';
 import { ClockPacer } from './clock.ts';
 import type { Dispatcher } from 'undici';
 import { LoadMeter, Pacer, systemClock, type EngineClock, type PacerKind, type PacerLike } from './pacer.ts';
@@ -42,6 +43,8 @@ export interface SenderSetup {
   offset: number;
   stream: boolean;
   timeoutMs: number;
+  /** Text kept per response (--max-output-bytes; DEFAULT_MAX_OUTPUT_BYTES when absent). */
+  maxOutputBytes?: number;
   /** Most pairs in flight from this sender; 0 = no cap. */
   maxInflight: number;
   /** clock: a helper thread wakes the sender (little CPU); spin: timer then setImmediate polling for the last 2 ms. */
@@ -314,6 +317,7 @@ export class Sender {
           if (--pair.remaining === 0) this.#pairDone();
         },
         clock: this.#clock,
+        maxOutputBytes: this.#s.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
       });
       this.#inflight.add(request);
       request.start();

@@ -8,41 +8,55 @@
 // failed check (content_ns going backwards, http_status out of range...). The caller then decodes
 // the line and calls parseRecord (core/record.ts), which accepts or rejects it exactly as before.
 // So the fast path never changes a verdict or an error message: every line it accepts is one that
-// recordErrors() accepts, and it returns the values JSON.parse would (keys in the canonical order
-// rather than the line's). test/analysis-read.test.ts checks this on mutated lines.
-import { ARM_PATTERN, upgradeRecord, type RequestRecord, type Usage } from '../core/record.ts';
+// recordErrors() accepts, and it returns the values parseRecord would (version 1 upgraded the same
+// way; keys in the canonical order rather than the line's). test/analysis-read.test.ts checks this
+// on mutated lines.
+//
+// The keys and how each is read come from core/record.ts RECORD_FIELDS (one reader per FieldKind);
+// a field added there is read here without an edit, unless it brings a new kind.
+import {
+  ARM_PATTERN,
+  RECORD_FIELDS,
+  RECORD_SCHEMA_VERSION,
+  V2_ONLY_FIELDS,
+  type FieldKind,
+  type RecordField,
+  type RequestRecord,
+  type ToolCall,
+  type Usage,
+} from '../core/record.ts';
 
-/** The record's keys in the order engines write them (core/record.ts emptyRecord). */
-const KEYS = [
-  'v',
-  'run_id',
-  'arm',
-  'index',
-  'item_id',
-  'warmup',
-  'source',
-  'instance',
-  'streaming',
-  'token_timing',
-  'scheduled_ns',
-  'sent_ns',
-  'headers_ns',
-  'first_chunk_ns',
-  'first_content_ns',
-  'content_ns',
-  'content_tokens',
-  'end_ns',
-  'queue_wait_ns',
-  'http_status',
-  'outcome',
-  'usage',
-  'finish_reason',
-  'output_text',
-] as const;
-const ALL_KEYS = (1 << KEYS.length) - 1;
+/** The record's keys in the order engines write them (core/record.ts RECORD_FIELDS). */
+export const KEYS = Object.keys(RECORD_FIELDS) as RecordField[];
+if (KEYS.length > 30) throw new Error('record-fast-parse: more than 30 record fields do not fit its int32 bit masks');
+/** Reader per FieldKind (the switch in parseRecordBytes); exported for the field-table test. */
+export const KIND_CODES: Readonly<Record<FieldKind, number>> = {
+  version: 0,
+  nonempty_string: 1,
+  arm: 2,
+  uint: 3,
+  string: 4,
+  repeated_string: 5,
+  bool: 6,
+  ns_or_null: 7,
+  ns_array: 8,
+  counts_or_null: 9,
+  status_or_null: 10,
+  outcome: 11,
+  usage: 12,
+  repeated_string_or_null: 13,
+  tool_calls: 14,
+};
+const KIND = Int32Array.from(KEYS, (k) => KIND_CODES[RECORD_FIELDS[k]]);
+/** Field positions by name. */
+const F = Object.fromEntries(KEYS.map((k, i) => [k, i])) as Record<RecordField, number>;
+const ALL_KEYS_V2 = (1 << KEYS.length) - 1;
+const ALL_KEYS_V1 = V2_ONLY_FIELDS.reduce((mask, k) => mask & ~(1 << F[k]), ALL_KEYS_V2);
+const TOOL_KEYS = ['name', 'arguments', 'arguments_json'] as const;
 const USAGE_KEYS = ['prompt_tokens', 'completion_tokens', 'cached_prompt_tokens'] as const;
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const KEY_BYTES = KEYS.map(ascii);
+const TOOL_KEY_BYTES = TOOL_KEYS.map(ascii);
 const USAGE_KEY_BYTES = USAGE_KEYS.map(ascii);
 const KIND_OK = ascii('{"kind":"ok"}');
 
@@ -195,11 +209,13 @@ class Interned {
     return s;
   }
 }
-const runIds = new Interned();
-const arms = new Interned((s) => ARM_PATTERN.test(s));
-const sources = new Interned();
-const instances = new Interned();
-const finishReasons = new Interned();
+/** Per field: the interned values of its strings (run_id, arm, source, instance, finish_reason, model), null for free text. */
+const interns = KEYS.map((k) => {
+  const kind: FieldKind = RECORD_FIELDS[k];
+  if (kind === 'arm') return new Interned((s) => ARM_PATTERN.test(s));
+  return kind === 'nonempty_string' || kind === 'repeated_string' || kind === 'repeated_string_or_null' ? new Interned() : null;
+});
+const toolNames = new Interned();
 
 /** A JSON string at p: its value (as JSON.parse gives it), else null. `intern` for short repeated ASCII values. */
 function readString(intern: Interned | null): string | null {
@@ -311,6 +327,35 @@ function readUsage(): Usage | null | typeof FAIL_USAGE {
   };
 }
 
+/** [] or [{"name", "arguments", "arguments_json"} (those keys only, any order), ...]; null otherwise. */
+function readToolCalls(): ToolCall[] | null {
+  if (!expect(OPEN_BRACKET)) return null;
+  const out: ToolCall[] = [];
+  if (expect(CLOSE_BRACKET)) return out;
+  for (;;) {
+    if (!expect(OPEN_BRACE)) return null;
+    let seen = 0;
+    let name: string | null = '';
+    let args: string | null = '';
+    let json = 0;
+    for (let k = 0; ; k++) {
+      const id = readKey(TOOL_KEY_BYTES, k);
+      if (id < 0 || (seen & (1 << id)) !== 0 || !expect(COLON)) return null;
+      seen |= 1 << id;
+      if (id === 0) name = readString(toolNames);
+      else if (id === 1) args = readString(null);
+      else json = readBool();
+      if (name === null || args === null || json < 0) return null;
+      if (expect(COMMA)) continue;
+      if (!expect(CLOSE_BRACE) || seen !== 7) return null;
+      break;
+    }
+    out.push({ name, arguments: args, arguments_json: json === 1 });
+    if (expect(COMMA)) continue;
+    return expect(CLOSE_BRACKET) ? out : null;
+  }
+}
+
 /** Exactly {"kind":"ok"} (whitespace allowed between tokens). */
 function readOkOutcome(): boolean {
   skipWhitespace();
@@ -319,6 +364,99 @@ function readOkOutcome(): boolean {
   if (!expect(OPEN_BRACE) || !expect(QUOTE) || !readLiteral(ascii('kind')) || !expect(QUOTE) || !expect(COLON)) return false;
   if (!expect(QUOTE) || !readLiteral(ascii('ok')) || !expect(QUOTE)) return false;
   return expect(CLOSE_BRACE);
+}
+
+/** The values of the line being parsed, by field position (reused: parseRecordBytes copies them out). */
+const values: unknown[] = new Array<unknown>(KEYS.length).fill(null);
+const orNull = (v: number) => (v === NULL ? null : v);
+
+/** Reads the value of field `id` at p into values[id]; false when it is not in the plain form. */
+function readField(id: number): boolean {
+  switch (KIND[id]) {
+    case 0: {
+      // version: those this build reads, all on this path
+      const v = readUint();
+      if (v !== 1 && v !== 2) return false;
+      values[id] = v;
+      return true;
+    }
+    case 1: {
+      const s = readString(interns[id] ?? null);
+      values[id] = s;
+      return s !== null && s.length > 0;
+    }
+    case 2: {
+      const s = readString(interns[id] ?? null);
+      values[id] = s;
+      return s !== null && ARM_PATTERN.test(s); // interned arms passed this test already; escaped or non-ASCII ones have not
+    }
+    case 3: {
+      const n = readUint();
+      values[id] = n;
+      return n >= 0;
+    }
+    case 4:
+    case 5: {
+      const s = readString(interns[id] ?? null);
+      values[id] = s;
+      return s !== null;
+    }
+    case 6: {
+      const b = readBool();
+      values[id] = b === 1;
+      return b >= 0;
+    }
+    case 7: {
+      const n = readUintOrNull();
+      values[id] = orNull(n);
+      return n !== FAIL;
+    }
+    case 8: {
+      const a = readUintArray(true);
+      values[id] = a;
+      return a !== null;
+    }
+    case 9: {
+      skipWhitespace();
+      if (p < end && bytes[p] === 0x6e) {
+        values[id] = null;
+        return readLiteral(NULL_BYTES);
+      }
+      const a = readUintArray(false);
+      values[id] = a;
+      return a !== null;
+    }
+    case 10: {
+      const n = readUintOrNull();
+      values[id] = orNull(n);
+      return n !== FAIL && (n === NULL || (n >= 100 && n <= 599));
+    }
+    case 11:
+      values[id] = { kind: 'ok' };
+      return readOkOutcome();
+    case 12: {
+      const u = readUsage();
+      values[id] = u;
+      return u !== FAIL_USAGE;
+    }
+    case 13: {
+      skipWhitespace();
+      if (p < end && bytes[p] === 0x6e) {
+        values[id] = null;
+        return readLiteral(NULL_BYTES);
+      }
+      const s = readString(interns[id] ?? null);
+      values[id] = s;
+      return s !== null;
+    }
+    case 14: {
+      const calls = readToolCalls();
+      values[id] = calls;
+      return calls !== null;
+    }
+    default:
+      return false;
+  }
 }
 
 /**
@@ -334,198 +472,60 @@ export function parseRecordBytes(buffer: Buffer, start: number, stop: number): R
   end = stop;
   if (!expect(OPEN_BRACE)) return null;
   let seen = 0;
-  let runId = '';
-  let arm = '';
-  let index = 0;
-  let itemId = '';
-  let warmup = false;
-  let source = '';
-  let instance = '';
-  let streaming = false;
-  let tokenTiming = false;
-  let scheduledNs = 0;
-  let sentNs = NULL;
-  let headersNs = NULL;
-  let firstChunkNs = NULL;
-  let firstContentNs = NULL;
-  let contentNs: number[] = [];
-  let contentTokens: number[] | null = null;
-  let endNs = NULL;
-  let queueWaitNs = 0;
-  let httpStatus = NULL;
-  let usage: Usage | null = null;
-  let finishReason: string | null = null;
-  let outputText = '';
   for (let expected = 0; ; expected++) {
     const id = readKey(KEY_BYTES, expected);
     if (id < 0 || (seen & (1 << id)) !== 0 || !expect(COLON)) return null;
     seen |= 1 << id;
     expected = id;
-    switch (id) {
-      case 0: // v: this build reads version 1 only
-        if (readUint() !== 1) return null;
-        break;
-      case 1: {
-        const s = readString(runIds);
-        if (s === null || s.length === 0) return null;
-        runId = s;
-        break;
-      }
-      case 2: {
-        const s = readString(arms);
-        if (s === null || !ARM_PATTERN.test(s)) return null; // interned arms passed this test already; escaped or non-ASCII ones have not
-        arm = s;
-        break;
-      }
-      case 3:
-        index = readUint();
-        if (index < 0) return null;
-        break;
-      case 4: {
-        const s = readString(null);
-        if (s === null) return null;
-        itemId = s;
-        break;
-      }
-      case 5: {
-        const b = readBool();
-        if (b < 0) return null;
-        warmup = b === 1;
-        break;
-      }
-      case 6: {
-        const s = readString(sources);
-        if (s === null) return null;
-        source = s;
-        break;
-      }
-      case 7: {
-        const s = readString(instances);
-        if (s === null) return null;
-        instance = s;
-        break;
-      }
-      case 8: {
-        const b = readBool();
-        if (b < 0) return null;
-        streaming = b === 1;
-        break;
-      }
-      case 9: {
-        const b = readBool();
-        if (b < 0) return null;
-        tokenTiming = b === 1;
-        break;
-      }
-      case 10:
-        scheduledNs = readUint();
-        if (scheduledNs < 0) return null;
-        break;
-      case 11:
-        sentNs = readUintOrNull();
-        if (sentNs === FAIL) return null;
-        break;
-      case 12:
-        headersNs = readUintOrNull();
-        if (headersNs === FAIL) return null;
-        break;
-      case 13:
-        firstChunkNs = readUintOrNull();
-        if (firstChunkNs === FAIL) return null;
-        break;
-      case 14:
-        firstContentNs = readUintOrNull();
-        if (firstContentNs === FAIL) return null;
-        break;
-      case 15: {
-        const a = readUintArray(true);
-        if (a === null) return null;
-        contentNs = a;
-        break;
-      }
-      case 16: {
-        skipWhitespace();
-        if (p < end && bytes[p] === 0x6e) {
-          if (!readLiteral(NULL_BYTES)) return null;
-          contentTokens = null;
-        } else {
-          contentTokens = readUintArray(false);
-          if (contentTokens === null) return null;
-        }
-        break;
-      }
-      case 17:
-        endNs = readUintOrNull();
-        if (endNs === FAIL) return null;
-        break;
-      case 18:
-        queueWaitNs = readUint();
-        if (queueWaitNs < 0) return null;
-        break;
-      case 19:
-        httpStatus = readUintOrNull();
-        if (httpStatus === FAIL || (httpStatus !== NULL && (httpStatus < 100 || httpStatus > 599))) return null;
-        break;
-      case 20:
-        if (!readOkOutcome()) return null;
-        break;
-      case 21: {
-        const u = readUsage();
-        if (u === FAIL_USAGE) return null;
-        usage = u;
-        break;
-      }
-      case 22: {
-        skipWhitespace();
-        if (p < end && bytes[p] === 0x6e) {
-          if (!readLiteral(NULL_BYTES)) return null;
-          finishReason = null;
-        } else {
-          finishReason = readString(finishReasons);
-          if (finishReason === null) return null;
-        }
-        break;
-      }
-      case 23: {
-        const s = readString(null);
-        if (s === null) return null;
-        outputText = s;
-        break;
-      }
-    }
+    if (!readField(id)) return null;
     if (expect(COMMA)) continue;
     if (!expect(CLOSE_BRACE)) return null;
     break;
   }
   skipWhitespace();
-  if (p !== end || seen !== ALL_KEYS) return null;
+  const v = values;
+  if (p !== end || seen !== (v[F.v] === 1 ? ALL_KEYS_V1 : ALL_KEYS_V2)) return null;
+  const contentNs = v[F.content_ns] as number[];
+  const contentTokens = v[F.content_tokens] as number[] | null;
   if (contentTokens !== null && contentTokens.length !== contentNs.length) return null;
-  const orNull = (v: number) => (v === NULL ? null : v);
-  // Version-1 lines only for now (version 2 falls back to JSON.parse + recordErrors); upgraded on return.
-  return upgradeRecord({
-    v: 1,
-    run_id: runId,
-    arm,
-    index,
-    item_id: itemId,
-    warmup,
-    source: source as RequestRecord['source'],
-    instance,
-    streaming,
-    token_timing: tokenTiming,
-    scheduled_ns: scheduledNs,
-    sent_ns: orNull(sentNs),
-    headers_ns: orNull(headersNs),
-    first_chunk_ns: orNull(firstChunkNs),
-    first_content_ns: orNull(firstContentNs),
+  if (v[F.v] === 1) {
+    // core/record.ts upgradeRecord's defaults (the equivalence test holds them to it)
+    v[F.first_answer_ns] = v[F.first_content_ns];
+    v[F.reasoning_text] = '';
+    v[F.tool_calls] = [];
+    v[F.model] = null;
+    v[F.truncated] = false;
+  }
+  // A literal (one hidden class for every record; the compiler holds it to RequestRecord).
+  return {
+    v: RECORD_SCHEMA_VERSION,
+    run_id: v[F.run_id] as string,
+    arm: v[F.arm] as string,
+    index: v[F.index] as number,
+    item_id: v[F.item_id] as string,
+    warmup: v[F.warmup] as boolean,
+    source: v[F.source] as RequestRecord['source'],
+    instance: v[F.instance] as string,
+    streaming: v[F.streaming] as boolean,
+    token_timing: v[F.token_timing] as boolean,
+    scheduled_ns: v[F.scheduled_ns] as number,
+    sent_ns: v[F.sent_ns] as number | null,
+    headers_ns: v[F.headers_ns] as number | null,
+    first_chunk_ns: v[F.first_chunk_ns] as number | null,
+    first_content_ns: v[F.first_content_ns] as number | null,
+    first_answer_ns: v[F.first_answer_ns] as number | null,
     content_ns: contentNs,
     content_tokens: contentTokens,
-    end_ns: orNull(endNs),
-    queue_wait_ns: queueWaitNs,
-    http_status: orNull(httpStatus),
-    outcome: { kind: 'ok' },
-    usage,
-    finish_reason: finishReason,
-    output_text: outputText,
-  });
+    end_ns: v[F.end_ns] as number | null,
+    queue_wait_ns: v[F.queue_wait_ns] as number,
+    http_status: v[F.http_status] as number | null,
+    outcome: v[F.outcome] as RequestRecord['outcome'],
+    usage: v[F.usage] as Usage | null,
+    finish_reason: v[F.finish_reason] as string | null,
+    output_text: v[F.output_text] as string,
+    reasoning_text: v[F.reasoning_text] as string,
+    tool_calls: v[F.tool_calls] as ToolCall[],
+    model: v[F.model] as string | null,
+    truncated: v[F.truncated] as boolean,
+  };
 }

@@ -12,7 +12,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { Api } from '../core/openai.ts';
 import type { Outcome, RequestRecord, TimeoutPhase } from '../core/record.ts';
-import { bodyKind, recordWholeResponse, StreamRecorder, type BodyKind } from '../core/stream-recorder.ts';
+import {
+  bodyKind,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  recordWholeResponse,
+  SseLineGuard,
+  sseLineTooLong,
+  StreamRecorder,
+  type BodyKind,
+} from '../core/stream-recorder.ts';
 import { httpErrorMessage, recordMessage } from '../core/outcome-message.ts';
 import { scrubRecordTexts } from '../core/redact.ts';
 
@@ -28,6 +36,9 @@ export const TEXT_HASH_PREFIX = 'sha256:';
 
 type Mode = 'pending' | BodyKind;
 
+/** Hash mode: a tool call's arguments as `sha256:<hex>` of their canonical text (compared by equality only). */
+const hashArguments = (canonical: string): string => TEXT_HASH_PREFIX + createHash('sha256').update(canonical).digest('hex');
+
 export class ResponseRecorder {
   readonly record: RequestRecord;
   readonly #api: Api;
@@ -40,19 +51,36 @@ export class ResponseRecorder {
   #textParts: string[] = [];
   #textHash: Hash | null = null;
   #textLength = 0;
+  #reasoningParts: string[] = [];
+  #reasoningHash: Hash | null = null;
+  #reasoningLength = 0;
+  readonly #maxOutputBytes: number | undefined;
   #body = '';
   #chunkNs = 0;
+  /** Stops parsing at an SSE line longer than maxSseLine. */
+  readonly #lines: SseLineGuard;
   /** SSE events → record fields; a bad event is noted, never acted on. */
   readonly #stream: StreamRecorder;
   #finished = false;
 
-  /** `secrets` (configured keys, the client's credentials: proxy/request.ts requestSecrets) are redacted from the record's message and texts. */
-  constructor(record: RequestRecord, api: Api, recordText: boolean, secrets: readonly string[] = []) {
+  /**
+   * `secrets` (configured keys, the client's credentials: proxy/request.ts requestSecrets) are redacted from the record's
+   * message and texts. `maxOutputBytes`: text kept per response (--max-output-bytes; the default 1 MiB when undefined),
+   * also the SSE line cap.
+   */
+  constructor(record: RequestRecord, api: Api, recordText: boolean, secrets: readonly string[] = [], maxOutputBytes?: number) {
     this.record = record;
     this.#api = api;
     this.#recordText = recordText;
     this.#secrets = secrets;
-    this.#stream = new StreamRecorder(record, api, { onBadEvent: 'observe', onText: (text) => this.#addText(text) });
+    this.#maxOutputBytes = maxOutputBytes;
+    this.#lines = new SseLineGuard(maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
+    this.#stream = new StreamRecorder(record, api, {
+      onBadEvent: 'observe',
+      onText: (text) => this.#addText(text),
+      onReasoning: (text) => this.#addReasoning(text),
+      ...(maxOutputBytes !== undefined && { maxOutputBytes }),
+    });
   }
 
   sent(ns: number): void {
@@ -77,10 +105,23 @@ export class ResponseRecorder {
     if (this.#finished) return;
     if (this.#mode === 'sse') {
       this.#chunkNs = ns;
-      this.#parser?.feed(this.#decoder.decode(chunk, { stream: true }));
+      if (this.#parser === null) return; // stopped at an over-long line: only the end time counts now
+      const text = this.#decoder.decode(chunk, { stream: true });
+      if (!this.#lines.feed(text)) {
+        this.#stream.problem(sseLineTooLong(this.#lines.limit), ns);
+        this.#parser = null; // what it buffered goes with it
+        return;
+      }
+      this.#parser.feed(text);
     } else if (this.#body.length < (this.#mode === 'json' ? MAX_JSON_BODY : MAX_ERROR_BODY)) {
       this.#body += this.#decoder.decode(chunk, { stream: true });
     }
+  }
+
+  #addReasoning(text: string): void {
+    this.#reasoningLength += text.length;
+    if (this.#recordText) this.#reasoningParts.push(text);
+    else (this.#reasoningHash ??= createHash('sha256')).update(text);
   }
 
   #addText(text: string): void {
@@ -106,8 +147,18 @@ export class ResponseRecorder {
       case 'json':
       case 'not-sse':
         this.#finish(
-          recordWholeResponse(this.record, this.#api, this.#body, this.#mode === 'not-sse', { contentType: this.#contentType }, (text) =>
-            this.#addText(text),
+          recordWholeResponse(
+            this.record,
+            this.#api,
+            this.#body,
+            this.#mode === 'not-sse',
+            { contentType: this.#contentType },
+            (text) => this.#addText(text),
+            {
+              onReasoning: (text) => this.#addReasoning(text),
+              ...(this.#maxOutputBytes !== undefined && { maxOutputBytes: this.#maxOutputBytes }),
+              ...(!this.#recordText && { mapToolArguments: hashArguments }),
+            },
           ),
           ns,
         );
@@ -140,12 +191,19 @@ export class ResponseRecorder {
     if (outcome.kind !== 'ok') outcome.message = recordMessage(outcome.message, this.#secrets);
     this.record.outcome = outcome;
     this.record.end_ns = ns;
-    this.#stream.finish();
-    if (this.#recordText) this.record.output_text = this.#textParts.join('');
-    else this.record.output_text = this.#textLength === 0 || this.#textHash === null ? '' : TEXT_HASH_PREFIX + this.#textHash.digest('hex');
+    this.#stream.finish(this.#recordText ? undefined : hashArguments);
+    if (this.#recordText) {
+      this.record.output_text = this.#textParts.join('');
+      this.record.reasoning_text = this.#reasoningParts.join('');
+    } else {
+      this.record.output_text = this.#textLength === 0 || this.#textHash === null ? '' : TEXT_HASH_PREFIX + this.#textHash.digest('hex');
+      this.record.reasoning_text =
+        this.#reasoningLength === 0 || this.#reasoningHash === null ? '' : TEXT_HASH_PREFIX + this.#reasoningHash.digest('hex');
+    }
     scrubRecordTexts(this.record, this.#secrets);
     this.#parser = null;
     this.#body = '';
     this.#textParts = [];
+    this.#reasoningParts = [];
   }
 }

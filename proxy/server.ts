@@ -52,6 +52,8 @@ export interface ProxyOptions {
   thresholds: RollbackThresholds;
   /** Keep output text in records (else a sha256 of it). */
   recordText: boolean;
+  /** Text kept per response (--max-output-bytes; the recorder's default when absent). */
+  maxOutputBytes?: number;
   apiKeys: { baseline: string | null; candidate: string | null };
   /** Per-arm model name replacing the body's `model` (null = forward the client's). */
   models: { baseline: string | null; candidate: string | null };
@@ -218,6 +220,7 @@ class Forwarder {
         api,
         o.recordText,
         secrets,
+        o.maxOutputBytes,
       );
     const forArm = (arm: Arm): ForwardedRequest => ({
       method: 'POST',

@@ -3,6 +3,7 @@
 import { bool, formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
 import { PROFILE_NAMES, PROFILES } from './profiles.ts';
 import { DEFAULT_SIM_MODEL, startSim, type ErrorStatus } from './server.ts';
+import { REASONING_FIELDS } from './text.ts';
 
 const rate = (help: string) => num({ default: 0, min: 0, max: 1, help });
 
@@ -26,7 +27,12 @@ export const SIM_OPTIONS = {
     integer: true,
     help: 'tokens per content chunk (emulates speculative decoding) [default: profile]',
   }),
-  divergenceRate: rate('share of prompts answered with a perturbed text (0-1)'),
+  divergenceRate: rate('share of prompts answered with a perturbed text, reasoning and tool-call arguments (0-1)'),
+  reasoning: str({
+    choices: REASONING_FIELDS,
+    meta: 'FIELD',
+    help: 'chat answers start with reasoning deltas under this key: reasoning (vLLM now), reasoning_content (vLLM before the rename, Dynamo), both (the transition) [default: no reasoning]',
+  }),
   errorRate: rate('share of requests answered with --error-status (0-1)'),
   errorStatus: str({
     default: '503',
@@ -75,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       model: values.model,
       timeScale: values.timeScale,
       divergenceRate: values.divergenceRate,
+      ...(values.reasoning !== undefined && { reasoning: values.reasoning }),
       faults: {
         errorRate: values.errorRate,
         errorStatus: Number(values.errorStatus) as ErrorStatus,

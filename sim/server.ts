@@ -20,7 +20,7 @@ import { NoiseStrata, SimEngine, type EngineJob } from './engine.ts';
 import { FrontendMetrics, PROMETHEUS_CONTENT_TYPE, renderDcgm, type FinishedReason } from './metrics.ts';
 import { isProfileName, PROFILE_NAMES, PROFILES, type ProfileName, type SimProfile } from './profiles.ts';
 import { createRouter } from './router.ts';
-import { answerTokens, chatPromptTokens, completionPromptTokens, diverges, outputLength, perturb, promptKey } from './text.ts';
+import { chatPromptTokens, completionPromptTokens, planOutput, promptKey, type Piece, type ReasoningField } from './text.ts';
 import { ChunkWriter, errorBody, wholeResponse, type ErrorType, type ResponseIdentity } from './wire.ts';
 
 export const DEFAULT_SIM_MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
@@ -54,8 +54,10 @@ export interface SimOptions {
   /** Served model name. */
   model?: string;
   faults?: SimFaults;
-  /** Share of prompts answered with a perturbed text (0-1, seeded). */
+  /** Share of prompts answered with a perturbed text, reasoning and tool arguments (0-1, seeded). */
   divergenceRate?: number;
+  /** Chat answers start with reasoning deltas under this key (sim/text.ts planOutput); absent = no reasoning. */
+  reasoning?: ReasoningField;
   /** Multiplies every simulated delay; 0 writes each response at once (still one SSE event per chunk). */
   timeScale?: number;
   /** Ground-truth entries kept (oldest dropped first). */
@@ -103,8 +105,9 @@ interface Generation extends EngineJob {
   includeUsage: boolean;
   writer: ChunkWriter;
   identity: ResponseIdentity;
-  /** Text of each content chunk. */
-  chunks: string[];
+  /** What each chunk carries: answer text, reasoning or a tool-call delta (sim/text.ts Piece). */
+  chunks: Piece[];
+  completionTokens: number;
   finishReason: 'stop' | 'length';
   fault: Fault | null;
   res: http.ServerResponse;
@@ -306,12 +309,16 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     }
 
     const key = promptKey(tokens);
-    const length = outputLength(key, { maxTokens, minTokens, ignoreEos });
-    let words = answerTokens(key, length.tokens);
-    if (diverges(seed, key, divergenceRate)) words = perturb(words, seed, key);
-    const per = Math.max(1, Math.floor(profile.tokensPerChunk));
-    const chunks: string[] = [];
-    for (let i = 0; i < words.length; i += per) chunks.push(words.slice(i, i + per).join(''));
+    const { pieces: chunks, ...length } = planOutput({
+      body,
+      chat: api === 'chat',
+      key,
+      seed,
+      divergenceRate,
+      length: { maxTokens, minTokens, ignoreEos },
+      tokensPerChunk: profile.tokensPerChunk,
+      reasoning: options.reasoning ?? null,
+    });
     const cachedTokens = engine.lookup(tokens);
 
     const base =
@@ -348,7 +355,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
       writer: new ChunkWriter(identity),
       identity,
       chunks,
-      completionTokens: words.length,
+      completionTokens: length.completionTokens,
       finishReason: length.finishReason,
       promptTokens: tokens.length,
       cachedTokens,
@@ -443,7 +450,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
         if (last)
           gen.truth.last_content_mono_ns = gen.truth.first_content_mono_ns !== null && i === 0 ? gen.truth.first_content_mono_ns : hrNow();
       }
-      out += gen.writer.content(gen.chunks[i] as string, last ? gen.finishReason : null);
+      out += gen.writer.piece(gen.chunks[i] as Piece, last ? gen.finishReason : null);
       metrics.generationTokens += countTokens(gen, i);
       gen.next = i + 1;
       if (last) {
@@ -494,7 +501,7 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     }
     if (gen.truth) gen.truth.first_content_mono_ns = gen.truth.last_content_mono_ns = hrNow();
     const u = { prompt: gen.promptTokens, completion: gen.completionTokens, cached: gen.cachedTokens };
-    let body = wholeResponse(gen.identity, gen.chunks.join(''), gen.finishReason, u);
+    let body = wholeResponse(gen.identity, gen.chunks, gen.finishReason, u);
     if (fault?.kind === 'malformed') body = body.slice(0, Math.floor(body.length / 2));
     metrics.generationTokens += gen.completionTokens;
     finish(gen, gen.finishReason);

@@ -118,3 +118,149 @@ export function perturb(tokens: string[], seed: number, key: number): string[] {
     return i === 0 ? w : ' ' + w;
   });
 }
+
+// --- tool calls and reasoning (issue 13) -------------------------------------------------------
+
+/** Which key reasoning deltas use: vLLM now (`reasoning`), vLLM before the rename / Dynamo (`reasoning_content`), or both (the transition). */
+export type ReasoningField = 'reasoning' | 'reasoning_content' | 'both';
+export const REASONING_FIELDS: readonly ReasoningField[] = ['reasoning', 'reasoning_content', 'both'];
+
+/**
+ * One streamed chunk's payload: answer text (a string), reasoning text, the first delta of a tool call
+ * (id, type, index, name: vLLM's hermes parser sends no arguments there) or an arguments fragment.
+ */
+export type Piece =
+  string | { reasoning: string; field: ReasoningField } | { tool: number; id: string; name: string } | { tool: number; args: string };
+
+export interface OutputRequest {
+  /** The request body (chat: `tools`, `tool_choice`, `parallel_tool_calls` are read). */
+  body: Record<string, unknown>;
+  chat: boolean;
+  key: number;
+  seed: number;
+  divergenceRate: number;
+  length: LengthRequest;
+  tokensPerChunk: number;
+  /** Reasoning deltas before the answer (chat only), or null. */
+  reasoning: ReasoningField | null;
+}
+
+export interface OutputPlan {
+  pieces: Piece[];
+  completionTokens: number;
+  /** The engine's reason; on the wire a `stop` after tool calls reads `tool_calls` (as vLLM rewrites it). */
+  finishReason: 'stop' | 'length';
+}
+
+/** Characters of tool-call arguments per streamed fragment (per token in the chunk). */
+const ARGUMENT_CHARS_PER_TOKEN = 6;
+const CITIES = ['Paris', 'London', 'Tokyo', 'New York', 'Berlin', 'Madrid', 'Rome', 'Sydney', 'Toronto', 'Mumbai'];
+const PLACE = /city|location|place|town|country/i;
+
+/** Share of tool requests answered with two parallel calls (when allowed and there are two tools). */
+const PARALLEL_SHARE = 0.25;
+
+interface ToolSpec {
+  name: string;
+  properties: Array<[string, Record<string, unknown>]>;
+}
+
+/** The tools a chat request offers and may be answered with ([] = answer with text). */
+function offeredTools(body: Record<string, unknown>): ToolSpec[] {
+  if (!Array.isArray(body.tools) || body.tools.length === 0 || body.tool_choice === 'none') return [];
+  const specs: ToolSpec[] = [];
+  for (const t of body.tools) {
+    const f = typeof t === 'object' && t !== null ? (t as Record<string, unknown>).function : null;
+    if (typeof f !== 'object' || f === null) continue;
+    const fn = f as Record<string, unknown>;
+    if (typeof fn.name !== 'string' || fn.name === '') continue;
+    const params = fn.parameters as { properties?: unknown } | undefined;
+    const props = typeof params?.properties === 'object' && params.properties !== null ? params.properties : {};
+    specs.push({
+      name: fn.name,
+      properties: Object.entries(props as Record<string, unknown>).map(([k, v]) => [
+        k,
+        typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {},
+      ]),
+    });
+  }
+  const choice = body.tool_choice as { function?: { name?: unknown } } | undefined;
+  const named = typeof choice === 'object' && choice !== null ? choice.function?.name : undefined;
+  if (typeof named === 'string') return specs.filter((s) => s.name === named);
+  return specs;
+}
+
+/** Arguments for a tool, from its declared properties, as Python's json.dumps writes them (`{"city": "Paris"}`). */
+function toolArguments(spec: ToolSpec, random: () => number, pick: (list: readonly string[]) => string): string {
+  const parts: string[] = [];
+  for (const [name, schema] of spec.properties) {
+    let value: unknown;
+    if (Array.isArray(schema.enum) && schema.enum.length > 0) value = pick(schema.enum.map(String));
+    else if (schema.type === 'integer' || schema.type === 'number') value = Math.floor(random() * 100);
+    else if (schema.type === 'boolean') value = random() < 0.5;
+    else if (schema.type === 'array') value = [];
+    else if (schema.type === 'object') value = {};
+    else if (PLACE.test(name)) value = pick(CITIES);
+    else value = pick([answerTokens((random() * 2 ** 32) >>> 0, 1 + Math.floor(random() * 3)).join('')]);
+    parts.push(`${JSON.stringify(name)}: ${JSON.stringify(value)}`);
+  }
+  return `{${parts.join(', ')}}`;
+}
+
+/**
+ * What the simulated model answers, as streamed pieces: reasoning (when on) then either tool calls
+ * (a chat request offering `tools`, unless tool_choice is "none") or the answer text. All of it a pure
+ * function of the prompt, except a diverging prompt (seed + prompt), whose answer, reasoning and tool
+ * arguments are perturbed (a string argument becomes another pick from its list: Paris → London).
+ * Without tools and reasoning the pieces are exactly the text chunks of answerTokens.
+ */
+export function planOutput(r: OutputRequest): OutputPlan {
+  const per = Math.max(1, Math.floor(r.tokensPerChunk));
+  const diverging = diverges(r.seed, r.key, r.divergenceRate);
+  const pieces: Piece[] = [];
+  let budget = r.length.maxTokens;
+  let reasoningTokens = 0;
+  if (r.reasoning !== null && r.chat) {
+    const rKey = (r.key ^ 0x9e3779b9) >>> 0;
+    reasoningTokens = Math.min(Math.floor(naturalLength(rKey) / 2), Math.max(0, budget - 1));
+    let words = answerTokens(rKey, reasoningTokens);
+    if (diverging) words = perturb(words, r.seed, rKey);
+    for (let i = 0; i < words.length; i += per) pieces.push({ reasoning: words.slice(i, i + per).join(''), field: r.reasoning });
+    budget -= reasoningTokens;
+  }
+  const tools = r.chat ? offeredTools(r.body) : [];
+  if (tools.length > 0) {
+    const random = seededRandom((r.key ^ 0x27d4eb2f) >>> 0);
+    const divergent = derivedRandom(r.seed, `tool-divergence:${r.key}`);
+    const pick = (list: readonly string[]) => {
+      const k = Math.floor(random() * list.length);
+      if (!diverging || list.length < 2) return list[k] as string;
+      return list[(k + 1 + Math.floor(divergent() * (list.length - 1))) % list.length] as string; // another item of the list
+    };
+    const calls = r.body.parallel_tool_calls !== false && tools.length >= 2 && random() < PARALLEL_SHARE ? 2 : 1;
+    let tokens = 0;
+    let finish: 'stop' | 'length' = 'stop';
+    for (let c = 0; c < calls && finish === 'stop'; c++) {
+      const spec = tools[(r.key + c) % tools.length] as ToolSpec;
+      const id = `chatcmpl-tool-${(hash32(`${r.key}:${c}`) >>> 0).toString(16).padStart(8, '0')}`;
+      pieces.push({ tool: c, id, name: spec.name });
+      tokens++;
+      const args = toolArguments(spec, random, pick);
+      const step = ARGUMENT_CHARS_PER_TOKEN * per;
+      for (let i = 0; i < args.length; i += step) {
+        if (tokens + per > budget) {
+          finish = 'length';
+          break;
+        }
+        pieces.push({ tool: c, args: args.slice(i, i + step) });
+        tokens += Math.min(per, Math.ceil((args.length - i) / ARGUMENT_CHARS_PER_TOKEN));
+      }
+    }
+    return { pieces, completionTokens: reasoningTokens + tokens, finishReason: finish };
+  }
+  const length = outputLength(r.key, { ...r.length, maxTokens: Math.max(1, budget) });
+  let words = answerTokens(r.key, length.tokens);
+  if (diverging) words = perturb(words, r.seed, r.key);
+  for (let i = 0; i < words.length; i += per) pieces.push(words.slice(i, i + per).join(''));
+  return { pieces, completionTokens: reasoningTokens + words.length, finishReason: length.finishReason };
+}

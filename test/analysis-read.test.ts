@@ -44,6 +44,14 @@ function checkLine(t: { true: (v: boolean, m?: string) => void }, bytes: Buffer)
   return 'fast';
 }
 
+/** A version-2 line as version 1 wrote it (without the version-2 fields). */
+function v1Line(line: string): string {
+  const o = JSON.parse(line) as Record<string, unknown>;
+  for (const k of ['first_answer_ns', 'reasoning_text', 'tool_calls', 'model', 'truncated']) delete o[k];
+  o.v = 1;
+  return JSON.stringify(o);
+}
+
 function baseRecords(): RequestRecord[] {
   const records = fixtureRun({
     indices: 12,
@@ -64,6 +72,15 @@ function baseRecords(): RequestRecord[] {
   (records[13] as RequestRecord).content_ns = [0, 0, 123_456_789_012_345];
   (records[13] as RequestRecord).content_tokens = [0, 5, 1];
   (records[14] as RequestRecord).instance = 'k6-1';
+  const tools = records[15] as RequestRecord;
+  tools.tool_calls = [
+    { name: 'get_weather', arguments: '{"city":"Paris"}', arguments_json: true },
+    { name: 'get_time', arguments: '{"tz": "Europe/Par', arguments_json: false },
+  ];
+  tools.reasoning_text = 'The user asks “where”';
+  tools.model = 'Qwen/Qwen3-8B';
+  tools.truncated = true;
+  (records[16] as RequestRecord).model = 'm-é';
   return records;
 }
 
@@ -87,8 +104,28 @@ test("fast line parser: accepts plain lines with parseRecord's values, defers ev
     `\ufeff${line}`,
     `${line} x`,
     line.slice(0, -1),
-    line.replace('"v":1', '"v":1.0'),
-    line.replace('"v":1', '"v":2'),
+    line.replace('"v":2', '"v":2.0'),
+    line.replace('"v":2', '"v":3'),
+    line.replace('"v":2', '"v":1'), // a version-1 line with version-2 fields: parseRecord decides
+    v1Line(line),
+    v1Line(line).replace('"output_text"', '"model":null,"output_text"'),
+    line.replace('"tool_calls":[]', '"tool_calls":[{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}","arguments_json":true}]'),
+    line.replace(
+      '"tool_calls":[]',
+      '"tool_calls":[{"arguments_json":false,"arguments":"{\\"cut","name":"f"},{"name":"g","arguments":"","arguments_json":false}]',
+    ),
+    line.replace('"tool_calls":[]', '"tool_calls":[{"name":"f","arguments":"","arguments_json":false,"id":"x"}]'),
+    line.replace('"tool_calls":[]', '"tool_calls":[{"name":"f","arguments":""}]'),
+    line.replace('"tool_calls":[]', '"tool_calls":[{"name":1,"arguments":"","arguments_json":false}]'),
+    line.replace('"tool_calls":[]', '"tool_calls":{}'),
+    line.replace('"tool_calls":[]', '"tool_calls":[{"name":"f","arguments":"","arguments_json":false},]'),
+    line.replace('"model":null', '"model":"Qwen/Qwen3-8B"'),
+    line.replace('"model":null', '"model":7'),
+    line.replace('"truncated":false', '"truncated":true'),
+    line.replace('"truncated":false', '"truncated":null'),
+    line.replace('"reasoning_text":""', '"reasoning_text":"The user asks \\u00e9"'),
+    line.replace('"reasoning_text":""', '"reasoning_text":null'),
+    line.replace(/"first_answer_ns":(\d+|null)/, '"first_answer_ns":"x"'),
     line.replace('"index":1', '"index":-1'),
     line.replace('"index":1', '"index":01'),
     line.replace('"index":1', '"index":1e0'),
@@ -125,6 +162,11 @@ test("fast line parser: accepts plain lines with parseRecord's values, defers ev
   ];
   for (const v of variants) checkLine(t, Buffer.from(v));
   t.is(checkLine(t, Buffer.from(variants[0] as string)), 'fast');
+  t.is(checkLine(t, Buffer.from(v1Line(line))), 'fast', 'version-1 lines are on the fast path, upgraded as parseRecord does');
+  for (const v of variants.filter((x) =>
+    /tool_calls":\[\{"name":"get_weather"|"arguments_json":false,"arguments|"model":"Qwen|"truncated":true|"reasoning_text":"The/.test(x),
+  ))
+    t.is(checkLine(t, Buffer.from(v)), 'fast', v.slice(-300));
   t.is(checkLine(t, Buffer.from(variants.at(-5) as string)), 'fast'); // reordered keys
   // Invalid UTF-8 inside a string decodes to U+FFFD on both paths.
   const bad = Buffer.from(line.replace('"item_id":"item-1"', '"item_id":"AB"'));

@@ -64,11 +64,14 @@ test("a long stream keeps every chunk, in order, past the buffers' first growth"
   t.is(rec.contentChunks, n);
 });
 
-test('reasoning text counts as content; completions text chunks are content; [DONE] with spaces is [DONE]', (t) => {
+test('reasoning chunks are token chunks kept apart from the answer; completions text chunks are content; [DONE] with spaces is [DONE]', (t) => {
   const chat = recorder();
   feed(chat, [delta({ reasoning_content: 'think ' }), delta({ reasoning: 'more ' }), content('say'), ' [DONE] ']);
-  t.is(chat.record.output_text, 'think more say');
+  t.is(chat.record.output_text, 'say');
+  t.is(chat.record.reasoning_text, 'think more ');
   t.deepEqual(chat.record.content_ns, [10, 20, 30]);
+  t.is(chat.record.first_content_ns, 10);
+  t.is(chat.record.first_answer_ns, 30);
   t.is(chat.settled()?.outcome.kind, 'ok');
 
   const completions = recorder('stop', 'completions');

@@ -85,7 +85,8 @@ const PARAMETERS: Array<[key: string, check: Check, accepted: string]> = [
   ['max_tokens', isPositiveInteger, 'a positive integer'],
   ['max_completion_tokens', isPositiveInteger, 'a positive integer'],
   ['min_tokens', isNonNegativeInteger, 'a non-negative integer'],
-  ['n', isPositiveInteger, 'a positive integer'],
+  // One record holds one answer: n > 1 would mix choices into one text and one set of token times.
+  ['n', (v) => v === 1, '1: a record holds one choice; to sample a prompt several times, repeat its line'],
   ['temperature', (v) => isFiniteNumber(v) && (v as number) >= 0, 'a number ≥ 0'],
   ['top_p', (v) => isFiniteNumber(v) && (v as number) > 0 && (v as number) <= 1, 'a number in (0, 1]'],
   ['seed', (v) => typeof v === 'number' && Number.isSafeInteger(v), 'an integer'],
