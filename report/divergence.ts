@@ -235,7 +235,7 @@ const ratio = (v: number | null): string => (v === null || v !== v ? '—' : fmt
 /** An unchanged run, collapsed to its ends when long. */
 function sameRun(text: string): string {
   const words = text.split(/(\s+)/); // words at even positions, the whitespace between at odd
-  const count = Math.ceil(words.length / 2);
+  const count = words.filter((w, k) => k % 2 === 0 && w !== '').length;
   if (count <= COLLAPSE_WORDS) return esc(text);
   const head = words.slice(0, KEEP_WORDS * 2).join('');
   const middle = words.slice(KEEP_WORDS * 2, words.length - KEEP_WORDS * 2).join('');
