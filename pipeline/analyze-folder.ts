@@ -254,7 +254,7 @@ export async function promptLookup(runDir: string, manifest: Manifest | null, co
   if (wanted.size === 0) return { prompts: new Map(), missing: '' };
   const path = existsSync(workload.path) ? workload.path : join(runDir, workload.path);
   if (!existsSync(path)) return { prompts: null, missing: `workload file ${workload.path} not found` };
-  const config = (manifest?.config ?? {});
+  const config = manifest?.config ?? {};
   const format = WORKLOAD_FORMATS.includes(workload.format as WorkloadFormat) ? (workload.format as WorkloadFormat) : undefined;
   try {
     const parsed = await loadWorkloadFile(path, {

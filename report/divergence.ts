@@ -404,7 +404,7 @@ export function divergenceSection(report: Report, rows: readonly DivergenceRow[]
   const sim = report.similarity.baseline_vs_candidate;
   if (sim.pairs === 0) return '';
   const aa = report.similarity.baseline_vs_repeat;
-  const intro = `<p>The worst pairs of each kind (at most ${rows.length === 0 ? 0 : Math.max(...rows.map((r) => r.rank))} per kind are embedded), baseline beside candidate: <del>struck through</del> only in the baseline, <ins>underlined</ins> only in the candidate${aa ? '; the baseline’s own repeat of the request (A/A) is beside them, so noise shows' : ''}. Ratios are difflib’s over code points; the highlighting is a word diff.</p>`;
+  const intro = `<p>The worst pairs of each kind, worst first (only these few are embedded; divergence.csv lists the same rows), baseline beside candidate: <del>struck through</del> only in the baseline, <ins>underlined</ins> only in the candidate${aa ? '; the baseline’s own repeat of the request (A/A) is beside them, so noise shows' : ''}. Ratios are difflib’s over code points; the highlighting is a word diff.</p>`;
   const counts = `<p>${sim.inconsistent.pairs} of ${sim.pairs} pairs inconsistent${
     sim.inconsistent.pairs > 0
       ? ` — ${(['text', 'tool_name', 'tool_arguments', 'finish_reason', 'reasoning'] as const)
