@@ -130,9 +130,20 @@ function sideBySideSection(report: Report, serverMetrics: readonly ServerMetrics
         : '—',
     ],
     [
-      'Output consistency (similarity ≥ ' + sim.threshold + ')',
+      'Output consistency (answer similarity ≥ ' + sim.threshold + ', tool calls and finish reasons agree)',
       `${pct(sim.baseline_vs_candidate.consistency)} of ${sim.baseline_vs_candidate.pairs} pairs`,
     ],
+    ...(sim.baseline_vs_candidate.answer_consistency !== undefined
+      ? [['Answer consistency (answer similarity ≥ ' + sim.threshold + ' alone)', pct(sim.baseline_vs_candidate.answer_consistency)]]
+      : []),
+    ...(sim.baseline_vs_candidate.reasoning
+      ? [
+          [
+            'Reasoning similarity (reported apart)',
+            `mean ${num(sim.baseline_vs_candidate.reasoning.ratio?.mean)}; ${pct(sim.baseline_vs_candidate.reasoning.consistency)} of ${sim.baseline_vs_candidate.reasoning.pairs} pairs ≥ ${sim.baseline_vs_candidate.reasoning.threshold}`,
+          ],
+        ]
+      : []),
     ...(sim.baseline_vs_repeat
       ? [
           [
