@@ -4,17 +4,16 @@ import type { RequestRecord } from '../core/record.ts';
 import { AnalysisInputError, RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
 import { buildReport, type Report, type RunContext } from './report.ts';
-import { similarityRatio } from './stats/similarity.ts';
 
 export function analyzeRecords(
   records: Iterable<RequestRecord>,
   gates: Gates,
-  options: { keepText?: boolean; context?: Partial<RunContext> } = {},
+  options: { keepText?: boolean; divergencePairs?: number; context?: Partial<RunContext> } = {},
 ): { report: Report; collector: RunCollector } {
-  const collector: RunCollector = new RunCollector({
+  const collector = new RunCollector({
     expectRepeat: true,
     keepText: options.keepText ?? false,
-    sink: (comparison, index, a, b) => collector.setSimilarity(comparison, index, similarityRatio(a, b)),
+    ...(options.divergencePairs !== undefined && { divergencePairs: options.divergencePairs }),
   });
   for (const r of records) collector.add(r);
   if (collector.records === 0) throw new AnalysisInputError('no records to analyse');

@@ -1,10 +1,24 @@
 // Streaming reduction of records to what the analysis needs: per-request scalars in typed arrays
-// indexed by request index, pooled ITL values, and output texts only until both arms of an index
-// have arrived (then the pair goes to the similarity function and the texts are dropped).
+// indexed by request index, pooled ITL values, and outputs only until both arms of an index
+// have arrived (then the pair is compared part by part, analysis/compare.ts, and the texts are
+// dropped; the worst pairs are kept, bounded, for the divergence explorer).
 // Memory is O(requests) numbers plus O(tokens) ITL values, never O(records) objects.
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind, type RequestRecord } from '../core/record.ts';
-import { e2eMs, firstChunkMs, forEachItlMs, outputTokens, sendLagMs, tokensPerSecond, tpotMs, ttfbMs, ttftMs } from '../core/metrics.ts';
+import {
+  e2eMs,
+  firstChunkMs,
+  forEachItlMs,
+  outputTokens,
+  sendLagMs,
+  tokensPerSecond,
+  tpotMs,
+  ttfaMs,
+  ttfbMs,
+  ttftMs,
+} from '../core/metrics.ts';
 import { Float64Column } from './stats/stats.ts';
+import { comparePair, type OutputParts, type PairResult } from './compare.ts';
+import { DEFAULT_DIVERGENCE_PAIRS, DivergenceSampler, type SamplerState } from './divergence-sample.ts';
 
 /** Input that cannot be analysed (two runs mixed, duplicate requests): the CLI exits 2. */
 export class AnalysisInputError extends Error {
@@ -17,8 +31,20 @@ export class AnalysisInputError extends Error {
 /** The comparisons whose output similarity is measured: baseline vs candidate, and the A/A baseline vs its repeat. */
 export type Comparison = 'candidate' | 'repeat';
 
-/** Where similarity work goes; `collector.setSimilarity` receives the answers (now or later). */
-export type SimilaritySink = (comparison: Comparison, index: number, baselineText: string, otherText: string) => void;
+/**
+ * Per comparison, the part-by-part results beside the answer ratio (`similarity`), indexed by request
+ * index (analysis/compare.ts PairResult; NaN / 0 = not compared).
+ */
+export interface PairColumns {
+  reasoning: Float64Array;
+  toolArgs: Float64Array;
+  /** TOOLS_NONE / MATCH / NAME / ARGUMENTS; meaningful only where the answer ratio is set. */
+  tools: Uint8Array;
+  /** 0 not compared, FINISH_SAME, FINISH_DIFFERENT. */
+  finish: Uint8Array;
+  /** finishPairCode of the two finish reasons. */
+  finishPair: Uint8Array;
+}
 
 export const PRESENT_MEASURED = 1;
 export const PRESENT_WARMUP = 2;
@@ -69,6 +95,8 @@ export class ArmColumns {
   e2e = new Float64Array(0);
   ttfb = new Float64Array(0);
   firstChunk = new Float64Array(0);
+  /** Time to first answer token (ms): after the reasoning, when the response reasoned first. */
+  ttfa = new Float64Array(0);
   tpot = new Float64Array(0);
   tokens = new Float64Array(0);
   tokensPerS = new Float64Array(0);
@@ -84,6 +112,9 @@ export class ArmColumns {
   untimed = 0;
   tokensFromUsage = 0;
   tokensFromChunks = 0;
+  /** Ok measured responses that carried reasoning / called a tool. */
+  reasoningRequests = 0;
+  toolCallRequests = 0;
   instances = new Set<string>();
   outputText: string[] | null = null;
   /** The `model` the arm's ok responses named, with counts (a validity warning when not one). */
@@ -176,13 +207,13 @@ export class ArmColumns {
   }
 }
 
-const FLOAT_COLUMNS = ['ttft', 'e2e', 'ttfb', 'firstChunk', 'tpot', 'tokens', 'tokensPerS', 'sendLag', 'sentNs', 'endNs'] as const;
+const FLOAT_COLUMNS = ['ttft', 'e2e', 'ttfb', 'firstChunk', 'ttfa', 'tpot', 'tokens', 'tokensPerS', 'sendLag', 'sentNs', 'endNs'] as const;
 type FloatColumn = (typeof FLOAT_COLUMNS)[number];
 const TYPED_COLUMNS = ['present', 'ordinal', 'outcome'] as const;
 type TypedColumn = (typeof TYPED_COLUMNS)[number];
 const PER_INDEX_COLUMNS = ['itemId', 'instanceOf'] as const;
 type PerIndexColumn = (typeof PER_INDEX_COLUMNS)[number];
-const COUNTERS = ['requests', 'warmup', 'untimed', 'tokensFromUsage', 'tokensFromChunks'] as const;
+const COUNTERS = ['requests', 'warmup', 'untimed', 'tokensFromUsage', 'tokensFromChunks', 'reasoningRequests', 'toolCallRequests'] as const;
 type Counter = (typeof COUNTERS)[number];
 
 /**
@@ -230,6 +261,8 @@ export interface CollectorState {
   records: number;
   arms: ArmState[];
   similarity: Record<Comparison, Float64Array>;
+  pairs: Record<Comparison, PairColumns>;
+  divergence: SamplerState;
   pending: Array<[number, PendingTexts]>;
 }
 
@@ -263,9 +296,10 @@ class AdoptingColumn extends Float64Column {
 }
 
 export interface PendingTexts {
-  baseline?: string | null; // null = arrived but not ok (no similarity for this index)
-  candidate?: string | null;
-  repeat?: string | null;
+  baseline?: OutputParts | null; // null = arrived but not ok (no similarity for this index)
+  candidate?: OutputParts | null;
+  /** Kept after its comparison until the candidate's is done, to show beside it in the divergence explorer. */
+  repeat?: OutputParts | null;
   candidateDone?: boolean;
   repeatDone?: boolean;
 }
@@ -275,8 +309,17 @@ export interface CollectorOptions {
   expectRepeat: boolean;
   /** Keep output texts for pairs.csv (memory grows with the run). */
   keepText: boolean;
-  sink: SimilaritySink;
+  /** Worst pairs kept per mismatch kind for the divergence explorer (default DEFAULT_DIVERGENCE_PAIRS; 0: none). */
+  divergencePairs?: number;
 }
+
+const newPairColumns = (): PairColumns => ({
+  reasoning: new Float64Array(0),
+  toolArgs: new Float64Array(0),
+  tools: new Uint8Array(0),
+  finish: new Uint8Array(0),
+  finishPair: new Uint8Array(0),
+});
 
 export class RunCollector {
   runId: string | null = null;
@@ -285,12 +328,17 @@ export class RunCollector {
   size = 0;
   records = 0;
   similarity: Record<Comparison, Float64Array> = { candidate: new Float64Array(0), repeat: new Float64Array(0) };
+  /** Part-by-part results beside `similarity` (the answer ratio). */
+  pairs: Record<Comparison, PairColumns> = { candidate: newPairColumns(), repeat: newPairColumns() };
+  /** The worst baseline/candidate pairs per mismatch kind (bounded), for the divergence explorer. */
+  readonly divergence: DivergenceSampler;
   readonly #pending = new Map<number, PendingTexts>();
   readonly #options: CollectorOptions;
   #firstRecord = '';
 
   constructor(options: CollectorOptions) {
     this.#options = options;
+    this.divergence = new DivergenceSampler(options.divergencePairs ?? DEFAULT_DIVERGENCE_PAIRS);
   }
 
   arm(name: string): ArmColumns {
@@ -360,30 +408,56 @@ export class RunCollector {
       if (tps !== null) a.tokensPerS[i] = tps;
       const itl = a.itl;
       forEachItlMs(r, (v) => itl.push(v));
+      this.#addOutputFigures(a, r);
     }
     if (a.outputText) a.outputText[i] = r.output_text;
-    if (r.arm === BASELINE || r.arm === CANDIDATE || r.arm === BASELINE_REPEAT) this.#pairText(r.arm, i, ok ? r.output_text : null);
+    if (r.arm === BASELINE || r.arm === CANDIDATE || r.arm === BASELINE_REPEAT) this.#pairText(r.arm, i, ok ? outputParts(r) : null);
   }
 
-  /** Holds texts until both sides of a comparison are known, then hands the pair to the sink and forgets the texts. */
-  #pairText(arm: string, index: number, text: string | null): void {
+  /** Per-arm figures of an ok response's structured output (record v2): time to first answer token, reasoning and tool-call counts. */
+  #addOutputFigures(a: ArmColumns, r: RequestRecord): void {
+    const ttfa = ttfaMs(r);
+    if (ttfa !== null) a.ttfa[r.index] = ttfa;
+    if (r.reasoning_text !== '') a.reasoningRequests++;
+    if (r.tool_calls.length > 0) a.toolCallRequests++;
+  }
+
+  /**
+   * Holds outputs until both sides of a comparison are known, then compares the pair and forgets the
+   * texts. A repeat compared before the candidate is held until the candidate's comparison (to go
+   * beside it in the divergence explorer); one compared after is attached there if the pair was kept.
+   */
+  #pairText(arm: string, index: number, parts: OutputParts | null): void {
     let p = this.#pending.get(index);
     if (!p) {
       p = {};
       this.#pending.set(index, p);
     }
-    if (arm === BASELINE) p.baseline = text;
-    else if (arm === CANDIDATE) p.candidate = text;
-    else p.repeat = text;
-    if (p.baseline === undefined) return;
+    if (arm === BASELINE) p.baseline = parts;
+    else if (arm === CANDIDATE) p.candidate = parts;
+    else p.repeat = parts;
+    const base = p.baseline;
+    if (base === undefined) return;
+    if (!p.repeatDone && p.repeat !== undefined) {
+      const repeat = p.repeat;
+      if (base !== null && repeat !== null) {
+        const result = comparePair(base, repeat);
+        this.setPair('repeat', index, result);
+        if (p.candidateDone) this.divergence.attachRepeat(index, repeat, result.answer);
+      }
+      p.repeatDone = true;
+      if (p.candidateDone) p.repeat = undefined;
+    }
     if (!p.candidateDone && p.candidate !== undefined) {
-      if (p.baseline !== null && p.candidate !== null) this.#options.sink('candidate', index, p.baseline, p.candidate);
+      const cand = p.candidate;
+      if (base !== null && cand !== null) {
+        const result = comparePair(base, cand);
+        this.setPair('candidate', index, result);
+        const repeat = p.repeatDone && p.repeat ? p.repeat : null;
+        this.divergence.offer(index, result, base, cand, repeat, repeat ? (this.similarity.repeat[index] as number) : null);
+      }
       p.candidateDone = true;
       p.candidate = undefined;
-    }
-    if (!p.repeatDone && p.repeat !== undefined) {
-      if (p.baseline !== null && p.repeat !== null) this.#options.sink('repeat', index, p.baseline, p.repeat);
-      p.repeatDone = true;
       p.repeat = undefined;
     }
     if (p.candidateDone && (p.repeatDone || !this.#options.expectRepeat)) this.#pending.delete(index);
@@ -394,6 +468,8 @@ export class RunCollector {
     const transfer = new Set<ArrayBuffer>();
     const arms = [...this.arms.values()].map((a) => a.exportState(transfer));
     for (const column of Object.values(this.similarity)) transfer.add(column.buffer as ArrayBuffer);
+    for (const columns of Object.values(this.pairs))
+      for (const column of Object.values(columns)) transfer.add(column.buffer as ArrayBuffer);
     return {
       state: {
         runId: this.runId,
@@ -402,6 +478,8 @@ export class RunCollector {
         records: this.records,
         arms,
         similarity: this.similarity,
+        pairs: this.pairs,
+        divergence: this.divergence.state(),
         pending: [...this.#pending],
       },
       transfer: [...transfer],
@@ -431,11 +509,7 @@ export class RunCollector {
     }
     if (state.size > this.size) this.size = state.size;
     this.records += state.records;
-    for (const comparison of ['candidate', 'repeat'] as const) {
-      const column = state.similarity[comparison];
-      for (let i = 0; i < column.length; i++) if (column[i] === column[i]) this.setSimilarity(comparison, i, column[i] as number);
-      release(column);
-    }
+    this.#absorbPairs(state);
     for (const [index, texts] of state.pending) {
       const p = this.#pending.get(index);
       if (!p) {
@@ -443,7 +517,11 @@ export class RunCollector {
         continue;
       }
       if (texts.candidateDone) p.candidateDone = true;
-      if (texts.repeatDone) p.repeatDone = true;
+      if (texts.repeatDone) {
+        p.repeatDone = true;
+        if (texts.repeat && !p.candidateDone) p.repeat = texts.repeat; // held for the candidate's comparison
+        texts.repeat = undefined;
+      }
       if (texts.baseline !== undefined) this.#pairText(BASELINE, index, texts.baseline);
       if (texts.candidate !== undefined) this.#pairText(CANDIDATE, index, texts.candidate);
       if (texts.repeat !== undefined) this.#pairText(BASELINE_REPEAT, index, texts.repeat);
@@ -451,15 +529,49 @@ export class RunCollector {
     return true;
   }
 
-  setSimilarity(comparison: Comparison, index: number, ratio: number): void {
+  /** Another range's pair results and worst pairs (absorb), before its pending outputs are paired here. */
+  #absorbPairs(state: CollectorState): void {
+    for (const comparison of ['candidate', 'repeat'] as const) {
+      const column = state.similarity[comparison];
+      const other = state.pairs[comparison];
+      for (let i = 0; i < column.length; i++) {
+        if (column[i] !== column[i]) continue;
+        this.setPair(comparison, i, {
+          answer: column[i] as number,
+          reasoning: other.reasoning[i] as number,
+          tools: other.tools[i] as PairResult['tools'],
+          toolArgs: other.toolArgs[i] as number,
+          finish: other.finish[i] as PairResult['finish'],
+          finishPair: other.finishPair[i] as number,
+        });
+      }
+      release(column);
+      for (const c of Object.values(other)) release(c);
+    }
+    this.divergence.absorb(state.divergence);
+  }
+
+  /** Stores one comparison's result in the columns of `comparison`, growing them together. */
+  setPair(comparison: Comparison, index: number, result: PairResult): void {
     let column = this.similarity[comparison];
+    const pairs = this.pairs[comparison];
     if (index >= column.length) {
       let n = Math.max(1024, column.length);
       while (n <= index) n *= 2;
       column = grownF64(column, n);
       this.similarity[comparison] = column;
+      pairs.reasoning = grownF64(pairs.reasoning, n);
+      pairs.toolArgs = grownF64(pairs.toolArgs, n);
+      pairs.tools = grownU8(pairs.tools, n);
+      pairs.finish = grownU8(pairs.finish, n);
+      pairs.finishPair = grownU8(pairs.finishPair, n);
     }
-    column[index] = ratio;
+    column[index] = result.answer;
+    pairs.reasoning[index] = result.reasoning;
+    pairs.toolArgs[index] = result.toolArgs;
+    pairs.tools[index] = result.tools;
+    pairs.finish[index] = result.finish;
+    pairs.finishPair[index] = result.finishPair;
   }
 
   /** Texts still waiting for their other arm (for progress and memory reporting). */
@@ -483,4 +595,9 @@ export function modelWarnings(arms: ReadonlyMap<string, ArmColumns>): string[] {
     if (!same) out.push(`baseline and baseline_repeat were asked the same model but answered as ${named(base)} vs ${named(repeat)}`);
   }
   return out;
+}
+
+/** What of a record is compared with the other arm's. */
+export function outputParts(r: RequestRecord): OutputParts {
+  return { answer: r.output_text, reasoning: r.reasoning_text, toolCalls: r.tool_calls, finish: r.finish_reason };
 }

@@ -7,6 +7,8 @@
 //   slo:       { ttft_p99_ms: 500, itl_p99_ms: 50, enforce: false }
 //   validity:  { min_ok_pairs: 20, max_send_lag_p99_ms: 10, max_arm_skew_p99_ms: 10, allow_dropped_iterations: false }
 //   bootstrap: { resamples: 1000, seed: 1, confidence: 0.95 }
+//   consistency: { tool_arguments: similar, finish_reason: true, reasoning_threshold: null, min_reasoning_consistency: null }
+//              (what a consistent pair is besides its answer similarity: analysis/consistency.ts)
 //   regression: { max_ttft_p99_increase: 0.10, max_throughput_decrease: 0.05, max_consistency_decrease: 0.01, max_error_rate_increase: 0.005 }
 //              (tonight's candidate against a reference run: `gate --against`; see analysis/regression.ts)
 import { parse as parseYaml } from 'yaml';
@@ -50,6 +52,25 @@ export interface Gates {
     /** Confidence level of the intervals (0.95 → 2.5th and 97.5th percentiles of the resampled statistic). */
     confidence: number;
   };
+  /**
+   * A pair is consistent when its answer similarity ≥ proceed.similarity_threshold AND its tool calls
+   * match AND (when finish_reason) its finish reasons are equal AND (when reasoning_threshold is a
+   * number) its reasoning similarity ≥ reasoning_threshold.
+   */
+  consistency: {
+    /**
+     * exact: tool arguments must be equal after canonicalisation (keys sorted, whitespace removed);
+     * similar: or each string argument that differs has similarity ≥ proceed.similarity_threshold.
+     * Tool names, their count and order must always match.
+     */
+    tool_arguments: 'exact' | 'similar';
+    /** A pair whose finish reasons differ (stop against length, tool_calls...) is inconsistent. */
+    finish_reason: boolean;
+    /** null: reasoning similarity is reported only; a number: a pair whose reasoning ratio is below it is inconsistent. */
+    reasoning_threshold: number | null;
+    /** null: reported only (info); a number: PROCEED needs the share of reasoning pairs with ratio ≥ reasoning_threshold (0.9 when null) above it. */
+    min_reasoning_consistency: number | null;
+  };
   /** `gate --against <reference>`: how much worse than the reference run tonight's candidate may be (analysis/regression.ts). */
   regression: {
     /** Fail when candidate TTFT P99 rose by more than this fraction (0.10 = 10 %). */
@@ -70,12 +91,17 @@ export const DEFAULT_GATES: Gates = {
   validity: { min_ok_pairs: 20, max_send_lag_p99_ms: 10, max_arm_skew_p99_ms: 10, allow_dropped_iterations: false },
   bootstrap: { resamples: 1000, seed: 1, confidence: 0.95 },
   regression: { max_ttft_p99_increase: 0.1, max_throughput_decrease: 0.05, max_consistency_decrease: 0.01, max_error_rate_increase: 0.005 },
+  consistency: { tool_arguments: 'similar', finish_reason: true, reasoning_threshold: null, min_reasoning_consistency: null },
 };
 
 interface KeySpec {
-  type: 'number' | 'integer' | 'boolean';
+  type: 'number' | 'integer' | 'boolean' | 'enum';
   min?: number;
   max?: number;
+  /** type enum: the accepted strings. */
+  values?: readonly string[];
+  /** null is accepted too. */
+  nullable?: boolean;
 }
 const num = (min?: number, max?: number): KeySpec => ({
   type: 'number',
@@ -84,6 +110,8 @@ const num = (min?: number, max?: number): KeySpec => ({
 });
 const int = (min: number, max?: number): KeySpec => ({ type: 'integer', min, ...(max !== undefined && { max }) });
 const bool: KeySpec = { type: 'boolean' };
+const oneOf = (...values: string[]): KeySpec => ({ type: 'enum', values });
+const orNull = (spec: KeySpec): KeySpec => ({ ...spec, nullable: true });
 
 const SCHEMA: { [S in keyof Gates]: { [K in keyof Gates[S]]: KeySpec } } = {
   proceed: { min_mean_ttft_improvement_ms: num(), min_consistency: num(0, 1), similarity_threshold: num(0, 1), aa_tolerance: num(0, 1) },
@@ -96,6 +124,12 @@ const SCHEMA: { [S in keyof Gates]: { [K in keyof Gates[S]]: KeySpec } } = {
     max_throughput_decrease: num(0, 1),
     max_consistency_decrease: num(0, 1),
     max_error_rate_increase: num(0, 1),
+  },
+  consistency: {
+    tool_arguments: oneOf('exact', 'similar'),
+    finish_reason: bool,
+    reasoning_threshold: orNull(num(0, 1)),
+    min_reasoning_consistency: orNull(num(0, 1)),
   },
 };
 
@@ -110,11 +144,13 @@ export class GatesError extends Error {
 }
 
 function describeSpec(spec: KeySpec): string {
-  if (spec.type === 'boolean') return 'true or false';
+  const orNullText = spec.nullable ? ', or null' : '';
+  if (spec.type === 'boolean') return `true or false${orNullText}`;
+  if (spec.type === 'enum') return `one of ${(spec.values ?? []).join(', ')}${orNullText}`;
   const kind = spec.type === 'integer' ? 'an integer' : 'a number';
-  if (spec.min !== undefined && spec.max !== undefined) return `${kind} from ${spec.min} to ${spec.max}`;
-  if (spec.min !== undefined) return `${kind} ≥ ${spec.min}`;
-  return kind;
+  if (spec.min !== undefined && spec.max !== undefined) return `${kind} from ${spec.min} to ${spec.max}${orNullText}`;
+  if (spec.min !== undefined) return `${kind} ≥ ${spec.min}${orNullText}`;
+  return kind + orNullText;
 }
 
 /** Parses a gates file (JSON or YAML) over the defaults; throws GatesError naming the file and key path. */
@@ -144,13 +180,16 @@ export function parseGates(text: string, file: string): Gates {
       const spec = keys[key];
       if (!spec) throw new GatesError(`${file}: ${section}.${key}: unknown key; accepted in ${section}: ${Object.keys(keys).join(', ')}`);
       const ok =
-        spec.type === 'boolean'
+        (spec.nullable === true && value === null) ||
+        (spec.type === 'boolean'
           ? typeof value === 'boolean'
-          : typeof value === 'number' &&
-            Number.isFinite(value) &&
-            (spec.type !== 'integer' || Number.isInteger(value)) &&
-            (spec.min === undefined || value >= spec.min) &&
-            (spec.max === undefined || value <= spec.max);
+          : spec.type === 'enum'
+            ? typeof value === 'string' && (spec.values ?? []).includes(value)
+            : typeof value === 'number' &&
+              Number.isFinite(value) &&
+              (spec.type !== 'integer' || Number.isInteger(value)) &&
+              (spec.min === undefined || value >= spec.min) &&
+              (spec.max === undefined || value <= spec.max));
       if (!ok) throw new GatesError(`${file}: ${section}.${key}: got ${JSON.stringify(value)}; expected ${describeSpec(spec)}`);
       target[key] = value;
     }

@@ -4,7 +4,8 @@
 // Each rule measures how much WORSE tonight is than the reference ("worsening", w):
 //   regression.max_ttft_p99_increase    w = P99_tonight / P99_reference − 1           (TTFT of ok candidate requests)
 //   regression.max_throughput_decrease  w = 1 − tput_tonight / tput_reference          (output tokens/s = Σ ok tokens / window)
-//   regression.max_consistency_decrease w = consistency_reference − consistency_tonight (share of ok pairs with similarity ≥ threshold)
+//   regression.max_consistency_decrease w = consistency_reference − consistency_tonight (share of ok pairs consistent:
+//                                       answer similarity ≥ threshold, tool calls and finish reasons as the gates' consistency section says)
 //   regression.max_error_rate_increase  w = error_rate_tonight − error_rate_reference   (non-ok / measured candidate requests, cancelled left out)
 // and is decided with a bootstrap of both runs, so noise does not fail the build:
 //   - each run's per-request values are resampled independently (seeded, B = bootstrap.resamples;
@@ -21,12 +22,15 @@
 // compared must not pass the gate silently.
 // Throughput treats each run's window as fixed: its variability comes from the requests' output.
 // Both runs are evaluated with tonight's gates (same similarity threshold), from per-request values:
-// the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data.
+// the reference folder's records.jsonl is re-read, so an old reference needs no extra stored data
+// (its summary.json, of whatever summary version, is not read). A reference of version-1 records has
+// no tool calls and no separate reasoning: its pairs are judged on the answer (and finish reason) alone.
 import { hash32, seededRandom } from '../core/random.ts';
 import { CANDIDATE, OUTCOME_KINDS } from '../core/record.ts';
 import { bootstrapReplicates, type Interval } from './stats/bootstrap.ts';
 import { PRESENT_MEASURED, type RunCollector } from './collect.ts';
 import type { Gates } from './gates.ts';
+import { comparePolicy, failedParts } from './consistency.ts';
 import { fmt } from './format.ts';
 import { type Report } from './report.ts';
 import { percentileSorted } from './stats/stats.ts';
@@ -41,7 +45,7 @@ export interface RegressionSamples {
   window_s: number | null;
   /** 1 for each measured candidate request that did not succeed, else 0 (cancelled requests left out, as in the error rate). */
   errors: Float64Array;
-  /** 1 for each ok pair whose similarity ratio ≥ the threshold, else 0. */
+  /** 1 for each consistent ok pair (analysis/consistency.ts, with the gates' policy), else 0. */
   consistent: Float64Array;
 }
 
@@ -106,14 +110,24 @@ export function regressionSamples(collector: RunCollector, report: Report): Regr
   // Consistency per ok pair, with the same pairing as report.ts (both arms measured and ok, ratio known).
   const base = collector.arms.get('baseline');
   const sim = collector.similarity.candidate;
-  const threshold = report.similarity.threshold;
+  const policy = comparePolicy(report.gates);
+  const columns = collector.pairs.candidate;
   const consistent: number[] = [];
   if (base && cand) {
     for (let i = 0; i < Math.min(collector.size, base.capacity, cand.capacity, sim.length); i++) {
       if (base.present[i] !== PRESENT_MEASURED || cand.present[i] !== PRESENT_MEASURED || base.outcome[i] !== OK || cand.outcome[i] !== OK)
         continue;
       const ratio = sim[i] as number;
-      if (ratio === ratio) consistent.push(ratio >= threshold ? 1 : 0);
+      if (ratio !== ratio) continue;
+      const failed = failedParts(
+        ratio,
+        columns.reasoning[i] as number,
+        columns.tools[i] as number,
+        columns.toolArgs[i] as number,
+        columns.finish[i] as number,
+        policy,
+      );
+      consistent.push(failed === 0 ? 1 : 0);
     }
   }
   return {

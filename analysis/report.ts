@@ -4,7 +4,9 @@ import { fmt } from './format.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE, OUTCOME_KINDS, type OutcomeKind } from '../core/record.ts';
 import { bootstrap, type Interval } from './stats/bootstrap.ts';
 import { HOURS_PER_MONTH, type ArmCost } from './cost.ts';
-import { modelWarnings, PRESENT_MEASURED, type ArmColumns, type RunCollector } from './collect.ts';
+import { modelWarnings, PRESENT_MEASURED, type ArmColumns, type Comparison, type RunCollector } from './collect.ts';
+import { FINISH_DIFFERENT, finishPairName, TOOLS_ARGUMENTS, TOOLS_NAME, TOOLS_NONE } from './compare.ts';
+import { comparePolicy, failedParts, PARTS, PART_BIT, type ComparePolicy } from './consistency.ts';
 import { armSkewMs } from '../core/metrics.ts';
 import type { Gates } from './gates.ts';
 import type { ServerMetrics } from './server-metrics.ts';
@@ -15,8 +17,12 @@ import { decide, type Verdict } from './verdict.ts';
  * Bump when a field of summary.json changes meaning or is removed. Adding an optional field does
  * not bump it: `server_metrics` and `cost` were added in version 1 as keys that are absent when the
  * run has no such figures, so readers of older summaries keep working.
+ * Version 2: `similarity.*.consistency` is the share of pairs consistent in every part (answer,
+ * tool calls, finish reason; reasoning when the gates say so), no longer the answer alone (that is
+ * `answer_consistency` now); `ttfa_ms` joined the arm metrics. Every version-1 key is still there
+ * with its type, so a version-1 reader still reads a version-2 summary.
  */
-export const SUMMARY_VERSION = 1;
+export const SUMMARY_VERSION = 2;
 
 export const ARM_METRICS = [
   ['ttft_ms', 'ms', 'time to first token'],
@@ -25,6 +31,7 @@ export const ARM_METRICS = [
   ['e2e_ms', 'ms', 'end-to-end latency'],
   ['ttfb_ms', 'ms', 'time to first byte'],
   ['first_chunk_ms', 'ms', 'time to first chunk'],
+  ['ttfa_ms', 'ms', 'time to first answer token (after reasoning)'],
   ['output_tokens', 'tokens', 'output tokens per request'],
   ['output_tokens_per_s', 'tokens/s', 'output tokens/s per request'],
   ['send_lag_ms', 'ms', 'send lag (sent − scheduled)'],
@@ -49,6 +56,9 @@ export interface ArmReport {
   timeout_rate: number | null;
   /** Requests without token timing (k6 buffered mode): their TTFT, ITL and TPOT are "not measured". */
   token_timing_missing: number;
+  /** Ok responses that carried reasoning text / called at least one tool (record v2; 0 for version-1 records). */
+  reasoning_requests: number;
+  tool_call_requests: number;
   /** Which token count the output-token figures use: server usage.completion_tokens, chunk count, or both (mixed). */
   output_tokens_source: 'usage' | 'chunks' | 'mixed' | 'none';
   instances: string[];
@@ -84,9 +94,44 @@ export interface Improvement {
 
 export interface SimilarityReport {
   pairs: number;
-  /** Share of pairs with ratio ≥ threshold. */
+  /**
+   * Share of pairs consistent in every part: answer ratio ≥ threshold AND tool calls match AND
+   * finish reasons equal (consistency.finish_reason) AND reasoning ratio ≥ consistency.reasoning_threshold
+   * (when set). Version 1: answer only.
+   */
   consistency: number | null;
+  /** Answer ratio of the pairs. */
   ratio: Stats | null;
+  /** Share of pairs with answer ratio ≥ threshold (the answer alone; version 1's `consistency`). */
+  answer_consistency: number | null;
+  /** Pairs failing each part; a pair may fail several, so the parts can add up to more than `pairs`. */
+  inconsistent: { pairs: number; text: number; tool_name: number; tool_arguments: number; finish_reason: number; reasoning: number };
+  /** Reasoning similarity of the pairs where either side reasoned; null when none did. */
+  reasoning: {
+    pairs: number;
+    /** Share with ratio ≥ consistency.reasoning_threshold (similarity_threshold when that is null). */
+    consistency: number | null;
+    threshold: number;
+    ratio: Stats | null;
+  } | null;
+  tool_calls: {
+    /** Pairs where either side called a tool. */
+    pairs_with_tools: number;
+    /** The count, a name or the order of the calls differs. */
+    name_mismatch: number;
+    /** Same names, arguments different after canonicalisation (some may be accepted as similar). */
+    arguments_differ: number;
+    /** Arguments that make the pair inconsistent under consistency.tool_arguments. */
+    argument_mismatch: number;
+    /** Lowest per-call argument score of the pairs whose arguments differ (string arguments by difflib ratio). */
+    arguments_similarity: Stats | null;
+  };
+  finish_reason: {
+    /** Pairs whose finish reasons differ (inconsistent only when consistency.finish_reason). */
+    mismatch: number;
+    /** "baseline→other": pairs, for the differing ones. */
+    table: Record<string, number>;
+  };
 }
 
 export interface Report {
@@ -183,6 +228,8 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
     e2e_ms: column(a.e2e),
     ttfb_ms: column(a.ttfb),
     first_chunk_ms: column(a.firstChunk),
+    // Only where something precedes the answer: without reasoning it would repeat TTFT.
+    ttfa_ms: a.reasoningRequests > 0 ? column(a.ttfa) : null,
     output_tokens: column(a.tokens),
     output_tokens_per_s: column(a.tokensPerS),
     send_lag_ms: column(a.sendLag),
@@ -203,6 +250,8 @@ function armReport(a: ArmColumns, size: number, gates: Gates): ArmReport {
     output_tokens_source: a.tokensFromUsage > 0 ? (a.tokensFromChunks > 0 ? 'mixed' : 'usage') : a.tokensFromChunks > 0 ? 'chunks' : 'none',
     instances: [...a.instances].sort(),
     metrics,
+    reasoning_requests: a.reasoningRequests,
+    tool_call_requests: a.toolCallRequests,
     throughput: {
       window_s,
       requests_per_s: perS(n),
@@ -234,12 +283,73 @@ function improvement(values: Float64Column, gates: Gates, purpose: number): Impr
   };
 }
 
-function similarityReport(ratios: Float64Array, threshold: number): SimilarityReport {
-  const stats = describe(ratios);
-  if (stats === null) return { pairs: 0, consistency: null, ratio: null };
-  let consistent = 0;
-  for (let i = 0; i < ratios.length; i++) if ((ratios[i] as number) >= threshold) consistent++;
-  return { pairs: stats.count, consistency: consistent / stats.count, ratio: stats };
+/**
+ * The pairs of one comparison, part by part. `indices` are the compared pairs (both arms measured
+ * and ok, answer ratio known), in index order.
+ */
+function similarityReport(collector: RunCollector, comparison: Comparison, indices: number[], policy: ComparePolicy): SimilarityReport {
+  const answers = collector.similarity[comparison];
+  const columns = collector.pairs[comparison];
+  const answerRatios = new Float64Array(indices.length);
+  const reasoningRatios: number[] = [];
+  const argumentScores: number[] = [];
+  const inconsistent = { pairs: 0, text: 0, tool_name: 0, tool_arguments: 0, finish_reason: 0, reasoning: 0 };
+  const tools = { pairs_with_tools: 0, name_mismatch: 0, arguments_differ: 0, argument_mismatch: 0 };
+  const finishTable: Record<string, number> = {};
+  let finishMismatch = 0;
+  let answerConsistent = 0;
+  const reasoningThreshold = policy.reasoning_threshold ?? policy.similarity_threshold;
+  let reasoningConsistent = 0;
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k] as number;
+    const answer = answers[i] as number;
+    const reasoning = columns.reasoning[i] as number;
+    const toolCode = columns.tools[i] as number;
+    const toolArgs = columns.toolArgs[i] as number;
+    const finish = columns.finish[i] as number;
+    answerRatios[k] = answer;
+    if (answer >= policy.similarity_threshold) answerConsistent++;
+    if (reasoning === reasoning) {
+      reasoningRatios.push(reasoning);
+      if (reasoning >= reasoningThreshold) reasoningConsistent++;
+    }
+    if (toolCode !== TOOLS_NONE) tools.pairs_with_tools++;
+    if (toolCode === TOOLS_NAME) tools.name_mismatch++;
+    if (toolCode === TOOLS_ARGUMENTS) {
+      tools.arguments_differ++;
+      argumentScores.push(toolArgs);
+    }
+    if (finish === FINISH_DIFFERENT) {
+      finishMismatch++;
+      const key = finishPairName(columns.finishPair[i] as number);
+      finishTable[key] = (finishTable[key] ?? 0) + 1;
+    }
+    const bits = failedParts(answer, reasoning, toolCode, toolArgs, finish, policy);
+    if (bits === 0) continue;
+    inconsistent.pairs++;
+    for (const part of PARTS) if ((bits & PART_BIT[part]) !== 0) inconsistent[part]++;
+  }
+  tools.argument_mismatch = inconsistent.tool_arguments;
+  const n = indices.length;
+  const sortedTable = Object.fromEntries(Object.entries(finishTable).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)));
+  return {
+    pairs: n,
+    consistency: n > 0 ? (n - inconsistent.pairs) / n : null,
+    ratio: describe(answerRatios),
+    answer_consistency: n > 0 ? answerConsistent / n : null,
+    inconsistent,
+    reasoning:
+      reasoningRatios.length > 0
+        ? {
+            pairs: reasoningRatios.length,
+            consistency: reasoningConsistent / reasoningRatios.length,
+            threshold: reasoningThreshold,
+            ratio: describe(Float64Array.from(reasoningRatios)),
+          }
+        : null,
+    tool_calls: { ...tools, arguments_similarity: describe(Float64Array.from(argumentScores)) },
+    finish_reason: { mismatch: finishMismatch, table: sortedTable },
+  };
 }
 
 /** Builds the full report. `collector` must have received every record and every similarity answer. */
@@ -259,8 +369,8 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
   const e2eDiff = new Float64Column();
   const skew = new Float64Column();
   const absSkew = new Float64Column();
-  const candidateRatios = new Float64Column();
-  const repeatRatios = new Float64Column();
+  const candidatePairs: number[] = [];
+  const repeatPairs: number[] = [];
   let pairs = 0;
   let okPairs = 0;
   if (base && cand) {
@@ -281,27 +391,18 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
       // improvement = baseline − candidate (ms); NaN (not measured) on either side stays NaN and is skipped
       ttftDiff.push((base.ttft[i] as number) - (cand.ttft[i] as number));
       e2eDiff.push((base.e2e[i] as number) - (cand.e2e[i] as number));
-      if (i < sim.length && sim[i] === sim[i]) candidateRatios.push(sim[i] as number);
+      if (i < sim.length && sim[i] === sim[i]) candidatePairs.push(i);
     }
   }
   const rep = collector.arms.get(BASELINE_REPEAT);
   if (base && rep) {
     const sim = collector.similarity.repeat;
     for (let i = 0; i < Math.min(sim.length, base.capacity, rep.capacity); i++) {
-      if (base.present[i] === PRESENT_MEASURED && rep.present[i] === PRESENT_MEASURED && sim[i] === sim[i])
-        repeatRatios.push(sim[i] as number);
+      if (base.present[i] === PRESENT_MEASURED && rep.present[i] === PRESENT_MEASURED && sim[i] === sim[i]) repeatPairs.push(i);
     }
   }
-  const flatten = (c: Float64Column) => {
-    const out = new Float64Array(c.length);
-    let n = 0;
-    for (const chunk of c.chunks()) {
-      out.set(chunk, n);
-      n += chunk.length;
-    }
-    return out;
-  };
   const threshold = gates.proceed.similarity_threshold;
+  const policy = comparePolicy(gates);
   const comparison: Report['comparison'] = {
     baseline: BASELINE,
     candidate: CANDIDATE,
@@ -314,9 +415,16 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
   };
   const similarity: Report['similarity'] = {
     threshold,
-    method: 'difflib.SequenceMatcher(None, baseline, other).ratio() over code points; pairs where both arms are ok',
-    baseline_vs_candidate: similarityReport(flatten(candidateRatios), threshold),
-    baseline_vs_repeat: rep ? similarityReport(flatten(repeatRatios), threshold) : null,
+    method:
+      'difflib.SequenceMatcher(None, baseline, other).ratio() over code points of the answers (and, apart, of the reasoning); pairs where both arms are ok. ' +
+      'A pair is consistent when its answer ratio ≥ the threshold, its tool calls match (same names in order; arguments equal after canonicalisation' +
+      (gates.consistency.tool_arguments === 'similar' ? ', or each differing string argument ≥ the threshold' : '') +
+      ')' +
+      (gates.consistency.finish_reason ? ', and its finish reasons are equal' : '') +
+      (gates.consistency.reasoning_threshold !== null ? `, and its reasoning ratio ≥ ${gates.consistency.reasoning_threshold}` : '') +
+      '.',
+    baseline_vs_candidate: similarityReport(collector, 'candidate', candidatePairs, policy),
+    baseline_vs_repeat: rep ? similarityReport(collector, 'repeat', repeatPairs, policy) : null,
   };
 
   const problems: string[] = [];
@@ -358,6 +466,12 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
     notes.push(
       `${a.arm}: output tokens from ${a.output_tokens_source === 'usage' ? 'server usage.completion_tokens' : a.output_tokens_source === 'chunks' ? 'the content chunk count (no usage reported)' : a.output_tokens_source === 'mixed' ? 'usage.completion_tokens where reported, else the chunk count' : 'no ok requests'}.`,
     );
+    if (a.reasoning_requests > 0)
+      notes.push(
+        `${a.arm}: ${a.reasoning_requests} responses reasoned before answering: TTFT is their first reasoning token; "time to first answer token" (ttfa_ms) is when the answer began.`,
+      );
+    if (a.tool_call_requests > 0)
+      notes.push(`${a.arm}: ${a.tool_call_requests} responses called tools: TTFT and E2E count tool-call deltas as tokens.`);
     if (a.token_timing_missing > 0)
       notes.push(
         `${a.arm}: ${a.token_timing_missing} requests without token timing (buffered responses): TTFT, ITL and TPOT not measured for them.`,

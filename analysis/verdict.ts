@@ -4,7 +4,8 @@
 import { BASELINE, CANDIDATE } from '../core/record.ts';
 import type { Gates } from './gates.ts';
 import { fmt } from './format.ts';
-import type { Report } from './report.ts';
+import type { Report, SimilarityReport } from './report.ts';
+import { PART_LABEL, PARTS } from './consistency.ts';
 
 export type Decision = 'PROCEED' | 'INVESTIGATE';
 
@@ -58,6 +59,7 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
   const sim = report.similarity.baseline_vs_candidate;
   const aa = report.similarity.baseline_vs_repeat;
   const minConsistency = gates.proceed.min_consistency;
+  const breakdown = inconsistencyBreakdown(sim, aa);
   if (sim.consistency === null) {
     add('proceed.min_consistency', 'proceed', 'fail', 'output consistency not measured (no ok pair)');
   } else if (sim.consistency > minConsistency) {
@@ -65,14 +67,14 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
       'proceed.min_consistency',
       'proceed',
       'pass',
-      `output consistency ${pct(sim.consistency)} > ${pct(minConsistency)} (pairs with similarity ≥ ${report.similarity.threshold})`,
+      `output consistency ${pct(sim.consistency)} > ${pct(minConsistency)} (pairs with answer similarity ≥ ${report.similarity.threshold}, matching tool calls${gates.consistency.finish_reason ? ' and finish reasons' : ''})${breakdown}`,
     );
   } else if (aa && aa.consistency !== null && sim.consistency >= aa.consistency - gates.proceed.aa_tolerance) {
     add(
       'proceed.min_consistency',
       'proceed',
       'pass',
-      `output consistency ${pct(sim.consistency)} ≤ ${pct(minConsistency)}, but the baseline agrees with itself only ${pct(aa.consistency)} of the time (A/A); the candidate diverges no more than that (proceed.aa_tolerance ${gates.proceed.aa_tolerance})`,
+      `output consistency ${pct(sim.consistency)} ≤ ${pct(minConsistency)}${breakdown}, but the baseline agrees with itself only ${pct(aa.consistency)} of the time (A/A); the candidate diverges no more than that (proceed.aa_tolerance ${gates.proceed.aa_tolerance})`,
     );
   } else {
     const aaNote = aa && aa.consistency !== null ? `; the baseline's own A/A consistency is ${pct(aa.consistency)}` : '';
@@ -80,9 +82,10 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
       'proceed.min_consistency',
       'proceed',
       'fail',
-      `output consistency ${pct(sim.consistency)} ≤ ${pct(minConsistency)}${aaNote}: the candidate says different things`,
+      `output consistency ${pct(sim.consistency)} ≤ ${pct(minConsistency)}${breakdown}${aaNote}: the candidate says different things`,
     );
   }
+  reasoningRule(report, gates, add);
 
   // Rollback triggers.
   if (cand) {
@@ -146,6 +149,52 @@ export function decide(report: Omit<Report, 'verdict'>, gates: Gates): Verdict {
   const rank = { fail: 0, pass: 1, info: 2 } as const;
   reasons.sort((x, y) => rank[x.status] - rank[y.status]);
   return { decision, reasons };
+}
+
+/**
+ * ": 88 of 1000 pairs inconsistent — text 40, tool arguments 35, finish reason 12 (A/A: text 5)":
+ * which parts failed, with counts (a pair may fail several); '' when every pair is consistent.
+ * Reports before summary version 2 have no breakdown: ''.
+ */
+export function inconsistencyBreakdown(sim: SimilarityReport, aa: SimilarityReport | null): string {
+  const parts = (s: SimilarityReport) =>
+    PARTS.filter((p) => s.inconsistent[p] > 0)
+      .map((p) => `${PART_LABEL[p]} ${s.inconsistent[p]}`)
+      .join(', ');
+  if (sim.inconsistent === undefined || sim.inconsistent.pairs === 0) return '';
+  const aaParts = aa?.inconsistent !== undefined && aa.inconsistent.pairs > 0 ? ` (A/A: ${parts(aa)})` : '';
+  return `: ${sim.inconsistent.pairs} of ${sim.pairs} pairs inconsistent — ${parts(sim)}${aaParts}`;
+}
+
+/**
+ * Reasoning similarity: reported (info) unless consistency.min_reasoning_consistency is set. A pair
+ * whose reasoning differs but whose answer, tool calls and finish reason agree never fails the
+ * default verdict.
+ */
+function reasoningRule(
+  report: Omit<Report, 'verdict'>,
+  gates: Gates,
+  add: (rule: string, kind: Reason['kind'], status: Reason['status'], message: string) => void,
+): void {
+  const r = report.similarity.baseline_vs_candidate.reasoning;
+  const rule = 'consistency.min_reasoning_consistency';
+  const min = gates.consistency.min_reasoning_consistency;
+  if (r === undefined || r === null || r.consistency === null) {
+    if (min !== null) add(rule, 'proceed', 'info', 'reasoning similarity not measured: no pair carried reasoning');
+    return;
+  }
+  const figures = `reasoning similarity ${fmt(Number((r.ratio?.mean ?? 0).toFixed(3)))} mean over ${r.pairs} pairs, ${pct(r.consistency)} of them ≥ ${r.threshold}`;
+  if (min === null) {
+    add(rule, 'proceed', 'info', `${figures}: reported only (consistency.min_reasoning_consistency is not set)`);
+    return;
+  }
+  const passed = r.consistency > min;
+  add(
+    rule,
+    'proceed',
+    passed ? 'pass' : 'fail',
+    `${figures} ${passed ? '>' : '≤'} ${pct(min)}${passed ? '' : ': the candidate reasons differently'}`,
+  );
 }
 
 function describeFailures(outcomes: Record<string, number>): string {

@@ -9,14 +9,31 @@ const ms = (ns: number): number => ns / NS_PER_MS;
 /** Timestamps are only meaningful per token when the engine observed token arrival (not k6 buffered mode). */
 const timed = (r: RequestRecord): boolean => r.token_timing && r.sent_ns !== null;
 
-/** TTFT (ms) = first_content_ns − sent_ns: first chunk with non-empty content or reasoning. */
+/**
+ * TTFT (ms) = first_content_ns − sent_ns: the first chunk carrying any kind of token — answer
+ * content, reasoning, or a tool-call delta (a name or an arguments fragment). Role-only and empty
+ * chunks do not count. A tool-call-only response therefore has a TTFT: the time its call's name came
+ * out (a server's tool parser may hold back the first tokens until it has the name).
+ */
 export function ttftMs(r: RequestRecord): number | null {
   return timed(r) && r.first_content_ns !== null ? ms(r.first_content_ns - (r.sent_ns as number)) : null;
 }
 
 /**
- * E2E (ms) = last content chunk − sent_ns (the trailing usage chunk does not count). Without token
- * timing (buffered responses) the body arrives whole, so the last content is at end_ns.
+ * Time to first answer token (ms) = first_answer_ns − sent_ns: the first chunk carrying answer
+ * content (not reasoning, not a tool call): what the user of a reasoning model waits for before
+ * the answer starts. Equals TTFT when nothing precedes the answer; null when the response has no
+ * answer content (tool calls only) or no token timing. Version-1 records: first_answer_ns is
+ * first_content_ns (reasoning was not told apart).
+ */
+export function ttfaMs(r: RequestRecord): number | null {
+  return timed(r) && r.first_answer_ns !== null ? ms(r.first_answer_ns - (r.sent_ns as number)) : null;
+}
+
+/**
+ * E2E (ms) = last token-bearing chunk − sent_ns: the last chunk carrying any kind of token (content,
+ * reasoning or tool-call delta); the trailing finish-only and usage chunks do not count. Without token
+ * timing (buffered responses) the body arrives whole, so the last token is at end_ns.
  */
 export function e2eMs(r: RequestRecord): number | null {
   if (r.sent_ns === null) return null;
@@ -58,8 +75,9 @@ export function tokensPerSecond(tokens: number, e2e: number | null): number | nu
 }
 
 /**
- * ITL (ms) of each chunk after the first = (content_ns[k] − content_ns[k−1]) / tokens chunk k carried
- * (content_tokens[k], 1 when unknown or 0). Pooled across requests for percentiles.
+ * ITL (ms) of each token-bearing chunk after the first (any kind of token: content, reasoning or
+ * tool-call delta) = (content_ns[k] − content_ns[k−1]) / tokens chunk k carried (content_tokens[k],
+ * 1 when unknown or 0). Pooled across requests for percentiles.
  */
 export function forEachItlMs(r: RequestRecord, emit: (itl: number) => void): void {
   if (!timed(r)) return;

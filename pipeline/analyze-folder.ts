@@ -1,5 +1,5 @@
 // Analysing a run folder: reads records.jsonl and run.json, runs the analysis, writes the exports
-// (summary.csv, pairs.csv, ttft_distribution.csv, summary.json, report.html; server-metrics.csv and
+// (summary.csv, pairs.csv, ttft_distribution.csv, summary.json, divergence.csv, report.html; server-metrics.csv and
 // cost.csv when the run has those figures) and prints the terminal report. Used by `analyze`,
 // `gate`, `load`, `proxy` and `k6:manifest --collect`.
 import { existsSync, statSync } from 'node:fs';
@@ -22,10 +22,13 @@ import type { ServerMetrics } from '../analysis/server-metrics.ts';
 import { serverMetricsForRun } from './server-metrics.ts';
 import { readReportAssets } from './report-assets.ts';
 import { terminalReport } from '../report/terminal.ts';
+import { divergenceCsv, divergenceRows, promptExcerpt, type PromptLookup } from '../report/divergence.ts';
+import { loadWorkloadFile } from '../io/workload-file.ts';
+import { WORKLOAD_FORMATS, type WorkloadFormat } from '../core/workload/workload.ts';
 import { costSpecsFromOptions } from '../analysis/cost-options.ts';
 import { UsageError } from '../core/options.ts';
 
-export const ANALYZE_FILES = ['summary.csv', 'pairs.csv', 'ttft_distribution.csv', 'summary.json'] as const;
+export const ANALYZE_FILES = ['summary.csv', 'pairs.csv', 'ttft_distribution.csv', 'summary.json', 'divergence.csv'] as const;
 /** The readable report (analysis/html-report.ts), written beside the exports. */
 export const REPORT_FILE = 'report.html';
 /** Written only when the run has the figures: server metrics were scraped / an arm has a price. */
@@ -206,11 +209,13 @@ export async function analyzeRunFolderDetailed(
   const costs = runCosts(runDir, analysed.manifest, analysed.report);
   const report = withServerFigures(analysed.report, serverMetrics, costs);
   const regression = options.regression?.({ ...analysed, report }) ?? null;
+  const divergence = divergenceRows(collector, report, await promptLookup(runDir, analysed.manifest, collector));
   const files: Record<(typeof ANALYZE_FILES)[number], string> = {
     'summary.csv': summaryCsv(report),
     'pairs.csv': pairsCsv(collector),
     'ttft_distribution.csv': ttftDistributionCsv(report),
     'summary.json': summaryJson(report),
+    'divergence.csv': divergenceCsv(divergence),
   };
   const optional: Array<[string, string]> = [];
   if (server.csv !== null) optional.push([SERVER_METRICS_FILE, server.csv]);
@@ -218,7 +223,7 @@ export async function analyzeRunFolderDetailed(
   for (const [name, content] of [...Object.entries(files), ...optional]) await writeFile(join(runDir, name), content);
   await writeFile(
     join(runDir, REPORT_FILE),
-    htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics, regression }),
+    htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics, regression, divergence }),
   );
   // junit.xml and summary.md belong to an earlier gate run and may contradict this analysis (`gate` writes them anew after this).
   const stale = GATE_FILES.filter((name) => existsSync(join(runDir, name)));
@@ -231,6 +236,38 @@ export async function analyzeRunFolderDetailed(
   }
   const verdict = report.verdict.decision;
   return { verdict, exitCode: verdict === 'PROCEED' ? 0 : 1, report, collector, manifest: analysed.manifest, serverMetrics, regression };
+}
+
+/**
+ * The prompts of the pairs the divergence explorer shows, from the workload file run.json names (a
+ * path relative to the run folder's parent working directory, as the load command was given it, or
+ * absolute). Only the kept pairs' item ids are looked up; records never carry prompts. When the
+ * workload cannot be read, `missing` says why and the explorer shows the item id instead.
+ */
+export async function promptLookup(runDir: string, manifest: Manifest | null, collector: RunCollector): Promise<PromptLookup> {
+  const workload = manifest?.workload;
+  if (workload === null || workload === undefined || typeof workload.path !== 'string')
+    return { prompts: null, missing: manifest === null ? 'no run.json' : 'run.json names no workload file' };
+  const wanted = new Set<string>();
+  const base = collector.arms.get('baseline');
+  for (const list of Object.values(collector.divergence.state())) for (const s of list) wanted.add(base?.itemId[s.index] ?? '');
+  if (wanted.size === 0) return { prompts: new Map(), missing: '' };
+  const path = existsSync(workload.path) ? workload.path : join(runDir, workload.path);
+  if (!existsSync(path)) return { prompts: null, missing: `workload file ${workload.path} not found` };
+  const config = manifest?.config ?? {};
+  const format = WORKLOAD_FORMATS.includes(workload.format as WorkloadFormat) ? (workload.format as WorkloadFormat) : undefined;
+  try {
+    const parsed = await loadWorkloadFile(path, {
+      seed: typeof manifest?.seed === 'number' ? manifest.seed : 0,
+      ...(format !== undefined && { format }),
+      ...(typeof config.model === 'string' && { model: config.model }),
+    });
+    const prompts = new Map<string, string>();
+    for (const item of parsed.items) if (wanted.has(item.id)) prompts.set(item.id, promptExcerpt(item.body));
+    return { prompts, missing: `item not in ${workload.path}` };
+  } catch (error) {
+    return { prompts: null, missing: `workload file ${workload.path} unreadable (${(error as Error).message.split('\n')[0]})` };
+  }
 }
 
 /** What `gate` adds to a run folder (written by cli/gate.ts). */

@@ -23,6 +23,8 @@ export interface ReadOptions {
   /** As in CollectorOptions. */
   expectRepeat: boolean;
   keepText: boolean;
+  /** Worst pairs kept per mismatch kind for the divergence explorer (CollectorOptions.divergencePairs). */
+  divergencePairs?: number;
   /** Threads reading the file, this one included (default: one per core). */
   threads?: number;
   /** Files smaller than this are read on the calling thread (default 32 MB: a worker costs ~50 ms to start). */
@@ -54,6 +56,7 @@ export async function readRecordsFile(file: string, options: ReadOptions): Promi
     atFileEnd: i === bounds.length - 2,
     expectRepeat: options.expectRepeat,
     keepText: options.keepText,
+    ...(options.divergencePairs !== undefined && { divergencePairs: options.divergencePairs }),
   });
   // Later ranges go to workers; this thread reads the first one itself, straight into the collector
   // (one worker fewer: a worker's heap stays with the process after it exits).

@@ -1,7 +1,6 @@
 // What the calling thread and the read workers share: the job a worker is sent, its answer, and
-// the collector each of them reduces its byte range into (similarity computed inline).
+// the collector each of them reduces its byte range into (pairs compared inline).
 import { RunCollector, type CollectorState } from '../analysis/collect.ts';
-import { similarityRatio } from '../analysis/stats/similarity.ts';
 import type { RangeRead } from '../io/read-range.ts';
 
 /** What a read worker is given (workerData). */
@@ -13,6 +12,8 @@ export interface RangeJob {
   atFileEnd: boolean;
   expectRepeat: boolean;
   keepText: boolean;
+  /** Worst pairs kept per mismatch kind (CollectorOptions.divergencePairs). */
+  divergencePairs?: number;
 }
 
 /** What a read worker answers. */
@@ -21,12 +22,14 @@ export type RangeAnswer =
   | { ok: false; kind: 'record'; line: number; message: string }
   | { ok: false; kind: 'input' | 'other'; message: string; stack?: string };
 
-/** A collector whose similarity is computed inline, on the thread that holds both texts. */
-export function inlineCollector(options: { expectRepeat: boolean; keepText: boolean }): RunCollector {
-  const collector: RunCollector = new RunCollector({
+/**
+ * A collector comparing pairs inline, on the thread that holds both outputs. Its worst-pairs sample
+ * (the divergence explorer's) merges into the same result whatever the number of threads.
+ */
+export function inlineCollector(options: { expectRepeat: boolean; keepText: boolean; divergencePairs?: number }): RunCollector {
+  return new RunCollector({
     expectRepeat: options.expectRepeat,
     keepText: options.keepText,
-    sink: (comparison, index, a, b) => collector.setSimilarity(comparison, index, similarityRatio(a, b)),
+    ...(options.divergencePairs !== undefined && { divergencePairs: options.divergencePairs }),
   });
-  return collector;
 }

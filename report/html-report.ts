@@ -15,6 +15,7 @@ import { fmt } from '../analysis/format.ts';
 import { type Report } from '../analysis/report.ts';
 import type { ServerMetrics } from '../analysis/server-metrics.ts';
 import { deltaDirection, formatDelta, formatValue, sideBySide } from './side-by-side.ts';
+import { DIVERGENCE_CSS, DIVERGENCE_SCRIPT, divergenceSection, type DivergenceRow } from './divergence.ts';
 
 export interface ReportAssets {
   /** uplot/dist/uPlot.iife.min.js */
@@ -30,6 +31,8 @@ export interface HtmlReportInput {
   serverMetrics?: readonly ServerMetrics[];
   /** Tonight against a reference run, when the nightly gate compared them. */
   regression?: RegressionResult | null;
+  /** The divergence explorer's rows (report/divergence.ts divergenceRows); without them the section shows the counts only. */
+  divergence?: readonly DivergenceRow[];
 }
 
 /** The ids of the charts, in page order (the browser test checks each is rendered). */
@@ -127,9 +130,20 @@ function sideBySideSection(report: Report, serverMetrics: readonly ServerMetrics
         : '—',
     ],
     [
-      'Output consistency (similarity ≥ ' + sim.threshold + ')',
+      'Output consistency (answer similarity ≥ ' + sim.threshold + ', tool calls and finish reasons agree)',
       `${pct(sim.baseline_vs_candidate.consistency)} of ${sim.baseline_vs_candidate.pairs} pairs`,
     ],
+    ...(sim.baseline_vs_candidate.answer_consistency !== undefined
+      ? [['Answer consistency (answer similarity ≥ ' + sim.threshold + ' alone)', pct(sim.baseline_vs_candidate.answer_consistency)]]
+      : []),
+    ...(sim.baseline_vs_candidate.reasoning
+      ? [
+          [
+            'Reasoning similarity (reported apart)',
+            `mean ${num(sim.baseline_vs_candidate.reasoning.ratio?.mean)}; ${pct(sim.baseline_vs_candidate.reasoning.consistency)} of ${sim.baseline_vs_candidate.reasoning.pairs} pairs ≥ ${sim.baseline_vs_candidate.reasoning.threshold}`,
+          ],
+        ]
+      : []),
     ...(sim.baseline_vs_repeat
       ? [
           [
@@ -271,7 +285,7 @@ function viewModel(report: Report, charts: ChartData) {
 }
 
 const CSS = `
-:root{--fg:#1a1a1a;--muted:#555;--bg:#fff;--line:#d0d0d0;--ok:#1d7a3a;--bad:#b3261e;--info:#4a5568;--baseline:#1f5fbf;--candidate:#c2410c;--repeat:#6b7280}
+:root{--fg:#1a1a1a;--muted:#555;--bg:#fff;--line:#d0d0d0;--ok:#1d7a3a;--bad:#b3261e;--info:#4a5568;--baseline:#1f5fbf;--candidate:#c2410c;--repeat:#6b7280;--del-bg:#fde2e1;--del-fg:#8a1c14;--ins-bg:#dcf5e3;--ins-fg:#14532d}
 *{box-sizing:border-box}
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0}
 main,header,footer{max-width:1100px;margin:0 auto;padding:0 1rem}
@@ -443,7 +457,7 @@ export function htmlReport(input: HtmlReportInput): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>${esc(title)}</title>
 <style>${assets.uplotCss}</style>
-<style>${CSS}</style>
+<style>${CSS}${DIVERGENCE_CSS}</style>
 </head>
 <body>
 <a class="skip" href="#main">Skip to the report</a>
@@ -467,6 +481,7 @@ ${improvementFigure(charts)}
 <section aria-labelledby="similarity-title"><h2 id="similarity-title">Output similarity</h2>
 ${similarityFigure(report, charts)}
 </section>
+${divergenceSection(report, input.divergence ?? [])}
 <section aria-labelledby="lag-title"><h2 id="lag-title">Send lag and arm skew</h2>
 ${lagSkewFigure(report, charts)}
 </section>
@@ -480,6 +495,7 @@ ${notes.map((n) => `<li>${esc(n)}</li>`).join('\n')}
 <script type="application/json" id="report-data">${scriptJson(viewModel(report, charts))}</script>
 <script>${assets.uplotJs.replace(/<\/script/gi, '<\\/script')}</script>
 <script>${SCRIPT}</script>
+<script>${DIVERGENCE_SCRIPT}</script>
 </body>
 </html>
 `;

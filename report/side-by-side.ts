@@ -56,6 +56,9 @@ const SERVER_ROWS: Record<string, (typeof ROWS)[number]> = {
  * headroom, but a deployment with more GPUs shows a lower one too.
  */
 const OPTIONAL_ROWS: typeof ROWS = [
+  // Only arms whose responses reasoned have it (report.ts): what a reasoning model's user waits for.
+  ['Time to first answer token P50', 'ms', 'lower', (a) => a.metrics.ttfa_ms?.p50],
+  ['Time to first answer token P99', 'ms', 'lower', (a) => a.metrics.ttfa_ms?.p99],
   ['KV-cache (prefix) hit rate', 'fraction', 'higher', (_a, s) => s?.prefix_cache?.hit_rate],
   // GPU utilisation as a fraction = mean over scrapes of the mean DCGM_FI_DEV_GPU_UTIL (%) over GPUs ÷ 100
   ['GPU utilisation (mean)', 'fraction', 'neither', (_a, s) => (s?.gpu_utilization_pct ? s.gpu_utilization_pct.mean / 100 : null)],

@@ -3,6 +3,7 @@
 import { formatCost } from '../analysis/cost.ts';
 import { candidateMinusBaseline, type ArmReport, type Improvement, type Report, type SimilarityReport } from '../analysis/report.ts';
 import { formatServerMetrics } from './server-metrics.ts';
+import { PART_LABEL, PARTS } from '../analysis/consistency.ts';
 
 const num = (v: number | null | undefined, digits = 2): string =>
   v === null || v === undefined || Number.isNaN(v)
@@ -57,6 +58,35 @@ function similarityLine(label: string, s: SimilarityReport): string[] {
   return [label, String(s.pairs), pct(s.consistency), num(s.ratio?.mean, 4), num(s.ratio?.p50, 4), num(s.ratio?.min, 4)];
 }
 
+/** Which parts made pairs inconsistent, reasoning and tool-call figures: lines under the similarity table (none when all is equal). */
+function partsLines(sim: SimilarityReport, aa: SimilarityReport | null): string[] {
+  const lines: string[] = [];
+  if (sim.inconsistent === undefined) return lines; // a version-1 summary
+  const breakdown = (s: SimilarityReport) =>
+    PARTS.filter((p) => s.inconsistent[p] > 0)
+      .map((p) => `${PART_LABEL[p]} ${s.inconsistent[p]}`)
+      .join(', ');
+  if (sim.inconsistent.pairs > 0)
+    lines.push(
+      `  inconsistent pairs by part: ${breakdown(sim)}${aa && aa.inconsistent.pairs > 0 ? ` (A/A: ${breakdown(aa)})` : ''} (a pair may fail several)`,
+    );
+  if (sim.tool_calls.pairs_with_tools > 0)
+    lines.push(
+      `  tool calls: ${sim.tool_calls.pairs_with_tools} pairs with tools, ${sim.tool_calls.name_mismatch} name mismatches, ${sim.tool_calls.arguments_differ} with different arguments (${sim.tool_calls.argument_mismatch} inconsistent)`,
+    );
+  if (sim.finish_reason.mismatch > 0)
+    lines.push(
+      `  finish reasons differ: ${Object.entries(sim.finish_reason.table)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
+    );
+  if (sim.reasoning)
+    lines.push(
+      `  reasoning: ${sim.reasoning.pairs} pairs, mean ratio ${num(sim.reasoning.ratio?.mean, 4)}, ${pct(sim.reasoning.consistency)} ≥ ${sim.reasoning.threshold}`,
+    );
+  return lines;
+}
+
 export function terminalReport(report: Report): string {
   const out: string[] = [];
   const arms = report.arms.map((a) => a.arm);
@@ -67,7 +97,14 @@ export function terminalReport(report: Report): string {
   );
   out.push('');
   const rows: string[][] = [['Metric', 'Unit', ...arms, ...(deltaOf ? ['Δ cand − base'] : [])]];
-  for (const [label, unit, get, format] of ROWS) {
+  // Time to first answer token: only when some arm reasoned before answering (else it repeats TTFT).
+  const optional: Row[] = report.arms.some((a) => a.metrics.ttfa_ms)
+    ? [
+        ['TTFA P50 (first answer token)', 'ms', (a) => a.metrics.ttfa_ms?.p50, 'num'],
+        ['TTFA P99 (first answer token)', 'ms', (a) => a.metrics.ttfa_ms?.p99, 'num'],
+      ]
+    : [];
+  for (const [label, unit, get, format] of [...ROWS.slice(0, 4), ...optional, ...ROWS.slice(4)]) {
     const f = (v: number | null | undefined) => (format === 'pct' ? pct(v) : format === 'int' ? num(v, 0) : num(v));
     const values = report.arms.map(get);
     const delta = deltaOf?.(get) ?? null;
@@ -89,10 +126,11 @@ export function terminalReport(report: Report): string {
   out.push(`Arm skew (candidate − baseline send): P50 ${num(c.arm_skew_ms?.p50, 3)} ms, P99 |skew| ${num(c.arm_skew_abs_p99_ms, 3)} ms`);
   out.push('');
   const s = report.similarity;
-  out.push(`Output similarity (difflib ratio; consistent when ≥ ${s.threshold})`);
+  out.push(`Output similarity (answer difflib ratio ≥ ${s.threshold}; consistent: answer, tool calls and finish reason agree)`);
   const simRows = [['', 'pairs', 'consistent', 'mean', 'P50', 'min'], similarityLine('baseline vs candidate', s.baseline_vs_candidate)];
   if (s.baseline_vs_repeat) simRows.push(similarityLine('baseline vs itself (A/A)', s.baseline_vs_repeat));
   out.push(...table(simRows, (i) => i >= 1));
+  out.push(...partsLines(s.baseline_vs_candidate, s.baseline_vs_repeat));
   out.push('');
   if (report.server_metrics && report.server_metrics.length > 0) {
     out.push("Server metrics (scraped from the arms' Prometheus endpoints during the run)");

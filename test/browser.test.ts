@@ -13,9 +13,15 @@ import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { CHART_IDS, htmlReport } from '../report/html-report.ts';
 import { analyzeRunFolder } from '../pipeline/analyze-folder.ts';
 import { readReportAssets } from '../pipeline/report-assets.ts';
-import { goldenRun } from './fixtures/analysis/build-run.ts';
+import { goldenRun, outputsFixture } from './fixtures/analysis/build-run.ts';
 import { syntheticRecords } from './fixtures/report/synthetic.ts';
 import { CHROMIUM, chromiumAvailable, openReport } from './support/chromium.ts';
+
+/** The two computed-style properties read in the page (the test's TypeScript has no DOM types). */
+interface CSSStyleDeclarationLike {
+  backgroundColor: string;
+  textDecorationLine: string;
+}
 
 const OUTPUT = fileURLToPath(new URL('output/', import.meta.url));
 const available = chromiumAvailable();
@@ -78,6 +84,74 @@ browserTest(
       t.false(await toggle.isVisible());
       t.false(await page.locator('a.skip').isVisible());
       t.true(await page.locator('table.numbers').first().isVisible());
+      t.deepEqual(opened.errors, []);
+    } finally {
+      await opened.close();
+      rmSync(dir, { recursive: true });
+    }
+  },
+);
+
+browserTest(
+  'the divergence explorer shows the worst pairs side by side with highlighted diffs; the filter keeps one kind; screenshot',
+  async (t) => {
+    // Structured outputs (tool calls Paris/London, a different tool, a length stop, reasoning) with an A/A arm and two diverging answers.
+    const records = outputsFixture({ indices: 30, withRepeat: true, divergent: [11, 12], repeatDivergent: [12] });
+    const dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
+    writeFileSync(join(dir, 'records.jsonl'), records.map((r) => serializeRecord(r) + '\n').join(''));
+    await analyzeRunFolder(dir, { quiet: true });
+    const opened = await openReport(join(dir, 'report.html'), { width: 1400, height: 1000 });
+    try {
+      const { page } = opened;
+      t.deepEqual(opened.requests, [], 'no network request');
+      t.deepEqual(opened.errors, [], 'no console error');
+      const pairs = page.locator('#divergence article.pair');
+      t.is(await pairs.count(), 8);
+      const first = pairs.first();
+      t.is(await first.getAttribute('id'), 'pair-11', 'the worst text pair comes first');
+      const del = first.locator('.side.base del').first();
+      const ins = first.locator('.side.cand ins').first();
+      t.true(await del.isVisible());
+      t.true(await ins.isVisible());
+      // highlighted: a background colour and a text cue besides colour
+      const style = (el: typeof del) =>
+        el.evaluate((e) => {
+          const s = (globalThis as unknown as { getComputedStyle: (e: unknown) => CSSStyleDeclarationLike }).getComputedStyle(e);
+          return { background: s.backgroundColor, line: s.textDecorationLine };
+        });
+      const ds = await style(del);
+      const is = await style(ins);
+      t.not(ds.background, 'rgba(0, 0, 0, 0)');
+      t.not(is.background, 'rgba(0, 0, 0, 0)');
+      t.is(ds.line, 'line-through');
+      t.is(is.line, 'underline');
+      // the three columns (baseline, candidate, A/A repeat) sit side by side
+      const boxes = await Promise.all(['base', 'cand', 'repeat'].map((c) => first.locator(`.side.${c}`).boundingBox()));
+      t.true(
+        boxes.every((b) => b !== null && Math.abs(b.y - (boxes[0]?.y ?? 0)) < 2),
+        'columns on one row',
+      );
+      t.true((boxes[0]?.x ?? 0) < (boxes[1]?.x ?? 0) && (boxes[1]?.x ?? 0) < (boxes[2]?.x ?? 0));
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.locator('#divergence').screenshot({ path: join(OUTPUT, 'divergence.png') });
+      t.true(statSync(join(OUTPUT, 'divergence.png')).size > 10_000);
+
+      // Filter: "tool arguments" leaves only the Paris/London pairs, worst first; "All" brings every pair back.
+      await page.locator('#divergence .filters button[data-kind="tool_arguments"]').click();
+      const visible = page.locator('#divergence article.pair:not([hidden])');
+      t.is(await visible.count(), 2);
+      for (const kinds of await visible.evaluateAll((els) => els.map((e) => e.getAttribute('data-kinds') ?? '')))
+        t.true(kinds.split(' ').includes('tool_arguments'), kinds);
+      t.deepEqual(await visible.evaluateAll((els) => els.map((e) => e.id)), ['pair-2', 'pair-3']);
+      t.true(await visible.first().locator('table.tools del', { hasText: 'Paris' }).isVisible());
+      t.true(await visible.first().locator('table.tools ins', { hasText: 'London' }).isVisible());
+      t.is(await page.locator('#divergence .filters button[data-kind="tool_arguments"]').getAttribute('aria-pressed'), 'true');
+      await page
+        .locator('#divergence article.pair:not([hidden])')
+        .first()
+        .screenshot({ path: join(OUTPUT, 'divergence-tool-arguments.png') });
+      await page.locator('#divergence .filters button[data-kind="all"]').click();
+      t.is(await visible.count(), 8);
       t.deepEqual(opened.errors, []);
     } finally {
       await opened.close();

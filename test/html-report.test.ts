@@ -10,7 +10,8 @@ import { summaryMarkdown } from '../report/summary-md.ts';
 import { percentile } from '../analysis/stats/stats.ts';
 import type { ServerMetrics } from '../analysis/server-metrics.ts';
 import { readReportAssets } from '../pipeline/report-assets.ts';
-import { fixtureRun, goldenRun } from './fixtures/analysis/build-run.ts';
+import { fixtureRun, goldenRun, outputsFixture } from './fixtures/analysis/build-run.ts';
+import { divergenceRows } from '../report/divergence.ts';
 import { syntheticRecords } from './fixtures/report/synthetic.ts';
 
 const assets = await readReportAssets();
@@ -207,4 +208,77 @@ test('a large run aggregates: report size does not grow with the records', (t) =
   // the warm-up shows: candidate P50 of the first bucket is well above the steady state
   const cand = charts.over_time.arms.find((a) => a.arm === 'candidate');
   t.true((cand?.ttft_p50_ms[0] as number) > 1.4 * (cand?.ttft_p50_ms[100] as number));
+});
+
+test('report.html divergence explorer: worst pairs with word diffs, badges, filters; escaped; absent rows give the counts only', (t) => {
+  const records = outputsFixture({
+    indices: 30,
+    withRepeat: true,
+    divergent: [11, 12],
+    output: (r) => {
+      if (r.index === 11) r.output_text += r.arm === 'candidate' ? ' <script>alert(1)</script> & more' : ' & less';
+    },
+  });
+  const { report, collector } = analyzeRecords(records, DEFAULT_GATES);
+  const rows = divergenceRows(collector, report);
+  const html = htmlReport({ report, charts: chartData(collector, report), assets, divergence: rows });
+  t.regex(html, /<section id="divergence" aria-labelledby="divergence-title"><h2 id="divergence-title">Why pairs diverge<\/h2>/);
+  const articles = html.match(/<article class="pair" id="pair-\d+" data-kinds="[a-z_ ]+"/g) ?? [];
+  // text 11, 12; tool name 4; tool arguments 2, 3; finish reason 5; reasoning 6, 7: each pair once
+  t.is(articles.length, 8);
+  t.regex(html, /<article class="pair" id="pair-2" data-kinds="tool_arguments"/);
+  t.regex(html, /<del>Paris<\/del>/);
+  t.regex(html, /<ins>London<\/ins>/);
+  t.regex(html, /<span class="kind tool_arguments failed"[^>]*>tool arguments 0<\/span>/);
+  t.regex(html, /<span class="kind reasoning" title="reported only">reasoning 0\.533<\/span>/);
+  t.regex(html, /baseline repeat \(A\/A\) · 1<\/h4>/);
+  t.regex(html, /<button type="button" data-kind="tool_arguments" aria-pressed="false">tool arguments \(2\)<\/button>/);
+  t.false(html.includes('<script>alert(1)'), 'output text is escaped');
+  t.true(html.includes('&lt;script&gt;alert'));
+  t.regex(html, /First divergence in the answer after \d+ words? \(character \d+\)/);
+  // without rows (the exporter was not given them): the counts, no article
+  const bare = htmlReport({ report, charts: chartData(collector, report), assets });
+  t.regex(bare, /No inconsistent pairs|pairs inconsistent/);
+  t.false(bare.includes('<article'));
+});
+
+test('the explorer stays bounded: a run of 3,000 diverging pairs embeds at most 20 pairs per kind, and long equal runs collapse', (t) => {
+  const records = fixtureRun({ indices: 3000, withRepeat: false, divergent: Array.from({ length: 3000 }, (_, i) => i) });
+  const { report, collector } = analyzeRecords(records, { ...DEFAULT_GATES, bootstrap: { ...DEFAULT_GATES.bootstrap, resamples: 20 } });
+  const rows = divergenceRows(collector, report);
+  t.is(rows.filter((r) => r.kind === 'text').length, 20);
+  const html = htmlReport({ report, charts: chartData(collector, report), assets, divergence: rows });
+  t.is((html.match(/<article class="pair"/g) ?? []).length, 20);
+  const small = fixtureRun({ indices: 40, withRepeat: false, divergent: [3] });
+  const one = analyzeRecords(small, DEFAULT_GATES);
+  t.true(
+    html.length -
+      htmlReport({
+        report: one.report,
+        charts: chartData(one.collector, one.report),
+        assets,
+        divergence: divergenceRows(one.collector, one.report),
+      }).length <
+      200_000,
+  );
+  // 200 equal words around one change: the equal runs collapse to their ends
+  const long = Array.from({ length: 200 }, (_, k) => `word${k}`).join(' ');
+  const pair = fixtureRun({
+    indices: 22,
+    withRepeat: false,
+    output: (r) => {
+      if (r.index === 5) r.output_text = `${long} ${r.arm === 'candidate' ? 'changed' : 'original'} ${long}`;
+    },
+  });
+  const strict = { ...DEFAULT_GATES, proceed: { ...DEFAULT_GATES.proceed, similarity_threshold: 0.999 } };
+  const analysed = analyzeRecords(pair, strict);
+  const page = htmlReport({
+    report: analysed.report,
+    charts: chartData(analysed.collector, analysed.report),
+    assets,
+    divergence: divergenceRows(analysed.collector, analysed.report),
+  });
+  t.regex(page, /<details class="same"><summary>… 176 unchanged words …<\/summary>/);
+  t.regex(page, /<del id="pair-5-d">original<\/del>/);
+  t.regex(page, /<span class="gap" id="pair-5-d-c"><\/span><ins>changed<\/ins>/); // where the baseline had its word
 });

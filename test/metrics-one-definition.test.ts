@@ -49,7 +49,7 @@ for (const arm of ['baseline', 'candidate'] as const) {
 
 test('k6 thresholds, the analysis and the proxy window take TTFT and ITL from the same functions', (t) => {
   // The analysis.
-  const collector = new RunCollector({ expectRepeat: false, keepText: false, sink: () => {} });
+  const collector = new RunCollector({ expectRepeat: false, keepText: false });
   for (const r of RECORDS) collector.add(r);
 
   // k6: the script's metric code with k6's Trend / Rate (doubles record each sample with the arm tag).

@@ -82,7 +82,7 @@ test('every ArmColumns field is carried between threads (ARM_TRANSFER) or named 
 
 test('a response naming another model is a validity warning: several models on one arm, or baseline vs its repeat', async (t) => {
   const { modelWarnings, RunCollector } = await import('../analysis/collect.ts');
-  const collector = new RunCollector({ expectRepeat: true, keepText: false, sink: () => {} });
+  const collector = new RunCollector({ expectRepeat: true, keepText: false });
   const add = (arm: string, index: number, model: string) => {
     const r = record();
     Object.assign(r, { arm, index, model, sent_ns: 10, first_content_ns: 20, content_ns: [20], end_ns: 30 });
