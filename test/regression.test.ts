@@ -320,7 +320,7 @@ test('gate --against a reference without candidate requests, or an interrupted o
     gate([tonight, '--against', interrupted, '--quiet']),
   ]);
   t.is(stopped.code, 2);
-  t.regex(stopped.stderr, /--against .*: the reference run was interrupted \(SIGINT\); its figures cover only the part that ran/);
+  t.regex(stopped.stderr, /--against .*: the reference run is not complete, run.json status "interrupted" \(SIGINT\)/);
   t.is(noCandidate.code, 2);
   t.regex(noCandidate.stderr, /--against .*: the reference run has no measured candidate requests \(arms: baseline\)/);
   t.is(differentRate.code, 1, differentRate.stderr);
