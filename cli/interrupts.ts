@@ -44,7 +44,7 @@ export class Interrupts {
   readonly #listener = (signal: StopSignal) => this.handle(signal);
 
   constructor(options: { source?: SignalSource; exit?: (code: number) => void; notice?: (line: string) => void } = {}) {
-    this.#source = options.source ?? (process);
+    this.#source = options.source ?? process;
     this.#exit = options.exit ?? ((code) => process.exit(code));
     this.#notice = options.notice ?? ((line) => process.stderr.write(`${line}\n`));
   }
