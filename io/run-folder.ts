@@ -10,7 +10,19 @@
 //   - writeFileAtomic: exports are written to a temporary file and renamed, so a full disk leaves the
 //     previous file or none, never a 0-byte or half one.
 // Disk faults (ENOSPC, EIO...) become a RunFolderError: one line naming the file and the error (exit 2).
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../core/options.ts';
 import { RunManifestError, validateRunManifest, type RunManifest, type StoredRunManifest } from '../core/run.ts';
@@ -103,10 +115,32 @@ export function writeFileAtomic(file: string, content: string | Uint8Array): voi
 export function writeRunManifest(runDir: string, manifest: RunManifest | StoredRunManifest): void {
   // status_given is the reader's note on an older file, not a field of run.json.
   const { status_given: _derived, ...fields } = manifest as Partial<StoredRunManifest>;
-  writeFileAtomic(
-    join(runDir, RUN_FILE),
-    JSON.stringify({ ...fields, status: manifest.status ?? 'running', planned: manifest.planned ?? null }, null, 2) + '\n',
-  );
+  const file = join(runDir, RUN_FILE);
+  const text = JSON.stringify({ ...fields, status: manifest.status ?? 'running', planned: manifest.planned ?? null }, null, 2) + '\n';
+  try {
+    writeFileAtomic(file, text);
+  } catch (error) {
+    // A full device has no room for a second copy, but often for the new text in the blocks the old
+    // one holds: rewritten in place, so a run that filled the disk can still say it failed.
+    if (!(error instanceof RunFolderError) || (error.code !== 'ENOSPC' && error.code !== 'EDQUOT') || !overwriteInPlace(file, text))
+      throw error;
+  }
+}
+
+/** Rewrites an existing file in place (open r+, write, truncate); false when that fails too. */
+function overwriteInPlace(file: string, text: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r+');
+    const bytes = Buffer.from(text);
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, off);
+    ftruncateSync(fd, bytes.length);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }
 
 /**
