@@ -5,6 +5,7 @@
 // folder, and report.html gains the regression section.
 // Exit 0 = PROCEED and no regression, 1 = INVESTIGATE or a regression, 2 = usage or input error
 // (bad run folder, bad reference folder, bad gates file).
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { junitXml } from '../report/junit.ts';
@@ -54,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
     const named = (error: unknown): never => {
       throw error instanceof UsageError ? new UsageError(`--against: ${error.message}`) : error;
     };
+    if (!existsSync(values.against))
+      throw new UsageError(`--against: ${values.against}: no such run folder (expected results/<run-id>/ holding records.jsonl)`);
     const manifest = await readManifest(values.against).catch(named);
     // A reference must be a whole run: one cut short (or killed: still `running`) covers only part of its plan.
     if (!values.allowIncomplete) {
