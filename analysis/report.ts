@@ -162,7 +162,13 @@ export interface Report {
     /** The baseline against its own repeat (A/A): how much it diverges from itself. null without a baseline_repeat arm. */
     baseline_vs_repeat: SimilarityReport | null;
   };
-  validity: { valid: boolean; problems: string[]; dropped_iterations: number | null };
+  validity: {
+    valid: boolean;
+    problems: string[];
+    dropped_iterations: number | null;
+    /** Planned requests without a record, per arm (run.json `planned` − records); absent when run.json plans none. Optional, added in version 1. */
+    not_sent?: Record<string, number>;
+  };
   gates: Gates;
   verdict: Verdict;
   notes: string[];
@@ -179,8 +185,20 @@ export interface RunContext {
   manifestWarnings: string[];
   /** Dropped iterations reported in run.json (a `dropped_iterations` counter or a warning starting with it). */
   droppedIterations: number | null;
-  /** Why a load run (Node engine or k6) stopped before its planned end (run.json `interrupted`), else null. */
+  /** Why the run is not complete (run.json `status` interrupted, failed or still running), else null. */
   interrupted?: string | null;
+  /** Planned requests without a record, per arm (null: run.json plans none). */
+  notSent?: Record<string, number> | null;
+  /** The folder has no run.json: its status and plan are unknown (a warning, not a validity problem). */
+  noManifest?: boolean;
+}
+
+/** The validity problem of planned requests that have no record, or null when every one was recorded. */
+export function notSentProblem(notSent: Record<string, number> | null | undefined): string | null {
+  if (notSent === null || notSent === undefined) return null;
+  const missing = Object.entries(notSent).filter(([, n]) => n > 0);
+  if (missing.length === 0) return null;
+  return `planned requests never sent or never recorded: ${missing.map(([arm, n]) => `${arm} ${n}`).join(', ')} (not_sent): the run did not carry out its plan`;
 }
 
 const okCode = 0; // OUTCOME_KINDS[0] === 'ok'
@@ -448,8 +466,10 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
   }
   if (context.interrupted) {
     // Shorter than planned, and ended by an operator or a failure: not the run the gate was set up to judge.
-    problems.push(`the run was interrupted (${context.interrupted}) before its planned end: its figures cover only the part that ran`);
+    problems.push(`the run is not complete, run.json ${context.interrupted}: its figures cover only the part that ran`);
   }
+  const notSent = notSentProblem(context.notSent);
+  if (notSent !== null) problems.push(notSent);
   if (context.droppedIterations !== null && context.droppedIterations > 0 && !gates.validity.allow_dropped_iterations) {
     problems.push(
       `${context.droppedIterations} dropped iterations reported in run.json: the target rate was not sustained (validity.allow_dropped_iterations: false)`,
@@ -483,12 +503,22 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
     run_id: collector.runId ?? '',
     records: {
       read: collector.records,
-      warnings: [...context.readWarnings, ...context.manifestWarnings.map((w) => `run.json: ${w}`), ...modelWarnings(collector.arms)],
+      warnings: [
+        ...context.readWarnings,
+        ...(context.noManifest ? ['no run.json: the run status and plan are unknown (requests never sent cannot be counted)'] : []),
+        ...context.manifestWarnings.map((w) => `run.json: ${w}`),
+        ...modelWarnings(collector.arms),
+      ],
     },
     arms,
     comparison,
     similarity,
-    validity: { valid: problems.length === 0, problems, dropped_iterations: context.droppedIterations },
+    validity: {
+      valid: problems.length === 0,
+      problems,
+      dropped_iterations: context.droppedIterations,
+      ...(context.notSent !== null && context.notSent !== undefined && { not_sent: context.notSent }),
+    },
     gates,
     notes,
   };

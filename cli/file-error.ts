@@ -11,6 +11,8 @@ const REASONS: Record<string, string> = {
   ENOENT: 'no such file or folder',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on the device',
+  EIO: 'input/output error',
+  EDQUOT: 'disk quota exceeded',
 };
 
 /** What the failed call was doing, by its syscall name (Node's `error.syscall`). */

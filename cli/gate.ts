@@ -5,6 +5,7 @@
 // folder, and report.html gains the regression section.
 // Exit 0 = PROCEED and no regression, 1 = INVESTIGATE or a regression, 2 = usage or input error
 // (bad run folder, bad reference folder, bad gates file).
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { junitXml } from '../report/junit.ts';
@@ -21,13 +22,16 @@ import {
   type AnalysedFolder,
 } from '../pipeline/analyze-folder.ts';
 import { ANALYZE_OPTIONS, runFolderArgument } from './analyze.ts';
-import { formatHelp, parseOptions, str, UsageError } from '../core/options.ts';
+import { bool, formatHelp, parseOptions, str, UsageError } from '../core/options.ts';
 
 export const GATE_OPTIONS = {
   ...ANALYZE_OPTIONS,
   against: str({
     help: "reference run folder: also fail when tonight's candidate regressed against its candidate (thresholds: regression section of the gates file)",
     meta: 'FOLDER',
+  }),
+  allowIncomplete: bool({
+    help: 'accept an --against reference that is not a complete run (run.json status running, interrupted or failed) or has no run.json',
   }),
 };
 
@@ -51,12 +55,21 @@ export async function run(argv: string[]): Promise<number> {
     const named = (error: unknown): never => {
       throw error instanceof UsageError ? new UsageError(`--against: ${error.message}`) : error;
     };
+    if (!existsSync(values.against))
+      throw new UsageError(`--against: ${values.against}: no such run folder (expected results/<run-id>/ holding records.jsonl)`);
     const manifest = await readManifest(values.against).catch(named);
-    const interrupted = interruptedReason(manifest);
-    if (interrupted !== null)
-      throw new UsageError(
-        `--against ${values.against}: the reference run was interrupted (${interrupted}); its figures cover only the part that ran: give a complete run`,
-      );
+    // A reference must be a whole run: one cut short (or killed: still `running`) covers only part of its plan.
+    if (!values.allowIncomplete) {
+      if (manifest === null)
+        throw new UsageError(
+          `--against ${values.against}: no run.json, so it cannot be known to be a complete run; give a complete run (or --allow-incomplete)`,
+        );
+      const incomplete = interruptedReason(manifest);
+      if (incomplete !== null)
+        throw new UsageError(
+          `--against ${values.against}: the reference run is not complete, run.json ${incomplete}; its figures cover only the part that ran: give a complete run (or --allow-incomplete)`,
+        );
+    }
     // Analysed with tonight's gates, so both runs use the same similarity threshold; nothing is written into the reference folder.
     reference = await analyzeFolder(values.against, { gates, manifest }).catch(named);
     const referenceCandidate = reference.report.arms.find((a) => a.arm === CANDIDATE);

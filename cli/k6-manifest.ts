@@ -9,15 +9,15 @@
 //   for p in $(kubectl get pods -l k6_cr=<name>,runner=true -o name); do kubectl logs "$p" > "results/<run-id>/${p#pod/}.log"; done
 //   (printed by podLogsLoop; `kubectl logs -l` would give only the last 10 lines per pod, interleaved)
 //   npm run k6:manifest -- --collect results/<run-id> results/<run-id>/*.log && npm run analyze -- results/<run-id>
-import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
-import type { RunManifest } from '../core/run.ts';
+import type { StoredRunManifest } from '../core/run.ts';
 import { loadRunManifest } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.ts';
-import { makeDirs } from '../io/make-dirs.ts';
+import { checkRunFolder, createRunFolder, readRunManifest, writeFileAtomic, writeRunManifest } from '../io/run-folder.ts';
 import { buildK6 } from '../k6/build.ts';
 import { checkK6Config, K6ConfigError, type K6ScriptConfig } from '../k6/script/config.ts';
 import { RULES_NOT_IN_K6 } from '../k6/script/thresholds.ts';
@@ -44,10 +44,26 @@ const {
   stream,
   seed,
   out,
+  force,
 } = LOAD_OPTIONS;
 
 /** The default runner image: stock k6, which fetches xk6-sse itself when a streaming script starts. */
 export const STOCK_K6_IMAGE = 'grafana/k6:latest';
+/**
+ * A Kubernetes object name (RFC 1123 label: what a namespace must be, and the strictest rule among
+ * the TestRun and its ConfigMaps): lower-case letters, digits and '-', starting and ending with a
+ * letter or digit, at most 63 characters (kubernetes/apimachinery pkg/util/validation IsDNS1123Label).
+ */
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Checks --name / --namespace; `room` is what the name must leave for suffixes (-script, -workload). */
+export function checkKubernetesName(flag: string, value: string, room = 0): void {
+  const max = 63 - room;
+  if (!DNS_1123_LABEL.test(value) || value.length > max)
+    throw new UsageError(
+      `${flag}: got ${JSON.stringify(value)}; expected a Kubernetes name (DNS-1123 label): lower-case letters, digits and '-', starting and ending with a letter or digit, at most ${max} characters${room > 0 ? ` (its ConfigMaps add -workload)` : ''}`,
+    );
+}
 
 export const K6_MANIFEST_OPTIONS = {
   // Not load's declarations: a manifest starts no simulated endpoints, so both URLs are required.
@@ -72,6 +88,7 @@ export const K6_MANIFEST_OPTIONS = {
   stream,
   seed,
   out,
+  force,
   ...K6_OPTIONS,
   parallelism: num({ default: 2, integer: true, min: 1, max: 1000, help: 'k6 runner pods (each runs an equal execution segment)' }),
   name: str({ meta: 'NAME', help: 'TestRun name; its ConfigMaps are <NAME>-script and <NAME>-workload [default shadowbench-<run-id>]' }),
@@ -192,7 +209,7 @@ export function manifestYaml(input: ManifestInput): string {
 }
 
 /** The run folder k6:manifest wrote, read back: its script config and run.json; a clear error otherwise. */
-function readRunFolder(dir: string, runDir: string): { config: K6ScriptConfig; base: RunManifest } {
+function readRunFolder(dir: string, runDir: string): { config: K6ScriptConfig; base: StoredRunManifest } {
   const expected = 'the run folder k6:manifest wrote (it holds testrun.yaml, k6-config.json and run.json)';
   if (!statSync(runDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--collect ${dir}: not a folder; give ${expected}`);
   const read = (file: string): unknown => {
@@ -218,7 +235,15 @@ function readRunFolder(dir: string, runDir: string): { config: K6ScriptConfig; b
     if (error instanceof K6ConfigError) throw new UsageError(`--collect ${dir}: ${join(runDir, 'k6-config.json')}: ${error.message}`);
     throw error;
   }
-  return { config, base: read('run.json') as RunManifest };
+  let base: StoredRunManifest | null;
+  try {
+    base = readRunManifest(runDir);
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`--collect ${dir}: ${error.message}`);
+    throw error;
+  }
+  if (base === null) throw new UsageError(`--collect ${dir}: no run.json in it; give ${expected}`);
+  return { config, base };
 }
 
 async function collect(dir: string, logs: string[]): Promise<number> {
@@ -247,9 +272,12 @@ async function collect(dir: string, logs: string[]): Promise<number> {
     rmSync(partial, { force: true });
   }
   const dropped = droppedIterations(converted.summaries);
-  const manifest = {
+  const manifest: StoredRunManifest = {
     ...base,
-    started_at: converted.originUnixMs === null ? base.started_at : new Date(converted.originUnixMs).toISOString(),
+    // The runners' logs are the whole run: planned requests missing from them are counted (not_sent) by the analysis.
+    status: 'complete',
+    started_at:
+      converted.originUnixMs === null ? (base.started_at ?? new Date().toISOString()) : new Date(converted.originUnixMs).toISOString(),
     ended_at: new Date().toISOString(),
     warnings: [
       ...base.warnings,
@@ -267,8 +295,7 @@ async function collect(dir: string, logs: string[]): Promise<number> {
       parallelism_logs: logs.length,
     },
   };
-  writeFileSync(join(runDir, 'run.json.tmp'), JSON.stringify(manifest, null, 2) + '\n');
-  renameSync(join(runDir, 'run.json.tmp'), join(runDir, 'run.json'));
+  writeRunManifest(runDir, manifest);
   process.stderr.write(
     `shadowbench: ${converted.records} records from ${logs.length} runner logs (${config.run_id}) → ${recordsFile}; analyse with: npm run analyze -- ${dir}\n`,
   );
@@ -303,6 +330,9 @@ export async function run(argv: string[], env: Record<string, string | undefined
   if (v.baseline === undefined || v.candidate === undefined)
     throw new UsageError('--baseline and --candidate: both URLs are needed (the pods must reach them)');
   checkK6Mode(v, explicit);
+  if (v.name !== undefined) checkKubernetesName('--name', v.name, '-workload'.length);
+  if (v.namespace !== undefined) checkKubernetesName('--namespace', v.namespace);
+  if (v.out !== undefined) checkRunFolder(v.out, { flag: '--out', force: v.force });
   const loadValues = {
     ...Object.fromEntries(Object.entries(LOAD_OPTIONS).map(([k, o]) => [k, o.default])),
     ...v,
@@ -353,7 +383,10 @@ export async function run(argv: string[], env: Record<string, string | undefined
     workloadSource: config.workloadPath,
   });
   const runDir = resolve(config.runDir);
+  // The run starts when the TestRun is created: run.json says `running` (with the planned requests per
+  // arm) until --collect marks it complete; analysed before that, it is an incomplete run.
   const manifest = loadRunManifest(config, {
+    status: 'running',
     started_at: new Date().toISOString(),
     ended_at: null,
     engine: 'k6',
@@ -361,10 +394,15 @@ export async function run(argv: string[], env: Record<string, string | undefined
     versions: { node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
     interrupted: null,
   });
-  makeDirs(runDir);
-  writeFileSync(join(runDir, 'testrun.yaml'), yaml);
-  writeFileSync(join(runDir, 'k6-config.json'), configJson);
-  writeFileSync(join(runDir, 'run.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // One run per folder: taken exclusively (another k6:manifest on the same --out is refused unless --force).
+  const folder = createRunFolder(runDir, { flag: '--out', force: v.force });
+  try {
+    writeFileAtomic(join(runDir, 'testrun.yaml'), yaml);
+    writeFileAtomic(join(runDir, 'k6-config.json'), configJson);
+    writeRunManifest(runDir, manifest);
+  } finally {
+    folder.release();
+  }
   process.stdout.write(
     `${join(runDir, 'testrun.yaml')}\n` +
       `  kubectl create -f ${join(config.runDir, 'testrun.yaml')}   (create, not apply: client-side apply refuses ConfigMaps over 256 KiB)\n` +

@@ -5,18 +5,19 @@
 // and writes run.json — also after Ctrl-C, which is forwarded to k6 (K6Interrupts). cli/load.ts
 // then analyses the folder as for any engine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { API_PATH } from '../core/openai.ts';
 import { asSource, createPlan, type PlanWorkload } from '../core/plan.ts';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
-import type { RunManifest } from '../core/run.ts';
+import type { RunManifest, RunStatus } from '../core/run.ts';
 
 import type { Gates } from '../analysis/gates.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.ts';
-import { makeDirs } from '../io/make-dirs.ts';
+import { createRunFolder, writeRunManifest } from '../io/run-folder.ts';
+import { Interrupts, type InterruptTarget } from './interrupts.ts';
 import { ensureK6Bundle } from '../k6/build.ts';
 import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../k6/script/config.ts';
 import { gatesToThresholds, RULES_NOT_IN_K6 } from '../k6/script/thresholds.ts';
@@ -170,34 +171,47 @@ export interface K6LoadResult {
 }
 
 /**
- * Ctrl-C while the k6 engine runs. k6 runs in its own process group, so a terminal's Ctrl-C reaches
- * only this process, which forwards the first one to k6 (a second one reaching k6 directly would make
- * it exit at once, without its summary). On that SIGINT k6 aborts the test run (iterations in flight
- * are interrupted, not given gracefulStop), still runs handleSummary and exits 105; this process waits
- * for it. A second Ctrl-C kills k6 (SIGKILL). Either way the console output written so far is then
- * converted and run.json written. A Ctrl-C before k6 is started means it is not started.
+ * Stop signals while the k6 engine runs (an InterruptTarget of cli/interrupts.ts: SIGINT, SIGTERM and
+ * SIGHUP alike). k6 runs in its own process group, so a terminal's Ctrl-C reaches only this process,
+ * which forwards the first signal to k6 as SIGINT (a second one reaching k6 directly would make it exit
+ * at once, without its summary). On that SIGINT k6 aborts the test run (iterations in flight are
+ * interrupted, not given gracefulStop), still runs handleSummary and exits 105; this process waits for
+ * it. A second signal kills k6 (SIGKILL). Either way the console output written so far is then
+ * converted and run.json written. A signal before k6 is started means it is not started.
  */
-class K6Interrupts {
+export class K6Interrupts implements InterruptTarget {
   count = 0;
+  /** The first signal's name, for run.json. */
+  signal: string | null = null;
   #child: ChildProcess | null = null;
-  readonly #onSigint = () => {
-    this.count++;
-    const child = this.#child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    if (this.count === 1) {
-      process.stderr.write('\nshadowbench: Ctrl-C: stopping k6 (it ends the test and writes its summary); Ctrl-C again kills it\n');
-      child.kill('SIGINT');
-    } else {
-      process.stderr.write('\nshadowbench: second Ctrl-C: killing k6; keeping the records it wrote\n');
-      child.kill('SIGKILL');
-    }
-  };
   // k6 must not outlive this process (its own process group is not stopped with ours).
   readonly #onExit = () => this.#child?.kill('SIGKILL');
 
   constructor() {
-    process.on('SIGINT', this.#onSigint);
     process.on('exit', this.#onExit);
+  }
+
+  #running(): ChildProcess | null {
+    const child = this.#child;
+    return child === null || child.exitCode !== null || child.signalCode !== null ? null : child;
+  }
+
+  stop(reason: string): void {
+    this.count++;
+    this.signal ??= reason;
+    const child = this.#running();
+    if (child === null) return;
+    process.stderr.write(`\nshadowbench: ${reason}: stopping k6 (it ends the test and writes its summary); again to kill it\n`);
+    child.kill('SIGINT');
+  }
+
+  exitNow(reason: string): void {
+    this.count = Math.max(2, this.count + 1);
+    this.signal ??= reason.replace(/ \(second\)$/, '');
+    const child = this.#running();
+    if (child === null) return;
+    process.stderr.write(`\nshadowbench: ${reason}: killing k6; keeping the records it wrote\n`);
+    child.kill('SIGKILL');
   }
 
   watch(child: ChildProcess): void {
@@ -205,7 +219,6 @@ class K6Interrupts {
   }
 
   dispose(): void {
-    process.off('SIGINT', this.#onSigint);
     process.off('exit', this.#onExit);
   }
 }
@@ -216,28 +229,73 @@ function exitStatus(status: number | null, signal: NodeJS.Signals | null): numbe
   return signal !== null ? 128 + (osConstants.signals[signal] ?? 0) : 1;
 }
 
-export async function runK6Load(config: LoadConfig): Promise<K6LoadResult> {
+/**
+ * Runs the load through k6. `signals` (cli/load.ts's) routes stop signals to k6; without it, this call
+ * listens to SIGINT, SIGTERM and SIGHUP itself while it runs.
+ */
+export async function runK6Load(config: LoadConfig, signals?: Interrupts): Promise<K6LoadResult> {
   const interrupts = new K6Interrupts();
+  const own = signals ?? new Interrupts().attach();
+  own.running(interrupts);
   try {
     return await runK6(config, interrupts);
   } finally {
     interrupts.dispose();
+    if (signals === undefined) own.dispose();
   }
 }
 
 async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6LoadResult> {
   const runDir = resolve(config.runDir);
-  makeDirs(runDir);
   // Read and checked as analyze reads it: a bad file is a UsageError naming --gates FILE.
   const gates = await loadGates(option<string | undefined>(config, 'gates', undefined));
   const files: K6RunFiles = { workloadFile: join(runDir, 'k6-workload.jsonl'), summaryFile: join(runDir, 'k6-summary.json') };
   const scriptConfig = k6ScriptConfig(config, files, gates);
+  // One run per folder, held for the run; run.json says `running` (with the planned requests per arm) from the start.
+  const folder = createRunFolder(runDir, { flag: '--out', force: config.force ?? false });
+  try {
+    return await runK6InFolder(config, interrupts, runDir, files, scriptConfig);
+  } finally {
+    folder.release();
+  }
+}
+
+async function runK6InFolder(
+  config: LoadConfig,
+  interrupts: K6Interrupts,
+  runDir: string,
+  files: K6RunFiles,
+  scriptConfig: K6ScriptConfig,
+): Promise<K6LoadResult> {
+  const startedAt = new Date();
+  const base = (): Parameters<typeof loadRunManifest>[1] => ({
+    status: 'running',
+    started_at: startedAt.toISOString(),
+    ended_at: null,
+    engine: 'k6',
+    config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
+    versions: { node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
+    interrupted: null,
+  });
+  writeRunManifest(runDir, loadRunManifest(config, base()));
+  const ended = (status: RunStatus, why: { interrupted?: string; error?: string }) =>
+    writeRunManifest(
+      runDir,
+      loadRunManifest(config, {
+        ...base(),
+        status,
+        ended_at: new Date().toISOString(),
+        interrupted: why.interrupted ?? null,
+        error: why.error ?? null,
+      }),
+    );
 
   const bin = findK6();
   if (bin === null) {
     process.stderr.write(
       `${K6_INSTALL_HINT}\n  (${process.env.K6_BIN ? `K6_BIN=${process.env.K6_BIN} is not an executable file` : 'no k6 on PATH and K6_BIN is not set'})\n`,
     );
+    ended('failed', { error: 'k6 not found' });
     return { exitCode: K6_MISSING_EXIT, interrupts: interrupts.count };
   }
   const bundle = await ensureK6Bundle();
@@ -255,20 +313,20 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
   const version = k6Version(bin);
   const args = k6RunArgs(bundle, consoleFile, !config.progress);
   if (interrupts.count > 0) {
-    process.stderr.write('shadowbench: Ctrl-C before k6 started; k6 not run\n');
+    process.stderr.write(`shadowbench: ${interrupts.signal ?? 'SIGINT'} before k6 started; k6 not run\n`);
+    ended('interrupted', { interrupted: `${interrupts.signal ?? 'SIGINT'} (before k6 started)` });
     return { exitCode: 130, interrupts: interrupts.count };
   }
   process.stderr.write(
     `shadowbench: run ${config.runId} → ${runDir} (k6 ${scriptConfig.mode}; ${config.arms.map((a) => a.arm).join(', ')}; ${scriptConfig.qps}/s × ${scriptConfig.total_requests})\n  ${bin} ${args.join(' ')}\n`,
   );
 
-  const startedAt = new Date();
   let stderrTail = '';
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(bin, args, {
       stdio: ['ignore', 'inherit', 'pipe'],
       env: { ...process.env, SB_CONFIG_FILE: configFile, SB_HEADERS: JSON.stringify(secretHeaders(config)) },
-      // Its own process group: Ctrl-C reaches k6 only as this process forwards it (K6Interrupts).
+      // Its own process group: a terminal's Ctrl-C reaches k6 only as this process forwards it (K6Interrupts).
       detached: true,
     });
     interrupts.watch(child);
@@ -292,29 +350,31 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
     `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
   ];
   if (code !== 0) warnings.push(`k6 exited ${code} (${K6_EXIT[code] ?? 'see k6 output'})`);
+  const signal = interrupts.signal ?? 'SIGINT';
   if (stopped === 1)
-    warnings.push('stopped by Ctrl-C (forwarded to k6): k6 aborted the test run; requests in flight at that moment may have no record');
+    warnings.push(`stopped by ${signal} (forwarded to k6): k6 aborted the test run; requests in flight at that moment may have no record`);
   if (stopped >= 2)
     warnings.push(
-      'k6 killed by a second Ctrl-C: requests in flight have no record, and the k6 summary (dropped iterations, thresholds) is missing',
+      `k6 killed by a second ${signal}: requests in flight have no record, and the k6 summary (dropped iterations, thresholds) is missing`,
     );
+  const interrupted =
+    stopped >= 2
+      ? `${signal} (second: k6 killed)`
+      : stopped === 1
+        ? `${signal} (forwarded to k6)`
+        : code === 105
+          ? 'SIGINT (k6 external abort)'
+          : null;
+  const failure = interrupted === null && code !== 0 && code !== 99 ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})` : null;
   const manifest: RunManifest & { dropped_iterations: number | null; k6: Record<string, unknown> } = {
     ...loadRunManifest(config, {
+      ...base(),
+      status: failure !== null ? 'failed' : interrupted !== null ? 'interrupted' : 'complete',
       started_at: new Date(converted.originUnixMs ?? startedAt.getTime()).toISOString(),
       ended_at: endedAt.toISOString(),
-      engine: 'k6',
-      config: { ...config.options, k6: { ...scriptConfig, arms: undefined } },
       versions: { k6: version, node: process.version, record_schema: String(RECORD_SCHEMA_VERSION) },
-      interrupted:
-        stopped >= 2
-          ? 'SIGINT (second: k6 killed)'
-          : stopped === 1
-            ? 'SIGINT (forwarded to k6)'
-            : code === 105
-              ? 'SIGINT (k6 external abort)'
-              : code !== 0 && code !== 99
-                ? `k6 exit ${code} (${K6_EXIT[code] ?? 'error'})`
-                : null,
+      interrupted,
+      error: failure,
       warnings,
     }),
     dropped_iterations: dropped?.total ?? null,
@@ -329,9 +389,7 @@ async function runK6(config: LoadConfig, interrupts: K6Interrupts): Promise<K6Lo
       summaries: converted.summaries,
     },
   };
-  const manifestFile = join(runDir, 'run.json');
-  writeFileSync(`${manifestFile}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
-  renameSync(`${manifestFile}.tmp`, manifestFile);
+  writeRunManifest(runDir, manifest);
   process.stderr.write(
     `shadowbench: k6 exited ${code} (${K6_EXIT[code] ?? 'error'}); ${converted.records} records in ${join(runDir, 'records.jsonl')}${dropped ? `, ${dropped.total} dropped iterations` : ''}${stopped > 0 ? ` (stopped: ${manifest.interrupted})` : ''}\n`,
   );

@@ -1,21 +1,23 @@
 // `shadowbench load` (npm run load): paired open-loop replay of a workload against a baseline and a
 // candidate at a target rate, then the analysis of the run folder.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { asSource, createPlan, ARRIVALS, ITEM_ORDERS, PlanError, type PlanOptions, type PlanWorkload } from '../core/plan.ts';
 import { BASELINE, BASELINE_REPEAT, CANDIDATE } from '../core/record.ts';
-import { redactUrl } from '../core/run.ts';
+import { notSent, redactUrl } from '../core/run.ts';
 import { WORKLOAD_FORMATS, WorkloadError, type WorkloadSource } from '../core/workload/workload.ts';
 import { openWorkload } from '../io/workload-file.ts';
 import { checkWorkloadFlags, WORKLOAD_OPTIONS, workloadOpenOptions } from './workload-options.ts';
 import { analyzeRunFolder, loadGates } from '../pipeline/analyze-folder.ts';
 import { nearestExisting } from '../io/make-dirs.ts';
+import { checkRunFolder } from '../io/run-folder.ts';
 import { describeTarget, startRunScrapers, type ScrapeSummary } from '../io/prometheus-scrape.ts';
 import { newRunId, parseHeader, type ArmTarget, type LoadConfig } from '../engine/config.ts';
 import { preflight, PreflightError } from '../engine/preflight.ts';
 import { PRECONNECT_MAX } from '../engine/client.ts';
 import { NodeLoadRun } from '../engine/run-load.ts';
+import { Interrupts } from './interrupts.ts';
 import { startSimProcess, type SimProcess } from '../sim/process.ts';
 import { COST_OPTIONS, costSpecsFromOptions } from '../analysis/cost-options.ts';
 import { checkK6Mode, K6_OPTION_KEYS, K6_OPTIONS, k6ScriptOptions } from './k6-options.ts';
@@ -25,6 +27,8 @@ import { bool, flagOf, formatHelp, list, num, parseOptions, str, UsageError, typ
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/stream-recorder.ts';
 
 const DEFAULT_DURATION_S = 30;
+/** Node's timers hold at most 2^31−1 ms (a longer delay fires after 1 ms): the longest --timeout / --grace, in seconds. */
+export const MAX_TIMER_S = 2_147_483;
 
 export const LOAD_OPTIONS = {
   baseline: str({
@@ -75,7 +79,13 @@ export const LOAD_OPTIONS = {
     min: 0,
     help: 'most request pairs in flight (a pair holds its slot until every arm finished; waiting time is recorded as queue_wait_ns; split across --workers, which it caps); 0 = no cap',
   }),
-  timeout: num({ default: 60, min: 0.001, meta: 'SECONDS', help: 'per-request limit from send to the end of the response' }),
+  timeout: num({
+    default: 60,
+    min: 0.001,
+    max: MAX_TIMER_S,
+    meta: 'SECONDS',
+    help: 'per-request limit from send to the end of the response',
+  }),
   maxOutputBytes: num({
     default: DEFAULT_MAX_OUTPUT_BYTES,
     integer: true,
@@ -86,6 +96,7 @@ export const LOAD_OPTIONS = {
   grace: num({
     default: 10,
     min: 0,
+    max: MAX_TIMER_S,
     meta: 'SECONDS',
     help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)',
   }),
@@ -121,7 +132,10 @@ export const LOAD_OPTIONS = {
     max: 2 ** 32 - 1,
     help: 'seed of every random choice (poisson gaps, shuffle, sampling), saved in run.json',
   }),
-  out: str({ meta: 'DIR', help: 'run folder [default results/<run-id>]' }),
+  out: str({ meta: 'DIR', help: 'run folder: a new (or empty) folder, one run per folder [default results/<run-id>]' }),
+  force: bool({
+    help: "let --out be a folder that already holds a run: its run's files are removed first (never appended to); refused while another run holds it",
+  }),
   preflight: bool({ default: true, help: 'check GET /v1/models on every arm before sending' }),
   analyze: bool({ default: true, help: 'analyse the run folder when the run ends (without it, later: npm run analyze -- <run folder>)' }),
   gates: str({
@@ -166,8 +180,10 @@ const DESCRIPTION =
   'the --baseline-metrics / --candidate-metrics Prometheus endpoints (the simulated endpoints: automatically);\n' +
   'with a price per arm (--baseline-cost-per-hour, or --baseline-nodes with --gpu-hour-price...) the analysis\n' +
   'adds monthly cost and cost per 1,000 queries and per 1M output tokens at the tested load.\n' +
-  "Exit code: the analysis' verdict (0 PROCEED, 1 INVESTIGATE; --no-analyze: 0), 2 for bad input (or, with\n" +
-  '--engine k6, k6 missing or no records), 130 after Ctrl-C.';
+  'SIGTERM and SIGHUP act as Ctrl-C. run.json says status running from the start (with the planned requests per\n' +
+  'arm), then complete, interrupted or failed; one run per folder (--force replaces a previous one).\n' +
+  "Exit code: the analysis' verdict (0 PROCEED, 1 INVESTIGATE; --no-analyze: 0), 2 for bad input or a disk error\n" +
+  '(or, with --engine k6, k6 missing or no records), 128 + the signal after a stop signal (Ctrl-C: 130, SIGTERM: 143).';
 
 const PLAN_FLAGS: Record<string, string> = { durationS: '--duration', timeScale: '--time-scale', workload: '--workload' };
 
@@ -289,7 +305,8 @@ function modelsInWorkload(workload: PlanWorkload): string[] {
  * --out as a folder this run may create or fill, checked without creating anything: the path (or the
  * nearest part of it that exists) must be a folder we can write in, and must not hold a run already.
  */
-export function checkOutDir(runDir: string): void {
+export function checkOutDir(runDir: string, force = false): void {
+  if (runDir.trim() === '') usage('--out: empty; give a folder for the run (e.g. results/my-run)');
   let existing: string;
   try {
     existing = nearestExisting(runDir);
@@ -307,7 +324,8 @@ export function checkOutDir(runDir: string): void {
   } catch (error) {
     usage(`--out ${runDir}: cannot write in ${existing} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  if (existsSync(join(runDir, 'records.jsonl'))) usage(`--out: ${runDir} already holds a run (records.jsonl); choose another folder`);
+  // One run per folder: a folder holding anything (another run, a k6:manifest folder) is refused unless --force.
+  checkRunFolder(runDir, { flag: '--out', force });
 }
 
 /** What the run needs that no endpoint is involved in: read and checked before any simulated endpoint starts. */
@@ -348,7 +366,7 @@ export async function prepareRun(
   const headers = { baseline: headersFor(v, env, 'baseline'), candidate: headersFor(v, env, 'candidate') };
   const runId = newRunId();
   const runDir = v.out ?? join('results', runId);
-  checkOutDir(runDir);
+  checkOutDir(runDir, v.force);
   return { workload, plan, headers, preconnect, runId, runDir };
 }
 
@@ -407,19 +425,163 @@ export async function resolveConfig(
     preflight: v.preflight,
     progress: v.progress,
     options,
+    force: v.force,
   };
 }
 
 interface K6Module {
-  runK6Load(config: LoadConfig): Promise<K6LoadResult>;
+  runK6Load(config: LoadConfig, signals?: Interrupts): Promise<K6LoadResult>;
 }
 
-export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
-  if (argv.includes('--help')) {
-    process.stdout.write(formatHelp('shadowbench load [options]   (npm run load -- [options])', DESCRIPTION, LOAD_OPTIONS));
-    return 0;
+type Endpoints = { baseline: string; candidate: string; baselineProfile: string | null; candidateProfile: string | null };
+
+/**
+ * The arms' endpoints: --baseline/--candidate as given, or two simulated endpoints started as child
+ * processes on loopback (closed by close(), also on failure).
+ */
+export class EndpointSetup {
+  readonly sims: SimProcess[] = [];
+
+  async start(v: Pick<LoadValues, 'baseline' | 'candidate' | 'baselineProfile' | 'candidateProfile' | 'seed'>): Promise<Endpoints> {
+    if (v.baseline !== undefined && v.candidate !== undefined)
+      return { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null };
+    const seedArgs = ['--seed', String(v.seed)];
+    const started = await Promise.all([startSimProcess(v.baselineProfile, seedArgs), startSimProcess(v.candidateProfile, seedArgs)]);
+    this.sims.push(...started);
+    const [b, c] = started;
+    process.stderr.write(`shadowbench: simulated endpoints: baseline ${b.profile} at ${b.url}, candidate ${c.profile} at ${c.url}\n`);
+    return { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
   }
-  const { values: v, positionals, explicit } = parseOptions(LOAD_OPTIONS, argv, env);
+
+  async close(): Promise<void> {
+    await Promise.all(this.sims.splice(0).map((s) => s.close()));
+  }
+}
+
+/**
+ * Server-metrics scrapers: started at the run's origin, stopped (with one last scrape) after the last
+ * response, before the simulated endpoints close. Their failures never stop the run.
+ */
+export class RunScrapers {
+  #scraping: Promise<{ stop(): Promise<ScrapeSummary[]> } | null> | null = null;
+  readonly #intervalMs: number;
+  readonly #start: typeof startRunScrapers;
+
+  constructor(intervalMs: number, start: typeof startRunScrapers = startRunScrapers) {
+    this.#intervalMs = intervalMs;
+    this.#start = start;
+  }
+
+  start(runDir: string, targets: Record<string, string[]>, originNs: bigint): void {
+    if (Object.keys(targets).length === 0) return;
+    process.stderr.write(
+      `shadowbench: scraping server metrics every ${this.#intervalMs} ms: ` +
+        Object.entries(targets)
+          .map(([arm, urls]) => `${arm} ${urls.map(describeTarget).join(', ')}`)
+          .join('; ') +
+        '\n',
+    );
+    this.#scraping = this.#start({ runDir, originNs, targets, intervalMs: this.#intervalMs }).catch((error: unknown) => {
+      process.stderr.write(`shadowbench: warning: server metrics not scraped: ${(error as Error).message}\n`);
+      return null;
+    });
+  }
+
+  async stop(): Promise<void> {
+    const started = await this.#scraping;
+    this.#scraping = null;
+    if (started === null || started === undefined) return;
+    const summaries = await started.stop();
+    const byArm = new Map<string, { scrapes: number; gaps: number }>();
+    for (const s of summaries) {
+      const total = byArm.get(s.arm) ?? { scrapes: 0, gaps: 0 };
+      byArm.set(s.arm, { scrapes: total.scrapes + s.scrapes, gaps: total.gaps + s.gaps });
+    }
+    process.stderr.write(
+      `shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`,
+    );
+  }
+}
+
+/** Nothing to analyse: exit with the signal's code saying so (not the analysis' "no records", exit 2). */
+function interruptedBeforeSending(runDir: string | null, code: number): number {
+  process.stderr.write(
+    `shadowbench: interrupted before the first request was sent; nothing recorded${runDir === null ? '' : ` (${join(runDir, 'run.json')} says so)`}\n`,
+  );
+  return code;
+}
+
+/** Requests planned but never recorded, per arm, as "baseline 9, candidate 9" (empty when none). */
+function notSentText(manifest: { planned?: Record<string, number> | null }, byArm: Map<string, number>): string {
+  const missing = notSent(manifest.planned ?? null, byArm);
+  return missing === null
+    ? ''
+    : Object.entries(missing)
+        .filter(([, n]) => n > 0)
+        .map(([arm, n]) => `${arm} ${n}`)
+        .join(', ');
+}
+
+/** The engine's outcome as cli/load.ts needs it: an exit code to return now, or null to go on to the analysis. */
+interface EngineOutcome {
+  stopCode: number | null;
+}
+
+/** Runs the Node engine with the signals routed to it; a disk failure is thrown as its one-line error (exit 2). */
+async function runNodeEngine(
+  config: LoadConfig,
+  interrupts: Interrupts,
+  scrapers: RunScrapers,
+  targets: Record<string, string[]>,
+): Promise<EngineOutcome> {
+  process.stderr.write(
+    `shadowbench: run ${config.runId} → ${config.runDir} (${config.arms.map((a) => a.arm).join(', ')}; ` +
+      `${config.plan.arrival}${config.plan.qps !== undefined ? ` ${config.plan.qps}/s` : ''}; ${config.workers === 0 ? 'main thread' : config.workers === 1 ? '1 worker' : `${config.workers} workers`})\n`,
+  );
+  const loadRun = new NodeLoadRun(config, { onStart: (originNs) => scrapers.start(config.runDir, targets, originNs) });
+  interrupts.running(loadRun);
+  const result = await loadRun.run();
+  interrupts.after();
+  await scrapers.stop();
+  if (result.error !== null) throw result.error;
+  if (result.interruptedBeforeSending) return { stopCode: interruptedBeforeSending(config.runDir, interrupts.exitCode) };
+  const byArm = new Map<string, number>();
+  const counts = result.manifest.counts as { by_arm?: Record<string, { ok: number; errors: number; cancelled: number }> };
+  for (const [arm, c] of Object.entries(counts.by_arm ?? {})) byArm.set(arm, c.ok + c.errors + c.cancelled);
+  const missing = notSentText(result.manifest, byArm);
+  process.stderr.write(
+    `shadowbench: ${result.sent} pair${result.sent === 1 ? '' : 's'} sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}${missing === '' ? '' : `; planned but not sent: ${missing}`}\n`,
+  );
+  // A second signal: the run was cut short and saved; no analysis (exit with the signal's code).
+  if (interrupts.count >= 2) return { stopCode: interrupts.exitCode };
+  return { stopCode: null };
+}
+
+/** Runs the k6 engine (cli/load-k6.ts, loaded on demand) with the signals routed to k6. */
+async function runK6Engine(
+  config: LoadConfig,
+  interrupts: Interrupts,
+  scrapers: RunScrapers,
+  targets: Record<string, string[]>,
+): Promise<EngineOutcome> {
+  let k6: K6Module;
+  try {
+    k6 = await import('./load-k6.ts');
+  } catch (error) {
+    usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
+  }
+  if (interrupts.count > 0) return { stopCode: interruptedBeforeSending(null, interrupts.exitCode) };
+  // k6 keeps its own clock: the scrapes' origin is this process's clock when k6 is launched.
+  scrapers.start(config.runDir, targets, process.hrtime.bigint());
+  const result = await k6.runK6Load(config, interrupts);
+  interrupts.after();
+  await scrapers.stop();
+  // 0 after a first signal too: the records k6 wrote are analysed, then the exit code is the signal's.
+  return { stopCode: result.exitCode !== 0 ? result.exitCode : null };
+}
+
+/** Checks of argv that need no file, no endpoint and no network. */
+function checkLoadValues(v: LoadValues, explicit: Set<keyof LoadValues>, positionals: string[]): void {
   if (positionals.length > 0) usage(`unexpected argument "${positionals[0]}"; load takes only options (see --help)`);
   if ((v.baseline === undefined) !== (v.candidate === undefined)) {
     usage(
@@ -434,142 +596,79 @@ export async function run(argv: string[], env: Record<string, string | undefined
   }
   scrapeTargets(v); // a malformed metrics URL fails before any endpoint is started
   costSpecsFromOptions(v); // so does conflicting or incomplete pricing
+}
+
+/**
+ * Rate above which one process cannot be expected to send on time (measured: a sender keeps p99 send
+ * lag under a few ms to about 200 requests per second on 2 cores, README); above it per sending thread
+ * the run warns at start-up, and its send-lag validity check will likely fail.
+ */
+export const QPS_PER_SENDER_LIMIT = 500;
+
+/** A start-up warning when --qps is above what the senders can send on time; null otherwise. */
+export function qpsWarning(qps: number | undefined, arms: number, workers: number): string | null {
+  if (qps === undefined) return null;
+  const senders = Math.max(1, workers);
+  const limit = QPS_PER_SENDER_LIMIT * senders;
+  if (qps <= limit) return null;
+  return `--qps ${qps} × ${arms} arms is above what ${senders === 1 ? 'one sending thread' : `${senders} sending threads`} can send on time (about ${limit} requests per second here): requests will leave late (the send-lag check will likely make the run invalid); a stop signal is still honoured within --grace`;
+}
+
+export async function run(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(formatHelp('shadowbench load [options]   (npm run load -- [options])', DESCRIPTION, LOAD_OPTIONS));
+    return 0;
+  }
+  const { values: v, positionals, explicit } = parseOptions(LOAD_OPTIONS, argv, env);
+  checkLoadValues(v, explicit, positionals);
   const gates = await loadGates(v.gates); // a bad gates file fails before any load rather than at the analysis
   // The plan's flag combinations, --preconnect, the workload, the headers and --out fail before any endpoint is started.
   const prepared = await prepareRun(v, explicit, env);
 
-  // Ctrl-C: before the load starts (sims, preflight) it just stops; during the load the first one
-  // drains gracefully and the second exits at once (with --engine k6, runK6Load forwards the first to
-  // k6 and kills k6 on the second, then converts its records); after the load (analysis) it exits at once.
-  let loadRun: NodeLoadRun | null = null;
-  let phase: 'starting' | 'loading' | 'k6' | 'after' = 'starting';
-  let interrupts = 0;
-  let interruptedEarly = false;
-  const startup = new AbortController(); // Ctrl-C during start-up ends the preflight check at once
-  const onSigint = () => {
-    interrupts++;
-    if (phase === 'starting') {
-      interruptedEarly = true;
-      startup.abort();
-    } else if (phase === 'k6')
-      return; // runK6Load's own handler acts on it
-    else if (phase === 'after' || loadRun === null) process.exit(130);
-    else if (interrupts === 1) loadRun.stop('SIGINT');
-    else loadRun.exitNow('SIGINT (second)', 130);
-  };
-  // Nothing to analyse: exit 130 saying so (not the analysis' "no records", exit 2).
-  const interruptedBeforeSending = (runDir: string | null): number => {
-    process.stderr.write(
-      `shadowbench: interrupted before the first request was sent; nothing recorded${runDir === null ? '' : ` (${join(runDir, 'run.json')} says so)`}\n`,
-    );
-    return 130;
-  };
-  const sims: SimProcess[] = [];
-  // Server-metrics scrapers: started at the run's origin, stopped (with one last scrape) after the
-  // last response, before the simulated endpoints close. Their failures never stop the run.
-  let scraping: Promise<{ stop(): Promise<ScrapeSummary[]> } | null> | null = null;
-  const startScrapers = (runDir: string, targets: Record<string, string[]>, originNs: bigint) => {
-    if (Object.keys(targets).length === 0) return;
-    process.stderr.write(
-      `shadowbench: scraping server metrics every ${v.metricsIntervalMs} ms: ` +
-        Object.entries(targets)
-          .map(([arm, urls]) => `${arm} ${urls.map(describeTarget).join(', ')}`)
-          .join('; ') +
-        '\n',
-    );
-    scraping = startRunScrapers({ runDir, originNs, targets, intervalMs: v.metricsIntervalMs }).catch((error: unknown) => {
-      process.stderr.write(`shadowbench: warning: server metrics not scraped: ${(error as Error).message}\n`);
-      return null;
-    });
-  };
-  const stopScrapers = async () => {
-    const started = await scraping;
-    scraping = null;
-    if (started === null) return;
-    const summaries = await started.stop();
-    const byArm = new Map<string, { scrapes: number; gaps: number }>();
-    for (const s of summaries) {
-      const total = byArm.get(s.arm) ?? { scrapes: 0, gaps: 0 };
-      byArm.set(s.arm, { scrapes: total.scrapes + s.scrapes, gaps: total.gaps + s.gaps });
-    }
-    process.stderr.write(
-      `shadowbench: server metrics: ${[...byArm].map(([arm, n]) => `${arm} ${n.scrapes} scrapes${n.gaps > 0 ? ` (${n.gaps} failed)` : ''}`).join(', ')}\n`,
-    );
-  };
+  // Stop signals (SIGINT, SIGTERM, SIGHUP): before the load starts (sims, preflight) they just stop;
+  // during the load the first drains gracefully and the second saves at once (with --engine k6 they
+  // are forwarded to k6); after the load (analysis) they exit at once. cli/interrupts.ts.
+  const interrupts = new Interrupts().attach();
+  const endpointSetup = new EndpointSetup();
+  const scrapers = new RunScrapers(v.metricsIntervalMs);
   if (!v.stream && v.analyze) {
     process.stderr.write(
       'shadowbench: note: --no-stream measures end-to-end latency only; TTFT and ITL are not measured, so the verdict cannot be PROCEED (it needs a TTFT improvement)\n',
     );
   }
   try {
-    process.on('SIGINT', onSigint);
-    let endpoints;
-    if (v.baseline !== undefined && v.candidate !== undefined) {
-      endpoints = { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null };
-    } else {
-      const seedArgs = ['--seed', String(v.seed)];
-      const started = await Promise.all([startSimProcess(v.baselineProfile, seedArgs), startSimProcess(v.candidateProfile, seedArgs)]);
-      sims.push(...started);
-      const [b, c] = started;
-      process.stderr.write(`shadowbench: simulated endpoints: baseline ${b.profile} at ${b.url}, candidate ${c.profile} at ${c.url}\n`);
-      endpoints = { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
-    }
+    const endpoints = await endpointSetup.start(v);
     const config = await resolveConfig(v, explicit, env, endpoints, prepared);
-    const targets = metricsTargets(v, endpoints, sims);
+    const targets = metricsTargets(v, endpoints, endpointSetup.sims);
     config.options.metricsTargets = Object.fromEntries(Object.entries(targets).map(([arm, urls]) => [arm, urls.map(describeTarget)]));
+    const warning = config.engine === 'node' ? qpsWarning(config.plan.qps, config.arms.length, config.workers) : null;
+    if (warning !== null) process.stderr.write(`shadowbench: warning: ${warning}\n`);
     if (config.preflight) {
       try {
         await preflight(
           config.arms.filter((a) => a.arm !== BASELINE_REPEAT),
           (a) => (a.model !== null ? [a.model] : modelsInWorkload(config.workload)),
           (a) => redactUrl(a.url),
-          startup.signal,
+          interrupts.startup.signal,
         );
       } catch (error) {
         if (error instanceof PreflightError) usage(error.message);
         throw error;
       }
     }
-    if (interruptedEarly) return interruptedBeforeSending(null);
-
-    if (config.engine === 'k6') {
-      let k6: K6Module;
-      try {
-        k6 = await import('./load-k6.ts');
-      } catch (error) {
-        usage(`--engine k6: the k6 engine is not available in this build (cli/load-k6.ts: ${(error as Error).message.split('\n')[0]})`);
-      }
-      if (interruptedEarly) return interruptedBeforeSending(null);
-      // k6 keeps its own clock: the scrapes' origin is this process's clock when k6 is launched.
-      startScrapers(config.runDir, targets, process.hrtime.bigint());
-      phase = 'k6';
-      const result = await k6.runK6Load(config);
-      phase = 'after';
-      await stopScrapers();
-      // 0 after a first Ctrl-C too: the records k6 wrote are analysed, then the exit code is 130.
-      if (result.exitCode !== 0) return result.exitCode;
-    } else {
-      process.stderr.write(
-        `shadowbench: run ${config.runId} → ${config.runDir} (${config.arms.map((a) => a.arm).join(', ')}; ` +
-          `${config.plan.arrival}${config.plan.qps !== undefined ? ` ${config.plan.qps}/s` : ''}; ${config.workers === 0 ? 'main thread' : config.workers === 1 ? '1 worker' : `${config.workers} workers`})\n`,
-      );
-      loadRun = new NodeLoadRun(config, { onStart: (originNs) => startScrapers(config.runDir, targets, originNs) });
-      phase = 'loading';
-      const result = await loadRun.run();
-      phase = 'after';
-      await stopScrapers();
-      if (result.interruptedBeforeSending) return interruptedBeforeSending(config.runDir);
-      process.stderr.write(
-        `shadowbench: ${result.sent} pair${result.sent === 1 ? '' : 's'} sent, ${result.records} records in ${join(result.runDir, 'records.jsonl')}${result.interrupted ? ` (stopped: ${result.interrupted})` : ''}\n`,
-      );
-    }
-    for (const sim of sims.splice(0)) await sim.close();
+    if (interrupts.count > 0) return interruptedBeforeSending(null, interrupts.exitCode);
+    const outcome =
+      config.engine === 'k6'
+        ? await runK6Engine(config, interrupts, scrapers, targets)
+        : await runNodeEngine(config, interrupts, scrapers, targets);
+    if (outcome.stopCode !== null) return outcome.stopCode;
+    await endpointSetup.close();
     const code = v.analyze ? (await analyzeRunFolder(config.runDir, { gates })).exitCode : null;
-    if (interrupts > 0) return 130;
+    if (interrupts.count > 0) return interrupts.exitCode;
     return code ?? 0;
   } finally {
-    process.off('SIGINT', onSigint);
-    await stopScrapers().catch(() => undefined);
-    await Promise.all(sims.map((s) => s.close()));
+    interrupts.dispose();
+    await scrapers.stop().catch(() => undefined);
+    await endpointSetup.close();
   }
 }

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadGates } from '../pipeline/analyze-folder.ts';
+import { checkRunFolder, checkRunSegment } from '../io/run-folder.ts';
 import { bool, formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
 import { parseEndpoint } from '../core/endpoint.ts';
 import { isLoopback } from '../proxy/admin.ts';
@@ -142,8 +143,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const gates = await loadGates(values.gates);
   const runId = values.runId ?? `proxy-${newRunId()}`;
-  if (!/^[A-Za-z0-9._-]+$/.test(runId))
-    throw new UsageError(`--run-id: got ${JSON.stringify(runId)}; expected letters, digits, '.', '_' or '-'`);
+  checkRunSegment('--run-id', runId); // one folder name: never '..' (the parent of --out)
+  checkRunFolder(join(values.out, runId), { flag: '--run-id', canForce: false }); // one run per folder: never appended to
   const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   const env = (name: string) => (process.env[name] ? process.env[name] : null);
 

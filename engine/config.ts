@@ -3,9 +3,8 @@
 // Holds secrets in memory (arm headers); `publicConfig` is the only view that may be written anywhere.
 import { resolve } from 'node:path';
 import { RECORD_SCHEMA_VERSION, type Arm } from '../core/record.ts';
-import type { PlanOptions } from '../core/plan.ts';
-import { asSource, type PlanWorkload } from '../core/plan.ts';
-import { RUN_MANIFEST_VERSION, SECRET_HEADER, redactUrl, type RunManifest } from '../core/run.ts';
+import { asSource, createPlan, type PlanOptions, type PlanWorkload } from '../core/plan.ts';
+import { RUN_MANIFEST_VERSION, SECRET_HEADER, redactUrl, type RunManifest, type RunStatus } from '../core/run.ts';
 
 export interface ArmTarget {
   arm: Arm;
@@ -56,6 +55,14 @@ export interface LoadConfig {
   progress: boolean;
   /** Every option as resolved (defaults included), for run.json; must already be free of secrets. */
   options: Record<string, unknown>;
+  /** --force: the run may replace what runDir holds (io/run-folder.ts createRunFolder); never appends to it. */
+  force?: boolean;
+}
+
+/** Requests planned per arm (warm-up included): every arm is sent the whole plan. */
+export function plannedRequests(c: Pick<LoadConfig, 'arms' | 'workload' | 'plan'>): Record<string, number> {
+  const total = createPlan(c.workload, c.plan).total;
+  return Object.fromEntries(c.arms.map((a) => [a.arm, total]));
 }
 
 /** Header names only: values may be secrets. */
@@ -103,6 +110,8 @@ export function loadRunManifest(
   c: LoadConfig,
   run: Pick<RunManifest, 'engine' | 'started_at' | 'ended_at' | 'config' | 'versions' | 'interrupted' | 'mono_origin_ns'> & {
     warnings?: string[];
+    status?: RunStatus;
+    error?: string | null;
   },
 ): RunManifest {
   const source = asSource(c.workload);
@@ -110,6 +119,8 @@ export function loadRunManifest(
     v: RUN_MANIFEST_VERSION,
     record_schema_version: RECORD_SCHEMA_VERSION,
     run_id: c.runId,
+    status: run.status ?? 'running',
+    planned: plannedRequests(c),
     started_at: run.started_at,
     ended_at: run.ended_at,
     engine: run.engine,
@@ -120,6 +131,7 @@ export function loadRunManifest(
     config: run.config,
     versions: run.versions,
     interrupted: run.interrupted,
+    error: run.error ?? null,
     ...(run.mono_origin_ns !== undefined ? { mono_origin_ns: run.mono_origin_ns } : {}),
     warnings: [...source.report.notes, ...(run.warnings ?? [])],
   };

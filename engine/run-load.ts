@@ -1,15 +1,18 @@
 // The Node engine's coordinator: owns the run folder, the record file and run.json, starts the
 // sending threads (each owns the requests i ≡ k mod N, both arms of i, so a pair leaves one thread
 // back to back), collects their records, shows progress, and stops them gracefully on request.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+// The folder's life is in run.json (io/run-folder.ts): `running` from the start (with the planned
+// requests per arm), then `complete`, `interrupted` (a signal: stop / exitNow) or `failed` (the
+// records file could not be written). The run resolves with the exit code; it never exits the process.
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { makeDirs } from '../io/make-dirs.ts';
 import type { RequestRecord } from '../core/record.ts';
-import type { RunManifest } from '../core/run.ts';
+import type { RunManifest, RunStatus } from '../core/run.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/stream-recorder.ts';
 import { RecordWriter } from '../io/records-file.ts';
+import { createRunFolder, writeRunManifest, type RunFolderLock } from '../io/run-folder.ts';
 import { loadRunManifest, type LoadConfig } from './config.ts';
 import { monoNow } from './pacer.ts';
 import { ProgressLine, type ArmCounts, type ProgressState } from './progress.ts';
@@ -27,9 +30,19 @@ const START_DELAY_NS = 50_000_000n;
 /** After a second SIGINT: how long the senders may take to hand over their cancelled records. */
 const EXIT_NOW_WAIT_MS = 500;
 
+/** Exit codes of a run: complete 0 (the analysis decides), stopped by a signal 130, failed (disk) 2. */
+export const EXIT_INTERRUPTED = 130;
+export const EXIT_FAILED = 2;
+
 export interface LoadResult {
   runDir: string;
-  manifest: RunManifest;
+  /** run.json's final status. */
+  status: RunStatus;
+  /** 0 complete, 130 interrupted, 2 failed (`error` says why). */
+  exitCode: number;
+  /** What made the run fail (status failed): e.g. the records file could not be written. */
+  error: Error | null;
+  manifest: RunManifest & { counts: Record<string, unknown> };
   /** Records written (all arms). */
   records: number;
   /** Pairs sent. */
@@ -85,13 +98,6 @@ function versions(): Record<string, string> {
   return out;
 }
 
-/** Write-then-rename, so a reader never sees half a run.json. */
-function writeManifestSync(runDir: string, manifest: object): void {
-  const file = join(runDir, 'run.json');
-  writeFileSync(`${file}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
-  renameSync(`${file}.tmp`, file);
-}
-
 export class NodeLoadRun {
   readonly config: LoadConfig;
   readonly #hooks: LoadRunHooks;
@@ -100,7 +106,13 @@ export class NodeLoadRun {
   readonly #warnings: string[] = [];
   readonly #warnedInstances = new Set<string>();
   #writer: RecordWriter | null = null;
+  #folder: RunFolderLock | null = null;
   #manifest: RunManifest | null = null;
+  #error: Error | null = null;
+  #saved = false;
+  /** Resolves when the run must stop waiting for its senders: stop() before sending, or exitNow(). */
+  #wake!: () => void;
+  readonly #woken = new Promise<void>((resolve) => (this.#wake = resolve));
   #handles: SenderHandle[] = [];
   #origin = 0n;
   #interrupted: string | null = null;
@@ -124,30 +136,57 @@ export class NodeLoadRun {
 
   async run(): Promise<LoadResult> {
     const c = this.config;
-    makeDirs(c.runDir);
-    this.#writer = new RecordWriter(join(c.runDir, 'records.jsonl'));
+    // One run per folder: a fresh or empty folder, held with an exclusive lock for the whole run.
+    this.#folder = createRunFolder(c.runDir, { flag: '--out', force: c.force ?? false });
+    try {
+      this.#writer = new RecordWriter(join(c.runDir, 'records.jsonl'), { flags: 'wx', onError: (error) => this.#fail(error) });
+      // run.json from the first moment: status running, the planned requests per arm (kill -9 leaves this).
+      this.#manifest = this.#buildManifest();
+      writeRunManifest(c.runDir, this.#manifest);
+    } catch (error) {
+      this.#folder.release();
+      throw error;
+    }
     this.#handles = this.#createHandles();
-    this.#warmUps = await Promise.all(this.#handles.map((h) => h.ready));
-    if (this.#interrupted !== null) {
+    // A stop while the threads warm up (connections opening at a high rate can take long) is not kept waiting.
+    const warmUps = await Promise.race([Promise.all(this.#handles.map((h) => h.ready)), this.#woken.then(() => null)]);
+    if (warmUps === null || this.#interrupted !== null || this.#error !== null) {
       // Stopped while the threads were starting: nothing was sent.
       for (const h of this.#handles) h.terminate();
       return this.#finish();
     }
+    this.#warmUps = warmUps;
     this.#origin = monoNow() + START_DELAY_NS;
     this.#manifest = this.#buildManifest();
-    writeManifestSync(c.runDir, this.#manifest);
+    this.#save(this.#manifest);
     this.#started = true;
     this.#hooks.onStart?.(this.#origin);
     for (const h of this.#handles) h.start(this.#origin);
     this.#progress?.start(() => this.#progressState());
-    await Promise.all(this.#handles.map((h) => h.finished));
+    const finished = Promise.all(this.#handles.map((h) => h.finished));
+    await Promise.race([finished, this.#woken]);
+    if (this.#exiting) {
+      // exitNow: the senders had their in-flight requests cancelled; they get EXIT_NOW_WAIT_MS to hand the records over.
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([
+        finished.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), EXIT_NOW_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!inTime)
+        this.#warnings.push(
+          `${this.#interrupted ?? 'stopped'}: exited before every in-flight request was recorded; their records are missing`,
+        );
+      for (const h of this.#handles) h.terminate();
+    }
     return this.#finish();
   }
 
   /** Graceful stop (first SIGINT): no new sends; in-flight requests get the grace period, then are cancelled. */
   stop(reason: string): void {
-    if (this.#interrupted !== null) return;
+    if (this.#interrupted !== null || this.#error !== null) return;
     this.#interrupted = reason;
+    if (!this.#started) this.#wake();
     this.#notice(
       `shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for the requests in flight (about ${this.#sum('inflight')}) (again to exit at once)`,
     );
@@ -155,24 +194,19 @@ export class NodeLoadRun {
   }
 
   /**
-   * Prompt exit (second SIGINT): in-flight requests are cancelled at once, so each still becomes a
+   * Prompt stop (second signal): in-flight requests are cancelled at once, so each still becomes a
    * `cancelled` record (records = arms × sent, as after a graceful stop); the senders get at most
-   * EXIT_NOW_WAIT_MS to hand them over, then the records received and run.json are saved and the
-   * process exits. Called again (a third SIGINT), it exits without waiting.
+   * EXIT_NOW_WAIT_MS to hand them over, then run() saves the records and run.json and resolves (exit
+   * code 130). Called again while that happens, it saves what it has synchronously (abandon).
    */
-  exitNow(reason: string, code: number): void {
-    const save = (complete: boolean) => {
-      this.#writer?.flushSync();
-      if (this.#manifest !== null) {
-        if (!complete) this.#warnings.push(`${reason}: exited before every in-flight request was recorded; their records are missing`);
-        writeManifestSync(this.config.runDir, this.#finalManifest(reason));
-      }
-      process.exit(code);
-    };
-    if (this.#exiting) save(false);
+  exitNow(reason: string): void {
+    if (this.#exiting) {
+      this.abandon();
+      return;
+    }
     this.#exiting = true;
     this.#progress?.stop();
-    this.#interrupted ??= reason;
+    this.#interrupted = reason;
     // The in-flight count is the senders' last sample (every 0.5 s): "about".
     this.#notice(
       `shadowbench: ${reason}: cancelling the requests in flight (about ${this.#sum('inflight')}) and exiting (again to exit without their records)`,
@@ -181,11 +215,43 @@ export class NodeLoadRun {
       h.cancel(`run stopped at once (${reason})`); // first: a drain with no grace would cancel them as "after the grace period"
       h.stop(reason, 0);
     }
-    const timer = setTimeout(() => save(false), EXIT_NOW_WAIT_MS);
-    void Promise.all(this.#handles.map((h) => h.finished)).then(() => {
-      clearTimeout(timer);
-      save(true);
-    });
+    this.#wake();
+  }
+
+  /**
+   * Saves, synchronously, the records received so far and run.json (interrupted, with a warning that
+   * in-flight requests have no record), and releases the folder: for a caller about to exit at once.
+   */
+  abandon(): void {
+    if (this.#saved) return;
+    this.#interrupted ??= 'stopped';
+    this.#writer?.flushSync();
+    this.#warnings.push(`${this.#interrupted}: exited before every in-flight request was recorded; their records are missing`);
+    if (this.#manifest !== null) this.#save(this.#finalManifest());
+    this.#saved = true;
+    this.#folder?.release();
+  }
+
+  /** The records file failed (disk full, I/O error): stop sending at once; the run ends `failed`. */
+  #fail(error: Error): void {
+    if (this.#error !== null) return;
+    this.#error = error;
+    this.#notice(`shadowbench: ${error.message}: stopping the run (the records already written are kept)`);
+    for (const h of this.#handles) {
+      h.cancel(`run stopped: ${error.message}`);
+      h.stop('failed', 0);
+    }
+    if (!this.#started) this.#wake();
+  }
+
+  /** Writes run.json; once the run has failed, a second disk error is only noted (the first one is reported). */
+  #save(manifest: RunManifest): void {
+    try {
+      writeRunManifest(this.config.runDir, manifest);
+    } catch (error) {
+      if (this.#error === null) this.#error = error as Error;
+      else this.#notice(`shadowbench: run.json not updated either: ${(error as Error).message}`);
+    }
   }
 
   #createHandles(): SenderHandle[] {
@@ -357,7 +423,8 @@ export class NodeLoadRun {
   #buildManifest(): RunManifest {
     const c = this.config;
     return loadRunManifest(c, {
-      started_at: new Date().toISOString(),
+      status: 'running',
+      started_at: this.#manifest?.started_at ?? new Date().toISOString(),
       ended_at: null,
       engine: 'node',
       // Connections opened before the first send (never recorded): per sender and arm, asked for / answered.
@@ -370,22 +437,29 @@ export class NodeLoadRun {
       },
       versions: versions(),
       interrupted: null,
-      mono_origin_ns: this.#origin.toString(),
+      mono_origin_ns: this.#started || this.#origin !== 0n ? this.#origin.toString() : null,
     });
   }
 
-  #finalManifest(interrupted: string | null): RunManifest & { counts: Record<string, unknown> } {
+  #status(): RunStatus {
+    return this.#error !== null ? 'failed' : this.#interrupted !== null ? 'interrupted' : 'complete';
+  }
+
+  #finalManifest(): RunManifest & { counts: Record<string, unknown> } {
     const manifest = this.#manifest as RunManifest;
     return {
       ...manifest,
+      status: this.#status(),
       ended_at: new Date().toISOString(),
-      interrupted,
+      interrupted: this.#interrupted,
+      error: this.#error?.message ?? null,
       warnings: [...manifest.warnings, ...this.#warnings],
       counts: {
         pairs_sent: this.#sum('sent'),
         max_sender_busy: Number(this.#maxWork.toFixed(3)),
         max_sender_starved: Number(this.#maxStarved.toFixed(3)),
         records: this.#writer?.written ?? 0,
+        ...(this.#writer !== null && this.#writer.lost > 0 && { records_lost: this.#writer.lost }),
         by_arm: Object.fromEntries(this.#counts),
       },
     };
@@ -395,20 +469,22 @@ export class NodeLoadRun {
     const final = this.#started ? this.#progressState() : undefined;
     this.#progress?.stop(final);
     await this.#writer?.close();
-    if (this.#manifest === null) {
-      this.#origin = monoNow();
-      this.#manifest = this.#buildManifest();
-    }
     const records = this.#writer?.written ?? 0;
     const interruptedBeforeSending = this.#interrupted !== null && this.#sum('sent') === 0 && records === 0;
     if (interruptedBeforeSending) {
       this.#warnings.push(`${this.#interrupted}: interrupted before the first request was sent; no records`);
       rmSync(join(this.config.runDir, 'records.jsonl'), { force: true });
     }
-    const manifest = this.#finalManifest(this.#interrupted);
-    writeManifestSync(this.config.runDir, manifest);
+    const manifest = this.#finalManifest();
+    if (!this.#saved) this.#save(manifest);
+    this.#saved = true;
+    this.#folder?.release();
+    const status = this.#status();
     return {
       runDir: this.config.runDir,
+      status,
+      exitCode: status === 'failed' ? EXIT_FAILED : status === 'interrupted' ? EXIT_INTERRUPTED : 0,
+      error: this.#error,
       manifest,
       records,
       sent: this.#sum('sent'),
@@ -418,7 +494,7 @@ export class NodeLoadRun {
   }
 }
 
-/** Runs the Node engine to completion (or until stop()); the caller wires SIGINT to stop/exitNow. */
+/** Runs the Node engine to completion (or until stop()); the caller wires signals to stop/exitNow (cli/interrupts.ts). */
 export async function runNodeLoad(config: LoadConfig): Promise<LoadResult> {
   return new NodeLoadRun(config).run();
 }

@@ -1,6 +1,7 @@
 // Reading and appending records.jsonl: the file edge of the record schema.
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { parseRecord, serializeRecord, type RequestRecord } from '../core/record.ts';
+import { diskError } from './run-folder.ts';
 
 /** A bad record names the file and line, so the user can open it. */
 export class RecordFileError extends Error {
@@ -86,20 +87,52 @@ export async function readRecords(file: string): Promise<{ records: RequestRecor
  * within a tick, a crash leaves at worst one truncated last line (the reader reports and skips
  * it), and `flushSync` can save everything pending before an immediate process.exit.
  */
+export interface RecordWriterOptions {
+  /** 'a' (append, the default) or 'wx' (a new file: a run never appends to another run's records). */
+  flags?: 'a' | 'wx';
+  /**
+   * Called once when the file cannot be written (ENOSPC, EIO...) with a RunFolderError naming the file;
+   * the writer then drops further records (counted in `lost`) instead of throwing from a timer. Without
+   * it, a write error is thrown from write()/flushSync() as that RunFolderError.
+   */
+  onError?: (error: Error) => void;
+}
+
 export class RecordWriter {
   readonly file: string;
   #fd: number | null;
   #pending: string[] = [];
   #scheduled: NodeJS.Immediate | null = null;
   #written = 0;
-  constructor(file: string) {
+  #lost = 0;
+  #failed: Error | null = null;
+  readonly #onError: ((error: Error) => void) | null;
+  constructor(file: string, options: RecordWriterOptions = {}) {
     this.file = file;
-    this.#fd = openSync(file, 'a');
+    this.#onError = options.onError ?? null;
+    try {
+      this.#fd = openSync(file, options.flags ?? 'a');
+    } catch (error) {
+      throw diskError('create', file, error);
+    }
   }
+  /** Records handed to write() while the file was writable (on disk once flushed). */
   get written(): number {
     return this.#written;
   }
+  /** Records not written because the file had failed (see `failed`). */
+  get lost(): number {
+    return this.#lost;
+  }
+  /** The write error that stopped the file, or null. */
+  get failed(): Error | null {
+    return this.#failed;
+  }
   write(record: RequestRecord): void {
+    if (this.#failed !== null) {
+      this.#lost++;
+      return;
+    }
     if (this.#fd === null) throw new Error(`${this.file}: write after close`);
     this.#pending.push(serializeRecord(record) + '\n');
     this.#written++;
@@ -110,14 +143,27 @@ export class RecordWriter {
     if (this.#scheduled !== null) clearImmediate(this.#scheduled);
     this.#scheduled = null;
     if (this.#pending.length === 0 || this.#fd === null) return;
+    const lines = this.#pending.length;
     const bytes = Buffer.from(this.#pending.join(''));
     this.#pending = [];
-    for (let off = 0; off < bytes.length;) off += writeSync(this.#fd, bytes, off);
+    try {
+      for (let off = 0; off < bytes.length;) off += writeSync(this.#fd, bytes, off);
+    } catch (error) {
+      // The lines of this flush may be partly on disk (the reader skips an unterminated last line).
+      this.#written -= lines;
+      this.#lost += lines;
+      this.#failed = diskError('write', this.file, error);
+      if (this.#onError === null) throw this.#failed;
+      this.#onError(this.#failed);
+    }
   }
   /** Resolves once everything written so far has reached the OS. */
   async close(): Promise<void> {
-    this.flushSync();
-    if (this.#fd !== null) closeSync(this.#fd);
-    this.#fd = null;
+    try {
+      this.flushSync();
+    } finally {
+      if (this.#fd !== null) closeSync(this.#fd);
+      this.#fd = null;
+    }
   }
 }

@@ -5,6 +5,7 @@ import { build, type Plugin } from 'esbuild';
 import { statSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatHelp, parseOptions, str, UsageError } from '../core/options.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** k6 entry points, relative to the repository root. */
@@ -99,7 +100,37 @@ export async function ensureK6Bundle(entry = 'shadow'): Promise<string> {
   return status.file;
 }
 
-if (import.meta.main) {
-  const outputs = await buildK6();
+export const BUILD_OPTIONS = {
+  outdir: str({ meta: 'DIR', help: `folder of the bundles [default ${K6_OUT_DIR}]` }),
+};
+
+/** `npm run build -- [options]`: answers --help, refuses unknown flags and arguments (exit 2, one line). */
+export async function runBuild(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(
+      formatHelp(
+        'npm run build -- [options]',
+        `Bundles the k6 scripts (${K6_ENTRIES.join(', ')}) with esbuild into ES modules k6 runs (k6/README.md); load --engine k6 and k6:manifest build them when stale.`,
+        BUILD_OPTIONS,
+      ),
+    );
+    return 0;
+  }
+  const { values, positionals } = parseOptions(BUILD_OPTIONS, argv);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"; build takes only options (see --help)`);
+  const outputs = await buildK6(values.outdir !== undefined ? { outdir: values.outdir } : {});
   for (const file of outputs) process.stdout.write(`built ${file}\n`);
+  return 0;
+}
+
+if (import.meta.main) {
+  runBuild(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(
+        `shadowbench: ${error instanceof UsageError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 2;
+    },
+  );
 }

@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { BASELINE } from '../core/record.ts';
-import type { RunManifest } from '../core/run.ts';
+import type { StoredRunManifest } from '../core/run.ts';
+import { readRunManifest, RunFolderError } from '../io/run-folder.ts';
 import { WorkloadError, type Workload, type WorkloadFormat } from '../core/workload/workload.ts';
 import { forEachRecord } from '../io/records-file.ts';
 import { loadWorkloadFile } from '../io/workload-file.ts';
@@ -32,6 +33,19 @@ async function readJson(file: string, missing: string): Promise<unknown> {
   } catch (error) {
     throw new AssessInputError(`${file}: not valid JSON (${(error as Error).message})`);
   }
+}
+
+/** run.json through the one validated reader (io/run-folder.ts); its errors become AssessInputError. */
+function readManifestForAssess(runDir: string): StoredRunManifest {
+  let manifest: StoredRunManifest | null;
+  try {
+    manifest = readRunManifest(runDir);
+  } catch (error) {
+    if (error instanceof RunFolderError) throw new AssessInputError(error.message);
+    throw error;
+  }
+  if (manifest === null) throw new AssessInputError(`${join(runDir, 'run.json')}: not found; is this a run folder (results/<run-id>/)?`);
+  return manifest;
 }
 
 const record = (v: unknown): Record<string, unknown> =>
@@ -63,7 +77,7 @@ export interface GatherOptions {
 }
 
 export async function gatherAssessInputs(runDir: string, options: GatherOptions): Promise<AssessInputs> {
-  const manifest = record(await readJson(join(runDir, 'run.json'), 'is this a run folder (results/<run-id>/)?')) as Partial<RunManifest>;
+  const manifest = readManifestForAssess(runDir);
   const summary = await readJson(join(runDir, 'summary.json'), `analyse the run first: npm run analyze -- ${runDir}`);
   const baseline =
     typeof record(record(summary).comparison).baseline === 'string' ? (record(record(summary).comparison).baseline as string) : BASELINE;

@@ -3,10 +3,11 @@
 // cost.csv when the run has those figures) and prints the terminal report. Used by `analyze`,
 // `gate`, `load`, `proxy` and `k6:manifest --collect`.
 import { existsSync, statSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BASELINE_REPEAT } from '../core/record.ts';
-import type { RunManifest } from '../core/run.ts';
+import { notSent, runStatusProblem, type StoredRunManifest } from '../core/run.ts';
+import { diskError, readRunManifest, writeFileAtomic } from '../io/run-folder.ts';
 import { RecordFileError } from '../io/records-file.ts';
 import { AnalysisInputError, type RunCollector } from '../analysis/collect.ts';
 import { readRecordsFile } from './parallel-read.ts';
@@ -68,7 +69,7 @@ export async function loadGates(file: string | undefined): Promise<Gates> {
  * field, or a `warnings` entry starting with "dropped_iterations" followed by a number
  * (e.g. "dropped_iterations: 42 (k6 could not sustain the rate)"). null when neither is present.
  */
-export function droppedIterations(manifest: Partial<RunManifest> & { dropped_iterations?: unknown }): number | null {
+export function droppedIterations(manifest: { dropped_iterations?: unknown; warnings?: readonly string[] }): number | null {
   let total: number | null = null;
   if (typeof manifest.dropped_iterations === 'number') total = manifest.dropped_iterations;
   for (const w of manifest.warnings ?? []) {
@@ -79,28 +80,29 @@ export function droppedIterations(manifest: Partial<RunManifest> & { dropped_ite
   return total;
 }
 
-/** run.json as read: any field may be missing (older versions, other engines). */
-export type Manifest = Partial<RunManifest> & { dropped_iterations?: unknown };
+/** run.json as read and validated (io/run-folder.ts readRunManifest): fields older files lack are optional. */
+export type Manifest = StoredRunManifest;
 
+/** The folder's run.json, validated (a RunFolderError naming the file and field otherwise); null when there is none. */
 export async function readManifest(runDir: string): Promise<Manifest | null> {
-  const file = join(runDir, 'run.json');
-  if (!existsSync(file)) return null;
-  try {
-    const value: unknown = JSON.parse(await readFile(file, 'utf8'));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value;
-  } catch (error) {
-    throw new UsageError(`${file}: cannot read the run manifest (${(error as Error).message})`);
-  }
+  return Promise.resolve(readRunManifest(runDir));
 }
 
 /**
- * Why a load run (Node engine or k6) stopped before its planned end (run.json `interrupted`), else
- * null. A proxy's run ends when it is stopped (SIGTERM is its normal end); a load run has a planned end.
+ * Why a run is not complete (run.json `status`: interrupted, failed, or still `running` — killed
+ * without a word, e.g. kill -9), else null. A proxy's run ends when it is stopped (SIGTERM is its
+ * normal end), so its `interrupted` reason alone does not make it incomplete.
  */
 export function interruptedReason(manifest: Manifest | null): string | null {
-  if (manifest === null || manifest.engine === 'proxy') return null;
-  return typeof manifest.interrupted === 'string' && manifest.interrupted !== '' ? manifest.interrupted : null;
+  if (manifest === null) return null;
+  if (manifest.engine === 'proxy' && manifest.status !== 'failed' && manifest.status !== 'running') return null;
+  return runStatusProblem(manifest);
+}
+
+/** Each planned arm's requests without a record (planned − recorded, warm-up included); null when run.json plans none. */
+export function notSentByArm(manifest: Manifest | null, collector: RunCollector): Record<string, number> | null {
+  const recorded = new Map([...collector.arms].map(([arm, a]) => [arm, a.requests + a.warmup]));
+  return notSent(manifest?.planned ?? null, recorded);
 }
 
 /** An analysed run folder: the report, the collector (for the exporters) and its run.json (null: none). */
@@ -116,6 +118,8 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     throw new UsageError(`${runDir}: no such run folder (expected results/<run-id>/ holding records.jsonl)`);
   const recordsFile = join(runDir, 'records.jsonl');
   if (!existsSync(recordsFile)) throw new UsageError(`${recordsFile}: missing; a run folder holds records.jsonl (and usually run.json)`);
+  if (!statSync(recordsFile).isFile())
+    throw new UsageError(`${recordsFile}: is not a file (a folder?); a run folder holds records.jsonl as a file`);
   const gates = options.gates ?? (await loadGates(options.gatesFile));
   const manifest = options.manifest !== undefined ? options.manifest : await readManifest(runDir);
   const manifestArms = Array.isArray(manifest?.arms) ? manifest.arms.map((a) => a.arm) : null;
@@ -131,7 +135,7 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     }));
   } catch (error) {
     if (error instanceof RecordFileError || error instanceof AnalysisInputError) throw new UsageError(error.message);
-    throw error;
+    throw diskError('read', recordsFile, error);
   }
   if (collector.records === 0) throw new UsageError(`${recordsFile}: no records (the run sent nothing, or the file is empty)`);
   if (manifest?.run_id !== undefined && manifest.run_id !== collector.runId) {
@@ -145,6 +149,8 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     manifestWarnings: manifest?.warnings ?? [],
     droppedIterations: manifest ? droppedIterations(manifest) : null,
     interrupted: interruptedReason(manifest),
+    notSent: notSentByArm(manifest, collector),
+    ...(manifest === null && { noManifest: true }),
   });
   return { report, collector, manifest };
 }
@@ -220,8 +226,9 @@ export async function analyzeRunFolderDetailed(
   const optional: Array<[string, string]> = [];
   if (server.csv !== null) optional.push([SERVER_METRICS_FILE, server.csv]);
   if (costs.length > 0) optional.push([COST_FILE, costCsv(costs)]);
-  for (const [name, content] of [...Object.entries(files), ...optional]) await writeFile(join(runDir, name), content);
-  await writeFile(
+  // Each export is written to a temporary file and renamed: a full disk leaves no 0-byte or half file.
+  for (const [name, content] of [...Object.entries(files), ...optional]) writeFileAtomic(join(runDir, name), content);
+  writeFileAtomic(
     join(runDir, REPORT_FILE),
     htmlReport({ report, charts: chartData(collector, report), assets: await readReportAssets(), serverMetrics, regression, divergence }),
   );

@@ -5,13 +5,13 @@
 //                  Kept out of the record so the record schema stays engine-neutral.
 //   events.jsonl   rollbacks, weight changes, operator actions, with the reasons.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Arm } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
-import { makeDirs } from '../io/make-dirs.ts';
 import { RecordWriter } from '../io/records-file.ts';
+import { createRunFolder, writeRunManifest, type RunFolderLock } from '../io/run-folder.ts';
 
 export interface RoutingLine {
   index: number;
@@ -49,20 +49,31 @@ export class ProxyRunFolder {
   readonly #routing: JsonLines;
   readonly #events: JsonLines;
   #manifest: RunManifest;
+  readonly #lock: RunFolderLock;
 
-  private constructor(dir: string, manifest: RunManifest) {
+  private constructor(dir: string, manifest: RunManifest, lock: RunFolderLock) {
     this.dir = dir;
     this.#manifest = manifest;
-    this.records = new RecordWriter(join(dir, 'records.jsonl'));
+    this.#lock = lock;
+    this.records = new RecordWriter(join(dir, 'records.jsonl'), { flags: 'wx' });
     this.#routing = new JsonLines(join(dir, 'routing.jsonl'));
     this.#events = new JsonLines(join(dir, 'events.jsonl'));
   }
 
+  /**
+   * Takes a new folder for this run (io/run-folder.ts: a folder holding anything is refused, records
+   * are never appended to another run's) and writes run.json with status running.
+   */
   static async create(dir: string, manifest: RunManifest): Promise<ProxyRunFolder> {
-    makeDirs(dir);
-    const folder = new ProxyRunFolder(dir, manifest);
-    await folder.#writeManifest();
-    return folder;
+    const lock = createRunFolder(dir, { flag: '--run-id', canForce: false });
+    try {
+      const folder = new ProxyRunFolder(dir, { ...manifest, status: 'running', planned: null }, lock);
+      await folder.#writeManifest();
+      return folder;
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
 
   route(line: RoutingLine): void {
@@ -75,15 +86,14 @@ export class ProxyRunFolder {
   }
 
   async #writeManifest(): Promise<void> {
-    // Write-then-rename: a reader never sees half a run.json.
-    const file = join(this.dir, 'run.json');
-    await writeFile(file + '.tmp', JSON.stringify(this.#manifest, null, 2) + '\n');
-    await rename(file + '.tmp', file);
+    writeRunManifest(this.dir, this.#manifest); // write-then-rename: a reader never sees half a run.json
+    return Promise.resolve();
   }
 
   /** Closes the files and removes the folder: the proxy never started, so there is no run to keep. */
   async discard(): Promise<void> {
     await Promise.all([this.records.close(), this.#routing.close(), this.#events.close()]);
+    this.#lock.release();
     await rm(this.dir, { recursive: true, force: true });
   }
 
@@ -92,10 +102,13 @@ export class ProxyRunFolder {
     await Promise.all([this.records.close(), this.#routing.close(), this.#events.close()]);
     this.#manifest = {
       ...this.#manifest,
+      // A proxy has no planned end: being stopped (SIGTERM, Ctrl-C) is how it completes; `interrupted` says by what.
+      status: 'complete',
       ended_at: new Date().toISOString(),
       interrupted: end.interrupted,
       warnings: [...this.#manifest.warnings, ...end.warnings],
     };
     await this.#writeManifest();
+    this.#lock.release();
   }
 }

@@ -179,7 +179,7 @@ test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy s
   t.deepEqual(await analyzeRunFolder(stopped, { quiet: true }), { verdict: 'INVESTIGATE', exitCode: 1 });
   const report = JSON.parse(readFileSync(join(stopped, 'summary.json'), 'utf8'));
   t.deepEqual(report.validity.problems, [
-    'the run was interrupted (SIGINT) before its planned end: its figures cover only the part that ran',
+    'the run is not complete, run.json status "interrupted" (SIGINT): its figures cover only the part that ran',
   ]);
   for (const dir of [complete, stopped, proxy]) rmSync(dir, { recursive: true });
 });

@@ -6,6 +6,7 @@ import { serializeRecord, type RequestRecord } from '../core/record.ts';
 import { DEFAULT_GATES, GatesError, parseGates } from '../analysis/gates.ts';
 import { analyzeRunFolder, droppedIterations, interruptedReason } from '../pipeline/analyze-folder.ts';
 import { UsageError } from '../core/options.ts';
+import { RunManifestError, validateRunManifest } from '../core/run.ts';
 import { fixtureRun } from './fixtures/analysis/build-run.ts';
 import { runCli } from './support/run-cli.ts';
 
@@ -118,13 +119,40 @@ test('dropped iterations are read from run.json (counter field or a warnings ent
   t.is(droppedIterations({ warnings: ['dropped_iterations seen'] }), 1);
 });
 
-test('an interrupted run is one whose run.json names why a load run stopped early; a proxy ends by being stopped', (t) => {
-  t.is(interruptedReason({ engine: 'node', interrupted: 'SIGINT' }), 'SIGINT');
-  t.is(interruptedReason({ engine: 'k6', interrupted: 'k6 exited 105' }), 'k6 exited 105');
-  t.is(interruptedReason({ interrupted: 'error in sender w0' }), 'error in sender w0', 'an older run.json without engine');
-  t.is(interruptedReason({ engine: 'proxy', interrupted: 'SIGTERM' }), null);
-  t.is(interruptedReason({ engine: 'node', interrupted: null }), null);
-  t.is(interruptedReason({ engine: 'node', interrupted: '' }), null, 'no reason given is not a reason');
-  t.is(interruptedReason({ engine: 'node' }), null);
+test('an incomplete run is one whose run.json status is not complete; a proxy ends by being stopped', (t) => {
+  const m = (fields: object) => validateRunManifest({ v: 1, run_id: 'r', arms: [{ arm: 'baseline' }], ...fields });
+  t.is(interruptedReason(m({ engine: 'node', status: 'interrupted', interrupted: 'SIGTERM' })), 'status "interrupted" (SIGTERM)');
+  t.is(interruptedReason(m({ engine: 'k6', status: 'failed', error: 'k6 exit 107' })), 'status "failed" (k6 exit 107)');
+  t.regex(
+    interruptedReason(m({ engine: 'node', status: 'running', ended_at: null })) ?? '',
+    /^status "running": .*kill -9.*analysed as interrupted/,
+  );
+  t.is(
+    interruptedReason(m({ interrupted: 'error in sender w0' })),
+    'status "interrupted" (error in sender w0)',
+    'an older run.json without status',
+  );
+  t.regex(
+    interruptedReason(m({ engine: 'node', ended_at: null, interrupted: null })) ?? '',
+    /^status "running"/,
+    'an older run.json killed mid-run',
+  );
+  t.is(interruptedReason(m({ engine: 'proxy', status: 'complete', interrupted: 'SIGTERM' })), null);
+  t.is(interruptedReason(m({ engine: 'node', status: 'complete', interrupted: null })), null);
+  t.is(interruptedReason(m({ engine: 'node', interrupted: '' })), null, 'no reason given is not a reason');
+  t.is(interruptedReason(m({ engine: 'node' })), null, 'a hand-made run.json without times');
   t.is(interruptedReason(null), null, 'no run.json');
+});
+
+test('run.json is validated on read: an error names the field', (t) => {
+  const bad: Array<[object, RegExp]> = [
+    [{ interrupted: 7, arms: 5 }, /^v: expected 1/],
+    [{ v: 1, run_id: 'r', arms: 5 }, /^arms: expected an array of arms, got 5/],
+    [{ v: 1, run_id: 'r', arms: [{}] }, /^arms\[0\]\.arm: expected an arm name/],
+    [{ v: 1, run_id: 'r', arms: [], interrupted: 7 }, /^interrupted: expected a reason or null, got 7/],
+    [{ v: 1, run_id: 'r', arms: [], status: 'done' }, /^status: expected running, complete, interrupted, failed, got "done"/],
+    [{ v: 1, run_id: 'r', arms: [], planned: { baseline: -1 } }, /^planned: expected an object of arm → planned request count/],
+    [{ v: 1, run_id: '', arms: [] }, /^run_id: expected a non-empty string/],
+  ];
+  for (const [value, message] of bad) t.throws(() => validateRunManifest(value), { instanceOf: RunManifestError, message });
 });

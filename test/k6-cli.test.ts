@@ -98,7 +98,10 @@ test.serial(
       t.false(readFileSync(join(runDir, file), 'utf8').includes('SECRET-B'), file);
     const manifest = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
     t.is(manifest.engine, 'k6');
-    t.is(manifest.interrupted, 'k6 exit 3 (error)');
+    t.is(manifest.status, 'failed', 'k6 failed: the run is not complete');
+    t.is(manifest.error, 'k6 exit 3 (error)');
+    t.is(manifest.interrupted, null);
+    t.deepEqual(manifest.planned, { baseline: 5, candidate: 5 }, 'planned requests per arm, warm-up included');
     t.true(manifest.warnings.includes('k6 exited 3 (see k6 output)'));
     t.is(manifest.dropped_iterations, null);
     t.true(existsSync(join(runDir, 'records.jsonl')));

@@ -205,7 +205,7 @@ test('first Ctrl-C: forwarded to k6 once, the parent waits for it, converts the 
   t.is(manifest.k6.exit_code, 0);
   t.is(manifest.k6.records, 3);
   t.regex(manifest.warnings.join('\n'), /k6-console\.log:5: last line is incomplete/);
-  t.regex(manifest.warnings.join('\n'), /stopped by Ctrl-C \(forwarded to k6\)/);
+  t.regex(manifest.warnings.join('\n'), /stopped by SIGINT \(forwarded to k6\)/);
 
   const read = await readRecords(join(load.out, 'records.jsonl'));
   t.deepEqual(read.records, records);
@@ -243,7 +243,7 @@ test('second Ctrl-C: the k6 process is killed, what it wrote is still converted,
   const manifest = JSON.parse(readFileSync(join(load.out, 'run.json'), 'utf8'));
   t.is(manifest.interrupted, 'SIGINT (second: k6 killed)');
   t.is(manifest.k6.exit_code, 128 + 9);
-  t.regex(manifest.warnings.join('\n'), /k6 killed by a second Ctrl-C/);
+  t.regex(manifest.warnings.join('\n'), /k6 killed by a second SIGINT/);
   t.deepEqual((await readRecords(join(load.out, 'records.jsonl'))).records, records);
   t.false(existsSync(join(load.out, 'summary.json')), 'no analysis after a second Ctrl-C');
 });
