@@ -49,8 +49,8 @@ test('bad inputs give clear messages (UsageError, exit 2)', async (t) => {
     ['empty records', [], /records\.jsonl: no records/],
     [
       'unknown schema version',
-      [records[0] as string, (records[1] as string).replace('{"v":1,', '{"v":7,')],
-      /records\.jsonl:2: unknown record schema version 7 \(this build reads version 1\)/,
+      [records[0] as string, (records[1] as string).replace(/^\{"v":[12],/, '{"v":7,')],
+      /records\.jsonl:2: unknown record schema version 7 \(this build reads versions 1 and 2\)/,
     ],
     [
       'two runs',
@@ -61,7 +61,7 @@ test('bad inputs give clear messages (UsageError, exit 2)', async (t) => {
       'run.json from another run',
       records,
       /run\.json: run_id "elsewhere" does not match the records' run_id "fixture-run"/,
-      { run_id: 'elsewhere' },
+      { v: 1, run_id: 'elsewhere', arms: [{ arm: 'baseline' }, { arm: 'candidate' }], warnings: [], status: 'complete' },
     ],
   ];
   for (const [name, lines, message, manifest] of cases) {

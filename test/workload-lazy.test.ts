@@ -99,7 +99,14 @@ test('filters on the index: --max-model-len skips lines, counted in the report a
   t.like(source.report, { examined: 400, kept: 400 - over, skipped: { 'prompt+output over --max-model-len 16000': over } });
   t.true((source.item(0).body.max_tokens as number) <= 100);
   const manifest = loadRunManifest(
-    { runId: 'r', seed: 9, arms: [], workload: source, workloadPath: SMALL } as unknown as LoadConfig,
+    {
+      runId: 'r',
+      seed: 9,
+      arms: [],
+      workload: source,
+      workloadPath: SMALL,
+      plan: { arrival: 'constant', qps: 1, requests: 10, warmup: 0, seed: 9 },
+    } as unknown as LoadConfig,
     { engine: 'node', started_at: 'a', ended_at: 'b', config: {}, versions: {}, interrupted: false } as never,
   );
   t.deepEqual(manifest.workload, { path: SMALL, format: 'trace', items: 400 - over });
