@@ -28,18 +28,29 @@ export type ProxyEvent =
   | { event: 'rollback_reset'; weight: number }
   | { event: 'stopped'; reason: string; totals: unknown };
 
-/** Appends one JSON object per line. */
+/**
+ * Appends one JSON object per line. A write error (ENOSPC, EIO) must not take the proxy down: live
+ * traffic never waits on these logs. The first error is said once on stderr and later lines are dropped
+ * (the routing and event logs are diagnostics; the records have their own pause-and-resume writer).
+ */
 class JsonLines {
   #stream: WriteStream;
+  #failed: Error | null = null;
   constructor(file: string) {
     this.#stream = createWriteStream(file, { flags: 'a' });
+    this.#stream.on('error', (error) => {
+      if (this.#failed !== null) return;
+      this.#failed = error;
+      process.stderr.write(`shadowbench proxy: ${file}: ${(error as NodeJS.ErrnoException).code ?? error.message}; no longer written\n`);
+    });
   }
   write(value: unknown): void {
-    this.#stream.write(JSON.stringify(value) + '\n');
+    if (this.#failed === null) this.#stream.write(JSON.stringify(value) + '\n');
   }
   async close(): Promise<void> {
+    if (this.#failed !== null || this.#stream.destroyed) return;
     this.#stream.end();
-    await once(this.#stream, 'close');
+    await Promise.race([once(this.#stream, 'close'), once(this.#stream, 'error')]);
   }
 }
 
