@@ -325,7 +325,14 @@ async function runK6InFolder(
   const code = await new Promise<number>((done, fail) => {
     const child = spawn(bin, args, {
       stdio: ['ignore', 'inherit', 'pipe'],
-      env: { ...process.env, SB_CONFIG_FILE: configFile, SB_HEADERS: JSON.stringify(secretHeaders(config)) },
+      // K6_AUTO_EXTENSION_RESOLUTION=false: k6 must never try to fetch an extension from the network
+      // (xk6-sse is compiled into the binary the user points at).
+      env: {
+        ...process.env,
+        K6_AUTO_EXTENSION_RESOLUTION: 'false',
+        SB_CONFIG_FILE: configFile,
+        SB_HEADERS: JSON.stringify(secretHeaders(config)),
+      },
       // Its own process group: a terminal's Ctrl-C reaches k6 only as this process forwards it (K6Interrupts).
       detached: true,
     });

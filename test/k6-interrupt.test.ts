@@ -41,7 +41,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 setTimeout(() => exit(3), 20_000);
-note({ event: 'start', pid: process.pid });
+note({ event: 'start', pid: process.pid, args: process.argv.slice(2), resolution: process.env.K6_AUTO_EXTENSION_RESOLUTION });
 `,
 );
 chmodSync(standIn, 0o755);
@@ -50,6 +50,8 @@ interface StandInEvent {
   event: 'start' | 'signal' | 'exit';
   t: number;
   pid?: number;
+  args?: string[];
+  resolution?: string;
   signal?: string;
   code?: number;
 }
@@ -195,6 +197,9 @@ test('first Ctrl-C: forwarded to k6 once, the parent waits for it, converts the 
     ['start', 'signal SIGINT', 'exit'],
     'exactly one SIGINT reached the k6 process, which then exited by itself',
   );
+  // k6 is never allowed to reach the network: no usage report, no extension fetched at run time.
+  t.true(seen[0]!.args?.includes('--no-usage-report'), JSON.stringify(seen[0]!.args));
+  t.is(seen[0]!.resolution, 'false', 'K6_AUTO_EXTENSION_RESOLUTION=false in the k6 environment');
   const signalled = seen[1]!;
   const exitedAt = seen[2]!.t;
   t.true(signalled.t >= sentAt - 5, 'forwarded after the Ctrl-C');
