@@ -25,41 +25,40 @@ import { checkK6Mode, K6_OPTIONS } from './k6-options.ts';
 import { loadGates } from '../pipeline/analyze-folder.ts';
 import { k6ScriptConfig, resolvedWorkloadJsonl } from './load-k6.ts';
 import { LOAD_OPTIONS, resolveConfig } from './load.ts';
-import { formatHelp, num, parseOptions, str, UsageError } from '../core/options.ts';
+import { formatHelp, num, parseOptions, pickOptions, str, UsageError } from '../core/options.ts';
+import { DNS1123_LABEL, MAX_LABEL } from '../migrate/k8s-names.ts';
 
-const {
-  model,
-  baselineModel,
-  candidateModel,
-  baselineRepeat,
-  workload,
-  format,
-  sample,
-  order,
-  qps,
-  duration,
-  requests,
-  warmup,
-  timeout,
-  stream,
-  seed,
-  out,
-  force,
-} = LOAD_OPTIONS;
+/** The load flags a manifest shares with `load` (same declarations; the URLs are its own, see below). */
+const SHARED_LOAD_OPTIONS = pickOptions(LOAD_OPTIONS, [
+  'model',
+  'baselineModel',
+  'candidateModel',
+  'baselineRepeat',
+  'workload',
+  'format',
+  'sample',
+  'order',
+  'qps',
+  'duration',
+  'requests',
+  'warmup',
+  'timeout',
+  'stream',
+  'seed',
+  'out',
+  'force',
+]);
 
 /** The default runner image: stock k6, which fetches xk6-sse itself when a streaming script starts. */
 export const STOCK_K6_IMAGE = 'grafana/k6:latest';
 /**
- * A Kubernetes object name (RFC 1123 label: what a namespace must be, and the strictest rule among
- * the TestRun and its ConfigMaps): lower-case letters, digits and '-', starting and ending with a
- * letter or digit, at most 63 characters (kubernetes/apimachinery pkg/util/validation IsDNS1123Label).
+ * Checks --name / --namespace as Kubernetes object names (a DNS-1123 label, migrate/k8s-names.ts: what
+ * a namespace must be, and the strictest rule among the TestRun and its ConfigMaps); `room` is what
+ * the name must leave for suffixes (-script, -workload).
  */
-const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** Checks --name / --namespace; `room` is what the name must leave for suffixes (-script, -workload). */
 export function checkKubernetesName(flag: string, value: string, room = 0): void {
-  const max = 63 - room;
-  if (!DNS_1123_LABEL.test(value) || value.length > max)
+  const max = MAX_LABEL - room;
+  if (!DNS1123_LABEL.test(value) || value.length > max)
     throw new UsageError(
       `${flag}: got ${JSON.stringify(value)}; expected a Kubernetes name (DNS-1123 label): lower-case letters, digits and '-', starting and ending with a letter or digit, at most ${max} characters${room > 0 ? ` (its ConfigMaps add -workload)` : ''}`,
     );
@@ -72,23 +71,7 @@ export const K6_MANIFEST_OPTIONS = {
     help: 'baseline base URL as the runner pods reach it (e.g. http://vllm.llm.svc:8000); required unless --collect',
   }),
   candidate: str({ meta: 'URL', help: 'candidate base URL as the runner pods reach it; required unless --collect' }),
-  model,
-  baselineModel,
-  candidateModel,
-  baselineRepeat,
-  workload,
-  format,
-  sample,
-  order,
-  qps,
-  duration,
-  requests,
-  warmup,
-  timeout,
-  stream,
-  seed,
-  out,
-  force,
+  ...SHARED_LOAD_OPTIONS,
   ...K6_OPTIONS,
   parallelism: num({ default: 2, integer: true, min: 1, max: 1000, help: 'k6 runner pods (each runs an equal execution segment)' }),
   name: str({ meta: 'NAME', help: 'TestRun name; its ConfigMaps are <NAME>-script and <NAME>-workload [default shadowbench-<run-id>]' }),

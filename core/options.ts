@@ -214,3 +214,8 @@ export function formatHelp(usage: string, description: string, table: OptionTabl
   const lines = rows.map((r) => (r.left.length + 2 > width ? `${r.left}\n${' '.repeat(width)}${r.right}` : r.left.padEnd(width) + r.right));
   return `Usage: ${usage}\n\n${description}\n\nOptions:\n${lines.join('\n')}\n  --help${' '.repeat(Math.max(2, width - 8))}show this help\n`;
 }
+
+/** Some of another command's option declarations, by name (one declaration shared, not copied). */
+export function pickOptions<T extends object, K extends keyof T>(from: T, names: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(names.map((name) => [name, from[name]])) as Pick<T, K>;
+}
