@@ -1,6 +1,7 @@
 // What every target shares: the deployment's shape read from a vLLM command (GPUs per pod, nodes,
 // replicas, data / expert parallelism, the served name, the model's size and cache volume), and
 // the YAML header that lists what changed and what was dropped, each with its reason.
+import { Document } from 'yaml';
 import type { Outcome, VllmServeConfig } from './vllm-command.ts';
 import { CACHE_ADVISED_GB, estimateModelSize, type SizeEstimate } from './model-size.ts';
 
@@ -157,6 +158,21 @@ export function renderHeader(lines: {
     for (const d of lines.dropped) header.push(`   ${d.item}: ${d.reason}`);
   }
   return header.join('\n');
+}
+
+/** The YAML document with its review header, and what the CLI reports beside it: the end of every target's conversion. */
+export function conversion(content: unknown, header: Parameters<typeof renderHeader>[0], plan: DeploymentPlan, name: string): Conversion {
+  const document = new Document(content);
+  document.commentBefore = renderHeader(header);
+  return {
+    yaml: document.toString({ lineWidth: 0 }),
+    warnings: [...header.warnings, ...outcomeWarnings(header.changed, header.dropped)],
+    gpusPerWorker: plan.gpusPerWorker,
+    name,
+    servedModelName: plan.servedModelName,
+    changed: header.changed,
+    dropped: header.dropped,
+  };
 }
 
 export function outcomeWarnings(changed: Outcome[], dropped: Outcome[]): string[] {

@@ -10,16 +10,14 @@
 //
 // Dynamo 0.6 (--dynamo-version 0.6): nvidia.com/v1alpha1, `spec.services` map with extraPodSpec,
 // `--is-prefill-worker`, workingDir /workspace/components/backends/vllm (Dynamo 0.6's examples).
-import { Document } from 'yaml';
 import type { Outcome, VllmServeConfig } from './vllm-command.ts';
 import { DYNAMO_SERVES, REASONING_PARSERS, SERVER_FLAGS, TOOL_PARSERS } from './vllm-flags.ts';
 import { MAX_DGD_NAME, checkName, nameFromModel } from './k8s-names.ts';
 import {
   ephemeralStorage,
-  outcomeWarnings,
+  conversion,
   shapeFacts,
   planDeployment,
-  renderHeader,
   sortKeys,
   type Conversion,
   type ConvertOptions,
@@ -216,29 +214,24 @@ export function convertToDynamo(config: VllmServeConfig, options: ConvertOptions
       ? `Model cache: PersistentVolumeClaim ${pvc} mounted at ${MODEL_CACHE_PATH} in the workers, HF_HOME=${MODEL_CACHE_PATH}.`
       : 'Model cache: none (--model-cache-pvc NAME mounts one).',
   ];
-  const document = new Document(doc);
-  document.commentBefore = renderHeader({
-    target,
-    strategy:
-      strategy === 'colocated'
-        ? 'colocated (aggregated): each worker does prefill and decode, as the migration guide advises to start.'
-        : 'disaggregated: separate prefill (VllmPrefillWorker) and decode (VllmDecodeWorker) pools.',
-    source: config.source,
-    facts,
-    notes,
-    warnings,
-    changed,
-    dropped,
-  });
-  return {
-    yaml: document.toString({ lineWidth: 0 }),
-    warnings: [...warnings, ...outcomeWarnings(changed, dropped)],
-    gpusPerWorker: plan.gpusPerWorker,
+  return conversion(
+    doc,
+    {
+      target,
+      strategy:
+        strategy === 'colocated'
+          ? 'colocated (aggregated): each worker does prefill and decode, as the migration guide advises to start.'
+          : 'disaggregated: separate prefill (VllmPrefillWorker) and decode (VllmDecodeWorker) pools.',
+      source: config.source,
+      facts,
+      notes,
+      warnings,
+      changed,
+      dropped,
+    },
+    plan,
     name,
-    servedModelName: plan.servedModelName,
-    changed,
-    dropped,
-  };
+  );
 }
 
 interface Build {

@@ -8,18 +8,9 @@
 // container's `args` follow. So those flags move into the values and are not repeated. vLLM's own
 // HTTP server stays, so its flags (parsers, chat template, CORS, …) pass through, except the port
 // (the chart's) and secrets. Disaggregated P/D follows the chart's examples/values-pd.yaml (NIXL).
-import { Document } from 'yaml';
 import type { Outcome, VllmServeConfig } from './vllm-command.ts';
 import { MAX_LLMD_NAME, checkName, nameFromModel } from './k8s-names.ts';
-import {
-  outcomeWarnings,
-  shapeFacts,
-  planDeployment,
-  renderHeader,
-  type Conversion,
-  type ConvertOptions,
-  type DeploymentPlan,
-} from './deployment-plan.ts';
+import { conversion, shapeFacts, planDeployment, type Conversion, type ConvertOptions, type DeploymentPlan } from './deployment-plan.ts';
 import { NIXL_KV_TRANSFER, HF_SECRET } from './dynamo.ts';
 
 const IMAGE_REPO = 'ghcr.io/llm-d/llm-d-cuda';
@@ -112,28 +103,23 @@ export function convertToLlmd(config: VllmServeConfig, options: ConvertOptions):
     `Image: ${image} (pin it to the llm-d release you run). HF_TOKEN comes from the Secret ${HF_SECRET}.`,
     'Install: helm install NAME llm-d-modelservice/llm-d-modelservice -f THIS_FILE',
   ];
-  const document = new Document(values);
-  document.commentBefore = renderHeader({
-    target: 'llm-d model service (Helm chart llm-d-modelservice values), vLLM (vllm serve).',
-    strategy: disagg
-      ? 'disaggregated: prefill and decode pools (prefill/decode), NIXL KV transfer.'
-      : 'colocated (aggregated): one decode pool serving whole requests; prefill.create false.',
-    source: config.source,
-    facts,
-    notes,
-    warnings,
-    changed,
-    dropped,
-  });
-  return {
-    yaml: document.toString({ lineWidth: 0 }),
-    warnings: [...warnings, ...outcomeWarnings(changed, dropped)],
-    gpusPerWorker: plan.gpusPerWorker,
+  return conversion(
+    values,
+    {
+      target: 'llm-d model service (Helm chart llm-d-modelservice values), vLLM (vllm serve).',
+      strategy: disagg
+        ? 'disaggregated: prefill and decode pools (prefill/decode), NIXL KV transfer.'
+        : 'colocated (aggregated): one decode pool serving whole requests; prefill.create false.',
+      source: config.source,
+      facts,
+      notes,
+      warnings,
+      changed,
+      dropped,
+    },
+    plan,
     name,
-    servedModelName: plan.servedModelName,
-    changed,
-    dropped,
-  };
+  );
 }
 
 /** modelArtifacts.uri: hf://ORG/MODEL, or from the cache PVC (pvc+hf:// in the HF cache layout; pvc:// for a local path). */
