@@ -1,11 +1,12 @@
 // Analysis benchmarks:
 //  1. analyzeRunFolder on a generated run of 1,000,000 records (500k indices × 2 arms, 128 content
 //     chunks each, ~600-character outputs, a third of the candidate outputs edited). The analysis runs
-//     in a child process so its peak RSS (process.resourceUsage().maxRSS) excludes the generator.
+//     in a child process so its peak RSS (io/peak-rss.ts) excludes the generator.
 //     Targets: ≤ 15 s, ≤ 2 GB.
 //  2. Similarity: 2,000 pairs each of ~200, ~1,000 and ~4,000 characters, JS pairs/s against CPython's
 //     difflib on the same pairs (when python3 is present), and a check that every ratio is identical.
 //     Target: ≥ 3 × CPython.
+import { peakRssMiB } from '../io/peak-rss.ts';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -90,7 +91,7 @@ async function child(dir: string): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const usage = process.resourceUsage(); // all threads of the process
   const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: usage.maxRSS, verdict }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: peakRssMiB() * 1024, verdict }) + '\n');
 }
 
 async function runAnalysisBench(): Promise<BenchTable> {

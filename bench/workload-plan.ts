@@ -49,7 +49,7 @@ function startupTable(): BenchTable {
       row('eager (parseWorkload: every prompt)', child(file, 'eager') as unknown as StartupFigures);
     const notes = [
       `A generated ${TRACE_LINES.toLocaleString('en-US')}-line trace of Mooncake's tool-agent shape (${mib.toFixed(1)} MiB; workloads/generate-trace.ts). ` +
-        '"first body ms": from process start of the work to request 0\'s body serialised (sending could start); "peak RSS": the child\'s maxRSS.',
+        '"first body ms": from process start of the work to request 0\'s body serialised (sending could start); "peak RSS": the child\'s own high-water mark (io/peak-rss.ts).',
       'SHADOWBENCH_BENCH_EAGER=1 adds the old eager parse (measured once here: 29.2 s to the first body, 1,744 MiB peak RSS, 1,107 MiB heap).',
     ];
     if (process.env.SHADOWBENCH_BENCH_LOAD === '1') {

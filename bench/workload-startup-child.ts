@@ -14,12 +14,13 @@ import { buildRequestBody } from '../core/openai.ts';
 import { createPlan } from '../core/plan.ts';
 import { parseWorkload } from '../core/workload/workload.ts';
 import { openWorkload } from '../io/workload-file.ts';
+import { peakRssMiB } from '../io/peak-rss.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const [file, mode, ...extra] = process.argv.slice(2) as [string, 'lazy' | 'eager' | 'load', ...string[]];
 const started = performance.now();
-const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
+const maxRssMiB = peakRssMiB;
 const body = (b: Record<string, unknown>) => JSON.stringify(buildRequestBody(b, { model: null, stream: true }));
 
 if (mode === 'lazy') {

@@ -1,15 +1,8 @@
 // Runs `load` (cli/load.ts run) in a fresh process with the given arguments, then prints one JSON
-// line: the exit code and the process's peak RSS. For memory tests: the parent's own heap (servers,
-// ava) stays out of the figure. The peak is VmHWM of /proc/self/status (this process image's own
-// high-water mark), not getrusage's maxRSS: Linux carries maxRSS across fork + exec, so a child of a
-// large ava worker reported the worker's 492 MB.
-import { readFileSync } from 'node:fs';
+// line: the exit code and the process's own peak RSS (io/peak-rss.ts). For memory tests: the parent's
+// heap (servers, ava) stays out of the figure.
 import { run } from '../../cli/load.ts';
-
-function peakRssMb(): number {
-  const line = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return line ? Number(line[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
-}
+import { peakRssMiB } from '../../io/peak-rss.ts';
 
 const code = await run(process.argv.slice(2), {});
-process.stdout.write(JSON.stringify({ code, maxRssMb: peakRssMb() }) + '\n');
+process.stdout.write(JSON.stringify({ code, maxRssMb: peakRssMiB() }) + '\n');
