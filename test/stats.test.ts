@@ -73,6 +73,8 @@ test('histogram selection gives the same percentiles as sorting, with ties and a
   const bySorting = describe(column);
   const bySelection = describe(column, 0);
   t.deepEqual(bySelection, bySorting);
+  // every bucket "crowded": each is histogrammed again within its own value range, down to single values
+  t.deepEqual(describe(column, 0, 3), bySorting);
   // all equal
   const same = new Float64Column(10);
   for (let i = 0; i < 50; i++) same.push(3);
