@@ -23,6 +23,9 @@ export const SPECS_DIR = ((): string => {
   }
 })();
 export const specPath = (file: string): string => join(SPECS_DIR, file);
+/** Whether the real schemas are there: tests that need them are skipped, with this reason in their title, only when they are not. */
+export const SPECS_PRESENT = existsSync(SPECS_DIR);
+export const SPECS_MISSING = SPECS_PRESENT ? '' : ` [skipped: no real schemas at ${SPECS_DIR}]`;
 
 type Json = Record<string, unknown>;
 
