@@ -33,7 +33,9 @@ for (const name of PROFILE_NAMES) {
   const g = PROFILES[name].guide;
   test(`${name}: hit ${pct(g.prefixHitRate)} ±5 pp, TTFT ${g.ttftP50Ms}/${g.ttftP99Ms} ms ±10 %, GPU ${g.gpuUtilPct} % ±4 pp`, (t) => {
     const r = run(name);
-    t.log(`${name}: hit ${pct(r.prefixHitRate)}, TTFT ${r.ttftP50Ms.toFixed(1)}/${r.ttftP99Ms.toFixed(1)} ms, GPU ${r.gpuUtilPct.toFixed(1)} %`);
+    t.log(
+      `${name}: hit ${pct(r.prefixHitRate)}, TTFT ${r.ttftP50Ms.toFixed(1)}/${r.ttftP99Ms.toFixed(1)} ms, GPU ${r.gpuUtilPct.toFixed(1)} %`,
+    );
     t.true(Math.abs(r.prefixHitRate - g.prefixHitRate) <= 0.05, `hit ${pct(r.prefixHitRate)}`);
     t.true(Math.abs(r.ttftP50Ms / g.ttftP50Ms - 1) <= 0.1, `TTFT P50 ${r.ttftP50Ms}`);
     t.true(Math.abs(r.ttftP99Ms / g.ttftP99Ms - 1) <= 0.1, `TTFT P99 ${r.ttftP99Ms}`);
@@ -49,10 +51,19 @@ test('the ordering of the guide: TTFT P50 and P99 disaggregated < colocated < on
     VirtualResult,
   ];
   for (const key of ['ttftP50Ms', 'ttftP99Ms'] as const) {
-    t.true(disaggregated[key] < colocated[key] && colocated[key] < single[key], `${key} ${single[key]} ${colocated[key]} ${disaggregated[key]}`);
+    t.true(
+      disaggregated[key] < colocated[key] && colocated[key] < single[key],
+      `${key} ${single[key]} ${colocated[key]} ${disaggregated[key]}`,
+    );
   }
-  t.true(disaggregated.prefixHitRate - colocated.prefixHitRate >= 0.2, `disaggregated ${disaggregated.prefixHitRate} vs ${colocated.prefixHitRate}`);
-  t.true(Math.abs(colocated.prefixHitRate - single.prefixHitRate) <= 0.03, `colocated ${colocated.prefixHitRate} vs ${single.prefixHitRate}`);
+  t.true(
+    disaggregated.prefixHitRate - colocated.prefixHitRate >= 0.2,
+    `disaggregated ${disaggregated.prefixHitRate} vs ${colocated.prefixHitRate}`,
+  );
+  t.true(
+    Math.abs(colocated.prefixHitRate - single.prefixHitRate) <= 0.03,
+    `colocated ${colocated.prefixHitRate} vs ${single.prefixHitRate}`,
+  );
 });
 
 test('the mechanism: the disaggregated gain goes away in part with round robin and in part with decode KV in the pool', (t) => {
@@ -66,7 +77,9 @@ test('the mechanism: the disaggregated gain goes away in part with round robin a
   const roundRobin = hit({ ...d, router: 'round_robin' });
   const sharedPool = hit({ ...d, decodeKvInPool: true });
   const colocatedKv = hit({ ...PROFILES['dynamo-colocated'], router: 'kv_aware' });
-  t.log(`disaggregated ${pct(shipped)}; round robin ${pct(roundRobin)}; decode KV in pool ${pct(sharedPool)}; colocated kv_aware ${pct(colocatedKv)}`);
+  t.log(
+    `disaggregated ${pct(shipped)}; round robin ${pct(roundRobin)}; decode KV in pool ${pct(sharedPool)}; colocated kv_aware ${pct(colocatedKv)}`,
+  );
   t.true(shipped - roundRobin >= 0.05, 'kv_aware routing is worth ≥ 5 pp');
   t.true(shipped - sharedPool >= 0.05, 'keeping decode KV out of the prefill pool is worth ≥ 5 pp');
   t.true(colocatedKv - run('dynamo-colocated').prefixHitRate >= 0.05, 'kv_aware helps a colocated deployment too');
