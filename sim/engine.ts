@@ -1,5 +1,6 @@
 // One simulated inference engine (a vLLM instance, or one Dynamo worker): its admission queue
-// (--max-num-seqs), KV-cache accounting, capacity-bounded prefix cache, the TTFT / ITL draws of its
+// (--max-num-seqs), KV-cache accounting, a prefix cache bounded by the part of its KV pool that the
+// running requests do not hold (all of it on a disaggregated prefill worker), the TTFT / ITL draws of its
 // profile and its own vLLM counters. No HTTP and no timers: the caller submits a job, is told when
 // and with which schedule it starts (TTFT and the gaps between chunks), and releases it when done.
 // The clock is injected, so the same engine runs under a live server (performance.now()) and in
