@@ -514,7 +514,8 @@ const leValue = (le: string): number => (le === '+Inf' || le === 'Inf' ? Infinit
 
 /**
  * Server-side quantiles of a histogram over the run: per (target, series) the reset-aware increase of
- * every bucket (a drop of `_count` resets all its buckets, as a restart does), summed by `le` over
+ * every bucket (a drop of `_count` resets all its buckets, as a restart does; a series first seen
+ * after its target's first scrape counts from 0, as counters do), summed by `le` over
  * series and targets (only bounds every series has: cumulative counts at a shared bound add up),
  * then histogram_quantile. `scale` converts the unit (1000: seconds → ms).
  */
@@ -537,7 +538,7 @@ function histogramQuantiles(
     targetCount++;
     // series key (labels without le) → per scrape: count, sum, buckets
     const series = new Map<string, Array<{ count: number; sum: number; buckets: Map<number, number> }>>();
-    for (const scrape of t.scrapes) {
+    for (const [i, scrape] of t.scrapes.entries()) {
       const here = new Map<string, { count: number; sum: number; buckets: Map<number, number> }>();
       const get = (labels: Record<string, string>) => {
         const key = labelKey(labels, ['le']);
@@ -552,7 +553,8 @@ function histogramQuantiles(
         else if (s.name === `${base}_sum`) get(s.labels).sum = s.value as number;
       }
       for (const [key, v] of here) {
-        const list = series.get(key) ?? [];
+        // as for counters: a series absent from this target's earlier scrapes was created since, from 0
+        const list = series.get(key) ?? (i > 0 ? [{ count: 0, sum: 0, buckets: new Map([...v.buckets.keys()].map((le) => [le, 0])) }] : []);
         list.push(v);
         series.set(key, list);
       }

@@ -18,7 +18,7 @@ import { preflight, PreflightError } from '../engine/preflight.ts';
 import { PRECONNECT_MAX } from '../engine/client.ts';
 import { NodeLoadRun } from '../engine/run-load.ts';
 import { Interrupts } from './interrupts.ts';
-import { startSimProcess, type SimProcess } from '../sim/process.ts';
+import { startSimTopology, type SimProcess } from '../sim/process.ts';
 import { COST_OPTIONS, costSpecsFromOptions } from '../analysis/cost-options.ts';
 import { checkK6Mode, K6_OPTION_KEYS, K6_OPTIONS, k6ScriptOptions } from './k6-options.ts';
 import type { K6LoadResult } from './load-k6.ts';
@@ -446,9 +446,9 @@ export class EndpointSetup {
     if (v.baseline !== undefined && v.candidate !== undefined)
       return { baseline: v.baseline, candidate: v.candidate, baselineProfile: null, candidateProfile: null };
     const seedArgs = ['--seed', String(v.seed)];
-    const started = await Promise.all([startSimProcess(v.baselineProfile, seedArgs), startSimProcess(v.candidateProfile, seedArgs)]);
-    this.sims.push(...started);
-    const [b, c] = started;
+    // both or neither: if one fails to start, the other is closed before the error propagates
+    const { baseline: b, candidate: c } = await startSimTopology({ baseline: v.baselineProfile, candidate: v.candidateProfile }, seedArgs);
+    this.sims.push(b, c);
     process.stderr.write(`shadowbench: simulated endpoints: baseline ${b.profile} at ${b.url}, candidate ${c.profile} at ${c.url}\n`);
     return { baseline: b.url, candidate: c.url, baselineProfile: b.profile, candidateProfile: c.profile };
   }

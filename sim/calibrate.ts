@@ -14,6 +14,7 @@ import { percentile } from '../analysis/stats/stats.ts';
 import { buildRequestBody } from '../core/openai.ts';
 import { derivedRandom } from '../core/random.ts';
 import { parseWorkload } from '../core/workload/workload.ts';
+import type { ChatRequest } from './workload.ts';
 
 /** The shipped sample workload the profiles are calibrated against. */
 export const SAMPLE_WORKLOAD = fileURLToPath(new URL('../workloads/sample-chat.jsonl', import.meta.url));
@@ -25,6 +26,14 @@ export function sampleWorkloadRequests(count: number): Array<Record<string, unkn
   return Array.from({ length: count }, (_, i) =>
     buildRequestBody((items[i % items.length] as (typeof items)[number]).body, { model: null, stream: true }),
   );
+}
+
+/** The same requests as sim/virtual.ts takes them (messages and max_tokens). */
+export function sampleWorkloadChat(count: number): ChatRequest[] {
+  return sampleWorkloadRequests(count).map((body) => ({
+    messages: body.messages as ChatRequest['messages'],
+    max_tokens: typeof body.max_tokens === 'number' ? body.max_tokens : 128,
+  }));
 }
 
 /**

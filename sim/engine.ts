@@ -1,5 +1,6 @@
 // One simulated inference engine (a vLLM instance, or one Dynamo worker): its admission queue
-// (--max-num-seqs), KV-cache accounting, capacity-bounded prefix cache, the TTFT / ITL draws of its
+// (--max-num-seqs), KV-cache accounting, a prefix cache bounded by the part of its KV pool that the
+// running requests do not hold (all of it on a disaggregated prefill worker), the TTFT / ITL draws of its
 // profile and its own vLLM counters. No HTTP and no timers: the caller submits a job, is told when
 // and with which schedule it starts (TTFT and the gaps between chunks), and releases it when done.
 // The clock is injected, so the same engine runs under a live server (performance.now()) and in
@@ -76,6 +77,8 @@ export class SimEngine {
   running = 0;
   waitingCount = 0;
   kvTokens = 0;
+  /** KV tokens the running requests hold outside the prefix cache: their uncached prompt tokens and everything they generate. */
+  heldTokens = 0;
   private readonly waiting: EngineJob[] = [];
   /** Simulated end times of started requests, on the engine's clock. */
   private readonly scheduledEnds = new MinHeap();
@@ -85,11 +88,12 @@ export class SimEngine {
   constructor(profile: SimProfile, options: EngineOptions) {
     this.profile = profile;
     this.options = options;
-    this.cache = new PrefixCache(profile.prefixBlockTokens, profile.prefixCacheBlocks);
+    this.cache = new PrefixCache(profile.prefixBlockTokens, this.poolBlocks());
   }
 
   /** Looks the prompt up in this engine's prefix cache (and caches it), counting vLLM's prefix-cache queries and hits in tokens. */
   lookup(tokens: readonly string[]): number {
+    this.cache.capacityBlocks = this.prefixCacheCapacity();
     const cached = this.cache.lookupAndInsert(tokens);
     this.metrics.prefixQueries += tokens.length;
     this.metrics.prefixHits += cached;
@@ -110,6 +114,7 @@ export class SimEngine {
     job.state = 'running';
     this.running++;
     this.kvTokens += job.promptTokens + job.completionTokens;
+    if (this.profile.decodeKvInPool) this.heldTokens += job.promptTokens - job.cachedTokens + job.completionTokens;
     this.metrics.promptTokens += job.promptTokens;
     const { timeScale, now: clock, instantChunks, strata } = this.options;
     const now = clock();
@@ -133,6 +138,7 @@ export class SimEngine {
     if (wasRunning) {
       this.running--;
       this.kvTokens -= job.promptTokens + job.completionTokens;
+      if (this.profile.decodeKvInPool) this.heldTokens -= job.promptTokens - job.cachedTokens + job.completionTokens;
       this.admitWaiting();
     }
     return { wasRunning };
@@ -145,6 +151,20 @@ export class SimEngine {
       this.waitingCount--;
       this.start(next);
     }
+  }
+
+  /** The engine's KV pool, in blocks. */
+  poolBlocks(): number {
+    return Math.floor(this.profile.kvCapacityTokens / this.profile.prefixBlockTokens);
+  }
+
+  /**
+   * Blocks the prefix cache may hold now: the KV pool less what the running requests hold (vLLM keeps
+   * cached blocks in its free-block queue and evicts them, least recently used first, when a running
+   * request needs a block). On a disaggregated prefill worker decode KV is not in the pool.
+   */
+  prefixCacheCapacity(): number {
+    return Math.max(0, this.poolBlocks() - Math.ceil(this.heldTokens / this.profile.prefixBlockTokens));
   }
 
   /** Simulated GPU utilisation, percent: saturating in the requests the engine holds (running + waiting). */

@@ -5,7 +5,8 @@ import { hash32 } from '../core/random.ts';
 
 export class PrefixCache {
   readonly blockTokens: number;
-  readonly capacityBlocks: number;
+  /** Blocks the cache may hold; set by the engine as the KV pool's free share changes (evicts at the next insert). */
+  capacityBlocks: number;
   /** Block hash → present; Map order is recency (oldest first). */
   private readonly blocks = new Map<number, true>();
 

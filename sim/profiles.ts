@@ -3,21 +3,26 @@ import type { RouterKind } from './router.ts';
 // Latency profiles of the simulated endpoints and the model that turns a profile, the current load and
 // a request into a time to first token and inter-token gaps. Pure: randomness is passed in.
 //
-// Calibrated so that at 100 QPS with the shipped sample workload (shared system prompts, max_tokens
-// 64-256) the client sees the migration guide's figures:
-//   vllm-single-node      TTFT P50 ≈ 85 ms, P99 ≈ 420 ms; ITL P50 ≈ 13 ms,   P99 ≈ 28 ms
-//   dynamo-disaggregated  TTFT P50 ≈ 52 ms, P99 ≈ 185 ms; ITL P50 ≈ 12.5 ms, P99 ≈ 22 ms
-// (dynamo-colocated took vllm-single-node's latency model with the guide's 78 / 350 ms as its base; it
-// has not been through the HTTP calibration.)
+// Calibrated in virtual time (sim/virtual.ts, test/sim-profiles.test.ts) so that one run of the
+// conversation workload of sim/workload.ts (seed 1, 5,000 requests at 100 QPS: multi-turn
+// conversations over 400 Zipf(1) system prompts, mean prompt 1,475 tokens) gives the migration
+// guide's whole column (Llama 70B, 100 QPS), the hit rate coming out of the mechanism:
 //
-// Prefix caches and GPU: calibrated in virtual time (sim/virtual.ts, test/sim-profiles.test.ts) on
-// the conversation workload of sim/workload.ts (seed 1, 400 system prompts Zipf(1), follow-up turns
-// 320-480 requests apart, 100 QPS). Each engine's prefix cache holds 1,500 blocks of 16 tokens
-// (24k tokens): a small cache, so that capacity and routing decide the hit rate. Measured (5,000
-// requests): hit rate vllm-single-node 16.1 %, dynamo-colocated 15.9 %, dynamo-disaggregated 22.9 %
-// (the guide: 15 / 15 / 45 %: the ordering holds, the size of the kv_aware gain does not yet).
-// The shipped sample workload (four shared system prompts) fits any of these caches, so its hit
-// rate and the latencies above are unchanged.
+//   profile               guide: TTFT P50/P99, hit, GPU     measured
+//   vllm-single-node      85 / 420 ms, 15 %, 87 %           84.3 / 414.6 ms, 16.1 %, 86.9 %
+//   dynamo-colocated      78 / 350 ms, 15 %, 72 %           78.1 / 350.3 ms, 15.4 %, 71.9 %
+//   dynamo-disaggregated  52 / 185 ms, 45 %, 78 %           52.1 / 185.4 ms, 43.0 %, 78.1 %
+//
+// Mechanism: an engine's prefix cache is its KV pool (kvCapacityTokens) less what its running
+// requests hold (sim/engine.ts prefixCacheCapacity); a disaggregated engine is a prefill worker whose
+// pool decode KV never enters (decodeKvInPool false); routing is round_robin or kv_aware
+// (sim/router.ts). Fitted per profile: the pool, ttftBaseMs, ttftSigma and gpuSaturationRunning
+// (prefillMsPerToken 0.03 for all: ≈ 33k prompt tokens/s of prefill). The two Dynamo profiles have the
+// same pool per worker (140k tokens), so what separates them is the mechanism alone.
+//
+// ITL (13 / 28 ms single node, 12.5 / 22 ms disaggregated) was calibrated over HTTP with the shipped
+// sample workload; its prompts are ~97 % cached (four shared system prompts), so its TTFT is lower
+// than the guide's (virtual time, 2,000 requests: 50 / 238, 43 / 171, 33 / 101 ms).
 
 export interface SimProfile {
   name: string;
@@ -41,8 +46,12 @@ export interface SimProfile {
   maxRunning: number;
   /** KV-cache capacity in tokens, for vllm:kv_cache_usage_perc. */
   kvCapacityTokens: number;
-  /** Prefix-cache capacity in blocks of `prefixBlockTokens` tokens (LRU). */
-  prefixCacheBlocks: number;
+  /**
+   * Whether running requests' KV (uncached prompt + generated tokens) takes blocks from the same pool
+   * as the prefix cache: true for vLLM and colocated Dynamo workers, false for a disaggregated
+   * deployment, whose engines here are the prefill workers (decode KV is moved to decode workers).
+   */
+  decodeKvInPool: boolean;
   prefixBlockTokens: number;
   /** Tokens per content chunk (> 1 emulates speculative decoding). */
   tokensPerChunk: number;
@@ -64,62 +73,62 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
 export const PROFILES: Record<ProfileName, SimProfile> = {
   'vllm-single-node': {
     name: 'vllm-single-node',
-    ttftBaseMs: 85,
-    prefillMsPerToken: 0.1,
-    ttftSigma: 0.695,
+    ttftBaseMs: 51,
+    prefillMsPerToken: 0.03,
+    ttftSigma: 0.665,
     itlMedianMs: 13,
     itlSigma: 0.325,
     referenceRunning: 165,
     ttftLoadSlope: 0.5,
     itlLoadSlope: 0.3,
     maxRunning: 256,
-    kvCapacityTokens: 400_000,
-    prefixCacheBlocks: 1_500,
+    kvCapacityTokens: 261_000,
+    decodeKvInPool: true,
     prefixBlockTokens: 16,
     tokensPerChunk: 1,
     workers: 1,
     router: null,
-    gpuSaturationRunning: 82.5,
+    gpuSaturationRunning: 79.4,
     guide: { ttftP50Ms: 85, ttftP99Ms: 420, prefixHitRate: 0.15, gpuUtilPct: 87 },
   },
   'dynamo-colocated': {
     name: 'dynamo-colocated',
-    ttftBaseMs: 78,
-    prefillMsPerToken: 0.1,
-    ttftSigma: 0.65,
+    ttftBaseMs: 43,
+    prefillMsPerToken: 0.03,
+    ttftSigma: 0.593,
     itlMedianMs: 13,
     itlSigma: 0.3,
     referenceRunning: 80,
     ttftLoadSlope: 0.5,
     itlLoadSlope: 0.3,
     maxRunning: 256,
-    kvCapacityTokens: 400_000,
-    prefixCacheBlocks: 1_500,
+    kvCapacityTokens: 140_000,
+    decodeKvInPool: true,
     prefixBlockTokens: 16,
     tokensPerChunk: 1,
     workers: 2,
     router: 'round_robin',
-    gpuSaturationRunning: 70,
+    gpuSaturationRunning: 63,
     guide: { ttftP50Ms: 78, ttftP99Ms: 350, prefixHitRate: 0.15, gpuUtilPct: 72 },
   },
   'dynamo-disaggregated': {
     name: 'dynamo-disaggregated',
-    ttftBaseMs: 51,
-    prefillMsPerToken: 0.05,
-    ttftSigma: 0.545,
+    ttftBaseMs: 37.1,
+    prefillMsPerToken: 0.03,
+    ttftSigma: 0.481,
     itlMedianMs: 12.5,
     itlSigma: 0.225,
     referenceRunning: 155,
     ttftLoadSlope: 0.3,
     itlLoadSlope: 0.15,
     maxRunning: 512,
-    kvCapacityTokens: 800_000,
-    prefixCacheBlocks: 1_500,
+    kvCapacityTokens: 140_000,
+    decodeKvInPool: false,
     prefixBlockTokens: 16,
     tokensPerChunk: 1,
     workers: 2,
     router: 'kv_aware',
-    gpuSaturationRunning: 48,
+    gpuSaturationRunning: 45.5,
     guide: { ttftP50Ms: 52, ttftP99Ms: 185, prefixHitRate: 0.45, gpuUtilPct: 78 },
   },
 };

@@ -4,6 +4,9 @@
 // the request to the cheapest (ai-dynamo/dynamo docs, "KV cache routing": cost = overlap-adjusted
 // prefill blocks + weighted active decode blocks). Round-robin ignores the caches, so a follow-up
 // turn of a conversation lands away from the worker holding its history as often as not.
+// round_robin is Dynamo's default (`--router-mode` defaults to round-robin, docs.nvidia.com/dynamo
+// v1.2.0 "Router Guide"); in a disaggregated graph the prefill router picks prefill workers by overlap
+// without active-block tracking (v1.3.0 "Disaggregated Serving").
 import type { SimEngine } from './engine.ts';
 
 export const ROUTER_KINDS = ['round_robin', 'kv_aware'] as const;

@@ -31,7 +31,16 @@ interface Event {
 }
 
 /** Runs `requests` at `qps` (request i at i / qps s) through a deployment of `profile` and measures it as its server counters would. */
-export function runVirtual(profile: SimProfile, requests: readonly ChatRequest[], options: { qps: number; seed: number }): VirtualResult {
+export function runVirtual(
+  profile: SimProfile,
+  requests: readonly ChatRequest[],
+  options: {
+    qps: number;
+    seed: number;
+    /** Requests that load the deployment but are left out of the TTFT percentiles (warm-up). */
+    skipFirst?: number;
+  },
+): VirtualResult {
   let now = 0;
   const events: Event[] = [];
   let seq = 0;
@@ -92,7 +101,7 @@ export function runVirtual(profile: SimProfile, requests: readonly ChatRequest[]
         random: derivedRandom(options.seed, `request:${index}`),
         state: 'waiting',
         onStart(ttft, gaps) {
-          ttfts.push(now - arrival + ttft);
+          if (index >= (options.skipFirst ?? 0)) ttfts.push(now - arrival + ttft);
           let total = ttft;
           for (const g of gaps) total += g;
           push(now + total, () => engine.release(job, length.finishReason));

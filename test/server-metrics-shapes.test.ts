@@ -169,6 +169,24 @@ test('Dynamo frontend (verbatim fe.log): in-flight / queued / requests read; ser
   t.is(m.output_tokens?.count, 1);
 });
 
+test('a histogram series first exposed after its target’s first scrape counts from 0, like a counter; at the first scrape it is the baseline', async (t) => {
+  // The frontend's TTFT / ITL histograms are HistogramVecs labelled by `model`, whose child is made at
+  // the model's first request (ai-dynamo/dynamo lib/llm/src/http/service/metrics.rs,
+  // ResponseMetricCollector resolves the per-model handles per request): a scrape before it has none
+  // of their lines. Prometheus' increase() would drop that first request.
+  const text = await fixture('dynamo-frontend.prom');
+  const without = text
+    .split('\n')
+    .filter((l) => !l.startsWith('dynamo_frontend_time_to_first_token_seconds'))
+    .join('\n');
+  const late = deriveServerMetrics('candidate', [at(1, 0, without), at(1, 1, text)]);
+  t.is(late.ttft_server_ms?.count, 1);
+  t.is(Math.round(late.ttft_server_ms?.p50 ?? 0), 1600);
+  // the same capture as the target's first scrape: its counts may predate the run, nothing counted
+  const first = deriveServerMetrics('candidate', [at(1, 0, text), at(1, 1, text)]);
+  t.is(first.ttft_server_ms, null, 'no observation during the run: no server TTFT');
+});
+
 test('bucketQuantile follows Prometheus: highest bucket → 2nd-highest bound, lowest bucket ≤ 0 → its bound, interpolation from 0', (t) => {
   const b = (pairs: Array<[number, number]>) => pairs.map(([upperBound, count]) => ({ upperBound, count }));
   // rank falls in +Inf: the upper bound of the second highest bucket

@@ -62,6 +62,36 @@ test('engine: lookup counts prefix-cache queries and hits in tokens', (t) => {
   t.is(e.metrics.prefixHits, 96);
 });
 
+test('engine: the prefix cache is the KV pool less what running requests hold; a disaggregated prefill worker keeps its whole pool', (t) => {
+  // A pool of 40 blocks of 16 tokens. Two prompts of 20 blocks fill it; a running request holding
+  // 20 blocks (uncached prompt + generated tokens: decode KV) leaves room for 20, so the next lookup
+  // evicts the older prompt (LRU), as vLLM evicts cached blocks from its free queue when a running
+  // request needs them.
+  for (const decodeKvInPool of [true, false]) {
+    const now = { t: 0 };
+    const e = new SimEngine(
+      { ...PROFILES['vllm-single-node'], kvCapacityTokens: 640, decodeKvInPool },
+      { seed: 1, timeScale: 1, now: () => now.t, instantChunks: false, strata: new NoiseStrata(1, 'test') },
+    );
+    const first = words(320, 'a');
+    const second = words(320, 'b');
+    e.lookup(first);
+    e.lookup(second);
+    t.is(e.prefixCacheCapacity(), 40);
+    t.is(e.lookup(first), 304, 'both prompts fit the idle pool');
+    const running: EngineJob = { ...job(0, []), promptTokens: 200, cachedTokens: 0, completionTokens: 120 };
+    e.submit(running);
+    t.is(e.prefixCacheCapacity(), decodeKvInPool ? 20 : 40);
+    e.lookup(words(15, 'c')); // any lookup applies the new capacity (15 tokens: no full block to insert)
+    t.is(e.cache.size, decodeKvInPool ? 20 : 40);
+    t.is(e.cache.peekLeadingBlocks(second), decodeKvInPool ? 0 : 20, 'the least recently used prompt went first');
+    t.is(e.cache.peekLeadingBlocks(first), 20);
+    e.release(running, 'stop');
+    t.is(e.heldTokens, 0);
+    t.is(e.prefixCacheCapacity(), 40);
+  }
+});
+
 test('router: kv_aware sends a prompt to the worker holding its prefix; round_robin alternates regardless', (t) => {
   const a = engine().e;
   const b = engine().e;

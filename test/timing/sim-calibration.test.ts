@@ -1,21 +1,24 @@
-// The two built-in profiles, started through the CLI as the harness does, reproduce the migration
-// guide's TTFT figures at 100 QPS (open loop, client-side TTFT = send → first non-empty content chunk).
+// The built-in profiles, started through the CLI as the harness does, give over HTTP the TTFT that the
+// same engines give in virtual time for the same requests (open loop at 100 QPS, client-side TTFT =
+// send → first non-empty content chunk). The profiles are calibrated to the migration guide in virtual
+// time on the conversation workload (test/sim-profiles.test.ts); this checks the HTTP layer adds no
+// more than the tolerance. The shipped sample workload is ~97 % prefix-cached, so its TTFT is below
+// the guide's (vllm-single-node ≈ 50 / 240 ms).
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { percentile } from '../../analysis/stats/stats.ts';
-import { openLoop, sampleWorkloadRequests } from '../../sim/calibrate.ts';
+import { openLoop, sampleWorkloadChat, sampleWorkloadRequests } from '../../sim/calibrate.ts';
+import { PROFILE_NAMES, PROFILES } from '../../sim/profiles.ts';
+import { runVirtual } from '../../sim/virtual.ts';
 
 const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
-const TARGETS = {
-  'vllm-single-node': { p50: 85, p99: 420 },
-  'dynamo-disaggregated': { p50: 52, p99: 185 },
-} as const;
-
-for (const [profile, target] of Object.entries(TARGETS)) {
+for (const profile of PROFILE_NAMES) {
+  const virtual = runVirtual(PROFILES[profile], sampleWorkloadChat(450), { qps: 100, seed: 1, skipFirst: 100 });
+  const target = { p50: Math.round(virtual.ttftP50Ms), p99: Math.round(virtual.ttftP99Ms) };
   test.serial(
     `${profile}: TTFT P50/P99 at 100 QPS within ±15 % of ${target.p50} / ${target.p99} ms; the CLI prints its ready line and exits cleanly on SIGTERM`,
     async (t) => {
