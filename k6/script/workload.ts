@@ -6,7 +6,7 @@
 // Both directions live here: `resolvedWorkloadLine` (Node side: cli/load-k6.ts, k6:manifest) and
 // `readResolvedWorkload` (k6 side). The k6 script does not import the workload parsers: every k6 VU
 // evaluates the whole bundle at start-up, and the parsers (with their tables, e.g. the trace word
-// list) were most of the ~4.5 ms of CPU each VU cost against ~1 ms for an empty script (issue 16).
+// list) were about half of the ~5.5 ms of CPU each VU cost beyond a bare xk6-sse script (issue 16).
 // Pure: no k6 or Node imports.
 import { API_PATH, type Api } from '../../core/openai.ts';
 import type { WorkloadItem } from '../../core/workload/common.ts';
