@@ -468,7 +468,10 @@ export class StreamRecorder {
   finish(mapToolArguments?: (canonical: string, json: boolean) => string): void {
     const r = this.record;
     const n = this.#chunks;
-    r.content_ns = Array.from(this.#contentNs.subarray(0, n));
+    const times = this.#contentNs;
+    const contentNs = new Array<number>(n);
+    for (let k = 0; k < n; k++) contentNs[k] = times[k]!; // a loop: Array.from iterates, ~1 µs an element in k6's runtime
+    r.content_ns = contentNs;
     r.content_tokens = contentTokens(this.#cumulativeTokens.subarray(0, n));
     if (this.#texts !== null && this.#texts.length > 0) r.output_text = this.#texts.join('');
     if (this.#reasoning !== null && this.#reasoning.length > 0) r.reasoning_text = this.#reasoning.join('');
