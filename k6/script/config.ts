@@ -70,6 +70,9 @@ export class K6ConfigError extends Error {
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** {} or {format: 'openai'}: the script reads the resolved workload (k6/script/workload.ts), with no parse options. */
+const isResolvedWorkloadOptions = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && Object.entries(v).every(([key, value]) => key === 'format' && value === 'openai');
 
 /** Validates a decoded config; throws K6ConfigError naming the key and what is accepted. */
 export function checkK6Config(value: unknown): K6ScriptConfig {
@@ -92,9 +95,7 @@ export function checkK6Config(value: unknown): K6ScriptConfig {
   need(c.order === 'sequential' || c.order === 'shuffle', 'order', 'sequential or shuffle');
   need(typeof c.workload_file === 'string' && c.workload_file !== '', 'workload_file', 'a file path');
   need(
-    typeof c.workload === 'object' &&
-      c.workload !== null &&
-      Object.entries(c.workload).every(([key, value]) => key === 'format' && value === 'openai'),
+    isResolvedWorkloadOptions(c.workload),
     'workload',
     '{} or {"format": "openai"} (the script reads the resolved workload that load --engine k6 and k6:manifest write; resolve other formats and options there)',
   );
