@@ -286,7 +286,7 @@ export const benchmark: Benchmark = {
           ],
           rows,
           notes: [
-            'k6 CPU: the k6 process (bash `times` of its wrapper), including the initialisation of its pre-allocated VUs (qps × 3 s × 1.5 + 1 per arm; ~4.5 ms each for the k6 engine, ~1 ms for the bare script), which short steps do not amortise: at 100 pairs/s that is ~4 s of CPU; node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.',
+            'k6 CPU: the k6 process (bash `times` of its wrapper), including the initialisation of its pre-allocated VUs (qps × 3 s × 1.5 + 1 per arm; ~1.5 ms each for the bare script, ~2 ms more for the k6 engine: k6/README.md), which short steps do not amortise (902 VUs at 100 pairs/s); node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.',
             'bare: no records (empty handler), so no lag, skew or TTFT; achieved = completed iterations per arm / scenario length. k6 timestamps are Date.now (1 ms steps).',
             `Machine load (1-min load average, ${availableParallelism()} cores): ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after. Above the core count, other work shared the CPU and lag / skew say little about the engines.`,
           ],

@@ -8,7 +8,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { API_PATH } from '../core/openai.ts';
 import { asSource, createPlan, type PlanWorkload } from '../core/plan.ts';
 import { RECORD_SCHEMA_VERSION } from '../core/record.ts';
 import type { RunManifest, RunStatus } from '../core/run.ts';
@@ -21,6 +20,7 @@ import { Interrupts, type InterruptTarget } from './interrupts.ts';
 import { ensureK6Bundle } from '../k6/build.ts';
 import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../k6/script/config.ts';
 import { gatesToThresholds, RULES_NOT_IN_K6 } from '../k6/script/thresholds.ts';
+import { resolvedWorkloadLine } from '../k6/script/workload.ts';
 import { loadGates } from '../pipeline/analyze-folder.ts';
 import { UsageError } from '../core/options.ts';
 
@@ -56,8 +56,8 @@ export function findK6(env: Record<string, string | undefined> = process.env): s
 
 /**
  * The workload exactly as the Node side resolved it (format detection, sampling, synthesis, model
- * filling done once), as openai wrapper JSONL: the k6 script re-parses it with the same core parser
- * and gets the same items, ids and order.
+ * filling done once), as openai wrapper JSONL (k6/script/workload.ts): the k6 script reads the
+ * items back without the workload parsers and gets the same items, ids and order.
  */
 export function resolvedWorkloadJsonl(workload: PlanWorkload): string {
   const lines: string[] = [];
@@ -68,18 +68,7 @@ export function resolvedWorkloadJsonl(workload: PlanWorkload): string {
 /** The same lines one at a time (items of a streamed trace are built, written and dropped one by one). */
 export function writeResolvedWorkload(workload: PlanWorkload, write: (line: string) => void): void {
   const source = asSource(workload);
-  for (let i = 0; i < source.length; i++) {
-    const item = source.item(i);
-    write(
-      JSON.stringify({
-        id: item.id,
-        ...(item.timestamp_ms !== null && { timestamp_ms: item.timestamp_ms }),
-        method: 'POST',
-        url: API_PATH[item.api],
-        body: item.body,
-      }) + '\n',
-    );
-  }
+  for (let i = 0; i < source.length; i++) write(resolvedWorkloadLine(source.item(i)));
 }
 
 export interface K6RunFiles {

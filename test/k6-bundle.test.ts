@@ -40,6 +40,13 @@ test('bundle: an ES module exporting the scenario functions, importing only k6 m
   const exports = Object.values(meta.metafile.outputs)[0]!.exports.sort();
   t.deepEqual(exports, ['baseline', 'baseline_repeat', 'candidate', 'handleSummary', 'options', 'setup']);
   t.false(/\brequire\(|\bprocess\.|node:|__dirname|\bBuffer\b/.test(code), 'no CommonJS or Node globals');
+  // Every VU evaluates the bundle: the workload parsers stay on the Node side (k6/script/workload.ts).
+  const modules = [...code.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]!);
+  t.true(modules.includes('k6/script/workload.ts'), modules.join(' '));
+  t.deepEqual(
+    modules.filter((m) => m.startsWith('core/workload/') && m !== 'core/workload/source.ts' && m !== 'core/workload/common.ts'),
+    [],
+  );
 });
 
 test('bundle: a Node built-in anywhere in the script graph fails the build', async (t) => {

@@ -56,6 +56,35 @@ test.before(async () => {
   // script's latency: pay them once before the measured requests. k6's Go client has no such cost.
   for (const url of sims.urls) httpDouble.get(`${url}/v1/models`);
 });
+test.serial(
+  'a sending VU (__VU ≥ 1) exports no options and builds its plan on its first request: the same requests as the options context',
+  async (t) => {
+    // Real k6 reads `options` in a __VU 0 init context and sends from VUs 1, 2, …, each evaluating the
+    // init code again: the script keeps a VU's start-up to the config, the shared items and the metrics.
+    const c = config('vu1');
+    const configFile = join(dir, 'vu1-config.json');
+    writeFileSync(configFile, JSON.stringify(c));
+    const consoleFile = join(dir, 'vu1-console.log');
+    writeFileSync(consoleFile, '');
+    const optionsContext = await loadInstance(bundle, { SB_CONFIG_FILE: configFile }, consoleFile);
+    t.deepEqual(Object.keys(optionsContext.options.scenarios), ['baseline', 'candidate']);
+    const data = optionsContext.setup();
+    const vu = await loadInstance(bundle, { SB_CONFIG_FILE: configFile }, consoleFile, undefined, 1);
+    t.deepEqual(vu.options, {} as never);
+    const start = Date.now();
+    for (const arm of ['baseline', 'candidate']) runIteration({ ...vu, options: optionsContext.options }, arm, 2, start, data);
+    restoreConsole();
+    const out = join(dir, 'vu1-records.jsonl');
+    await convertK6Console([consoleFile], out);
+    const { records } = await readRecords(out);
+    const plan = createPlan(workload, { arrival: 'constant', qps: QPS, requests: 6, warmup: 1, order: 'shuffle', seed: 7 });
+    t.deepEqual(
+      records.map((r) => [r.arm, r.index, r.item_id, r.outcome.kind]),
+      ['baseline', 'candidate'].map((arm) => [arm, 2, plan.request(2).item.id, 'ok']),
+    );
+  },
+);
+
 test.after.always(async () => {
   restoreConsole();
   await sims?.close();

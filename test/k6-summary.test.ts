@@ -41,6 +41,22 @@ test('per-arm counters are thresholds (so k6 keeps them), and planned = started 
   t.regex(summaryText(facts), /baseline: 60 planned, 16 completed, 42 dropped/);
 });
 
+test('an instance running the whole test plans at least the plan total: iterations k6 never started nor dropped still count', (t) => {
+  // Real k6 v1.3.0 starved of CPU (50 pairs/s, 2 cores, load average ~11): the scenario ended with
+  // 185 of 200 baseline iterations started and 0 dropped; the last 15 indices were never sent.
+  const counts = {
+    'iterations{scenario:baseline}': 185,
+    'request_started{scenario:baseline}': 185,
+    'iterations{scenario:candidate}': 200,
+    'request_started{scenario:candidate}': 200,
+  };
+  const whole = summaryFacts(data(counts), 'run', '', ['baseline', 'candidate'], {}, 200);
+  t.deepEqual(whole.planned, { baseline: 200, candidate: 200 });
+  t.deepEqual(whole.dropped_iterations, { baseline: 0, candidate: 0 });
+  // A segment's share of the plan is not known to the instance: started + dropped, as before.
+  t.deepEqual(summaryFacts(data(counts), 'run', '0:1/2', ['baseline', 'candidate'], {}).planned, { baseline: 185, candidate: 200 });
+});
+
 test('the converter sums planned per arm over instances and warns about drops only when some dropped', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-k6-summary-'));
   const line = (instance: string, dropped: number, started: number) =>

@@ -57,6 +57,11 @@ const STREAMS: Record<string, { api: Api; events: string[] }> = {
     api: 'chat',
     events: [chat({ content: 'm' }), chat({ content: 'm' }), chat({ content: 'x' }), '[DONE]'],
   },
+  // The edges of the fast path's plain-ASCII class: space, '!', '#', '[', ']', '~' are in it; '"', '\\', DEL and controls are not.
+  'printable ASCII edges, DEL and a control character': {
+    api: 'chat',
+    events: vllm(['Hi', ' !#', ' [a]', ' ~', ' \u007f', ' \u0001', ' x ', ' "', ' \\', ' end']),
+  },
   'a finish_reason chunk with text': {
     api: 'chat',
     events: [chat({ content: 'a' }), chat({ content: 'b' }), chat({ content: 'c' }, {}, 'stop'), '[DONE]'],
@@ -106,9 +111,15 @@ function record(): RequestRecord {
   };
 }
 
-function run(api: Api, events: string[], mode: 'stop' | 'observe', fast: boolean): { record: RequestRecord; steps: string[] } {
+function run(
+  api: Api,
+  events: string[],
+  mode: 'stop' | 'observe',
+  fast: boolean,
+  maxOutputBytes?: number,
+): { record: RequestRecord; steps: string[] } {
   const r = record();
-  const s = new StreamRecorder(r, api, { onBadEvent: mode });
+  const s = new StreamRecorder(r, api, { onBadEvent: mode, ...(maxOutputBytes !== undefined && { maxOutputBytes }) });
   const steps = events.map((data, k) => (fast ? s.eventTemplated(data, (k + 1) * 1000) : s.event(data, (k + 1) * 1000)));
   r.outcome = s.endOfStream(events.length * 1000 + 1).outcome;
   s.finish();
@@ -149,3 +160,19 @@ test('on a vLLM-shaped stream only the role, first content, finish and usage chu
   // role chunk, first content (+ its re-parse and two probes to learn the template), finish, usage
   t.is(fast, 7);
 });
+
+// The fast path counts plain ASCII text by its length (PLAIN_ASCII) and anything else byte by byte:
+// a text cap reached on either kind of chunk cuts and flags the record as the full parse does.
+for (const [name, texts] of Object.entries({
+  'plain ASCII': words,
+  'ASCII, then two-byte and four-byte characters': [...words.slice(0, 20), ' é', ' 😀', ' ü', ...words.slice(20, 40)],
+})) {
+  for (const cap of [0, 7, 50, 121, 1 << 20]) {
+    test(`fast path = full parse under a ${cap}-byte text cap: ${name}`, (t) => {
+      const full = run('chat', vllm(texts), 'stop', false, cap);
+      const fast = run('chat', vllm(texts), 'stop', true, cap);
+      t.deepEqual(fast.record, full.record);
+      t.is(fast.record.truncated, Buffer.byteLength(texts.join('')) > cap);
+    });
+  }
+}

@@ -8,9 +8,7 @@
 // Header VALUES never travel in it (the file is kept in the run folder): they come from the k6
 // process environment, __ENV.SB_HEADERS = {"<arm>": {"<name>": "<value>"}}.
 import { parseEndpoint } from '../../core/endpoint.ts';
-import type { ParseWorkloadOptions, WorkloadFormat } from '../../core/workload/workload.ts';
 import type { ItemOrder } from '../../core/plan.ts';
-import type { Api } from '../../core/openai.ts';
 
 export const K6_CONFIG_VERSION = 1;
 
@@ -42,12 +40,13 @@ export interface K6ScriptConfig {
   warmup: number;
   seed: number;
   order: ItemOrder;
-  /** Workload file as open() should read it: absolute locally, relative to the script in a ConfigMap. */
+  /**
+   * The resolved workload (k6/script/workload.ts: openai wrapper lines as the Node side resolved them)
+   * as open() should read it: absolute locally, relative to the script in a ConfigMap.
+   */
   workload_file: string;
-  workload: Pick<ParseWorkloadOptions, 'model' | 'sample' | 'blockSize' | 'sharegptMaxTokens'> & {
-    format?: WorkloadFormat;
-    traceApi?: Api;
-  };
+  /** Always openai (or empty): the script reads only the resolved workload, with no parse options. */
+  workload: { format?: 'openai' };
   arms: K6ArmConfig[];
   /** Per-request limit, seconds (k6/http timeout; checked on each SSE event in sse mode). */
   timeout_s: number;
@@ -71,6 +70,9 @@ export class K6ConfigError extends Error {
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** {} or {format: 'openai'}: the script reads the resolved workload (k6/script/workload.ts), with no parse options. */
+const isResolvedWorkloadOptions = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && Object.entries(v).every(([key, value]) => key === 'format' && value === 'openai');
 
 /** Validates a decoded config; throws K6ConfigError naming the key and what is accepted. */
 export function checkK6Config(value: unknown): K6ScriptConfig {
@@ -92,7 +94,11 @@ export function checkK6Config(value: unknown): K6ScriptConfig {
   need(Number.isSafeInteger(c.seed), 'seed', 'an integer');
   need(c.order === 'sequential' || c.order === 'shuffle', 'order', 'sequential or shuffle');
   need(typeof c.workload_file === 'string' && c.workload_file !== '', 'workload_file', 'a file path');
-  need(typeof c.workload === 'object' && c.workload !== null, 'workload', 'an object of workload parse options');
+  need(
+    isResolvedWorkloadOptions(c.workload),
+    'workload',
+    '{} or {"format": "openai"} (the script reads the resolved workload that load --engine k6 and k6:manifest write; resolve other formats and options there)',
+  );
   need(Array.isArray(c.arms) && c.arms.length >= 1, 'arms', 'a list of {arm, url, model}');
   for (const a of c.arms as unknown[]) {
     const arm = a as Record<string, unknown>;

@@ -29,6 +29,8 @@ export class SseRecorder {
   /** Event data → record fields (core/stream-recorder.ts, as the Node engine): a bad event ends the stream. */
   readonly #stream: StreamRecorder;
   #timeout: Outcome | null = null;
+  /** event() said close: the timeout passed, or the stream is complete or bad (later events change nothing). */
+  #closed = false;
   readonly #errors: string[] = [];
   readonly #secrets: readonly string[];
 
@@ -45,13 +47,13 @@ export class SseRecorder {
   }
 
   event(data: string, nowNs: number): boolean {
+    if (this.#closed) return true;
     const r = this.record;
-    if (this.#timeout !== null || this.#stream.settled() !== null) return true;
     r.first_chunk_ns ??= nowNs; // an event that arrives past the limit is still the first chunk
-    if (this.#timedOut(nowNs)) return true;
+    if (nowNs - (r.sent_ns ?? 0) > this.#timeoutNs && this.#timedOut(nowNs)) return (this.#closed = true);
     if (this.#stream.eventTemplated(data, nowNs) === 'more') return false; // no JSON.parse for plain content chunks
     r.end_ns = this.#stream.settled()?.endNs ?? nowNs;
-    return true;
+    return (this.#closed = true);
   }
 
   error(message: string): void {

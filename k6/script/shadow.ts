@@ -15,12 +15,13 @@ import { Counter, Rate, Trend } from 'k6/metrics';
 import { SharedArray } from 'k6/data';
 import sse from 'k6/x/sse';
 import { API_PATH, buildRequestBody } from '../../core/openai.ts';
-import { createPlan } from '../../core/plan.ts';
+import { createPlan, type RequestPlan } from '../../core/plan.ts';
 import { parseEndpoint, requestUrl, type Endpoint } from '../../core/endpoint.ts';
 import { addRecordMetrics, thresholdReads, type K6RecordMetrics } from './metrics.ts';
 import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/record.ts';
-import { parseWorkload, type Workload, type WorkloadItem } from '../../core/workload/workload.ts';
-import { createClock, nsSince } from './clock.ts';
+import type { Workload, WorkloadItem } from '../../core/workload/common.ts';
+import { readResolvedWorkload } from './workload.ts';
+import { createClock, nsClock, nsSince } from './clock.ts';
 import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, type K6ArmConfig } from './config.ts';
 import { headerSecrets } from '../../core/redact.ts';
 import { fillBufferedRecord, SseRecorder } from './record-builder.ts';
@@ -35,39 +36,57 @@ import {
 } from './summary.ts';
 
 // --- init context (runs once per VU, and once more to read `options`) -----------------------------
+// Every VU evaluates this (k6 pre-allocates them all before the test, and starts more mid-test when
+// none is free), so it does only what a VU needs before its first request: the config, the shared
+// items and the metrics. What a request needs is built on a VU's first request (many pre-allocated
+// VUs never send one); the options only in the init context that k6 reads them from (__VU 0).
 
+/** __VU is 0 where k6 reads `options` (and in setup / handleSummary); 1, 2, … in the VUs that send. */
+const optionsContext = __VU === 0;
 const config = readK6Config(__ENV, (path) => open(path));
 const secretHeaders = readK6Headers(__ENV);
-/** Per arm: the header values scrubbed from outcome messages, as the Node engine scrubs them. */
-const secretsByArm = new Map(Object.entries(secretHeaders).map(([arm, headers]) => [arm, headerSecrets(headers)]));
 const streaming = config.mode === 'sse';
 
-// Parsed once per instance and shared read-only by every VU (k6 copies nothing per VU).
-const items = new SharedArray<WorkloadItem>(
-  'shadowbench-workload',
-  () => parseWorkload(open(config.workload_file), { ...config.workload, file: config.workload_file, seed: config.seed }).items,
-);
-const workload: Workload = { source: config.workload_file, format: config.workload.format ?? 'openai', items };
-const plan = createPlan(workload, {
-  arrival: 'constant',
-  qps: config.qps,
-  requests: config.total_requests - config.warmup,
-  warmup: config.warmup,
-  order: config.order,
-  seed: config.seed,
-});
-/** Per arm: its config and its base URL by the endpoint policy (parsed once per VU). */
-const armConfig: Record<string, K6ArmConfig & { endpoint: Endpoint }> = Object.fromEntries(
-  config.arms.map((a) => [a.arm, { ...a, endpoint: parseEndpoint(a.url) }]),
+// Read once per instance and shared read-only by every VU (k6 copies nothing per VU). The items are
+// the Node side's, already resolved: no workload parser is in the bundle (k6/script/workload.ts).
+const items = new SharedArray<WorkloadItem>('shadowbench-workload', () =>
+  readResolvedWorkload(open(config.workload_file), config.workload_file),
 );
 
-const thresholds = { ...perArmCounterThresholds(config.arms.map((a) => a.arm)), ...config.thresholds };
+interface RequestContext {
+  plan: RequestPlan;
+  /** Per arm: its config and its base URL by the endpoint policy. */
+  armConfig: Record<string, K6ArmConfig & { endpoint: Endpoint }>;
+  /** Per arm: the header values scrubbed from outcome messages, as the Node engine scrubs them. */
+  secretsByArm: Map<string, string[]>;
+}
 
-export const options = {
-  scenarios: buildScenarios(config),
-  thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'],
-};
+function requestContext(): RequestContext {
+  const workload: Workload = { source: config.workload_file, format: 'openai', items };
+  return {
+    plan: createPlan(workload, {
+      arrival: 'constant',
+      qps: config.qps,
+      requests: config.total_requests - config.warmup,
+      warmup: config.warmup,
+      order: config.order,
+      seed: config.seed,
+    }),
+    armConfig: Object.fromEntries(config.arms.map((a) => [a.arm, { ...a, endpoint: parseEndpoint(a.url) }])),
+    secretsByArm: new Map(Object.entries(secretHeaders).map(([arm, headers]) => [arm, headerSecrets(headers)])),
+  };
+}
+
+/** Built where the options are read (a bad plan fails the run before it starts), else on a VU's first request. */
+let context: RequestContext | null = optionsContext ? requestContext() : null;
+
+export const options = optionsContext
+  ? {
+      scenarios: buildScenarios(config),
+      thresholds: { ...perArmCounterThresholds(config.arms.map((a) => a.arm)), ...config.thresholds },
+      summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'],
+    }
+  : {}; // k6 reads options from the __VU 0 context only
 
 const ttft = new Trend(K6_METRICS.ttft, true);
 const itl = new Trend(K6_METRICS.itl, true);
@@ -79,11 +98,16 @@ const started = new Counter(K6_METRICS.started);
 
 const clock = createClock();
 
+/** This instance's execution segment ('' when it runs the whole test). */
+function segment(): string {
+  const s = exec.test.options.executionSegment;
+  return s === undefined || s === null || String(s) === '0:1' ? '' : String(s);
+}
+/** Whether this instance runs every iteration of the plan (no execution segment). */
+const wholeTest = (): boolean => segment() === '';
 /** Which k6 instance this is: SB_INSTANCE, else its execution segment (k6-operator gives each runner one). */
 function instanceName(): string {
-  if (__ENV.SB_INSTANCE) return __ENV.SB_INSTANCE;
-  const segment = exec.test.options.executionSegment;
-  return segment === undefined || segment === null || String(segment) === '0:1' ? '' : String(segment);
+  return __ENV.SB_INSTANCE || segment();
 }
 
 // --- lifecycle ----------------------------------------------------------------------------------
@@ -126,6 +150,7 @@ export function handleSummary(data: K6SummaryData): Record<string, string> {
     instanceName(),
     config.arms.map((a) => a.arm),
     config.thresholds,
+    wholeTest() ? config.total_requests : undefined,
   );
   const out: Record<string, string> = { stdout: summaryText(facts) };
   if (config.summary_file) out[config.summary_file] = JSON.stringify(facts, null, 2) + '\n';
@@ -136,8 +161,11 @@ export function handleSummary(data: K6SummaryData): Record<string, string> {
 // --- one request --------------------------------------------------------------------------------
 
 let instance: string | null = null;
+/** This VU's clock on the run origin (setup data: the same for every request). */
+let nsSinceOrigin: ((notBefore: number) => number) | null = null;
 
 function send(arm: string, data: SetupData): void {
+  const { plan, armConfig, secretsByArm } = (context ??= requestContext());
   const index = exec.scenario.iterationInTest;
   if (index >= plan.total) return; // past the plan (a run shorter than k6's 1 s minimum duration): nothing to send
   started.add(1);
@@ -183,17 +211,19 @@ function sendStreaming(
   secrets: readonly string[],
 ): void {
   const recorder = new SseRecorder(record, item.api, config.timeout_s * 1e9, secrets);
-  const now = () => nsSince(clock, origin, record.sent_ns ?? 0);
-  record.sent_ns = nsSince(clock, origin);
-  // sse.open blocks this VU until the stream ends; the callbacks run as events arrive.
+  const since = (nsSinceOrigin ??= nsClock(clock, origin));
+  const sent = since(0);
+  record.sent_ns = sent;
+  // sse.open blocks this VU until the stream ends; the callbacks run as events arrive. The event
+  // callback runs ~131 times per 128-token answer: it only hands the data and the time over.
   const response = sse.open(url, { method: 'POST', body, headers }, (client) => {
-    recorder.open(now()); // xk6-sse calls this once the response headers are in
+    recorder.open(since(sent)); // xk6-sse calls this once the response headers are in
     client.on('event', (event) => {
-      if (recorder.event(event.data, now())) client.close();
+      if (recorder.event(event.data, since(sent))) client.close();
     });
     client.on('error', (error) => recorder.error(String(error.error())));
   });
-  recorder.finish(response.status, response.error, now());
+  recorder.finish(response.status, response.error, since(sent));
 }
 
 function sendBuffered(
@@ -212,4 +242,4 @@ function sendBuffered(
 
 /** core/metrics.ts definitions (k6/script/metrics.ts): ITL = gap ÷ tokens in the chunk; failed requests add no latency. */
 // The ITL Trend only when a threshold reads it (slo.enforce): the analysis computes ITL from the records.
-const metrics: K6RecordMetrics = { ttft, itl: thresholdReads(thresholds, K6_METRICS.itl) ? itl : null, e2e, failed, timedOut };
+const metrics: K6RecordMetrics = { ttft, itl: thresholdReads(config.thresholds, K6_METRICS.itl) ? itl : null, e2e, failed, timedOut };

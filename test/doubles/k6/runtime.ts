@@ -52,12 +52,14 @@ export async function loadInstance(
   env: Record<string, string>,
   consoleFile: string,
   executionSegment?: string,
+  vu = 0,
 ): Promise<ScriptModule> {
   resetSharedArrays();
   samples.clear();
   state.options = executionSegment === undefined ? {} : { executionSegment };
   const g = globalThis as Record<string, unknown>;
   g.__ENV = env;
+  g.__VU = vu; // 0 where k6 reads options (and runs setup / handleSummary), 1, 2, … in the VUs that send
   g.open = (path: string) => readFileSync(isAbsolute(path) ? path : resolve(dirname(bundle), path), 'utf8');
   writeFileSync(consoleFile, '', { flag: 'a' });
   console.log = (...args: unknown[]) => appendFileSync(consoleFile, args.map(String).join(' ') + '\n');
