@@ -8,7 +8,7 @@
 import test from 'ava';
 import type { RequestRecord } from '../core/record.ts';
 import { parseWorkload } from '../core/workload/workload.ts';
-import { Sender, type SenderSetup } from '../engine/sender.ts';
+import { SEND_BURST, Sender, type SenderSetup } from '../engine/sender.ts';
 import { Pacer } from '../engine/pacer.ts';
 import { ClockPacer } from '../engine/clock.ts';
 import { ms, ScriptedTransport, streamScript, VirtualClock, VirtualPacer, type Script } from './support/virtual-clock.ts';
@@ -252,7 +252,84 @@ test('drain: in-flight requests get exactly the grace period, then are cancelled
   t.is(h.transport.dispatches.length, 3, 'nothing sent after the stop');
 });
 
+test('a stop during a huge overdue backlog: at most one burst leaves, then nothing more; every sent request has a record', async (t) => {
+  // --qps 100000 and a wake-up 500 ms late: 50,001 requests are overdue at once (the sender far behind
+  // its schedule, as at --qps 20000 on a real machine). The stop (a worker's stop message, a signal in
+  // the main thread) is delivered by the event loop: here an immediate queued by the first dispatch.
+  // Before SEND_BURST the sender sent the whole backlog in one synchronous loop and never saw it.
+  let first = true;
+  const h = await harness(
+    setup({ qps: 100_000, requests: 100_000 }),
+    () => ({ headersMs: 1, endMs: null }), // never ends: in flight until the grace period is over
+    (n) => (n === 0 ? 500 : 0),
+    undefined,
+  );
+  const originalDispatch = h.transport.dispatches.push.bind(h.transport.dispatches);
+  h.transport.dispatches.push = (...entries) => {
+    if (first) {
+      first = false;
+      setImmediate(() => void h.sender.drain('SIGTERM', 1_000));
+    }
+    return originalDispatch(...entries);
+  };
+  await h.clock.advanceTo(h.origin + ms(500));
+  t.is(h.transport.dispatches.length, SEND_BURST, 'one burst left before the stop was seen');
+  t.true(
+    h.transport.dispatches.every((d) => d.at === h.origin + ms(500)),
+    'all at the late wake',
+  );
+  await h.clock.runUntil(h.finished);
+  t.true(h.finished(), 'drained');
+  t.is(h.transport.dispatches.length, SEND_BURST, 'nothing sent after the stop');
+  t.deepEqual(
+    byIndex(h.records).map((r) => r.index),
+    Array.from({ length: SEND_BURST }, (_, i) => i),
+    'every sent request has a record',
+  );
+  t.true(h.records.every((r) => r.outcome.kind === 'cancelled' && r.end_ns === 1_500e6));
+});
+
+test("the coordinator's stop flag stops sending at once, before its stop message is read", async (t) => {
+  const s = { ...setup({ qps: 100_000, requests: 100_000 }), stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
+  const h = await harness(
+    s,
+    () => streamScript(1, 1, 1),
+    (n) => (n === 0 ? 500 : 0),
+  );
+  const originalDispatch = h.transport.dispatches.push.bind(h.transport.dispatches);
+  h.transport.dispatches.push = (...entries) => {
+    Atomics.store(s.stopFlag, 0, 1); // raised by another thread while this one sends
+    return originalDispatch(...entries);
+  };
+  await h.clock.advanceTo(h.origin + ms(600));
+  t.is(h.transport.dispatches.length, 1, 'only the request being dispatched when the flag went up');
+  t.false(h.finished(), 'the schedule ends with the stop message, not the flag');
+  void h.sender.drain('SIGTERM', 1_000);
+  await h.clock.runUntil(h.finished);
+  t.true(h.finished());
+  t.is(h.transport.dispatches.length, 1);
+  t.deepEqual(
+    h.records.map((r) => [r.index, r.outcome.kind]),
+    [[0, 'ok']],
+  );
+});
+
 for (const kind of ['spin', 'clock'] as const) {
+  test(`the ${kind} pacer never fires from inside at(), even when the instant is past (the event loop runs first)`, async (t) => {
+    const now = 5_000_000_000n;
+    const pacer = kind === 'spin' ? new Pacer(() => now) : new ClockPacer(() => now);
+    t.teardown(() => pacer.close());
+    const alive = setInterval(() => {}, 1_000);
+    t.teardown(() => clearInterval(alive));
+    if (pacer instanceof ClockPacer) await pacer.ready;
+    const fired: bigint[] = [];
+    pacer.at(now - 1_000_000_000n, (at) => fired.push(at));
+    t.deepEqual(fired, [], 'not synchronously');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    t.deepEqual(fired, [now], 'on a later turn');
+  });
+
   test(`the ${kind} pacer polls the clock it is given: fires once, at the first poll that finds now ≥ due, never before`, async (t) => {
     let now = 5_000_000_000n;
     const due = now + 500_000n; // within both pacers' polling window: no timer or helper-thread sleep involved
