@@ -191,6 +191,8 @@ export interface RunContext {
   notSent?: Record<string, number> | null;
   /** The folder has no run.json: its status and plan are unknown (a warning, not a validity problem). */
   noManifest?: boolean;
+  /** Per arm, the models its requests asked for (run.json: the arm's model, else the workload's); unknown arms absent. */
+  askedModels?: ReadonlyMap<string, readonly string[]> | null;
 }
 
 /** The validity problem of planned requests that have no record, or null when every one was recorded. */
@@ -507,7 +509,7 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
         ...context.readWarnings,
         ...(context.noManifest ? ['no run.json: the run status and plan are unknown (requests never sent cannot be counted)'] : []),
         ...context.manifestWarnings.map((w) => `run.json: ${w}`),
-        ...modelWarnings(collector.arms),
+        ...modelWarnings(collector.arms, context.askedModels ?? null),
       ],
     },
     arms,
