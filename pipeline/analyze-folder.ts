@@ -46,6 +46,11 @@ export interface AnalyzeOptions {
   quiet?: boolean;
   /** Read worker threads, which also compute similarity (default: one per core). */
   threads?: number;
+  /**
+   * A folder without run.json is a validity problem (INVESTIGATE), not only a warning: `gate` without
+   * --allow-incomplete, since a run that cannot be known to be complete must never pass a gate.
+   */
+  requireManifest?: boolean;
 }
 
 export async function loadGates(file: string | undefined): Promise<Gates> {
@@ -168,7 +173,7 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     interrupted: interruptedReason(manifest),
     notSent: notSentByArm(manifest, collector),
     askedModels: askedModels(manifest),
-    ...(manifest === null && { noManifest: true }),
+    ...(manifest === null && { noManifest: true, ...(options.requireManifest === true && { manifestRequired: true }) }),
   });
   return { report, collector, manifest };
 }
