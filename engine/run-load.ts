@@ -90,7 +90,7 @@ interface SenderHandle {
  * sender's share (index = offset + j × stride): a complete prefix plus the ones above it (out of
  * order), so memory follows the requests in flight, not the run's length.
  */
-class RecordLedger {
+export class RecordLedger {
   #prefix = 0;
   readonly #above = new Set<number>();
   add(j: number): void {
@@ -284,6 +284,7 @@ export class NodeLoadRun {
     this.#interrupted ??= 'stopped';
     if (this.#started) this.#recordUnreported();
     this.#writer?.flushSync();
+    this.#closing = true; // a record still on its way would duplicate one just made up
     if (this.#manifest !== null) this.#save(this.#finalManifest());
     this.#saved = true;
     this.#folder?.release();
@@ -302,6 +303,9 @@ export class NodeLoadRun {
     let count = 0;
     for (let k = 0; k < n; k++) {
       const launched = Atomics.load(this.#launched[k] as Int32Array, 0);
+      // The sender's last stats may predate its last sends (with --max-inflight, launched also counts queued pairs).
+      const handle = this.#handles[k];
+      if (handle !== undefined) handle.stats = { ...handle.stats, sent: Math.max(handle.stats.sent, launched) };
       for (const { arm } of c.arms) {
         for (const j of this.#ledgers.get(arm)?.[k]?.missing(launched) ?? []) {
           plan ??= createPlan(c.workload, c.plan);

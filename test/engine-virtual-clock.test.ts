@@ -359,3 +359,15 @@ for (const kind of ['spin', 'clock'] as const) {
     t.is(fired.length, 1, 'a cancelled wake-up never fires');
   });
 }
+
+test('RecordLedger: the ranks launched without a record, whatever order the records came in; memory only for the out-of-order ones', async (t) => {
+  const { RecordLedger } = await import('../engine/run-load.ts');
+  const ledger = new RecordLedger();
+  t.deepEqual(ledger.missing(4), [0, 1, 2, 3]);
+  for (const j of [1, 0, 3, 6]) ledger.add(j);
+  t.deepEqual(ledger.missing(8), [2, 4, 5, 7]);
+  ledger.add(2);
+  ledger.add(2); // a repeat changes nothing
+  t.deepEqual(ledger.missing(8), [4, 5, 7]);
+  t.deepEqual(ledger.missing(3), [], 'nothing missing below what was launched');
+});
