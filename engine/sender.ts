@@ -121,11 +121,12 @@ interface Pair {
 }
 
 /**
- * Most pairs one wake-up sends. A sender behind its schedule (a rate above what one thread can send:
- * at --qps 20000 every send made more requests overdue) would otherwise loop over the overdue
- * requests without ever returning to the event loop: no response read, no stop message or signal
- * handled (the first Ctrl-C was never honoured). 64 pairs is a few ms of sending; a late wake at a
- * rate one thread can keep up with leaves far fewer overdue.
+ * Most pairs sent in one turn of the event loop (pacer wake-ups and chunk-triggered sends together).
+ * A sender behind its schedule (a rate above what one thread can send: at --qps 20000 every send made
+ * more requests overdue) otherwise looped over the overdue requests, or sent another burst from each of
+ * the thousands of chunks one turn reads, without ever returning to the event loop: no stop message or
+ * signal was handled (the first Ctrl-C was never honoured). 64 pairs is a few ms of sending; a late
+ * wake at a rate one thread keeps up with leaves far fewer overdue.
  */
 export const SEND_BURST = 64;
 
@@ -164,6 +165,8 @@ export class Sender {
   #dueAt: bigint | null = null;
   /** A due send found by #poke is waiting for its microtask. */
   #pokeQueued = false;
+  /** Pairs launched in this turn of the event loop (at most SEND_BURST; reset by an immediate). */
+  #turnSent = 0;
   /** The run's monotonic origin (process.hrtime.bigint()); scheduled times are ns after it. Set by start(). */
   #origin = 0n;
   #sent = 0;
@@ -259,18 +262,16 @@ export class Sender {
     this.#launch(prepared);
     this.#next += this.#s.stride;
     // Open loop: what is already due goes out now, late, with its lag on record; at most SEND_BURST
-    // pairs per turn, then the pacer (which never fires from inside at()) lets the event loop run:
-    // responses are read and a stop message or signal is seen between bursts.
-    let burst = 1;
+    // pairs per turn of the event loop (chunk-triggered sends included), then the pacer (which never
+    // fires from inside at()) lets the loop run: responses are read and a stop is seen between bursts.
     while (
       !this.#halted() &&
-      burst < SEND_BURST &&
+      this.#turnSent < SEND_BURST &&
       this.#next < this.#plan.total &&
       this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= this.#clock.now()
     ) {
       this.#launch(this.#prepare(this.#next));
       this.#next += this.#s.stride;
-      burst++;
     }
     if (this.#halted()) return; // stop() (from the message that follows the flag) ends the schedule
     if (this.#next < this.#plan.total)
@@ -284,7 +285,9 @@ export class Sender {
    * a dispatch must not run inside another response's parser callback.
    */
   readonly #poke = (now: bigint): void => {
-    if (this.#dueAt === null || now < this.#dueAt || this.#pokeQueued) return;
+    // A turn's budget spent: the armed pacer sends on the next turn. (Without this, behind schedule,
+    // every one of the thousands of chunks a turn reads sent another burst: the turn never ended.)
+    if (this.#dueAt === null || now < this.#dueAt || this.#pokeQueued || this.#turnSent >= SEND_BURST) return;
     this.#pokeQueued = true;
     queueMicrotask(() => {
       this.#pokeQueued = false;
@@ -296,6 +299,7 @@ export class Sender {
 
   #launch(prepared: Prepared): void {
     if (this.#s.launched !== undefined) Atomics.add(this.#s.launched, 0, 1);
+    if (this.#turnSent++ === 0) setImmediate(() => (this.#turnSent = 0)); // a new turn, a new budget
     if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
       const { index, warmup, scheduled_ns } = prepared.planned;
       this.#queue.push({ planned: { index, warmup, scheduled_ns, item: { id: prepared.planned.item.id } }, queuedAt: this.#clock.now() });

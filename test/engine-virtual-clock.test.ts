@@ -11,7 +11,8 @@ import { parseWorkload } from '../core/workload/workload.ts';
 import { SEND_BURST, Sender, type SenderSetup } from '../engine/sender.ts';
 import { Pacer } from '../engine/pacer.ts';
 import { ClockPacer } from '../engine/clock.ts';
-import { ms, ScriptedTransport, streamScript, VirtualClock, VirtualPacer, type Script } from './support/virtual-clock.ts';
+import { ms, ScriptedTransport, sseChunk, streamScript, VirtualClock, VirtualPacer, type Script } from './support/virtual-clock.ts';
+import type { Dispatcher } from 'undici';
 
 function setup(options: { qps: number; requests: number; arms?: number; maxInflight?: number; timeoutMs?: number }): SenderSetup {
   const workload = parseWorkload(JSON.stringify({ id: 'q', model: 'm', messages: [{ role: 'user', content: 'q' }] }) + '\n', {
@@ -287,6 +288,49 @@ test('a stop during a huge overdue backlog: at most one burst leaves, then nothi
     'every sent request has a record',
   );
   t.true(h.records.every((r) => r.outcome.kind === 'cancelled' && r.end_ns === 1_500e6));
+});
+
+test('behind schedule, the chunks one turn reads send one burst in all, not one each', async (t) => {
+  // Request 0 is answered at 500 ms by 200 chunks read in one turn of the event loop (each its own
+  // callback, with microtasks between, as socket reads are); every later request is overdue by then
+  // and the pacer never wakes (only chunks can send). Before the per-turn budget, each chunk sent a
+  // burst of its own: 200 × SEND_BURST pairs in one turn, which never ended at a high rate.
+  const clock = new VirtualClock();
+  const pacer = new VirtualPacer(clock, (n) => (n === 0 ? 0 : null));
+  const dispatched: string[] = [];
+  const dispatcher = {
+    dispatch(options: { headers: Record<string, string> }, handler: Record<string, (...args: unknown[]) => void>) {
+      const id = options.headers['x-request-id'] ?? '';
+      dispatched.push(id);
+      const controller = { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} };
+      handler.onRequestStart?.(controller, {});
+      if (id.endsWith(':0')) {
+        clock.setTimer(() => handler.onResponseStart?.(controller, 200, { 'content-type': 'text/event-stream' }, 'OK'), 1);
+        // Each chunk in its own callback, the microtasks it queues (a chunk-triggered send) run before the next.
+        const deliver = (k: number): void => {
+          handler.onResponseData?.(controller, Buffer.from(sseChunk(`t${k} `)));
+          if (k < 199) queueMicrotask(() => deliver(k + 1));
+        };
+        clock.setTimer(() => deliver(0), 500);
+      }
+      return true;
+    },
+    close: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
+  };
+  const records: RequestRecord[] = [];
+  const sender = new Sender(setup({ qps: 100_000, requests: 100_000 }), (r) => records.push(r), {
+    pacer,
+    clock,
+    dispatcher: () => dispatcher as unknown as Dispatcher,
+  });
+  await sender.ready;
+  sender.start(clock.now());
+  await clock.advanceBy(500);
+  t.is(dispatched.length, 1 + SEND_BURST, 'request 0, then one burst for the whole turn');
+  void sender.drain('test', 0);
+  await clock.advanceBy(1);
+  t.is(dispatched.length, 1 + SEND_BURST, 'nothing after the stop');
 });
 
 test("the coordinator's stop flag stops sending at once, before its stop message is read", async (t) => {

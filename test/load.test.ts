@@ -217,47 +217,50 @@ test.serial(
   },
 );
 
-test.serial(
-  'SIGTERM at --qps 20000 (far above what a sender can send): honoured, interrupted, every sent request has one record',
-  async (t) => {
-    // The sender is behind its schedule from the first instant: before SEND_BURST it never returned to
-    // its event loop, so the stop message was never read and the run never ended. Bounded by --requests.
-    const [b, c] = [await sim(t), await sim(t)];
-    const dir = join(tmp(), 'run');
-    const requests = 20_000;
-    const load = spawnLoad([
-      '--baseline',
-      b.url,
-      '--candidate',
-      c.url,
-      '--qps',
-      '20000',
-      '--requests',
-      String(requests),
-      '--workers',
-      '2',
-      '--grace',
-      '2',
-      '--out',
-      dir,
-    ]);
-    await waitForLines(join(dir, 'records.jsonl'), 1, 60_000);
-    load.child.kill('SIGTERM');
-    t.is(await load.exited, 143, load.stderr());
-    t.regex(load.stderr(), /SIGTERM: stopping new sends/);
-    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-    t.is(manifest.status, 'interrupted');
-    t.is(manifest.interrupted, 'SIGTERM');
-    t.true(manifest.counts.pairs_sent < requests, `stopped before the schedule's end (${manifest.counts.pairs_sent} sent)`);
-    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-    t.is(summary.truncatedLastLine, null);
-    t.is(records.length, 2 * manifest.counts.pairs_sent, 'records = arms × sent');
-    const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
-    t.is(keys.size, records.length, 'one record per (arm, index)');
-    const unpaired = records.filter((r) => !keys.has(`${r.arm === 'baseline' ? 'candidate' : 'baseline'}:${r.index}`));
-    t.deepEqual(unpaired, [], 'every request sent has its record on both arms');
-  },
-);
+for (const workers of ['2', '0'] as const) {
+  test.serial(
+    `SIGTERM at --qps 20000 (far above what a sender can send), --workers ${workers}: honoured, interrupted, every sent request has one record`,
+    async (t) => {
+      // The sender is behind its schedule from the first instant: before SEND_BURST it never returned to
+      // its event loop (a catch-up loop, or a burst from every chunk read), so the stop message or the
+      // signal itself (--workers 0) was never handled and the run never ended. Bounded by --requests.
+      const [b, c] = [await sim(t), await sim(t)];
+      const dir = join(tmp(), 'run');
+      const requests = 20_000;
+      const load = spawnLoad([
+        '--baseline',
+        b.url,
+        '--candidate',
+        c.url,
+        '--qps',
+        '20000',
+        '--requests',
+        String(requests),
+        '--workers',
+        workers,
+        '--grace',
+        '2',
+        '--out',
+        dir,
+      ]);
+      await waitForLines(join(dir, 'records.jsonl'), 1, 60_000);
+      load.child.kill('SIGTERM');
+      t.is(await load.exited, 143, load.stderr());
+      t.regex(load.stderr(), /SIGTERM: stopping new sends/);
+      const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+      t.is(manifest.status, 'interrupted');
+      t.is(manifest.interrupted, 'SIGTERM');
+      t.true(manifest.counts.pairs_sent < requests, `stopped before the schedule's end (${manifest.counts.pairs_sent} sent)`);
+      const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+      t.is(summary.truncatedLastLine, null);
+      t.is(records.length, 2 * manifest.counts.pairs_sent, 'records = arms × sent');
+      const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
+      t.is(keys.size, records.length, 'one record per (arm, index)');
+      const unpaired = records.filter((r) => !keys.has(`${r.arm === 'baseline' ? 'candidate' : 'baseline'}:${r.index}`));
+      t.deepEqual(unpaired, [], 'every request sent has its record on both arms');
+    },
+  );
+}
 
 test.serial(
   'three SIGTERMs in a row: saved at once, one record per (arm, index), records = arms × sent (any the sender had not handed over made up as cancelled)',
