@@ -581,18 +581,59 @@ export class RunCollector {
 }
 
 /**
- * Validity warnings about the models responses named (record.model): an arm answered under more than
- * one model, or the baseline's repeat (asked the same model as the baseline) under another one.
+ * Two names of the same model: equal ignoring case and an organisation prefix (a server may answer
+ * "Llama-3.1-8B-Instruct" to "meta-llama/Llama-3.1-8B-Instruct"), or one a dated snapshot of the
+ * other (an alias resolved by the server: "gpt-4o" → "gpt-4o-2024-08-06", "gpt-4" → "gpt-4-0613",
+ * "claude-3-5-sonnet-latest" → "claude-3-5-sonnet-20241022").
  */
-export function modelWarnings(arms: ReadonlyMap<string, ArmColumns>): string[] {
+export function sameModel(a: string, b: string): boolean {
+  const base = (m: string) => (m.trim().toLowerCase().split('/').at(-1) as string).trim();
+  const [x, y] = [base(a), base(b)];
+  if (x === y) return true;
+  const snapshotOf = (alias: string, full: string) => {
+    const stem = alias.endsWith('-latest') ? alias.slice(0, -'-latest'.length) : alias;
+    return full.startsWith(`${stem}-`) && /^(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/.test(full.slice(stem.length + 1));
+  };
+  return snapshotOf(x, y) || snapshotOf(y, x);
+}
+
+/**
+ * Validity warnings about the models responses named (record.model): an arm answered under more than
+ * one model; an arm's responses named a model it was not asked for (`asked`: per arm, the models its
+ * requests named, from run.json; unknown arms are not checked); two arms asked the same model (the
+ * baseline's repeat always, the candidate when run.json says so) answered under different ones.
+ * Names are compared with sameModel.
+ */
+export function modelWarnings(
+  arms: ReadonlyMap<string, ArmColumns>,
+  asked: ReadonlyMap<string, readonly string[]> | null = null,
+): string[] {
   const named = (a: ArmColumns) => [...a.models.entries()].map(([m, n]) => `${m} (${n})`).join(', ');
   const out: string[] = [];
   for (const a of arms.values()) if (a.models.size > 1) out.push(`${a.arm} responses named ${a.models.size} models: ${named(a)}`);
+  for (const a of arms.values()) {
+    const wanted = asked?.get(a.arm) ?? [];
+    if (wanted.length === 0) continue;
+    const others = [...a.models].filter(([m]) => !wanted.some((w) => sameModel(w, m)));
+    if (others.length === 0) continue;
+    const count = others.reduce((sum, [, n]) => sum + n, 0);
+    const total = [...a.models.values()].reduce((sum, n) => sum + n, 0);
+    out.push(
+      `${a.arm}: ${count} of ${total} responses named a model it was not asked for: ${others.map(([m, n]) => `${m} (${n})`).join(', ')}; asked for ${wanted.join(', ')}`,
+    );
+  }
   const base = arms.get(BASELINE);
-  const repeat = arms.get(BASELINE_REPEAT);
-  if (base && repeat && base.models.size > 0 && repeat.models.size > 0) {
-    const same = [...base.models.keys()].every((m) => repeat.models.has(m)) && [...repeat.models.keys()].every((m) => base.models.has(m));
-    if (!same) out.push(`baseline and baseline_repeat were asked the same model but answered as ${named(base)} vs ${named(repeat)}`);
+  if (base === undefined || base.models.size === 0) return out;
+  const askedKey = (arm: string) => {
+    const models = asked?.get(arm);
+    return models === undefined || models.length === 0 ? null : [...models].sort().join('\n');
+  };
+  const covers = (p: ArmColumns, q: ArmColumns) => [...p.models.keys()].every((m) => [...q.models.keys()].some((n) => sameModel(m, n)));
+  for (const other of arms.values()) {
+    if (other === base || other.models.size === 0) continue;
+    const sameAsked = other.arm === BASELINE_REPEAT || (askedKey(BASELINE) !== null && askedKey(BASELINE) === askedKey(other.arm));
+    if (sameAsked && !(covers(base, other) && covers(other, base)))
+      out.push(`baseline and ${other.arm} were asked the same model but answered as ${named(base)} vs ${named(other)}`);
   }
   return out;
 }

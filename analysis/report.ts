@@ -189,8 +189,12 @@ export interface RunContext {
   interrupted?: string | null;
   /** Planned requests without a record, per arm (null: run.json plans none). */
   notSent?: Record<string, number> | null;
-  /** The folder has no run.json: its status and plan are unknown (a warning, not a validity problem). */
+  /** The folder has no run.json: its status and plan are unknown (a warning; a validity problem with manifestRequired). */
   noManifest?: boolean;
+  /** A missing run.json is a validity problem (`gate`: a run not known to be complete never passes). */
+  manifestRequired?: boolean;
+  /** Per arm, the models its requests asked for (run.json: the arm's model, else the workload's); unknown arms absent. */
+  askedModels?: ReadonlyMap<string, readonly string[]> | null;
 }
 
 /** The validity problem of planned requests that have no record, or null when every one was recorded. */
@@ -470,6 +474,11 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
   }
   const notSent = notSentProblem(context.notSent);
   if (notSent !== null) problems.push(notSent);
+  const manifestProblem = context.noManifest === true && context.manifestRequired === true;
+  if (manifestProblem)
+    problems.push(
+      'no run.json: the run cannot be known to be complete (an interrupted or killed run never passes a gate); gate the whole run folder, or pass --allow-incomplete',
+    );
   if (context.droppedIterations !== null && context.droppedIterations > 0 && !gates.validity.allow_dropped_iterations) {
     problems.push(
       `${context.droppedIterations} dropped iterations reported in run.json: the target rate was not sustained (validity.allow_dropped_iterations: false)`,
@@ -505,9 +514,11 @@ export function buildReport(collector: RunCollector, gates: Gates, context: RunC
       read: collector.records,
       warnings: [
         ...context.readWarnings,
-        ...(context.noManifest ? ['no run.json: the run status and plan are unknown (requests never sent cannot be counted)'] : []),
+        ...(context.noManifest && !manifestProblem
+          ? ['no run.json: the run status and plan are unknown (requests never sent cannot be counted)']
+          : []),
         ...context.manifestWarnings.map((w) => `run.json: ${w}`),
-        ...modelWarnings(collector.arms),
+        ...modelWarnings(collector.arms, context.askedModels ?? null),
       ],
     },
     arms,

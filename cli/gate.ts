@@ -31,7 +31,7 @@ export const GATE_OPTIONS = {
     meta: 'FOLDER',
   }),
   allowIncomplete: bool({
-    help: 'accept an --against reference that is not a complete run (run.json status running, interrupted or failed) or has no run.json',
+    help: 'accept a run folder without run.json (otherwise INVESTIGATE: it cannot be known to be complete), and an --against reference that is not a complete run (run.json status running, interrupted or failed) or has no run.json',
   }),
 };
 
@@ -84,6 +84,8 @@ export async function run(argv: string[]): Promise<number> {
     gates,
     includeText: values.includeText,
     quiet: values.quiet,
+    // A run never passes a gate unless it is known to be complete: no run.json is INVESTIGATE (its status, when present, is checked by the analysis).
+    requireManifest: !values.allowIncomplete,
     // report.html gets the regression section as it is written.
     ...(against !== null && {
       regression: (t: AnalysedFolder) =>

@@ -98,7 +98,7 @@ export const LOAD_OPTIONS = {
     min: 0,
     max: MAX_TIMER_S,
     meta: 'SECONDS',
-    help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (Ctrl-C again exits at once)',
+    help: 'after Ctrl-C: how long in-flight requests may finish before they are cancelled (at any --qps: nothing is sent after the signal; Ctrl-C again exits at once)',
   }),
   stream: bool({
     default: true,

@@ -24,7 +24,8 @@ export interface RunManifest {
   engine: 'node' | 'k6' | 'proxy';
   seed: number;
   arms: ArmEndpoint[];
-  workload: { path: string; format: string; items: number } | null;
+  /** `models`: the distinct models the workload's items ask for (what an arm without its own --model is asked). */
+  workload: { path: string; format: string; items: number; models?: string[] } | null;
   /** Every option as resolved (defaults included), secrets removed. */
   config: Record<string, unknown>;
   versions: Record<string, string>;

@@ -85,7 +85,9 @@ export class ClockPacer implements PacerLike {
     this.#fire = fire;
     this.#dueAt = due;
     if (due - this.#now() <= LEAD_NS) {
-      this.#poll(0n);
+      // Polled from the next turn, never fired from inside at(): a sender that re-arms with an overdue
+      // request must let the event loop run in between (engine/sender.ts SEND_BURST).
+      this.#immediate = setImmediate(() => this.#poll(0n));
       return;
     }
     this.#worker.ref();

@@ -127,7 +127,7 @@ export function loadRunManifest(
     seed: c.seed,
     arms: publicArms(c.arms),
     // Absolute, so the file is found wherever run.json is read from (assess run from another folder).
-    workload: { path: resolve(c.workloadPath), format: source.format, items: source.length },
+    workload: { path: resolve(c.workloadPath), format: source.format, items: source.length, models: [...source.models] },
     config: run.config,
     versions: run.versions,
     interrupted: run.interrupted,

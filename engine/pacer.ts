@@ -36,7 +36,10 @@ const IDLE_POLL_GAP_NS = 100_000n;
 
 /** Wakes a sender at a due instant (see Pacer below and ClockPacer in clock.ts). */
 export interface PacerLike {
-  /** Calls `fire(now)` once monoNow() ≥ due. Replaces any pending wake-up. */
+  /**
+   * Calls `fire(now)` once monoNow() ≥ due, never from inside at() (an overdue `due` fires on a later
+   * turn of the event loop, so I/O and messages run in between). Replaces any pending wake-up.
+   */
   at(due: bigint, fire: (now: bigint) => void): void;
   cancel(): void;
   /** Idle polling so far, in ns (subtract from CPU time to get real work). */

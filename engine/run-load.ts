@@ -8,7 +8,8 @@ import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RequestRecord } from '../core/record.ts';
+import { emptyRecord, type RequestRecord } from '../core/record.ts';
+import { createPlan } from '../core/plan.ts';
 import type { RunManifest, RunStatus } from '../core/run.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../core/stream-recorder.ts';
 import { RecordWriter } from '../io/records-file.ts';
@@ -29,6 +30,13 @@ export const STARVED_WARN = 0.2;
 const START_DELAY_NS = 50_000_000n;
 /** After a second SIGINT: how long the senders may take to hand over their cancelled records. */
 const EXIT_NOW_WAIT_MS = 500;
+
+/**
+ * After a graceful stop: how long past --grace the coordinator waits for the senders to report
+ * finished (each drains on its own --grace timer) before it cancels what is in flight itself, as the
+ * second signal would. A backstop for a sender whose thread does not get to its timer in time.
+ */
+const GRACE_BACKSTOP_MS = 2_000;
 
 /** Exit codes of a run: complete 0 (the analysis decides), stopped by a signal 130, failed (disk) 2. */
 export const EXIT_INTERRUPTED = 130;
@@ -77,6 +85,27 @@ interface SenderHandle {
   terminate(): void;
 }
 
+/**
+ * Which of one sender's requests on one arm the coordinator has a record of, by their rank j in the
+ * sender's share (index = offset + j × stride): a complete prefix plus the ones above it (out of
+ * order), so memory follows the requests in flight, not the run's length.
+ */
+export class RecordLedger {
+  #prefix = 0;
+  readonly #above = new Set<number>();
+  add(j: number): void {
+    if (j < this.#prefix) return;
+    this.#above.add(j);
+    while (this.#above.delete(this.#prefix)) this.#prefix++;
+  }
+  /** Ranks below `launched` without a record. */
+  missing(launched: number): number[] {
+    const out: number[] = [];
+    for (let j = this.#prefix; j < launched; j++) if (!this.#above.has(j)) out.push(j);
+    return out;
+  }
+}
+
 function emptyStats(instance: string): SenderStats {
   return { instance, sent: 0, inflight: 0, queued: 0, elu: 0, work: 0, starved: 0, finished: false };
 }
@@ -110,13 +139,25 @@ export class NodeLoadRun {
   #manifest: RunManifest | null = null;
   #error: Error | null = null;
   #saved = false;
+  /** The records file is being closed: a record arriving now (from a terminated worker) is dropped. */
+  #closing = false;
   /** Resolves when the run must stop waiting for its senders: stop() before sending, or exitNow(). */
   #wake!: () => void;
   readonly #woken = new Promise<void>((resolve) => (this.#wake = resolve));
   #handles: SenderHandle[] = [];
+  /** Per sender k, its SenderSetup.launched counter (pairs launched, in order). */
+  #launched: Int32Array[] = [];
+  /** Per arm, per sender k: the records received (see RecordLedger). */
+  readonly #ledgers = new Map<string, RecordLedger[]>();
+  /** Shared with every sender (SenderSetup.stopFlag): raised by stop(), exitNow() and a disk failure, read before each send. */
+  readonly #stopFlag = new Int32Array(new SharedArrayBuffer(4));
   #origin = 0n;
   #interrupted: string | null = null;
   #exiting = false;
+  /** The senders were told to cancel what is in flight (exitNow, or the grace backstop): wait at most EXIT_NOW_WAIT_MS for them. */
+  #cutShort = false;
+  /** The backstop armed by stop() (GRACE_BACKSTOP_MS past --grace). */
+  #backstop: NodeJS.Timeout | null = null;
   #started = false;
   #maxWork = 0;
   #maxStarved = 0;
@@ -165,7 +206,7 @@ export class NodeLoadRun {
     this.#progress?.start(() => this.#progressState());
     const finished = Promise.all(this.#handles.map((h) => h.finished));
     await Promise.race([finished, this.#woken]);
-    if (this.#exiting) {
+    if (this.#cutShort) {
       // exitNow: the senders had their in-flight requests cancelled; they get EXIT_NOW_WAIT_MS to hand the records over.
       let timer: NodeJS.Timeout | undefined;
       const inTime = await Promise.race([
@@ -173,11 +214,8 @@ export class NodeLoadRun {
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), EXIT_NOW_WAIT_MS))),
       ]);
       clearTimeout(timer);
-      if (!inTime)
-        this.#warnings.push(
-          `${this.#interrupted ?? 'stopped'}: exited before every in-flight request was recorded; their records are missing`,
-        );
       for (const h of this.#handles) h.terminate();
+      if (!inTime) this.#recordUnreported();
     }
     return this.#finish();
   }
@@ -186,11 +224,28 @@ export class NodeLoadRun {
   stop(reason: string): void {
     if (this.#interrupted !== null || this.#error !== null) return;
     this.#interrupted = reason;
+    Atomics.store(this.#stopFlag, 0, 1);
     if (!this.#started) this.#wake();
     this.#notice(
       `shadowbench: ${reason}: stopping new sends; waiting up to ${this.config.graceMs / 1000} s for the requests in flight (about ${this.#sum('inflight')}) (again to exit at once)`,
     );
     for (const h of this.#handles) h.stop(reason, this.config.graceMs);
+    if (this.#started) this.#backstop = setTimeout(() => this.#graceOverrun(reason), this.config.graceMs + GRACE_BACKSTOP_MS);
+  }
+
+  /** The senders have not finished GRACE_BACKSTOP_MS after --grace: cancel their requests in flight and end as exitNow does. */
+  #graceOverrun(reason: string): void {
+    this.#backstop = null;
+    if (this.#cutShort || this.#saved) return;
+    this.#warn(
+      `${reason}: the senders had not finished ${(this.config.graceMs + GRACE_BACKSTOP_MS) / 1000} s after the stop (--grace ${this.config.graceMs / 1000} s); cancelling the requests still in flight`,
+    );
+    this.#cutShort = true;
+    for (const h of this.#handles) {
+      h.cancel(`run stopped (${reason}); still in flight after the ${this.config.graceMs / 1000} s grace period`);
+      h.stop(reason, 0);
+    }
+    this.#wake();
   }
 
   /**
@@ -205,6 +260,8 @@ export class NodeLoadRun {
       return;
     }
     this.#exiting = true;
+    this.#cutShort = true;
+    Atomics.store(this.#stopFlag, 0, 1);
     this.#progress?.stop();
     this.#interrupted = reason;
     // The in-flight count is the senders' last sample (every 0.5 s): "about".
@@ -225,17 +282,66 @@ export class NodeLoadRun {
   abandon(): void {
     if (this.#saved) return;
     this.#interrupted ??= 'stopped';
+    if (this.#started) this.#recordUnreported();
     this.#writer?.flushSync();
-    this.#warnings.push(`${this.#interrupted}: exited before every in-flight request was recorded; their records are missing`);
+    this.#closing = true; // a record still on its way would duplicate one just made up
     if (this.#manifest !== null) this.#save(this.#finalManifest());
     this.#saved = true;
     this.#folder?.release();
+  }
+
+  /**
+   * The senders were ended before handing over every record: each request they launched (sent, or
+   * queued for a slot) without a record gets one here, outcome cancelled without timings (the thread
+   * that timed it is gone), so every sent request still has its record.
+   */
+  #recordUnreported(): void {
+    const c = this.config;
+    const n = this.#handles.length;
+    const endNs = Number(monoNow() - this.#origin);
+    let plan: ReturnType<typeof createPlan> | null = null;
+    let count = 0;
+    for (let k = 0; k < n; k++) {
+      const launched = Atomics.load(this.#launched[k] as Int32Array, 0);
+      // The sender's last stats may predate its last sends (with --max-inflight, launched also counts queued pairs).
+      const handle = this.#handles[k];
+      if (handle !== undefined) handle.stats = { ...handle.stats, sent: Math.max(handle.stats.sent, launched) };
+      for (const { arm } of c.arms) {
+        for (const j of this.#ledgers.get(arm)?.[k]?.missing(launched) ?? []) {
+          plan ??= createPlan(c.workload, c.plan);
+          const planned = plan.request(k + j * n);
+          const record = emptyRecord({
+            run_id: c.runId,
+            arm,
+            index: planned.index,
+            item_id: planned.item.id,
+            warmup: planned.warmup,
+            source: 'node',
+            instance: this.#handles[k]?.instance ?? '',
+            streaming: c.stream,
+            scheduled_ns: planned.scheduled_ns,
+          });
+          record.end_ns = endNs;
+          record.outcome = {
+            kind: 'cancelled',
+            message: `run stopped (${this.#interrupted ?? 'stopped'}); in flight when its sender thread was ended before handing over the record (no timings)`,
+          };
+          this.#onRecord(record);
+          count++;
+        }
+      }
+    }
+    if (count > 0)
+      this.#warnings.push(
+        `${this.#interrupted ?? 'stopped'}: the sender threads were ended before handing over ${count} records of requests in flight; they are recorded as cancelled without timings`,
+      );
   }
 
   /** The records file failed (disk full, I/O error): stop sending at once; the run ends `failed`. */
   #fail(error: Error): void {
     if (this.#error !== null) return;
     this.#error = error;
+    Atomics.store(this.#stopFlag, 0, 1);
     this.#notice(`shadowbench: ${error.message}: stopping the run (the records already written are kept)`);
     for (const h of this.#handles) {
       h.cancel(`run stopped: ${error.message}`);
@@ -259,6 +365,12 @@ export class NodeLoadRun {
     const n = Math.max(1, c.workers);
     // Trace and Azure files go to the workers as their shared index, not as built prompts.
     const workload = isWorkloadSource(c.workload) ? workloadSpec(c.workload) : c.workload;
+    this.#launched = Array.from({ length: n }, () => new Int32Array(new SharedArrayBuffer(4)));
+    for (const a of c.arms)
+      this.#ledgers.set(
+        a.arm,
+        Array.from({ length: n }, () => new RecordLedger()),
+      );
     const base = (k: number): SenderSetup => ({
       runId: c.runId,
       instance: c.workers === 0 ? '' : `w${k}`,
@@ -273,6 +385,8 @@ export class NodeLoadRun {
       // The cap is split across threads (requests are dealt round-robin, so each gets an even share).
       pacer: c.pacer,
       preconnect: c.preconnect ?? 'auto',
+      stopFlag: this.#stopFlag,
+      launched: this.#launched[k],
       maxInflight: c.maxInflight === 0 ? 0 : Math.max(1, Math.floor(c.maxInflight / n) + (k < c.maxInflight % n ? 1 : 0)),
     });
     if (c.workers === 0) return [this.#localHandle(base(0))];
@@ -322,7 +436,7 @@ export class NodeLoadRun {
       finished,
       ready,
       start: (origin) => send({ type: 'start', origin }),
-      stop: (reason, graceMs) => send({ type: 'stop', reason, graceMs }),
+      stop: (reason, graceMs) => send({ type: 'stop', reason, graceMs, requestedNs: monoNow() }),
       cancel: (message) => send({ type: 'cancel', message }),
       terminate: () => void worker.terminate(),
     };
@@ -357,7 +471,11 @@ export class NodeLoadRun {
   }
 
   #onRecord(record: RequestRecord): void {
+    // A record a terminated worker had already posted, after the run saved its files: too late.
+    if (this.#closing) return;
     this.#writer?.write(record);
+    const n = this.#handles.length;
+    if (n > 0) this.#ledgers.get(record.arm)?.[record.index % n]?.add(Math.floor(record.index / n));
     const counts = this.#counts.get(record.arm);
     if (counts !== undefined) {
       if (record.outcome.kind === 'ok') counts.ok++;
@@ -466,8 +584,11 @@ export class NodeLoadRun {
   }
 
   async #finish(): Promise<LoadResult> {
+    if (this.#backstop !== null) clearTimeout(this.#backstop);
+    this.#backstop = null;
     const final = this.#started ? this.#progressState() : undefined;
     this.#progress?.stop(final);
+    this.#closing = true;
     await this.#writer?.close();
     const records = this.#writer?.written ?? 0;
     const interruptedBeforeSending = this.#interrupted !== null && this.#sum('sent') === 0 && records === 0;

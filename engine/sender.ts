@@ -51,6 +51,19 @@ export interface SenderSetup {
   pacer: PacerKind;
   /** Connections to open per arm before the first send ('auto': see autoPreconnect); 0 = none. */
   preconnect: number | 'auto';
+  /**
+   * Set to 1 (Atomics.store) by the coordinator the moment a stop is requested: nothing more is sent
+   * from then on, even before the stop message reaches this thread's event loop (which a thread busy
+   * with thousands of responses can take long to read). The message then drains as usual.
+   */
+  stopFlag?: Int32Array;
+  /**
+   * Slot 0: pairs launched so far (sent, or queued for a --max-inflight slot), stored before each
+   * dispatch. They are this sender's first ones in order (indices offset, offset + stride, ...), so if
+   * the thread has to be terminated before it hands over every record, the coordinator knows which
+   * sent requests have none and records them as cancelled itself (engine/run-load.ts).
+   */
+  launched?: Int32Array;
 }
 
 /** What a sender did before its first send: connections opened per arm (asked for, answered). */
@@ -107,6 +120,16 @@ interface Pair {
   remaining: number;
 }
 
+/**
+ * Most pairs sent in one turn of the event loop (pacer wake-ups and chunk-triggered sends together).
+ * A sender behind its schedule (a rate above what one thread can send: at --qps 20000 every send made
+ * more requests overdue) otherwise looped over the overdue requests, or sent another burst from each of
+ * the thousands of chunks one turn reads, without ever returning to the event loop: no stop message or
+ * signal was handled (the first Ctrl-C was never honoured). 64 pairs is a few ms of sending; a late
+ * wake at a rate one thread keeps up with leaves far fewer overdue.
+ */
+export const SEND_BURST = 64;
+
 /** Serialised bodies kept for repeated items, bounded in characters (a synthesised 8k-token body is ~50 KB). */
 const BODY_CACHE_CHARS = 16 * 1024 * 1024;
 
@@ -116,7 +139,7 @@ export interface SenderParts {
   pacer?: PacerLike;
   /** Time source for the schedule, the records and every timer (default systemClock). */
   clock?: EngineClock;
-  /** Replaces each arm's undici Agent (the HTTP transport). */
+  /** Replaces each arm's undici Pool (the HTTP transport). */
   dispatcher?: (arm: string) => Dispatcher;
 }
 
@@ -142,6 +165,8 @@ export class Sender {
   #dueAt: bigint | null = null;
   /** A due send found by #poke is waiting for its microtask. */
   #pokeQueued = false;
+  /** Pairs launched in this turn of the event loop (at most SEND_BURST; reset by an immediate). */
+  #turnSent = 0;
   /** The run's monotonic origin (process.hrtime.bigint()); scheduled times are ns after it. Set by start(). */
   #origin = 0n;
   #sent = 0;
@@ -231,21 +256,25 @@ export class Sender {
   /** The armed request is due (from the pacer or from #poke). */
   readonly #onDue = (): void => {
     const prepared = this.#armed;
-    if (prepared === null || this.#stopped) return;
+    if (prepared === null || this.#halted()) return;
     this.#armed = null;
     this.#dueAt = null;
     this.#launch(prepared);
     this.#next += this.#s.stride;
-    // Open loop: everything already due goes out now, late, with its lag on record.
+    // Open loop: what is already due goes out now, late, with its lag on record; at most SEND_BURST
+    // pairs per turn of the event loop (chunk-triggered sends included), then the pacer (which never
+    // fires from inside at()) lets the loop run: responses are read and a stop is seen between bursts.
     while (
-      !this.#stopped &&
+      !this.#halted() &&
+      this.#turnSent < SEND_BURST &&
       this.#next < this.#plan.total &&
       this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) <= this.#clock.now()
     ) {
       this.#launch(this.#prepare(this.#next));
       this.#next += this.#s.stride;
     }
-    if (!this.#stopped && this.#next < this.#plan.total)
+    if (this.#halted()) return; // stop() (from the message that follows the flag) ends the schedule
+    if (this.#next < this.#plan.total)
       this.#youngGc.maybeCollect(this.#origin + BigInt(this.#plan.scheduledNs(this.#next)) - this.#clock.now());
     this.#armNext();
   };
@@ -256,17 +285,21 @@ export class Sender {
    * a dispatch must not run inside another response's parser callback.
    */
   readonly #poke = (now: bigint): void => {
-    if (this.#dueAt === null || now < this.#dueAt || this.#pokeQueued) return;
+    // A turn's budget spent: the armed pacer sends on the next turn. (Without this, behind schedule,
+    // every one of the thousands of chunks a turn reads sent another burst: the turn never ended.)
+    if (this.#dueAt === null || now < this.#dueAt || this.#pokeQueued || this.#turnSent >= SEND_BURST) return;
     this.#pokeQueued = true;
     queueMicrotask(() => {
       this.#pokeQueued = false;
-      if (this.#armed === null || this.#stopped) return;
+      if (this.#armed === null || this.#halted()) return;
       this.#pacer.cancel();
       this.#onDue();
     });
   };
 
   #launch(prepared: Prepared): void {
+    if (this.#s.launched !== undefined) Atomics.add(this.#s.launched, 0, 1);
+    if (this.#turnSent++ === 0) setImmediate(() => (this.#turnSent = 0)); // a new turn, a new budget
     if (this.#s.maxInflight > 0 && this.#inflightPairs >= this.#s.maxInflight) {
       const { index, warmup, scheduled_ns } = prepared.planned;
       this.#queue.push({ planned: { index, warmup, scheduled_ns, item: { id: prepared.planned.item.id } }, queuedAt: this.#clock.now() });
@@ -334,10 +367,15 @@ export class Sender {
     // undici's parser callback; see #poke). The slot stays taken until then.
     queueMicrotask(() => {
       this.#inflightPairs--;
-      const waiting = this.#stopped ? undefined : this.#queue.shift();
+      const waiting = this.#halted() ? undefined : this.#queue.shift();
       if (waiting !== undefined) this.#sendPair(this.#prepare(waiting.planned.index), Number(this.#clock.now() - waiting.queuedAt));
       this.#checkDone();
     });
+  }
+
+  /** Stopped, or the coordinator's stop flag is up (its message may not have been read yet): send nothing. */
+  #halted(): boolean {
+    return this.#stopped || (this.#s.stopFlag !== undefined && Atomics.load(this.#s.stopFlag, 0) !== 0);
   }
 
   #checkDone(): void {
@@ -365,20 +403,29 @@ export class Sender {
     this.#checkDone();
   }
 
-  /** Stops sending, lets in-flight requests finish for up to graceMs, then cancels the rest. */
-  async drain(reason: string, graceMs: number): Promise<void> {
+  /**
+   * Stops sending, lets in-flight requests finish for up to graceMs, then cancels the rest. `waitMs`
+   * (default graceMs) is what is left of the grace period when the stop was requested earlier (a
+   * worker reads the message late when its thread is busy).
+   */
+  async drain(reason: string, graceMs: number, waitMs = graceMs): Promise<void> {
     this.stop(reason);
     let timer: unknown;
-    const expired = new Promise<void>((resolve) => (timer = this.#clock.setTimer(resolve, graceMs)));
+    const expired = new Promise<void>((resolve) => (timer = this.#clock.setTimer(resolve, Math.max(0, waitMs))));
     await Promise.race([this.done, expired]);
     this.#clock.clearTimer(timer);
     this.cancelAll(`run stopped (${reason}); still in flight after the ${graceMs / 1000} s grace period`);
     await this.done;
   }
 
-  /** Ends every in-flight request now with outcome cancelled. */
+  /**
+   * Ends every in-flight request now with outcome cancelled: every record now (so `done` can resolve
+   * and a worker report finished), the upstream aborts on the next turn (thousands of sockets to
+   * close take long, and the records must not wait for them).
+   */
   cancelAll(message: string): void {
-    for (const request of [...this.#inflight]) request.cancel(message);
+    const aborts = [...this.#inflight].map((request) => request.cancelSteps(message));
+    if (aborts.length > 0) setImmediate(() => aborts.forEach((step) => step.abort()));
   }
 
   stats(): SenderStats {

@@ -5,10 +5,14 @@
 //           (worker → main): ready {warmUp}, record {record}, stats {stats}, finished {stats}.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RequestRecord } from '../core/record.ts';
+import { monoNow } from './pacer.ts';
 import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
 
+/** stop: `requestedNs` is when the coordinator was asked (monotonic, shared by every thread): the grace period counts from then. */
 export type ToWorker =
-  { type: 'start'; origin: bigint } | { type: 'stop'; reason: string; graceMs: number } | { type: 'cancel'; message: string };
+  | { type: 'start'; origin: bigint }
+  | { type: 'stop'; reason: string; graceMs: number; requestedNs: bigint }
+  | { type: 'cancel'; message: string };
 
 export type FromWorker =
   | { type: 'ready'; warmUp: SenderWarmUp }
@@ -34,7 +38,8 @@ if (parentPort !== null) {
         port.close();
       });
     } else if (message.type === 'stop') {
-      void sender.drain(message.reason, message.graceMs);
+      const lateMs = Number(monoNow() - message.requestedNs) / 1e6;
+      void sender.drain(message.reason, message.graceMs, message.graceMs - lateMs);
     } else if (message.type === 'cancel') {
       sender.cancelAll(message.message);
     }

@@ -1,12 +1,12 @@
 // Reads the lines of one byte range of records.jsonl — the whole file, or one slice of it in a
 // read worker (parallel-read.ts) — with the rules of io/records-file.ts forEachRecord: blank lines
 // skipped, a bad line throws RecordFileError (file:line: what is wrong), an unterminated,
-// unparseable last line of the file only warns. Lines are parsed from bytes by the fast path
+// unparseable last line of the file and a record cut short by a failed write only warn. Lines are parsed from bytes by the fast path
 // (record-fast-parse.ts); a line it does not take is decoded and goes through parseRecord.
 // Synchronous (it runs in a worker, or on small files); Node-specific, like parallel-read.ts.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parseRecord, type RequestRecord } from '../core/record.ts';
-import { lineProblem, RecordFileError } from './records-file.ts';
+import { isCutLine, lineProblem, RecordFileError } from './records-file.ts';
 import { parseRecordBytes } from './record-fast-parse.ts';
 
 export interface RangeRead {
@@ -15,6 +15,8 @@ export interface RangeRead {
   lines: number;
   /** The file's last line had no newline and did not parse (range-local line number). */
   truncatedLastLine: { line: number; bytes: number } | null;
+  /** Records cut short by a failed write, skipped (range-local line numbers; isCutLine). */
+  cutLines: Array<{ line: number; bytes: number }>;
 }
 
 const BLOCK_BYTES = 8 << 20;
@@ -30,7 +32,7 @@ export function readRecordRange(
   range: { start: number; stop: number; firstLine: number; atFileEnd: boolean },
   onRecord: (record: RequestRecord) => void,
 ): RangeRead {
-  const result: RangeRead = { records: 0, lines: 0, truncatedLastLine: null };
+  const result: RangeRead = { records: 0, lines: 0, truncatedLastLine: null, cutLines: [] };
   const handle = (buffer: Buffer, from: number, to: number, terminated: boolean) => {
     result.lines++;
     let record = parseRecordBytes(buffer, from, to);
@@ -43,6 +45,10 @@ export function readRecordRange(
         const lineNo = range.firstLine + result.lines - 1;
         if (!terminated && range.atFileEnd) {
           result.truncatedLastLine = { line: lineNo, bytes: Buffer.byteLength(line) };
+          return;
+        }
+        if (isCutLine(line, error)) {
+          result.cutLines.push({ line: lineNo, bytes: Buffer.byteLength(line) });
           return;
         }
         throw new RecordFileError(file, lineNo, lineProblem(error));

@@ -1,5 +1,5 @@
 // Reading and appending records.jsonl: the file edge of the record schema.
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { parseRecord, serializeRecord, type RequestRecord } from '../core/record.ts';
 import { diskError } from './run-folder.ts';
 
@@ -34,9 +34,27 @@ export function incompleteLastLineWarning(file: string, line: number, bytes: num
 }
 
 /**
+ * A line that is the start of a record cut short, not a bad one: JSON that stops early (the parse
+ * fails at the line's very end). RecordWriter leaves one only when a failed write could not be cut
+ * back; a later write starts a new line after it, and readers skip it with cutLineWarning.
+ */
+export function isCutLine(line: string, error: unknown): boolean {
+  if (!(error instanceof SyntaxError) || !line.startsWith('{')) return false;
+  if (/Unexpected end of JSON input/.test(error.message)) return true;
+  const at = /at position (\d+)/.exec(error.message);
+  return at !== null && Number(at[1]) >= line.length;
+}
+
+/** The warning for a cut line in the middle of the file (isCutLine). */
+export function cutLineWarning(file: string, line: number, bytes: number): string {
+  return `${file}:${line}: incomplete record (${bytes} bytes, cut short by a failed write: disk full?); skipped`;
+}
+
+/**
  * Streams a records.jsonl file, validating every line and calling onRecord for each record.
  * Blank lines are skipped. A bad line throws RecordFileError (file:line: what is wrong);
- * an unterminated, unparseable last line is the mark of an interrupted writer and only warns.
+ * an unterminated, unparseable last line is the mark of an interrupted writer and only warns, as
+ * does a record cut short by a failed write (isCutLine).
  */
 export async function forEachRecord(file: string, onRecord: (record: RequestRecord) => void): Promise<ReadSummary> {
   const summary: ReadSummary = { file, records: 0, truncatedLastLine: null, warnings: [] };
@@ -52,6 +70,10 @@ export async function forEachRecord(file: string, onRecord: (record: RequestReco
       if (!terminated) {
         summary.truncatedLastLine = { line: lineNo, bytes: Buffer.byteLength(line) };
         summary.warnings.push(incompleteLastLineWarning(file, lineNo, Buffer.byteLength(line)));
+        return;
+      }
+      if (isCutLine(line, error)) {
+        summary.warnings.push(cutLineWarning(file, lineNo, Buffer.byteLength(line)));
         return;
       }
       throw new RecordFileError(file, lineNo, lineProblem(error));
@@ -101,6 +123,10 @@ export interface RecordWriterOptions {
 export class RecordWriter {
   readonly file: string;
   #fd: number | null;
+  /** Bytes of the file up to the end of its last complete line (what a failed write is cut back to). */
+  #size: number;
+  /** A failed write left part of a line that could not be cut off: the next write starts a new line. */
+  #cutLine = false;
   #pending: string[] = [];
   #scheduled: NodeJS.Immediate | null = null;
   #written = 0;
@@ -112,6 +138,7 @@ export class RecordWriter {
     this.#onError = options.onError ?? null;
     try {
       this.#fd = openSync(file, options.flags ?? 'a');
+      this.#size = fstatSync(this.#fd).size;
     } catch (error) {
       throw diskError('create', file, error);
     }
@@ -138,23 +165,46 @@ export class RecordWriter {
     this.#written++;
     this.#scheduled ??= setImmediate(() => this.flushSync());
   }
-  /** Writes every pending line now, synchronously (safe to call right before process.exit). */
+  /**
+   * Writes every pending line now, synchronously (safe to call right before process.exit). A write
+   * that fails part-way (ENOSPC) is cut back to the last complete line, so the file never holds half
+   * a record that a later line would run into; if even that fails, the next write starts on a new
+   * line and the reader skips the cut line with a warning naming it (isCutLine).
+   */
   flushSync(): void {
     if (this.#scheduled !== null) clearImmediate(this.#scheduled);
     this.#scheduled = null;
     if (this.#pending.length === 0 || this.#fd === null) return;
     const lines = this.#pending.length;
-    const bytes = Buffer.from(this.#pending.join(''));
+    const bytes = Buffer.from((this.#cutLine ? '\n' : '') + this.#pending.join(''));
     this.#pending = [];
+    let off = 0;
     try {
-      for (let off = 0; off < bytes.length;) off += writeSync(this.#fd, bytes, off);
+      // At the known end (explicit position): a 'wx' descriptor's own offset would be past a cut-back end.
+      while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
+      this.#size += bytes.length;
+      this.#cutLine = false;
     } catch (error) {
-      // The lines of this flush may be partly on disk (the reader skips an unterminated last line).
+      this.#cutBack(off);
       this.#written -= lines;
       this.#lost += lines;
-      this.#failed = diskError('write', this.file, error);
-      if (this.#onError === null) throw this.#failed;
-      this.#onError(this.#failed);
+      const failed = diskError('write', this.file, error);
+      if (this.#onError === null) throw failed; // the caller may retry later (the proxy resumes when space returns)
+      this.#failed = failed;
+      this.#onError(failed);
+    }
+  }
+
+  /** After a write that put `written` bytes of this flush on disk: back to the last complete line. */
+  #cutBack(written: number): void {
+    if (written === 0 || this.#fd === null) return;
+    try {
+      ftruncateSync(this.#fd, this.#size);
+      this.#cutLine = false;
+    } catch {
+      // The bytes that did land end with a complete line or with a cut one; only the latter matters.
+      this.#size += written;
+      this.#cutLine = true;
     }
   }
   /** Resolves once everything written so far has reached the OS. */

@@ -46,6 +46,11 @@ export interface AnalyzeOptions {
   quiet?: boolean;
   /** Read worker threads, which also compute similarity (default: one per core). */
   threads?: number;
+  /**
+   * A folder without run.json is a validity problem (INVESTIGATE), not only a warning: `gate` without
+   * --allow-incomplete, since a run that cannot be known to be complete must never pass a gate.
+   */
+  requireManifest?: boolean;
 }
 
 export async function loadGates(file: string | undefined): Promise<Gates> {
@@ -105,6 +110,23 @@ export function notSentByArm(manifest: Manifest | null, collector: RunCollector)
   return notSent(manifest?.planned ?? null, recorded);
 }
 
+/**
+ * Per arm, the models its requests asked for: the arm's own model in run.json, else the models of the
+ * workload's items (run.json workload.models). An arm with neither (a proxy run, an older run.json) is
+ * left out: what it was asked is unknown, so only the comparisons between arms apply to it.
+ */
+export function askedModels(manifest: Manifest | null): Map<string, string[]> | null {
+  if (manifest === null) return null;
+  const listed: unknown = manifest.workload?.models;
+  const workload = Array.isArray(listed) ? listed.filter((m): m is string => typeof m === 'string' && m !== '') : [];
+  const out = new Map<string, string[]>();
+  for (const a of manifest.arms) {
+    const models = typeof a.model === 'string' && a.model !== '' ? [a.model] : workload;
+    if (models.length > 0) out.set(a.arm, models);
+  }
+  return out;
+}
+
 /** An analysed run folder: the report, the collector (for the exporters) and its run.json (null: none). */
 export interface AnalysedFolder {
   report: Report;
@@ -150,7 +172,8 @@ export async function analyzeFolder(runDir: string, options: AnalyzeOptions = {}
     droppedIterations: manifest ? droppedIterations(manifest) : null,
     interrupted: interruptedReason(manifest),
     notSent: notSentByArm(manifest, collector),
-    ...(manifest === null && { noManifest: true }),
+    askedModels: askedModels(manifest),
+    ...(manifest === null && { noManifest: true, ...(options.requireManifest === true && { manifestRequired: true }) }),
   });
   return { report, collector, manifest };
 }

@@ -14,7 +14,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { forEachRecord, incompleteLastLineWarning, RecordFileError, type ReadSummary } from '../io/records-file.ts';
+import { cutLineWarning, forEachRecord, incompleteLastLineWarning, RecordFileError, type ReadSummary } from '../io/records-file.ts';
 import { AnalysisInputError, RunCollector } from '../analysis/collect.ts';
 import { readRecordRange, type RangeRead } from '../io/read-range.ts';
 import { inlineCollector, type RangeAnswer, type RangeJob } from './range-job.ts';
@@ -86,6 +86,7 @@ function finish(summary: ReadSummary, reads: RangeRead[]): ReadSummary {
   let lines = 0;
   for (const read of reads) {
     summary.records += read.records;
+    for (const cut of read.cutLines) summary.warnings.push(cutLineWarning(summary.file, lines + cut.line, cut.bytes));
     if (read.truncatedLastLine) {
       const line = lines + read.truncatedLastLine.line;
       summary.truncatedLastLine = { line, bytes: read.truncatedLastLine.bytes };

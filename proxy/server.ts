@@ -16,7 +16,7 @@ import { RUN_MANIFEST_VERSION, type RunManifest } from '../core/run.ts';
 import { redactUrl } from '../core/redact.ts';
 import { startAdmin, type AdminServer } from './admin.ts';
 import type { RollbackThresholds } from './rollback.ts';
-import { ProxyRunFolder } from './run-folder.ts';
+import { ProxyRunFolder, type OpenJournal } from './run-folder.ts';
 import { ResponseRecorder } from './response-recorder.ts';
 import type { WeightSchedule } from './schedule.ts';
 import { armTarget, exchange, type ArmTarget, type Exchange, type ForwardedRequest, type ResponseSink } from './upstream.ts';
@@ -71,6 +71,8 @@ export interface ProxyOptions {
   recordSink?: RecordSink;
   /** How often a paused recording tries to write again (default 5 s). */
   recordRetryMs?: number;
+  /** Opens routing.jsonl and events.jsonl (tests: a stream whose disk fills up). */
+  openJournal?: OpenJournal;
 }
 
 export interface ProxyServer {
@@ -318,7 +320,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const originNs = process.hrtime.bigint();
   /** Monotonic ns since run start: the records' time base. */
   const clock = () => Number(process.hrtime.bigint() - originNs);
-  const folder = await ProxyRunFolder.create(options.runDir, proxyManifest(options, originNs, new Date()));
+  const folder = await ProxyRunFolder.create(options.runDir, proxyManifest(options, originNs, new Date()), {
+    log: options.log,
+    ...(options.openJournal !== undefined && { open: options.openJournal }),
+  });
   const records = new SafeRecords(options.recordSink ?? folder.records, {
     log: options.log,
     ...(options.recordRetryMs !== undefined && { retryMs: options.recordRetryMs }),

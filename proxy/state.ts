@@ -6,7 +6,7 @@ import { BASELINE, CANDIDATE, type Arm, type RequestRecord } from '../core/recor
 import { derivedRandom } from '../core/random.ts';
 import type { RecordingStatus, SafeRecords } from './recording.ts';
 import { evaluateRollback, type RollbackDecision, type RollbackThresholds } from './rollback.ts';
-import type { ProxyEvent, RoutingLine } from './run-folder.ts';
+import type { JournalFailure, ProxyEvent, RoutingLine } from './run-folder.ts';
 import type { WeightSchedule } from './schedule.ts';
 import { choosePrimary, TrafficControl } from './traffic.ts';
 import { SlidingWindow, type WindowStats } from './window.ts';
@@ -47,12 +47,16 @@ export interface ProxyState {
   totals: ProxyTotals;
   /** Whether records reach the disk (paused after a write failure such as a full disk). */
   recording: RecordingStatus;
+  /** routing.jsonl / events.jsonl that stopped being written (a full disk), with the error; empty while both are. */
+  journal: JournalFailure[];
 }
 
 /** routing.jsonl and events.jsonl (proxy/run-folder.ts). */
 export interface ProxyJournal {
   route(line: RoutingLine): void;
   event(event: ProxyEvent, t_ns: number): void;
+  /** The journal files that stopped being written (a full disk); none when absent. */
+  journalFailures?(): JournalFailure[];
 }
 
 /** The proxy's time: monotonic ns since the run's origin (the records' time base) and wall-clock ms. */
@@ -254,6 +258,7 @@ export class ProxyCore {
       window: this.#window.stats(this.#monoMs()),
       totals: structuredClone(this.#totals),
       recording: this.#records.status(),
+      journal: this.#journal.journalFailures?.() ?? [],
     };
   }
 }

@@ -279,7 +279,7 @@ test('parallel read: errors and warnings are those of the sequential read, where
   const good = fixtureRun({ indices: 60, withRepeat: false }).map(serializeRecord);
   const cases: Record<string, string[]> = {
     'bad line early': good.map((l, i) => (i === 3 ? l.replace('"index":1', '"index":"one"') : l)),
-    'bad line late': good.map((l, i) => (i === good.length - 4 ? '{"v":1,' : l)),
+    'bad line late': good.map((l, i) => (i === good.length - 4 ? '{"v":1,]' : l)),
     'two bad lines': good.map((l, i) => (i === 5 || i === good.length - 2 ? 'nonsense' : l)),
     'duplicate across ranges': [...good, good[6] as string],
     'duplicate within a range': [good[0] as string, ...good.slice(0, -1)],
@@ -302,6 +302,15 @@ test('parallel read: errors and warnings are those of the sequential read, where
   const got = await readRecordsFile(file, { expectRepeat: false, keepText: false, threads: 3, parallelBytes: 0 });
   t.deepEqual(got.summary, expected.summary);
   t.is(got.summary.truncatedLastLine?.line, good.length + 1);
+  // A record cut short mid-file (a failed write) warns with its global line number, whichever range holds it.
+  writeFileSync(file, good.map((l, i) => (i === good.length - 4 ? l.slice(0, 40) : l)).join('\n') + '\n');
+  const cutExpected = await sequential(file, { expectRepeat: false, keepText: false });
+  t.regex(cutExpected.summary.warnings.join('\n'), new RegExp(`:${good.length - 3}: incomplete record \\(40 bytes`));
+  for (const threads of [2, 3])
+    t.deepEqual(
+      (await readRecordsFile(file, { expectRepeat: false, keepText: false, threads, parallelBytes: 0 })).summary,
+      cutExpected.summary,
+    );
   rmSync(dir, { recursive: true });
 });
 

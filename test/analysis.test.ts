@@ -184,6 +184,46 @@ test('an interrupted load run is not a valid comparison (INVESTIGATE); a proxy s
   for (const dir of [complete, stopped, proxy]) rmSync(dir, { recursive: true });
 });
 
+test('a candidate answering under another model than asked: a warning in summary.json and the terminal, from run.json', async (t) => {
+  const records = fixtureRun({ indices: 22, withRepeat: false });
+  // 22 indices, index 0 warm-up: 21 measured ok responses per arm (the count the warning gives).
+  for (const r of records) r.model = r.arm === 'baseline' ? 'Llama-3.1-8B-Instruct' : 'Qwen2.5-7B-Instruct';
+  const manifest = (candidateModel: string | null) => ({
+    v: 1,
+    run_id: records[0]?.run_id,
+    engine: 'node',
+    status: 'complete',
+    interrupted: null,
+    arms: [
+      { arm: 'baseline', model: null },
+      { arm: 'candidate', model: candidateModel },
+    ],
+    workload: { path: '/w.jsonl', format: 'openai', items: 22, models: ['meta-llama/Llama-3.1-8B-Instruct'] },
+    warnings: [],
+  });
+  const sameAsked = writeRun(records, manifest(null));
+  await analyzeRunFolder(sameAsked, { quiet: true });
+  const report = JSON.parse(readFileSync(join(sameAsked, 'summary.json'), 'utf8'));
+  const expected = [
+    'candidate: 21 of 21 responses named a model it was not asked for: Qwen2.5-7B-Instruct (21); asked for meta-llama/Llama-3.1-8B-Instruct',
+    'baseline and candidate were asked the same model but answered as Llama-3.1-8B-Instruct (21) vs Qwen2.5-7B-Instruct (21)',
+  ];
+  t.deepEqual(
+    report.records.warnings.filter((w: string) => w.includes('model')),
+    expected,
+  );
+  for (const w of expected) t.true(terminalReport(report).includes(w), 'in the terminal report');
+  // Asked for it (--candidate-model): no warning.
+  const asked = writeRun(records, manifest('Qwen/Qwen2.5-7B-Instruct'));
+  await analyzeRunFolder(asked, { quiet: true });
+  const fine = JSON.parse(readFileSync(join(asked, 'summary.json'), 'utf8'));
+  t.deepEqual(
+    fine.records.warnings.filter((w: string) => w.includes('model')),
+    [],
+  );
+  for (const dir of [sameAsked, asked]) rmSync(dir, { recursive: true });
+});
+
 test('requests shadowbench cancelled itself are counted but are not server errors: error rate, timeout rate and goodput share leave them out', (t) => {
   const records = fixtureRun({ indices: 40, withRepeat: false });
   const candidate = records.filter((r) => r.arm === 'candidate' && !r.warmup);

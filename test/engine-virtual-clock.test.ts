@@ -8,10 +8,11 @@
 import test from 'ava';
 import type { RequestRecord } from '../core/record.ts';
 import { parseWorkload } from '../core/workload/workload.ts';
-import { Sender, type SenderSetup } from '../engine/sender.ts';
+import { SEND_BURST, Sender, type SenderSetup } from '../engine/sender.ts';
 import { Pacer } from '../engine/pacer.ts';
 import { ClockPacer } from '../engine/clock.ts';
-import { ms, ScriptedTransport, streamScript, VirtualClock, VirtualPacer, type Script } from './support/virtual-clock.ts';
+import { ms, ScriptedTransport, sseChunk, streamScript, VirtualClock, VirtualPacer, type Script } from './support/virtual-clock.ts';
+import type { Dispatcher } from 'undici';
 
 function setup(options: { qps: number; requests: number; arms?: number; maxInflight?: number; timeoutMs?: number }): SenderSetup {
   const workload = parseWorkload(JSON.stringify({ id: 'q', model: 'm', messages: [{ role: 'user', content: 'q' }] }) + '\n', {
@@ -252,7 +253,127 @@ test('drain: in-flight requests get exactly the grace period, then are cancelled
   t.is(h.transport.dispatches.length, 3, 'nothing sent after the stop');
 });
 
+test('a stop during a huge overdue backlog: at most one burst leaves, then nothing more; every sent request has a record', async (t) => {
+  // --qps 100000 and a wake-up 500 ms late: 50,001 requests are overdue at once (the sender far behind
+  // its schedule, as at --qps 20000 on a real machine). The stop (a worker's stop message, a signal in
+  // the main thread) is delivered by the event loop: here an immediate queued by the first dispatch.
+  // Before SEND_BURST the sender sent the whole backlog in one synchronous loop and never saw it.
+  let first = true;
+  const h = await harness(
+    setup({ qps: 100_000, requests: 100_000 }),
+    () => ({ headersMs: 1, endMs: null }), // never ends: in flight until the grace period is over
+    (n) => (n === 0 ? 500 : 0),
+    undefined,
+  );
+  const originalDispatch = h.transport.dispatches.push.bind(h.transport.dispatches);
+  h.transport.dispatches.push = (...entries) => {
+    if (first) {
+      first = false;
+      setImmediate(() => void h.sender.drain('SIGTERM', 1_000));
+    }
+    return originalDispatch(...entries);
+  };
+  await h.clock.advanceTo(h.origin + ms(500));
+  t.is(h.transport.dispatches.length, SEND_BURST, 'one burst left before the stop was seen');
+  t.true(
+    h.transport.dispatches.every((d) => d.at === h.origin + ms(500)),
+    'all at the late wake',
+  );
+  await h.clock.runUntil(h.finished);
+  t.true(h.finished(), 'drained');
+  t.is(h.transport.dispatches.length, SEND_BURST, 'nothing sent after the stop');
+  t.deepEqual(
+    byIndex(h.records).map((r) => r.index),
+    Array.from({ length: SEND_BURST }, (_, i) => i),
+    'every sent request has a record',
+  );
+  t.true(h.records.every((r) => r.outcome.kind === 'cancelled' && r.end_ns === 1_500e6));
+});
+
+test('behind schedule, the chunks one turn reads send one burst in all, not one each', async (t) => {
+  // Request 0 is answered at 500 ms by 200 chunks read in one turn of the event loop (each its own
+  // callback, with microtasks between, as socket reads are); every later request is overdue by then
+  // and the pacer never wakes (only chunks can send). Before the per-turn budget, each chunk sent a
+  // burst of its own: 200 × SEND_BURST pairs in one turn, which never ended at a high rate.
+  const clock = new VirtualClock();
+  const pacer = new VirtualPacer(clock, (n) => (n === 0 ? 0 : null));
+  const dispatched: string[] = [];
+  const dispatcher = {
+    dispatch(options: { headers: Record<string, string> }, handler: Record<string, (...args: unknown[]) => void>) {
+      const id = options.headers['x-request-id'] ?? '';
+      dispatched.push(id);
+      const controller = { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} };
+      handler.onRequestStart?.(controller, {});
+      if (id.endsWith(':0')) {
+        clock.setTimer(() => handler.onResponseStart?.(controller, 200, { 'content-type': 'text/event-stream' }, 'OK'), 1);
+        // Each chunk in its own callback, the microtasks it queues (a chunk-triggered send) run before the next.
+        const deliver = (k: number): void => {
+          handler.onResponseData?.(controller, Buffer.from(sseChunk(`t${k} `)));
+          if (k < 199) queueMicrotask(() => deliver(k + 1));
+        };
+        clock.setTimer(() => deliver(0), 500);
+      }
+      return true;
+    },
+    close: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
+  };
+  const records: RequestRecord[] = [];
+  const sender = new Sender(setup({ qps: 100_000, requests: 100_000 }), (r) => records.push(r), {
+    pacer,
+    clock,
+    dispatcher: () => dispatcher as unknown as Dispatcher,
+  });
+  await sender.ready;
+  sender.start(clock.now());
+  await clock.advanceBy(500);
+  t.is(dispatched.length, 1 + SEND_BURST, 'request 0, then one burst for the whole turn');
+  void sender.drain('test', 0);
+  await clock.advanceBy(1);
+  t.is(dispatched.length, 1 + SEND_BURST, 'nothing after the stop');
+});
+
+test("the coordinator's stop flag stops sending at once, before its stop message is read", async (t) => {
+  const s = { ...setup({ qps: 100_000, requests: 100_000 }), stopFlag: new Int32Array(new SharedArrayBuffer(4)) };
+  const h = await harness(
+    s,
+    () => streamScript(1, 1, 1),
+    (n) => (n === 0 ? 500 : 0),
+  );
+  const originalDispatch = h.transport.dispatches.push.bind(h.transport.dispatches);
+  h.transport.dispatches.push = (...entries) => {
+    Atomics.store(s.stopFlag, 0, 1); // raised by another thread while this one sends
+    return originalDispatch(...entries);
+  };
+  await h.clock.advanceTo(h.origin + ms(600));
+  t.is(h.transport.dispatches.length, 1, 'only the request being dispatched when the flag went up');
+  t.false(h.finished(), 'the schedule ends with the stop message, not the flag');
+  void h.sender.drain('SIGTERM', 1_000);
+  await h.clock.runUntil(h.finished);
+  t.true(h.finished());
+  t.is(h.transport.dispatches.length, 1);
+  t.deepEqual(
+    h.records.map((r) => [r.index, r.outcome.kind]),
+    [[0, 'ok']],
+  );
+});
+
 for (const kind of ['spin', 'clock'] as const) {
+  test(`the ${kind} pacer never fires from inside at(), even when the instant is past (the event loop runs first)`, async (t) => {
+    const now = 5_000_000_000n;
+    const pacer = kind === 'spin' ? new Pacer(() => now) : new ClockPacer(() => now);
+    t.teardown(() => pacer.close());
+    const alive = setInterval(() => {}, 1_000);
+    t.teardown(() => clearInterval(alive));
+    if (pacer instanceof ClockPacer) await pacer.ready;
+    const fired: bigint[] = [];
+    pacer.at(now - 1_000_000_000n, (at) => fired.push(at));
+    t.deepEqual(fired, [], 'not synchronously');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    t.deepEqual(fired, [now], 'on a later turn');
+  });
+
   test(`the ${kind} pacer polls the clock it is given: fires once, at the first poll that finds now ≥ due, never before`, async (t) => {
     let now = 5_000_000_000n;
     const due = now + 500_000n; // within both pacers' polling window: no timer or helper-thread sleep involved
@@ -282,3 +403,15 @@ for (const kind of ['spin', 'clock'] as const) {
     t.is(fired.length, 1, 'a cancelled wake-up never fires');
   });
 }
+
+test('RecordLedger: the ranks launched without a record, whatever order the records came in; memory only for the out-of-order ones', async (t) => {
+  const { RecordLedger } = await import('../engine/run-load.ts');
+  const ledger = new RecordLedger();
+  t.deepEqual(ledger.missing(4), [0, 1, 2, 3]);
+  for (const j of [1, 0, 3, 6]) ledger.add(j);
+  t.deepEqual(ledger.missing(8), [2, 4, 5, 7]);
+  ledger.add(2);
+  ledger.add(2); // a repeat changes nothing
+  t.deepEqual(ledger.missing(8), [4, 5, 7]);
+  t.deepEqual(ledger.missing(3), [], 'nothing missing below what was launched');
+});

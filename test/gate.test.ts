@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
@@ -20,8 +20,19 @@ const jsonl = (records: RequestRecord[]) => records.map((r) => serializeRecord(r
 
 const gate = (args: string[]) => runCli(['gate', ...args]);
 
+/** A complete run's run.json for the fixture records. */
+const complete = (records: RequestRecord[]) => ({
+  v: 1,
+  run_id: records[0]?.run_id,
+  engine: 'node',
+  status: 'complete',
+  interrupted: null,
+  arms: [{ arm: 'baseline' }, { arm: 'candidate' }],
+  warnings: [],
+});
+
 test('gate exits 0 for PROCEED, 1 for INVESTIGATE, 2 for a bad folder or gates file', async (t) => {
-  const good = folder(jsonl(fixtureRun({ withRepeat: false })));
+  const good = folder(jsonl(fixtureRun({ withRepeat: false })), complete(fixtureRun({ withRepeat: false })));
   const bad = folder(jsonl(fixtureRun({ withRepeat: false, candidateTtftShiftMs: 5 })));
   const gatesFile = join(good, 'gates.yaml');
   writeFileSync(gatesFile, 'proceed:\n  min_consistency: 2\n');
@@ -73,6 +84,30 @@ test('bad inputs give clear messages (UsageError, exit 2)', async (t) => {
   const noRecords = mkdtempSync(join(tmpdir(), 'sb-gate-'));
   await t.throwsAsync(analyzeRunFolder(noRecords, { quiet: true }), { instanceOf: UsageError, message: /records\.jsonl: missing/ });
   rmSync(noRecords, { recursive: true });
+});
+
+test('a folder without run.json never passes the gate (INVESTIGATE, exit 1) unless --allow-incomplete; analyze only warns', async (t) => {
+  const records = fixtureRun({ withRepeat: false });
+  const bare = folder(jsonl(records));
+  const withManifest = folder(jsonl(records), complete(records));
+  // One at a time on `bare`: each writes its summary.json.
+  const [refused, whole] = await Promise.all([gate([bare, '--quiet']), gate([withManifest, '--quiet'])]);
+  t.is(whole.code, 0, `the same records with a complete run.json pass: ${whole.stderr}`);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, /gate: INVESTIGATE \(exit 1\)/);
+  const summary = JSON.parse(readFileSync(join(bare, 'summary.json'), 'utf8'));
+  t.deepEqual(summary.validity.problems, [
+    'no run.json: the run cannot be known to be complete (an interrupted or killed run never passes a gate); gate the whole run folder, or pass --allow-incomplete',
+  ]);
+  t.regex(readFileSync(join(bare, 'junit.xml'), 'utf8'), /no run\.json: the run cannot be known to be complete/);
+  const allowed = await gate([bare, '--quiet', '--allow-incomplete']);
+  t.is(allowed.code, 0, allowed.stderr);
+  // analyze is not a gate: the same folder is analysed with a warning only.
+  t.is((await analyzeRunFolder(bare, { quiet: true })).verdict, 'PROCEED');
+  const analysed = JSON.parse(readFileSync(join(bare, 'summary.json'), 'utf8'));
+  t.true(analysed.validity.valid);
+  t.regex(analysed.records.warnings.join('\n'), /no run\.json: the run status and plan are unknown/);
+  for (const dir of [bare, withManifest]) rmSync(dir, { recursive: true });
 });
 
 test('a truncated last line is reported and the rest is analysed', async (t) => {

@@ -217,6 +217,104 @@ test.serial(
   },
 );
 
+for (const workers of ['2', '0'] as const) {
+  test.serial(
+    `SIGTERM at --qps 20000 (far above what a sender can send), --workers ${workers}: honoured, interrupted, every sent request has one record`,
+    async (t) => {
+      // The sender is behind its schedule from the first instant: before SEND_BURST it never returned to
+      // its event loop (a catch-up loop, or a burst from every chunk read), so the stop message or the
+      // signal itself (--workers 0) was never handled and the run never ended. Bounded by --requests.
+      const [b, c] = [await sim(t), await sim(t)];
+      const dir = join(tmp(), 'run');
+      const requests = 20_000;
+      const load = spawnLoad([
+        '--baseline',
+        b.url,
+        '--candidate',
+        c.url,
+        '--qps',
+        '20000',
+        '--requests',
+        String(requests),
+        '--workers',
+        workers,
+        '--grace',
+        '2',
+        '--out',
+        dir,
+      ]);
+      await waitForLines(join(dir, 'records.jsonl'), 1, 60_000);
+      load.child.kill('SIGTERM');
+      t.is(await load.exited, 143, load.stderr());
+      t.regex(load.stderr(), /SIGTERM: stopping new sends/);
+      const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+      t.is(manifest.status, 'interrupted');
+      t.is(manifest.interrupted, 'SIGTERM');
+      t.true(manifest.counts.pairs_sent < requests, `stopped before the schedule's end (${manifest.counts.pairs_sent} sent)`);
+      const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+      t.is(summary.truncatedLastLine, null);
+      t.is(records.length, 2 * manifest.counts.pairs_sent, 'records = arms × sent');
+      const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
+      t.is(keys.size, records.length, 'one record per (arm, index)');
+      const unpaired = records.filter((r) => !keys.has(`${r.arm === 'baseline' ? 'candidate' : 'baseline'}:${r.index}`));
+      t.deepEqual(unpaired, [], 'every request sent has its record on both arms');
+    },
+  );
+}
+
+test.serial(
+  'three SIGTERMs in a row: saved at once, one record per (arm, index), records = arms × sent (any the sender had not handed over made up as cancelled)',
+  async (t) => {
+    const [b, c] = [await sim(t), await sim(t)];
+    const dir = join(tmp(), 'run');
+    // The candidate stalls: its requests are in flight at the signals; the third leaves the sender thread no time to report them.
+    const load = spawnLoad([
+      '--baseline',
+      b.url,
+      '--candidate',
+      c.url,
+      '--qps',
+      '50',
+      '--duration',
+      '30',
+      '--workers',
+      '1',
+      '--grace',
+      '60',
+      '--candidate-header',
+      'x-sim-fault: stall',
+      '--out',
+      dir,
+    ]);
+    // The third can land after the run is saved, while the process exits: killed by it is the same 143 to a shell.
+    const ended = new Promise<number | string | null>((resolve) => load.child.on('exit', (code, signal) => resolve(code ?? signal)));
+    await waitForLines(join(dir, 'records.jsonl'), 10);
+    // Signals of one kind sent together merge into one: each waits for the previous one's notice.
+    const noticed = async (pattern: RegExp) => {
+      while (!pattern.test(load.stderr())) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    load.child.kill('SIGTERM');
+    await noticed(/SIGTERM: stopping new sends/);
+    load.child.kill('SIGTERM');
+    await noticed(/SIGTERM \(second\): cancelling/);
+    load.child.kill('SIGTERM');
+    t.true([143, 'SIGTERM'].includes((await ended) as number | string), load.stderr());
+    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    t.is(manifest.status, 'interrupted');
+    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+    t.is(summary.truncatedLastLine, null);
+    const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
+    t.is(keys.size, records.length, 'one record per (arm, index)');
+    t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
+    t.is(manifest.counts.records, records.length);
+    const candidate = records.filter((r) => r.arm === 'candidate');
+    t.true(
+      candidate.length >= 10 && candidate.every((r) => r.outcome.kind === 'cancelled'),
+      'the stalled candidate requests were in flight',
+    );
+  },
+);
+
 test.serial('SIGINT with requests still in flight after --grace: they are recorded as cancelled', async (t) => {
   const [b, c] = [await sim(t), await sim(t)];
   const dir = join(tmp(), 'run');

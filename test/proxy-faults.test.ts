@@ -8,7 +8,8 @@
 import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { RequestRecord } from '../core/record.ts';
 import type { RunManifest } from '../core/run.ts';
@@ -160,6 +161,46 @@ test('a full disk never stops the proxy serving: recording pauses, is reported, 
     manifest.warnings.some((w) => /^6 records could not be written \(ENOSPC/.test(w)),
     JSON.stringify(manifest.warnings),
   );
+});
+
+test('routing.jsonl on a full disk: the proxy keeps serving, says so once (log, admin state, run.json); events.jsonl goes on', async (t) => {
+  const baseline = await echoServer(t, 'answer');
+  const candidate = await echoServer(t, 'answer');
+  const log: string[] = [];
+  let routed = 0;
+  // routing.jsonl: its disk fills after 2 lines (the write fails as fs.WriteStream's does: an 'error' event).
+  const openJournal = (file: string) =>
+    file.endsWith('routing.jsonl')
+      ? new Writable({
+          write(_chunk, _encoding, done) {
+            if (++routed <= 2) return done();
+            done(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 }));
+          },
+        })
+      : createWriteStream(file, { flags: 'a' });
+  const proxy = await startProxy(proxyOptions({ baselineUrl: baseline, candidateUrl: candidate, openJournal, log: (m) => log.push(m) }));
+  try {
+    for (let i = 0; i < 6; i++) t.is((await post(proxy.url, '/v1/chat/completions', chat(`q${i}`))).status, 200, `request ${i} served`);
+    await until('the failure seen', () => proxy.state().journal.length > 0);
+    t.like(proxy.state().journal[0], { file: 'routing.jsonl', error: 'ENOSPC' });
+    t.is(proxy.state().recording.state, 'recording', 'the records are not affected');
+    await until('6 pairs recorded', () => proxy.state().recording.written === 12);
+  } finally {
+    await proxy.close();
+  }
+  const said = log.filter((m) => /routing\.jsonl: ENOSPC; no longer written \(clients are still served/.test(m));
+  t.is(said.length, 1, `said once: ${log.join(' | ')}`);
+  const manifest = JSON.parse(readFileSync(join(proxy.runDir, 'run.json'), 'utf8')) as RunManifest;
+  t.true(
+    manifest.warnings.some((w) => /^routing\.jsonl could not be written \(ENOSPC\); [1-9]\d* lines after the failure are missing/.test(w)),
+    JSON.stringify(manifest.warnings),
+  );
+  const events = readFileSync(join(proxy.runDir, 'events.jsonl'), 'utf8').trim().split('\n');
+  t.deepEqual(
+    events.map((l) => (JSON.parse(l) as { event: string }).event),
+    ['started', 'stopped'],
+  );
+  t.is((await readRecords(join(proxy.runDir, 'records.jsonl'))).records.length, 12);
 });
 
 test('SafeRecords: while paused, records are counted lost until retryMs has passed; then one write decides', (t) => {

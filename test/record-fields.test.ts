@@ -101,3 +101,43 @@ test('a response naming another model is a validity warning: several models on o
     'baseline and baseline_repeat were asked the same model but answered as m1 (2) vs m1 (1), m2 (1)',
   ]);
 });
+
+test('sameModel: case, an organisation prefix and a dated snapshot of an alias are the same model; anything else is not', async (t) => {
+  const { sameModel } = await import('../analysis/collect.ts');
+  t.true(sameModel('meta-llama/Llama-3.1-8B-Instruct', 'Llama-3.1-8B-Instruct'));
+  t.true(sameModel('meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/llama-3.1-8b-instruct'));
+  t.true(sameModel('gpt-4o', 'gpt-4o-2024-08-06'));
+  t.true(sameModel('gpt-4-0613', 'gpt-4'));
+  t.true(sameModel('claude-3-5-sonnet-latest', 'claude-3-5-sonnet-20241022'));
+  t.false(sameModel('gpt-4o', 'gpt-4o-mini'));
+  t.false(sameModel('meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.1-70B-Instruct'));
+  t.false(sameModel('gpt-4o', 'gpt-4o-preview'), 'only a date-like suffix is a snapshot');
+});
+
+test('a response naming a model its arm was not asked for is a warning; so are arms asked the same model answering differently', async (t) => {
+  const { modelWarnings, RunCollector } = await import('../analysis/collect.ts');
+  const collector = new RunCollector({ expectRepeat: false, keepText: false });
+  const add = (arm: string, index: number, model: string) => {
+    const r = record();
+    Object.assign(r, { arm, index, model, sent_ns: 10, first_content_ns: 20, content_ns: [20], end_ns: 30 });
+    collector.add(r);
+  };
+  for (let i = 0; i < 4; i++) add('baseline', i, 'Llama-3.1-8B-Instruct'); // the served name of what was asked
+  for (let i = 0; i < 4; i++) add('candidate', i, 'Qwen2.5-7B-Instruct');
+  const asked = new Map([
+    ['baseline', ['meta-llama/Llama-3.1-8B-Instruct']],
+    ['candidate', ['meta-llama/Llama-3.1-8B-Instruct']],
+  ]);
+  t.deepEqual(modelWarnings(collector.arms, asked), [
+    'candidate: 4 of 4 responses named a model it was not asked for: Qwen2.5-7B-Instruct (4); asked for meta-llama/Llama-3.1-8B-Instruct',
+    'baseline and candidate were asked the same model but answered as Llama-3.1-8B-Instruct (4) vs Qwen2.5-7B-Instruct (4)',
+  ]);
+  // Asked different models (--candidate-model): answering under different names is expected.
+  const askedApart = new Map([
+    ['baseline', ['meta-llama/Llama-3.1-8B-Instruct']],
+    ['candidate', ['Qwen/Qwen2.5-7B-Instruct']],
+  ]);
+  t.deepEqual(modelWarnings(collector.arms, askedApart), []);
+  // What each arm was asked is unknown (no run.json): only the several-models check applies.
+  t.deepEqual(modelWarnings(collector.arms, null), []);
+});

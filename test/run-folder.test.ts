@@ -5,7 +5,7 @@
 // counted (not_sent). Readiness is event-driven (the first record lines), never a fixed sleep.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serializeRecord, type RequestRecord } from '../core/record.ts';
@@ -215,6 +215,68 @@ function tinyTmpfs(t: { teardown(fn: () => void): void }, size: string): string 
   t.teardown(() => void spawnSync('umount', ['-l', dir]));
   return dir;
 }
+
+test.serial(
+  'a write cut short by a full disk is cut back to the last complete line; writing resumes cleanly when space returns',
+  async (t) => {
+    const disk = tinyTmpfs(t, '64k');
+    if (disk === null) return t.pass('skipped: mount -t tmpfs is not permitted here (needs root)');
+    const file = join(disk, 'records.jsonl');
+    const records = fixtureRun({ withRepeat: false, indices: 40 });
+    for (const r of records) r.output_text = 'x'.repeat(3000); // ~3.5 KB lines: the one that does not fit lands in part
+    const writer = new RecordWriter(file, { flags: 'wx' }); // no onError: the proxy's mode, which retries
+    writer.write(records[0]!);
+    writer.flushSync();
+    const filler = join(disk, 'filler');
+    try {
+      for (;;) writeFileSync(filler, Buffer.alloc(512, 120), { flag: 'a' });
+    } catch {
+      // full but for less than one block
+    }
+    let failures = 0;
+    for (const r of records.slice(1, 10)) {
+      writer.write(r);
+      try {
+        writer.flushSync();
+      } catch (error) {
+        failures++;
+        t.regex((error as Error).message, /records\.jsonl: no space left on the device \(ENOSPC\)/);
+      }
+    }
+    t.true(failures > 0, 'the disk was full');
+    const text = readFileSync(file, 'utf8');
+    t.true(text.endsWith('\n'), 'no half line left at the end');
+    const kept = (await readRecords(file)).records.length;
+    t.is(text.split('\n').length - 1, kept, 'every line on disk is a whole record');
+    // Space returns: the next write goes on after the last complete line.
+    rmSync(filler);
+    writer.write(records[10]!);
+    writer.flushSync();
+    await writer.close();
+    const { records: back, summary } = await readRecords(file);
+    t.deepEqual(summary.warnings, []);
+    t.is(back.length, kept + 1);
+    t.is(back.at(-1)?.index, records[10]!.index);
+  },
+);
+
+test('a record cut short in the middle of the file (a failed write that could not be cut back) is skipped with a warning naming its line', async (t) => {
+  const dir = tmp();
+  const [a, b, c] = fixtureRun({ withRepeat: false, indices: 2 }).map((r) => serializeRecord(r));
+  const cut = b!.slice(0, 57);
+  writeFileSync(join(dir, 'records.jsonl'), `${a}\n${cut}\n${c}\n`);
+  const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(records.length, 2);
+  t.deepEqual(summary.warnings, [
+    `${join(dir, 'records.jsonl')}:2: incomplete record (57 bytes, cut short by a failed write: disk full?); skipped`,
+  ]);
+  // The analysis' reader (byte ranges, fast parser) says the same, in summary.json.
+  const { report } = await analyzeRunFolderDetailed(dir, { quiet: true });
+  t.true(report.records.warnings.includes(summary.warnings[0]!), report.records.warnings.join('\n'));
+  // A line that is not a record's beginning is still an error naming it.
+  writeFileSync(join(dir, 'records.jsonl'), `${a}\n${b!.slice(0, 57)}garbage"}\n${c}\n`);
+  await t.throwsAsync(readRecords(join(dir, 'records.jsonl')), { message: /records\.jsonl:2: / });
+});
 
 test.serial('analyze on a full disk: one line naming the file and ENOSPC, exit 2, no 0-byte or half export left', async (t) => {
   const disk = tinyTmpfs(t, '256k');
