@@ -9,6 +9,18 @@ import { runInNewContext } from 'node:vm';
 
 type Gc = (options: { type: 'minor' | 'major'; execution: 'sync' | 'async' }) => void;
 
+/**
+ * Young-generation cap of a sender thread (Worker resourceLimits.maxYoungGenerationSizeMb). V8 grows a
+ * thread's new space while many young objects survive, and a sender's in-flight requests do: with
+ * ~50 KB synthesised trace bodies it grew to 128 MB per sender (measured, 24k-line Mooncake-shaped
+ * trace, 2 senders, 2,000 requests: 653 MiB peak RSS of the load process; 445 MiB with 32, 392 MiB
+ * with 16). At the shipped sample workload's rates the new space stays below this, so its scavenges
+ * are unchanged (their cost follows the survivors, not the space). Only the young generation is
+ * capped: objects that outlive it are promoted, never refused, so no run can fail on this limit (an
+ * old-generation cap could end a sender, and with it its requests in flight, on a large legitimate run).
+ */
+export const SENDER_YOUNG_GENERATION_MB = 32;
+
 /** Share of the new space in use above which a scavenge is taken early (V8 itself waits for ~100 %). */
 export const YOUNG_GC_FILL = 0.5;
 /** A scavenge is only taken when the next send is at least this far away (longest ones seen: ~5 ms). */
