@@ -44,15 +44,15 @@ function child(file: string, mode: string, extra: string[] = []): Record<string,
 const LOAD_RUNS: Array<{ label: string; args: string[]; sample?: boolean }> = [
   {
     label: 'trace, constant 200/s, 2,000 requests, 2 sender threads',
-    args: ['--qps', '200', '--requests', '2000', '--workers', '2'],
+    args: ['--qps', '200', '--requests', '2000', '--workers', '2', '--max-output-tokens', '32'],
   },
   {
     label: 'trace, same at --max-inflight 256, 1,000 requests',
-    args: ['--qps', '200', '--requests', '1000', '--workers', '2', '--max-inflight', '256'],
+    args: ['--qps', '200', '--requests', '1000', '--workers', '2', '--max-inflight', '256', '--max-output-tokens', '32'],
   },
   {
     label: 'trace, --arrival trace --time-scale 0.02, 1,000 requests',
-    args: ['--arrival', 'trace', '--time-scale', '0.02', '--requests', '1000', '--workers', '2'],
+    args: ['--arrival', 'trace', '--time-scale', '0.02', '--requests', '1000', '--workers', '2', '--max-output-tokens', '32'],
   },
   {
     label: 'shipped sample-chat.jsonl, constant 200/s, 400 requests (start-up reference)',
@@ -60,7 +60,7 @@ const LOAD_RUNS: Array<{ label: string; args: string[]; sample?: boolean }> = [
     sample: true,
   },
 ];
-const LOAD_COMMON = ['--max-output-tokens', '32', '--timeout', '20'];
+const LOAD_COMMON = ['--timeout', '20'];
 
 /** One run per pair of fresh simulated endpoints (a previous run's tail must not slow the next start-up). */
 async function loadRows(file: string): Promise<Array<Array<string | number>>> {
@@ -78,7 +78,7 @@ async function loadRows(file: string): Promise<Array<Array<string | number>>> {
         { encoding: 'utf8', maxBuffer: 1 << 20 },
       );
       const f = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-      rows.push([run.label, f.firstSendS!, f.runS!, f.records!, f.peakInflight!, f.maxRssMiB!]);
+      rows.push([run.label, f.originS!, f.connections!, f.firstSendS!, f.runS!, f.records!, f.peakInflight!, f.maxRssMiB!]);
     } finally {
       await Promise.all(sims.map((s) => s.close()));
     }
@@ -114,11 +114,12 @@ async function startupTables(): Promise<BenchTable[]> {
     if (process.env.SHADOWBENCH_BENCH_LOAD !== '0')
       tables.push({
         title: `Whole load runs of the ${TRACE_LINES.toLocaleString('en-US')}-line trace (load process only)`,
-        columns: ['run', 'first send s', 'run s', 'records', 'peak in flight', 'peak RSS MiB'],
+        columns: ['run', 'senders ready s', 'connections opened', 'first send s', 'run s', 'records', 'peak in flight', 'peak RSS MiB'],
         rows: await loadRows(file),
         notes: [
           `Every run: ${LOAD_COMMON.join(' ')}, simulated endpoints (vllm-single-node, dynamo-disaggregated) in their own processes on 127.0.0.1, started by the bench. ` +
-            '"first send s": from the load process\'s start (module loading, the index pass, preflight, sender threads, warm-up and --preconnect auto) to the earliest sent_ns; ' +
+            'Trace runs add --max-output-tokens 32 (shorter streams). "senders ready s": from the load process\'s start (module loading, the index pass, preflight, sender threads, their warm-up and --preconnect auto) to the run\'s origin (every sender ready, + 50 ms); ' +
+            '"connections opened": by --preconnect auto, over both arms and threads; "first send s": from the process start to the earliest sent_ns; ' +
             '"peak in flight": most requests (pair × arm) between sent_ns and end_ns at once, from the records; "peak RSS": VmHWM of the load process (main thread and sender threads).',
           'Memory follows the requests in flight: each holds its body (one UTF-8 Buffer per pair, ~50 KB for an 8k-token context) and its connection. SHADOWBENCH_BENCH_LOAD=0 skips these runs.',
         ],

@@ -74,6 +74,7 @@ if (mode === 'lazy') {
       started_at: string;
       ended_at: string;
       mono_origin_ns?: string | null;
+      config?: { preconnected?: Array<{ opened?: Record<string, number> }> };
     };
     const runS = (Date.parse(runJson.ended_at) - Date.parse(runJson.started_at)) / 1000;
     // First send: the earliest sent_ns of any record, on the monotonic clock, from this process's start.
@@ -93,6 +94,10 @@ if (mode === 'lazy') {
     let inflight = 0;
     let peakInflight = 0;
     for (const [, d] of edges) peakInflight = Math.max(peakInflight, (inflight += d));
+    // The origin is set once every sender is ready (threads started, warm-up, connections opened) + 50 ms.
+    const originS = runJson.mono_origin_ns != null ? Number(BigInt(runJson.mono_origin_ns) - processStartNs) / 1e9 : NaN;
+    let connections = 0;
+    for (const p of runJson.config?.preconnected ?? []) for (const n of Object.values(p.opened ?? {})) connections += n;
     const firstSendS =
       runJson.mono_origin_ns != null && Number.isFinite(firstSentNs)
         ? Number(BigInt(runJson.mono_origin_ns) + BigInt(firstSentNs) - processStartNs) / 1e9
@@ -102,6 +107,8 @@ if (mode === 'lazy') {
         code,
         records,
         peakInflight,
+        originS,
+        connections,
         firstSendS,
         totalS: (performance.now() - started) / 1000,
         runS,
