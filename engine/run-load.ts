@@ -311,9 +311,11 @@ export class NodeLoadRun {
   }
 
   #workerHandle(setup: SenderSetup): SenderHandle {
+    // Streamed trace/Azure workloads (~50 KB bodies): the young generation is capped (see SENDER_YOUNG_GENERATION_MB).
+    const streamed = 'kind' in setup.workload && setup.workload.kind === 'file';
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: setup,
-      resourceLimits: { maxYoungGenerationSizeMb: SENDER_YOUNG_GENERATION_MB },
+      ...(streamed && { resourceLimits: { maxYoungGenerationSizeMb: SENDER_YOUNG_GENERATION_MB } }),
     });
     let resolveReady!: (warmUp: SenderWarmUp | null) => void;
     let resolveFinished!: () => void;
