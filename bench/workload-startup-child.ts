@@ -67,7 +67,7 @@ if (mode === 'lazy') {
   const { run } = await import('../cli/load.ts');
   const out = mkdtempSync(join(tmpdir(), 'shadowbench-bench-load-'));
   try {
-    const code = await run(['--workload', file, '--out', join(out, 'run'), '--no-analyze', '--no-progress', '--no-metrics', ...extra], {
+    const code = await run(['--workload', file, '--out', join(out, 'run'), '--no-progress', '--no-metrics', ...extra], {
       ...process.env,
     });
     const runJson = JSON.parse(readFileSync(join(out, 'run', 'run.json'), 'utf8')) as {
