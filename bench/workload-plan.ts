@@ -120,7 +120,7 @@ async function startupTables(): Promise<BenchTable[]> {
           `Every run: ${LOAD_COMMON.join(' ')}, simulated endpoints (vllm-single-node, dynamo-disaggregated) in their own processes on 127.0.0.1, started by the bench. ` +
             'Trace runs add --max-output-tokens 32 (shorter streams). "senders ready s": from the load process\'s start (module loading, the index pass, preflight, sender threads, their warm-up and --preconnect auto) to the run\'s origin (every sender ready, + 50 ms); ' +
             '"connections opened": by --preconnect auto, over both arms and threads; "first send s": from the process start to the earliest sent_ns; ' +
-            '"peak in flight": most requests (pair × arm) between sent_ns and end_ns at once, from the records; "peak RSS": VmHWM of the load process (main thread and sender threads).',
+            '"peak in flight": most requests (pair × arm) between sent_ns and end_ns at once, from the records; "peak RSS": VmHWM of the load process (main thread and sender threads; the whole command, its analysis of the run folder included).',
           'Memory follows the requests in flight: each holds its body (one UTF-8 Buffer per pair, ~50 KB for an 8k-token context) and its connection. SHADOWBENCH_BENCH_LOAD=0 skips these runs.',
         ],
       });

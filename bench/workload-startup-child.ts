@@ -3,7 +3,7 @@
 //   lazy:  openWorkload (streamed index), the trace plan, request 0's body, then 2,000 requests'
 //          bodies as a sender builds them;
 //   eager: the whole file parsed and every prompt synthesised (parseWorkload), then request 0's body;
-//   load:  `shadowbench load --workload FILE [load flags]` (the bench passes --baseline/--candidate of
+//   load:  `shadowbench load --workload FILE [load flags]`, analysis included (the bench passes --baseline/--candidate of
 //          simulated endpoints it started, so they are other processes): time from this process's
 //          start to the first send, peak in flight and peak RSS (main thread and sender threads).
 import { readFileSync } from 'node:fs';
