@@ -2,7 +2,8 @@
 // requests is cheap to walk and to index at random (what k6 VUs do per iteration), and the start-up
 // time and peak RSS of a 24k-line Mooncake-shaped trace, streamed (each in a child process, so RSS
 // is its own: bench/workload-startup-child.ts).
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { createPlan, itemForIndex, planRequests, type PlanOptions } from '../cor
 import { parseWorkload, type Workload } from '../core/workload/workload.ts';
 import { SAMPLE_FILE } from '../workloads/generate-sample.ts';
 import { writeMooncakeLikeTrace } from '../workloads/generate-trace.ts';
+import { startSimProcess } from '../sim/process.ts';
 import type { BenchTable, Benchmark } from './run.ts';
 
 const TRACE_LINES = 24_000;
@@ -34,8 +36,58 @@ function child(file: string, mode: string, extra: string[] = []): Record<string,
   return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
 }
 
-/** Start-up of the 24k-line trace: streamed always; eager (~30 s, ~1.7 GB) and a whole load run only when asked. */
-function startupTable(): BenchTable {
+/**
+ * Whole `load` runs of the trace against two simulated endpoints (their own processes, started here,
+ * so the child's peak RSS is the load process alone: main thread and sender threads). Bounded in
+ * requests and time (--max-output-tokens shortens the streams, --timeout bounds the tail).
+ */
+const LOAD_RUNS: Array<{ label: string; args: string[]; sample?: boolean }> = [
+  {
+    label: 'trace, constant 200/s, 2,000 requests, 2 sender threads',
+    args: ['--qps', '200', '--requests', '2000', '--workers', '2', '--max-output-tokens', '32'],
+  },
+  {
+    label: 'trace, same at --max-inflight 256, 1,000 requests',
+    args: ['--qps', '200', '--requests', '1000', '--workers', '2', '--max-inflight', '256', '--max-output-tokens', '32'],
+  },
+  {
+    label: 'trace, --arrival trace --time-scale 0.02, 1,000 requests',
+    args: ['--arrival', 'trace', '--time-scale', '0.02', '--requests', '1000', '--workers', '2', '--max-output-tokens', '32'],
+  },
+  {
+    label: 'shipped sample-chat.jsonl, constant 200/s, 400 requests (start-up reference)',
+    args: ['--qps', '200', '--requests', '400', '--workers', '2'],
+    sample: true,
+  },
+];
+const LOAD_COMMON = ['--timeout', '20'];
+
+/** One run per pair of fresh simulated endpoints (a previous run's tail must not slow the next start-up). */
+async function loadRows(file: string): Promise<Array<Array<string | number>>> {
+  const rows: Array<Array<string | number>> = [];
+  for (const run of LOAD_RUNS) {
+    const sims = await Promise.all([
+      startSimProcess('vllm-single-node', ['--seed', '1']),
+      startSimProcess('dynamo-disaggregated', ['--seed', '1']),
+    ]);
+    try {
+      const args = [...run.args, ...LOAD_COMMON, '--baseline', sims[0].url, '--candidate', sims[1].url];
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--v8-pool-size=1', join(import.meta.dirname, 'workload-startup-child.ts'), run.sample ? SAMPLE_FILE : file, 'load', ...args],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      );
+      const f = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+      rows.push([run.label, f.originS!, f.connections!, f.firstSendS!, f.runS!, f.records!, f.peakInflight!, f.maxRssMiB!]);
+    } finally {
+      await Promise.all(sims.map((s) => s.close()));
+    }
+  }
+  return rows;
+}
+
+/** Start-up of the 24k-line trace: streamed always, and whole load runs; eager (~30 s, ~1.7 GB) only when asked. */
+async function startupTables(): Promise<BenchTable[]> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowbench-bench-trace-'));
   try {
     const file = join(dir, 'mooncake-like.jsonl');
@@ -47,23 +99,32 @@ function startupTable(): BenchTable {
     row('streamed (openWorkload), then 2,000 bodies', child(file, 'lazy') as unknown as StartupFigures);
     if (process.env.SHADOWBENCH_BENCH_EAGER === '1')
       row('eager (parseWorkload: every prompt)', child(file, 'eager') as unknown as StartupFigures);
-    const notes = [
-      `A generated ${TRACE_LINES.toLocaleString('en-US')}-line trace of Mooncake's tool-agent shape (${mib.toFixed(1)} MiB; workloads/generate-trace.ts). ` +
-        '"first body ms": from process start of the work to request 0\'s body serialised (sending could start); "peak RSS": the child\'s own high-water mark (io/peak-rss.ts).',
-      'SHADOWBENCH_BENCH_EAGER=1 adds the old eager parse (measured once here: 29.2 s to the first body, 1,744 MiB peak RSS, 1,107 MiB heap).',
+    const tables: BenchTable[] = [
+      {
+        title: `Workload start-up: ${TRACE_LINES.toLocaleString('en-US')}-line Mooncake-shaped trace`,
+        columns: ['reader', 'index ms', 'first body ms', 'p50 item ms', 'p99 item ms', 'peak RSS MiB', 'heap after GC MiB'],
+        rows,
+        notes: [
+          `A generated ${TRACE_LINES.toLocaleString('en-US')}-line trace of Mooncake's tool-agent shape (${mib.toFixed(1)} MiB; workloads/generate-trace.ts). ` +
+            '"first body ms": from process start of the work to request 0\'s body serialised (sending could start); "peak RSS": the child\'s own high-water mark (io/peak-rss.ts).',
+          'SHADOWBENCH_BENCH_EAGER=1 adds the old eager parse (measured once here: 29.2 s to the first body, 1,744 MiB peak RSS, 1,107 MiB heap).',
+        ],
+      },
     ];
-    if (process.env.SHADOWBENCH_BENCH_LOAD === '1') {
-      const load = child(file, 'load', ['--max-inflight', '32']);
-      notes.push(
-        `Whole load run (2,000 requests, --time-scale 0.01, 2 sender threads, --max-inflight 32, simulated endpoints in their own processes): peak RSS ${load.maxRssMiB!.toFixed(0)} MiB, ${load.runS!.toFixed(1)} s of run.`,
-      );
-    }
-    return {
-      title: `Workload start-up: ${TRACE_LINES.toLocaleString('en-US')}-line Mooncake-shaped trace`,
-      columns: ['reader', 'index ms', 'first body ms', 'p50 item ms', 'p99 item ms', 'peak RSS MiB', 'heap after GC MiB'],
-      rows,
-      notes,
-    };
+    if (process.env.SHADOWBENCH_BENCH_LOAD !== '0')
+      tables.push({
+        title: `Whole load runs of the ${TRACE_LINES.toLocaleString('en-US')}-line trace (load process only)`,
+        columns: ['run', 'senders ready s', 'connections opened', 'first send s', 'run s', 'records', 'peak in flight', 'peak RSS MiB'],
+        rows: await loadRows(file),
+        notes: [
+          `Every run: ${LOAD_COMMON.join(' ')}, simulated endpoints (vllm-single-node, dynamo-disaggregated) in their own processes on 127.0.0.1, started by the bench. ` +
+            'Trace runs add --max-output-tokens 32 (shorter streams). "senders ready s": from the load process\'s start (module loading, the index pass, preflight, sender threads, their warm-up and --preconnect auto) to the run\'s origin (every sender ready, + 50 ms); ' +
+            '"connections opened": by --preconnect auto, over both arms and threads; "first send s": from the process start to the earliest sent_ns; ' +
+            '"peak in flight": most requests (pair × arm) between sent_ns and end_ns at once, from the records; "peak RSS": VmHWM of the load process (main thread and sender threads; the whole command, its analysis of the run folder included).',
+          'Memory follows the requests in flight: each holds its body (one UTF-8 Buffer per pair, ~50 KB for an 8k-token context) and its connection. SHADOWBENCH_BENCH_LOAD=0 skips these runs.',
+        ],
+      });
+    return tables;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -177,7 +238,7 @@ export const benchmark: Benchmark = {
     }
 
     return [
-      startupTable(),
+      ...(await startupTables()),
       {
         title: 'Workload parsing (best of 3)',
         columns: ['input', 'items', 'MiB', 'ms', 'items/s', 'MiB/s'],

@@ -1,9 +1,11 @@
 // Child process of the "workload start-up" bench (bench/workload-plan.ts), so peak RSS is this
-// run's own: `node bench/workload-startup-child.ts FILE lazy|eager|load`. Prints one JSON line.
+// run's own: `node bench/workload-startup-child.ts FILE lazy|eager|load [load flags]`. Prints one JSON line.
 //   lazy:  openWorkload (streamed index), the trace plan, request 0's body, then 2,000 requests'
 //          bodies as a sender builds them;
 //   eager: the whole file parsed and every prompt synthesised (parseWorkload), then request 0's body;
-//   load:  `shadowbench load` with 2 sender threads against the simulated endpoints (separate processes).
+//   load:  `shadowbench load --workload FILE [load flags]`, analysis included (the bench passes --baseline/--candidate of
+//          simulated endpoints it started, so they are other processes): time from this process's
+//          start to the first send, peak in flight and peak RSS (main thread and sender threads).
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,8 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const [file, mode, ...extra] = process.argv.slice(2) as [string, 'lazy' | 'eager' | 'load', ...string[]];
 const started = performance.now();
+/** This process's start on the monotonic clock (performance.now() counts from it). */
+const processStartNs = process.hrtime.bigint() - BigInt(Math.round(started * 1e6));
 const maxRssMiB = peakRssMiB;
 const body = (b: Record<string, unknown>) => JSON.stringify(buildRequestBody(b, { model: null, stream: true }));
 
@@ -59,33 +63,58 @@ if (mode === 'lazy') {
   const heapMiB = process.memoryUsage().heapUsed / 2 ** 20;
   process.stdout.write(JSON.stringify({ indexMs, firstMs, maxRssMiB: maxRssMiB(), heapMiB, items: workload.items.length }) + '\n');
 } else {
+  // The run's own flags come after the mode (arrival, rate, counts); the bench passes them.
   const { run } = await import('../cli/load.ts');
   const out = mkdtempSync(join(tmpdir(), 'shadowbench-bench-load-'));
   try {
-    const code = await run(
-      [
-        '--workload',
-        file,
-        '--arrival',
-        'trace',
-        '--time-scale',
-        '0.01',
-        '--requests',
-        '2000',
-        '--workers',
-        '2',
-        '--out',
-        join(out, 'run'),
-        '--no-analyze',
-        '--no-progress',
-        '--no-metrics',
-        ...extra,
-      ],
-      { ...process.env },
-    );
-    const runJson = JSON.parse(readFileSync(join(out, 'run', 'run.json'), 'utf8')) as { started_at: string; ended_at: string };
+    const code = await run(['--workload', file, '--out', join(out, 'run'), '--no-progress', '--no-metrics', ...extra], {
+      ...process.env,
+    });
+    const runJson = JSON.parse(readFileSync(join(out, 'run', 'run.json'), 'utf8')) as {
+      started_at: string;
+      ended_at: string;
+      mono_origin_ns?: string | null;
+      config?: { preconnected?: Array<{ opened?: Record<string, number> }> };
+    };
     const runS = (Date.parse(runJson.ended_at) - Date.parse(runJson.started_at)) / 1000;
-    process.stdout.write(JSON.stringify({ code, totalS: (performance.now() - started) / 1000, runS, maxRssMiB: maxRssMiB() }) + '\n');
+    // First send: the earliest sent_ns of any record, on the monotonic clock, from this process's start.
+    // Peak in flight: the most requests (pair × arm) between their sent_ns and end_ns at once.
+    let firstSentNs = Infinity;
+    let records = 0;
+    const edges: Array<[number, number]> = [];
+    for (const line of readFileSync(join(out, 'run', 'records.jsonl'), 'utf8').split('\n')) {
+      if (line === '') continue;
+      records++;
+      const { sent_ns: sent, end_ns: end } = JSON.parse(line) as { sent_ns: number | null; end_ns: number | null };
+      if (sent === null) continue;
+      firstSentNs = Math.min(firstSentNs, sent);
+      edges.push([sent, 1], [end ?? sent, -1]);
+    }
+    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let inflight = 0;
+    let peakInflight = 0;
+    for (const [, d] of edges) peakInflight = Math.max(peakInflight, (inflight += d));
+    // The origin is set once every sender is ready (threads started, warm-up, connections opened) + 50 ms.
+    const originS = runJson.mono_origin_ns != null ? Number(BigInt(runJson.mono_origin_ns) - processStartNs) / 1e9 : NaN;
+    let connections = 0;
+    for (const p of runJson.config?.preconnected ?? []) for (const n of Object.values(p.opened ?? {})) connections += n;
+    const firstSendS =
+      runJson.mono_origin_ns != null && Number.isFinite(firstSentNs)
+        ? Number(BigInt(runJson.mono_origin_ns) + BigInt(firstSentNs) - processStartNs) / 1e9
+        : NaN;
+    process.stdout.write(
+      JSON.stringify({
+        code,
+        records,
+        peakInflight,
+        originS,
+        connections,
+        firstSendS,
+        totalS: (performance.now() - started) / 1000,
+        runS,
+        maxRssMiB: maxRssMiB(),
+      }) + '\n',
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

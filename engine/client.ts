@@ -111,8 +111,8 @@ export interface SendOptions {
   client: ArmClient;
   api: Api;
   stream: boolean;
-  /** The serialized request body (prepared before the due instant). */
-  body: string;
+  /** The serialized request body (prepared before the due instant): UTF-8 bytes (sent as they are) or a string. */
+  body: string | Uint8Array;
   requestId: string;
   /** Filled in and handed to onDone exactly once. */
   record: RequestRecord;

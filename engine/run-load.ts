@@ -21,6 +21,7 @@ import { isWorkloadSource } from '../core/workload/source.ts';
 import { workloadSpec } from '../io/workload-file.ts';
 import { Sender, type SenderSetup, type SenderStats, type SenderWarmUp } from './sender.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
+import { SENDER_YOUNG_GENERATION_MB } from './young-gc.ts';
 
 /** Work share (event-loop utilisation without idle polling) above which response timestamps degrade. */
 export const ELU_WARN = 0.5;
@@ -424,7 +425,12 @@ export class NodeLoadRun {
   }
 
   #workerHandle(setup: SenderSetup): SenderHandle {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: setup });
+    // Streamed trace/Azure workloads (~50 KB bodies): the young generation is capped (see SENDER_YOUNG_GENERATION_MB).
+    const streamed = 'kind' in setup.workload && setup.workload.kind === 'file';
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: setup,
+      ...(streamed && { resourceLimits: { maxYoungGenerationSizeMb: SENDER_YOUNG_GENERATION_MB } }),
+    });
     let resolveReady!: (warmUp: SenderWarmUp | null) => void;
     let resolveFinished!: () => void;
     const ready = new Promise<SenderWarmUp | null>((resolve) => (resolveReady = resolve));

@@ -109,8 +109,13 @@ export interface SenderStats {
 
 interface Prepared {
   planned: PlannedRequest;
-  /** Serialized body per arm (prepared before the due instant so sending costs only the dispatch). */
-  bodies: string[];
+  /**
+   * Serialized body per arm (prepared before the due instant so sending costs only the dispatch), as
+   * UTF-8 bytes: undici keeps a request's body until its response ends and would copy a string into a
+   * Buffer of its own, so a string body was held twice per in-flight request (a synthesised 8k-token
+   * body is ~50 KB). Arms with the same model share one Buffer.
+   */
+  bodies: Buffer[];
 }
 
 /** What a request's records need of its plan entry. */
@@ -130,8 +135,8 @@ interface Pair {
  */
 export const SEND_BURST = 64;
 
-/** Serialised bodies kept for repeated items, bounded in characters (a synthesised 8k-token body is ~50 KB). */
-const BODY_CACHE_CHARS = 16 * 1024 * 1024;
+/** Serialised bodies kept for repeated items, bounded in bytes (a synthesised 8k-token body is ~50 KB). */
+export const BODY_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** Replacements for what a sender would build itself (the functional tests run it on a virtual clock). */
 export interface SenderParts {
@@ -141,6 +146,26 @@ export interface SenderParts {
   clock?: EngineClock;
   /** Replaces each arm's undici Pool (the HTTP transport). */
   dispatcher?: (arm: string) => Dispatcher;
+}
+
+/** One UTF-8 body per arm; arms sending the same model share the Buffer (the JSON text is the same). */
+export function serializeBodies(body: Record<string, unknown>, arms: SenderSetup['arms'], stream: boolean): Buffer[] {
+  const byModel = new Map<string | null, Buffer>();
+  return arms.map((a) => {
+    let bytes = byModel.get(a.model);
+    if (bytes === undefined) {
+      bytes = Buffer.from(JSON.stringify(buildRequestBody(body, { model: a.model, stream })));
+      byModel.set(a.model, bytes);
+    }
+    return bytes;
+  });
+}
+
+/** Bytes an item's bodies hold (a Buffer shared by arms counted once). */
+function bodiesBytes(bodies: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const [k, b] of bodies.entries()) if (bodies.indexOf(b) === k) bytes += b.byteLength;
+  return bytes;
 }
 
 export class Sender {
@@ -156,9 +181,9 @@ export class Sender {
   /** Pairs waiting for a --max-inflight slot: only what their records need; the bodies are built when a slot frees (a synthesised body is ~50 KB, and an overloaded server can leave thousands waiting). */
   readonly #queue: Array<{ planned: RecordKey; queuedAt: bigint }> = [];
   readonly #source: WorkloadSource;
-  /** Bodies by item index (oldest first), at most BODY_CACHE_CHARS characters. */
-  readonly #bodies = new Map<number, string[]>();
-  #bodyChars = 0;
+  /** Bodies by item index (oldest first), at most BODY_CACHE_BYTES bytes. */
+  readonly #bodies = new Map<number, Buffer[]>();
+  #bodyBytes = 0;
   #next: number;
   /** The request armed with the pacer and its due instant (monotonic ns); null when none is armed. */
   #armed: Prepared | null = null;
@@ -227,16 +252,20 @@ export class Sender {
     const planned = this.#plan.request(index);
     let bodies = this.#bodies.get(planned.itemIndex);
     if (bodies === undefined) {
-      bodies = this.#s.arms.map((a) => JSON.stringify(buildRequestBody(planned.item.body, { model: a.model, stream: this.#s.stream })));
-      const chars = bodies.reduce((sum, b) => sum + b.length, 0);
-      if (chars <= BODY_CACHE_CHARS) {
+      bodies = serializeBodies(planned.item.body, this.#s.arms, this.#s.stream);
+      const bytes = bodiesBytes(bodies);
+      // Items come round once per pass (sequential or shuffled), so a body is worth keeping only when
+      // the whole workload's bodies of its size fit: otherwise it is evicted before its item returns
+      // (a streamed trace: 24k distinct ~50 KB bodies) and the cache would only hold memory. So a run
+      // holds the bodies of its requests in flight and, for a small workload, one body per item.
+      if (bytes * this.#source.length <= BODY_CACHE_BYTES) {
         for (const [index, old] of this.#bodies) {
-          if (this.#bodyChars + chars <= BODY_CACHE_CHARS) break;
+          if (this.#bodyBytes + bytes <= BODY_CACHE_BYTES) break;
           this.#bodies.delete(index);
-          this.#bodyChars -= old.reduce((sum, b) => sum + b.length, 0);
+          this.#bodyBytes -= bodiesBytes(old);
         }
         this.#bodies.set(planned.itemIndex, bodies);
-        this.#bodyChars += chars;
+        this.#bodyBytes += bytes;
       }
     }
     return { planned, bodies };
@@ -338,7 +367,7 @@ export class Sender {
         client,
         api: planned.item.api,
         stream: this.#s.stream,
-        body: bodies[i] as string,
+        body: bodies[i] as Buffer,
         requestId: `${this.#s.runId}:${client.arm}:${planned.index}`,
         record,
         origin: this.#origin,

@@ -9,6 +9,21 @@ import { runInNewContext } from 'node:vm';
 
 type Gc = (options: { type: 'minor' | 'major'; execution: 'sync' | 'async' }) => void;
 
+/**
+ * Young-generation cap of a sender thread of a streamed (trace/Azure) workload (Worker
+ * resourceLimits.maxYoungGenerationSizeMb). V8 grows a thread's new space while many young objects
+ * survive, and a sender's in-flight requests do: it reached 128 MB per sender (24k-line
+ * Mooncake-shaped trace, 2 senders, 2,000 requests at 200/s: 653 MiB peak RSS of the load process;
+ * 445-460 MiB with 32, 392 MiB with 16). Only the young generation is capped: objects that outlive it
+ * are promoted, never refused, so no run can fail on this limit (an old-generation cap could end a
+ * sender, and its requests in flight, on a large legitimate run). It is not applied to openai and
+ * ShareGPT workloads: their new space grows too (128 MB at 300 QPS of the shipped sample, 363 MiB
+ * RSS against 268 MiB capped), but the send-lag figures of bench/engine.ts were measured with V8's
+ * own sizing, and a smaller new space means more frequent scavenges (the cost of each follows the
+ * survivors); that trade is worth it where ~50 KB bodies make memory the limit.
+ */
+export const SENDER_YOUNG_GENERATION_MB = 32;
+
 /** Share of the new space in use above which a scavenge is taken early (V8 itself waits for ~100 %). */
 export const YOUNG_GC_FILL = 0.5;
 /** A scavenge is only taken when the next send is at least this far away (longest ones seen: ~5 ms). */

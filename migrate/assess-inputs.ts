@@ -6,9 +6,9 @@ import { isAbsolute, join } from 'node:path';
 import { BASELINE } from '../core/record.ts';
 import type { StoredRunManifest } from '../core/run.ts';
 import { readRunManifest, RunFolderError } from '../io/run-folder.ts';
-import { WorkloadError, type Workload, type WorkloadFormat } from '../core/workload/workload.ts';
+import { WorkloadError, type WorkloadFormat, type WorkloadItem, type WorkloadSource } from '../core/workload/workload.ts';
 import { forEachRecord } from '../io/records-file.ts';
-import { loadWorkloadFile } from '../io/workload-file.ts';
+import { openWorkload } from '../io/workload-file.ts';
 import { readMetricsDir } from '../io/prometheus-scrape.ts';
 import { deriveServerMetrics } from '../analysis/server-metrics.ts';
 import { modelsOf, peakToAverage, prefixReuseRate, promptText, type AssessInputs, type AssessThresholds } from './assess.ts';
@@ -110,8 +110,10 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
           : 'the metrics endpoint does not expose DCGM_FI_DEV_GPU_UTIL (scrape a DCGM exporter too)';
   }
 
-  // The workload: models, prefix reuse, arrival timestamps
-  let workload: Workload | null = null;
+  // The workload: models, prefix reuse, arrival timestamps. Opened as the load opens it (trace and
+  // Azure files streamed: an index, each prompt synthesised in turn and dropped), so a production
+  // trace is assessed in bounded memory; one pass over the items gives the models and the prompts.
+  let workload: WorkloadSource | null = null;
   let workloadNote = '';
   const workloadPath = options.workload ?? record(manifest.workload).path;
   if (typeof workloadPath !== 'string') {
@@ -119,7 +121,7 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
   } else {
     const format = record(manifest.workload).format;
     try {
-      workload = await loadWorkloadFile(workloadPath, {
+      workload = await openWorkload(workloadPath, {
         seed: typeof manifest.seed === 'number' ? manifest.seed : 0,
         ...(options.workload === undefined && typeof format === 'string' ? { format: format as WorkloadFormat } : {}),
       });
@@ -138,9 +140,25 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
 
   let models: string[] | null = null;
   let modelsNote = workloadNote;
+  let prefixReuse: number | null = null;
+  let prefixNote = workloadNote;
   if (workload) {
-    models = modelsOf(workload.items);
-    modelsNote = `from ${workload.items.length} workload requests`;
+    const source = workload;
+    const modelOf: Array<Pick<WorkloadItem, 'body'>> = [];
+    function* prompts(): Generator<string> {
+      for (let i = 0; i < source.length; i++) {
+        const item = source.item(i);
+        modelOf.push({ body: { model: item.body.model } });
+        yield promptText(item);
+      }
+    }
+    const reuse = prefixReuseRate(prompts(), options.thresholds.prefix_block_chars);
+    models = modelsOf(modelOf);
+    modelsNote = `from ${source.length} workload requests`;
+    prefixReuse = reuse?.rate ?? null;
+    prefixNote = reuse
+      ? `${options.thresholds.prefix_block_chars}-character blocks over ${reuse.chars.toLocaleString('en-US')} prompt characters`
+      : 'the workload prompts are empty';
   } else if (Array.isArray(manifest.arms)) {
     const armModel = manifest.arms.find((a) => a.arm === baseline)?.model;
     if (typeof armModel === 'string') {
@@ -149,23 +167,13 @@ export async function gatherAssessInputs(runDir: string, options: GatherOptions)
     }
   }
 
-  let prefixReuse: number | null = null;
-  let prefixNote = workloadNote;
-  if (workload) {
-    const reuse = prefixReuseRate(workload.items.map(promptText), options.thresholds.prefix_block_chars);
-    prefixReuse = reuse?.rate ?? null;
-    prefixNote = reuse
-      ? `${options.thresholds.prefix_block_chars}-character blocks over ${reuse.chars.toLocaleString('en-US')} prompt characters`
-      : 'the workload prompts are empty';
-  }
-
   // Arrivals: the workload's own timestamps when it has them (production traffic), else the run's send times.
   let arrivals: number[] = [];
   let arrivalSource = '';
   let arrivalsMissing = 'the workload has no timestamps and records.jsonl has no sent baseline request';
-  const stamps = workload?.items.map((i) => i.timestamp_ms) ?? [];
-  if (stamps.length > 1 && stamps.every((t): t is number => t !== null)) {
-    arrivals = stamps;
+  const stamps = workload?.timestamps ?? null;
+  if (stamps !== null && stamps.length > 1) {
+    arrivals = Array.from(stamps);
     arrivalSource = 'workload timestamps';
   } else {
     try {

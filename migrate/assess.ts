@@ -313,7 +313,7 @@ function fnv1a(text: string, seed: number): number {
  * trailing partial block of a prompt is counted as not reused). Two independent 32-bit chains make
  * collisions negligible. The cache is assumed unbounded, so this is the upper bound the workload allows.
  */
-export function prefixReuseRate(prompts: readonly string[], blockChars: number): { rate: number; chars: number } | null {
+export function prefixReuseRate(prompts: Iterable<string>, blockChars: number): { rate: number; chars: number } | null {
   const seen = new Set<string>();
   let total = 0;
   let reused = 0;
@@ -334,7 +334,7 @@ export function prefixReuseRate(prompts: readonly string[], blockChars: number):
 }
 
 /** Distinct `model` values of the workload's bodies (bodies without one are served by the default model). */
-export function modelsOf(items: readonly WorkloadItem[]): string[] {
+export function modelsOf(items: Iterable<Pick<WorkloadItem, 'body'>>): string[] {
   const models = new Set<string>();
   for (const item of items) models.add(typeof item.body.model === 'string' ? item.body.model : '(default)');
   return [...models].sort();

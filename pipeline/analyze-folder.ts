@@ -24,7 +24,7 @@ import { serverMetricsForRun } from './server-metrics.ts';
 import { readReportAssets } from './report-assets.ts';
 import { terminalReport } from '../report/terminal.ts';
 import { divergenceCsv, divergenceRows, promptExcerpt, type PromptLookup } from '../report/divergence.ts';
-import { loadWorkloadFile } from '../io/workload-file.ts';
+import { openWorkload } from '../io/workload-file.ts';
 import { WORKLOAD_FORMATS, type WorkloadFormat } from '../core/workload/workload.ts';
 import { costSpecsFromOptions } from '../analysis/cost-options.ts';
 import { UsageError } from '../core/options.ts';
@@ -287,13 +287,18 @@ export async function promptLookup(runDir: string, manifest: Manifest | null, co
   const config = manifest?.config ?? {};
   const format = WORKLOAD_FORMATS.includes(workload.format as WorkloadFormat) ? (workload.format as WorkloadFormat) : undefined;
   try {
-    const parsed = await loadWorkloadFile(path, {
+    // Opened as the load opens it: a trace or Azure file is streamed and its items synthesised one at
+    // a time until every wanted id is found (the eager parse held every prompt: ~1 GB for a 24k-line trace).
+    const source = await openWorkload(path, {
       seed: typeof manifest?.seed === 'number' ? manifest.seed : 0,
       ...(format !== undefined && { format }),
       ...(typeof config.model === 'string' && { model: config.model }),
     });
     const prompts = new Map<string, string>();
-    for (const item of parsed.items) if (wanted.has(item.id)) prompts.set(item.id, promptExcerpt(item.body));
+    for (let i = 0; i < source.length && prompts.size < wanted.size; i++) {
+      const item = source.item(i);
+      if (wanted.has(item.id)) prompts.set(item.id, promptExcerpt(item.body));
+    }
     return { prompts, missing: `item not in ${workload.path}` };
   } catch (error) {
     return { prompts: null, missing: `workload file ${workload.path} unreadable (${(error as Error).message.split('\n')[0]})` };

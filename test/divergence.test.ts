@@ -14,6 +14,7 @@ import { readRecordsFile } from '../pipeline/parallel-read.ts';
 import { analyzeRunFolder } from '../pipeline/analyze-folder.ts';
 import { divergenceCsv, divergenceRows, firstDivergence, promptExcerpt } from '../report/divergence.ts';
 import { call, fixtureRun, outputsFixture } from './fixtures/analysis/build-run.ts';
+import { parseTraceJsonl } from '../core/workload/trace.ts';
 
 const GOLDEN = new URL('./golden/report/', import.meta.url);
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -243,4 +244,35 @@ test('golden: divergence.csv of the structured-outputs run (prompts from the wor
   t.is(bare.split('\n')[0], got.split('\n')[0]);
   t.regex(bare, /prompt not available: no workload \(item item-2\)/);
   rmSync(dir, { recursive: true });
+});
+
+test('divergence prompts from a trace workload: streamed (pipeline/analyze-folder.ts promptLookup), the same excerpt as the eager parse', async (t) => {
+  const records = outputsFixture();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-div-trace-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'records.jsonl'), records.map((r) => serializeRecord(r) + '\n').join(''));
+  // A trace whose lines carry the records' item ids (trace lines may name their id).
+  const text = Array.from({ length: 7 }, (_, k) =>
+    JSON.stringify({ id: `item-${k}`, timestamp: k * 100, input_length: 600 + k, output_length: 20, hash_ids: [0, k + 1] }),
+  ).join('\n');
+  const path = join(dir, 'trace.jsonl');
+  writeFileSync(path, text + '\n');
+  writeFileSync(
+    join(dir, 'run.json'),
+    JSON.stringify({
+      v: 1,
+      run_id: records[0]?.run_id,
+      seed: 5,
+      arms: [{ arm: 'baseline' }, { arm: 'candidate' }],
+      warnings: [],
+      workload: { path, format: 'trace', items: 7 },
+    }),
+  );
+  t.deepEqual(await analyzeRunFolder(dir, { quiet: true }), { verdict: 'INVESTIGATE', exitCode: 1 });
+  const got = readFileSync(join(dir, 'divergence.csv'), 'utf8');
+  const eager = parseTraceJsonl(text, { file: path, seed: 5 });
+  const excerpt = promptExcerpt(eager.find((i) => i.id === 'item-2')!.body);
+  t.true(excerpt.length > 100);
+  t.true(got.includes(excerpt), 'item-2 shows its synthesised prompt');
+  t.notRegex(got, /prompt not available/);
 });

@@ -18,6 +18,8 @@ import {
 } from '../migrate/assess.ts';
 import { gatherAssessInputs, ttftFromSummary } from '../migrate/assess-inputs.ts';
 import { parseWorkload } from '../core/workload/workload.ts';
+import { parseTraceJsonl } from '../core/workload/trace.ts';
+import { generateMooncakeLikeTrace } from '../workloads/generate-trace.ts';
 import { loadRunManifest, type LoadConfig } from '../engine/config.ts';
 
 test('peak-to-average: max bin count over mean bin count', (t) => {
@@ -359,4 +361,21 @@ test('run.json names the workload by absolute path, so assess finds it from any 
       `assess: warning: the workload named in run\\.json, ${join(dir, 'w.jsonl').replace(/[.]/g, '\\.')}, cannot be read: .*no such file.*give it with --workload FILE`,
     ),
   );
+});
+
+test('a trace workload is assessed streamed (migrate/assess-inputs.ts opens it as the load does): same models, prefix reuse and arrivals as the eager parse', async (t) => {
+  const dir = await runFolder(t, { gpu: [50, 55], ttftP99: 200, workloadLines: [{ id: 'q', messages: [{ role: 'user', content: 'q' }] }] });
+  const trace = join(dir, 'trace.jsonl');
+  const text = generateMooncakeLikeTrace(400, 2);
+  await writeFile(trace, text);
+  const inputs = await gatherAssessInputs(dir, { thresholds: DEFAULT_THRESHOLDS, workload: trace });
+  const items = parseTraceJsonl(text, { file: trace, seed: 7 }); // run.json's seed
+  const reuse = prefixReuseRate(items.map(promptText), DEFAULT_THRESHOLDS.prefix_block_chars)!;
+  t.deepEqual(inputs.models, modelsOf(items));
+  t.is(inputs.models_note, 'from 400 workload requests');
+  t.is(inputs.prefix_reuse, reuse.rate);
+  t.true(reuse.rate > 0.3, `shared hash_ids give shared prompt prefixes (${reuse.rate})`);
+  const arrivals = items.map((i) => i.timestamp_ms!);
+  t.is(inputs.peak_to_average, peakToAverage(arrivals, DEFAULT_THRESHOLDS.arrival_bin_s)!.ratio);
+  t.regex(inputs.peak_to_average_note, /workload timestamps/);
 });

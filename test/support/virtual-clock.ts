@@ -42,8 +42,14 @@ export class VirtualClock implements EngineClock {
     return timer;
   }
 
+  /** Cancels and forgets the timer, as clearTimeout does (its callback is not kept: test/sender-memory.test.ts counts what stays alive). */
   clearTimer(handle: unknown): void {
-    if (handle !== undefined && handle !== null) (handle as VirtualTimer).cancelled = true;
+    if (handle === undefined || handle === null) return;
+    const timer = handle as VirtualTimer;
+    timer.cancelled = true;
+    timer.fn = () => undefined;
+    const i = this.#timers.indexOf(timer);
+    if (i !== -1) this.#timers.splice(i, 1);
   }
 
   /** The earliest pending timer's instant, or null. */
