@@ -109,7 +109,7 @@ test('filters on the index: --max-model-len skips lines, counted in the report a
     } as unknown as LoadConfig,
     { engine: 'node', started_at: 'a', ended_at: 'b', config: {}, versions: {}, interrupted: false } as never,
   );
-  t.deepEqual(manifest.workload, { path: SMALL, format: 'trace', items: 400 - over });
+  t.deepEqual(manifest.workload, { path: SMALL, format: 'trace', items: 400 - over, models: ['meta-llama/Llama-3.1-8B-Instruct'] });
   t.regex(
     manifest.warnings[0]!,
     new RegExp(`kept ${400 - over} of 400; skipped ${over} \\(prompt\\+output over --max-model-len 16000: ${over}\\)`),
