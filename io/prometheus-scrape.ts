@@ -215,7 +215,8 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Starts scraping `url` every `intervalMs` (first scrape at once). Attempts never overlap; a slot
+ * Starts scraping `url` every `intervalMs` (first scrape at once; resolves once it is written, so the
+ * caller's traffic starts after each counter's baseline). Attempts never overlap; a slot
  * missed because a scrape ran long is skipped rather than caught up. The timer does not keep the
  * process alive; call stop() at the end of the run.
  */
@@ -281,10 +282,13 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
   };
 
   const origin = performance.now();
+  let firstScraped!: () => void;
+  const first = new Promise<void>((resolve) => (firstScraped = resolve));
   const loop = (async () => {
     let slot = 0;
     while (!stopped) {
       await scrapeOnce();
+      if (slot === 0) firstScraped();
       slot++;
       const now = performance.now();
       if (origin + slot * intervalMs < now) slot = Math.ceil((now - origin) / intervalMs);
@@ -299,6 +303,10 @@ export async function startScraping(options: ScrapeOptions): Promise<Scraper> {
     }
   })();
 
+  // The first scrape is each counter's baseline (an increase counts from it): traffic that starts before
+  // it lands would be missing from the run's figures, so the scraper is returned once it is written (a
+  // down target's gap is written at once; a hanging one after timeoutMs).
+  await Promise.race([first, loop]);
   let stopping: Promise<ScrapeSummary> | null = null;
   return {
     file,

@@ -142,6 +142,27 @@ test('scraper appends scrapes, records failed scrapes as gaps and keeps going', 
   t.deepEqual([...read.byArm.keys()], ['baseline']);
 });
 
+test('startScraping returns once the first scrape is written: traffic sent after it is counted from that baseline', async (t) => {
+  const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-'));
+  t.teardown(() => rm(runDir, { recursive: true, force: true }));
+  const target = await metricsServer(0);
+  t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
+  // a long interval: only the first scrape can have happened when startScraping resolves
+  const scraper = await startScraping({
+    arm: 'baseline',
+    url: target.url,
+    intervalMs: 60_000,
+    runDir,
+    clock: clockFromOrigin(process.hrtime.bigint()),
+  });
+  const { entries } = parseMetricsLines(await readFile(scraper.file, 'utf8'), scraper.file);
+  t.deepEqual(
+    entries.map((e) => [e.kind, e.seq]),
+    [['scrape', 0]],
+  );
+  await scraper.stop();
+});
+
 test('a target that is down leaves only gaps, with the connection error, and stop() still returns', async (t) => {
   const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-'));
   t.teardown(() => rm(runDir, { recursive: true, force: true }));
