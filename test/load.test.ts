@@ -1,6 +1,6 @@
 // The load command: help, start-up validation, preflight, secrets, SIGINT, and the default run with
 // built-in simulated endpoints (child processes) followed by the analysis.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -160,6 +160,22 @@ function spawnLoad(args: string[]) {
   return { child, exited, stderr: () => stderr };
 }
 
+/**
+ * The run folder a stopped run leaves: run.json and every sent request's record, on both arms, once
+ * (records = arms × pairs sent, one per (arm, index), no half last line). Returns both for the test's own checks.
+ */
+async function stoppedRunFolder(t: ExecutionContext, dir: string) {
+  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
+  t.is(summary.truncatedLastLine, null);
+  t.is(records.length, 2 * manifest.counts.pairs_sent, 'records = arms × pairs sent');
+  const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
+  t.is(keys.size, records.length, 'one record per (arm, index)');
+  const unpaired = records.filter((r) => !keys.has(`${r.arm === 'baseline' ? 'candidate' : 'baseline'}:${r.index}`));
+  t.deepEqual(unpaired, [], 'every request sent has its record on both arms');
+  return { manifest, records };
+}
+
 async function waitForLines(file: string, n: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -198,13 +214,10 @@ test.serial(
       load.stderr(),
       /SIGINT: stopping new sends; waiting up to 10 s for the requests in flight \(about \d+\) \(again to exit at once\)/,
     );
-    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    const { manifest, records } = await stoppedRunFolder(t, dir);
     t.is(manifest.interrupted, 'SIGINT');
     t.truthy(manifest.ended_at);
-    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-    t.is(summary.truncatedLastLine, null);
     t.true(manifest.counts.pairs_sent < 40 * 30, 'stopped early');
-    t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
     t.true(
       records.every((r) => r.outcome.kind === 'ok'),
       'in-flight requests finished within the grace period',
@@ -247,17 +260,10 @@ for (const workers of ['2', '0'] as const) {
       load.child.kill('SIGTERM');
       t.is(await load.exited, 143, load.stderr());
       t.regex(load.stderr(), /SIGTERM: stopping new sends/);
-      const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+      const { manifest } = await stoppedRunFolder(t, dir);
       t.is(manifest.status, 'interrupted');
       t.is(manifest.interrupted, 'SIGTERM');
       t.true(manifest.counts.pairs_sent < requests, `stopped before the schedule's end (${manifest.counts.pairs_sent} sent)`);
-      const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-      t.is(summary.truncatedLastLine, null);
-      t.is(records.length, 2 * manifest.counts.pairs_sent, 'records = arms × sent');
-      const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
-      t.is(keys.size, records.length, 'one record per (arm, index)');
-      const unpaired = records.filter((r) => !keys.has(`${r.arm === 'baseline' ? 'candidate' : 'baseline'}:${r.index}`));
-      t.deepEqual(unpaired, [], 'every request sent has its record on both arms');
     },
   );
 }
@@ -299,13 +305,8 @@ test.serial(
     await noticed(/SIGTERM \(second\): cancelling/);
     load.child.kill('SIGTERM');
     t.true([143, 'SIGTERM'].includes((await ended) as number | string), load.stderr());
-    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    const { manifest, records } = await stoppedRunFolder(t, dir);
     t.is(manifest.status, 'interrupted');
-    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-    t.is(summary.truncatedLastLine, null);
-    const keys = new Set(records.map((r) => `${r.arm}:${r.index}`));
-    t.is(keys.size, records.length, 'one record per (arm, index)');
-    t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
     t.is(manifest.counts.records, records.length);
     const candidate = records.filter((r) => r.arm === 'candidate');
     t.true(
@@ -338,9 +339,7 @@ test.serial('SIGINT with requests still in flight after --grace: they are record
   await waitForLines(join(dir, 'records.jsonl'), 10);
   load.child.kill('SIGINT');
   t.is(await load.exited, 130, load.stderr());
-  const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
-  const { records } = await readRecords(join(dir, 'records.jsonl'));
-  t.is(records.length, 2 * manifest.counts.pairs_sent);
+  const { records } = await stoppedRunFolder(t, dir);
   const candidate = records.filter((r) => r.arm === 'candidate');
   t.true(candidate.length > 0 && candidate.every((r) => r.outcome.kind === 'cancelled'));
   t.regex((candidate[0]!.outcome as { message: string }).message, /grace period/);
@@ -374,12 +373,9 @@ test.serial(
     load.child.kill('SIGINT');
     t.is(await load.exited, 130, load.stderr());
     t.true(Date.now() - second < 5000, 'exited without waiting for the 60 s grace period');
-    const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    const { manifest, records } = await stoppedRunFolder(t, dir);
     t.is(manifest.interrupted, 'SIGINT (second)');
     t.regex(load.stderr(), /SIGINT \(second\): cancelling the requests in flight \(about \d+\) and exiting/);
-    const { records, summary } = await readRecords(join(dir, 'records.jsonl'));
-    t.is(summary.truncatedLastLine, null);
-    t.is(records.length, 2 * manifest.counts.pairs_sent, 'every request sent has a record on both arms');
     t.is(manifest.counts.records, records.length);
     const candidate = records.filter((r) => r.arm === 'candidate');
     t.true(
