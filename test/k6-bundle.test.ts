@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { buildK6 } from '../k6/build.ts';
-import { arrivalRate, buildScenarios, checkK6Config, K6_CONFIG_VERSION, vuBudget, type K6ScriptConfig } from '../k6/script/config.ts';
+import {
+  arrivalRate,
+  buildScenarios,
+  checkK6Config,
+  K6_CONFIG_VERSION,
+  scheduleHoldMs,
+  vuBudget,
+  type K6ScriptConfig,
+} from '../k6/script/config.ts';
 import { gatesToThresholds, thresholdSources } from '../k6/script/thresholds.ts';
 import { DEFAULT_GATES, parseGates } from '../analysis/gates.ts';
 
@@ -34,7 +42,7 @@ test('bundle: an ES module exporting the scenario functions, importing only k6 m
   });
   const input = Object.values(meta.metafile.inputs)[0]!;
   const imports = input.imports.map((i) => i.path).sort();
-  t.deepEqual(imports, ['k6/data', 'k6/execution', 'k6/http', 'k6/metrics', 'k6/x/sse']);
+  t.deepEqual(imports, ['k6', 'k6/data', 'k6/execution', 'k6/http', 'k6/metrics', 'k6/x/sse']);
   t.true(input.imports.every((i) => i.kind === 'import-statement'));
   t.is(input.format, 'esm');
   const exports = Object.values(meta.metafile.outputs)[0]!.exports.sort();
@@ -96,6 +104,12 @@ test('scenarios: one per arm, identical rate, start and duration; exactly total 
   t.is(baseline!.duration, '29995.000ms');
   t.deepEqual(vuBudget(100, 2, 60), { preAllocatedVUs: 301, maxVUs: 6001 });
   t.deepEqual(vuBudget(100, 2, 60, 500), { preAllocatedVUs: 301, maxVUs: 500 });
+  // The scenarios add the VUs that wait out the schedule hold: qps × hold.
+  const vus = vuBudget(100, 2, 60);
+  const hold = scheduleHoldMs(vus.preAllocatedVUs);
+  t.true(hold > scheduleHoldMs(vuBudget(10, 3, 60).preAllocatedVUs), 'more VUs to activate, a longer hold');
+  t.is(baseline!.preAllocatedVUs, vus.preAllocatedVUs + Math.ceil((100 * hold) / 1000));
+  t.is(baseline!.maxVUs, vus.maxVUs + Math.ceil((100 * hold) / 1000));
   t.deepEqual(arrivalRate(2.5), { rate: 2500, timeUnit: '1000s' });
   t.throws(() => config({ arms: [{ arm: 'canary', url: 'http://c', model: null }] }), {
     message: /arm names among baseline, candidate, baseline_repeat/,

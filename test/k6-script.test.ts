@@ -13,7 +13,7 @@ import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.t
 import { resolvedWorkloadJsonl } from '../cli/load-k6.ts';
 import { DEFAULT_GATES } from '../analysis/gates.ts';
 import { gatesToThresholds } from '../k6/script/thresholds.ts';
-import { K6_CONFIG_VERSION, type K6ScriptConfig } from '../k6/script/config.ts';
+import { K6_CONFIG_VERSION, scenarioVus, type K6ScriptConfig } from '../k6/script/config.ts';
 import type { RequestRecord } from '../core/record.ts';
 import { latencySamples } from '../core/metrics.ts';
 import { samples } from './doubles/k6/metrics.ts';
@@ -82,6 +82,40 @@ test.serial(
       records.map((r) => [r.arm, r.index, r.item_id, r.outcome.kind]),
       ['baseline', 'candidate'].map((arm) => [arm, 2, plan.request(2).item.id, 'ok']),
     );
+  },
+);
+
+test.serial(
+  'arms share one schedule however far apart k6 started their scenarios: an early iteration waits, a late one shows as lag',
+  async (t) => {
+    // k6 anchors each constant-arrival-rate scenario to its own start and activates every pre-allocated
+    // VU before the first tick (grafana/k6 lib/executor/constant_arrival_rate.go, Run): under real k6
+    // the two arms' starts were 2-17 ms apart, a constant skew for the whole run. Here the candidate's
+    // scenario "starts" at once and the baseline's 30 ms after request 0 is due.
+    const c = config('align', { start_delay_s: 0.02 });
+    const configFile = join(dir, 'align-config.json');
+    writeFileSync(configFile, JSON.stringify(c));
+    const consoleFile = join(dir, 'align-console.log');
+    writeFileSync(consoleFile, '');
+    const module = await loadInstance(bundle, { SB_CONFIG_FILE: configFile }, consoleFile);
+    const data = module.setup();
+    const dueMs = (i: number) => data.origin_unix_ms + c.start_delay_s * 1000 + scenarioVus(c).holdMs + (i * 1000) / QPS;
+    const calledMs = Date.now();
+    runIteration(module, 'candidate', 0, calledMs, data);
+    waitUntil(dueMs(0) + 30);
+    runIteration(module, 'baseline', 0, Date.now(), data);
+    restoreConsole();
+    const out = join(dir, 'align-records.jsonl');
+    await convertK6Console([consoleFile], out);
+    const { records } = await readRecords(out);
+    const byArm = Object.fromEntries(records.map((r) => [r.arm, r]));
+    const expected = Math.round((dueMs(0) - data.origin_unix_ms) * 1e6);
+    t.is(byArm.candidate!.scheduled_ns, expected, 'due at origin + start delay + hold + i / qps');
+    t.is(byArm.baseline!.scheduled_ns, expected, 'the same instant for both arms');
+    const lagMs = (r: RequestRecord) => (r.sent_ns! - r.scheduled_ns) / 1e6;
+    t.true(calledMs < dueMs(0) - 50, 'the candidate iteration started well before its due time');
+    t.true(lagMs(byArm.candidate!) >= 0, `and waited for it: lag ${lagMs(byArm.candidate!)} ms`);
+    t.true(lagMs(byArm.baseline!) >= 30, `the late one is late: ${lagMs(byArm.baseline!)} ms`);
   },
 );
 
@@ -186,12 +220,13 @@ test.serial('streaming: one valid record per request per arm, both arms on the s
     t.true(r.content_ns.every((ns, k) => k === 0 || ns >= r.content_ns[k - 1]!) && r.content_ns.at(-1)! <= r.end_ns!);
     t.not(r.usage?.completion_tokens ?? null, null);
   }
-  // Due time: scenario start + i / qps, so scheduled_ns − i/qps is the same offset for every record.
-  const offsets = records.map((r) => r.scheduled_ns - Math.round((r.index * 1e9) / QPS));
-  t.true(
-    offsets.every((o) => Math.abs(o - offsets[0]!) <= 1 && o >= 0),
-    JSON.stringify(offsets),
+  // Due time: origin + hold + i / qps for every arm (config.ts scheduleHoldMs), and no request before it.
+  const holdNs = Math.round(scenarioVus(c).holdMs * 1e6);
+  t.deepEqual(
+    records.map((r) => r.scheduled_ns - Math.round((r.index * 1e9) / QPS)),
+    records.map(() => holdNs),
   );
+  t.true(records.every((r) => r.sent_ns! >= r.scheduled_ns));
   // TTFT seen by the script against the server's first-content − received: the client can never see it
   // earlier (causality, within the 0.5 ms of k6's millisecond timestamps). How much later depends on the
   // machine's load, so it is logged, not judged (accuracy is `npm run check:timing` and `npm run bench`).

@@ -167,6 +167,38 @@ export function vuBudget(qps: number, expectedLatencyS: number, timeoutS: number
   return { preAllocatedVUs: Math.min(pre, max), maxVUs: max };
 }
 
+/** Fixed part of the schedule hold, ms: k6 starts the scenarios after setup() returns, on their own goroutines. */
+const HOLD_BASE_MS = 50;
+/** Per pre-allocated VU of one arm, ms: a scenario activates all of them before its first tick. */
+const HOLD_PER_VU_MS = 0.5;
+
+/**
+ * How long after the run origin (setup's clock reading) plus the start delay request 0 is due, ms.
+ * k6 anchors each constant-arrival-rate scenario's ticks to that scenario's own start and, before its
+ * first tick, activates every pre-allocated VU one by one (grafana/k6 lib/executor/
+ * constant_arrival_rate.go, Run): two arms' schedules therefore start some milliseconds apart, a
+ * different amount in every run, and the first iterations are late by the activation. Every
+ * iteration waits instead for one shared instant, origin + start delay + hold + i / qps (shadow.ts
+ * send), so index i of every arm is sent together however far apart k6 started the scenarios,
+ * provided both started within the hold; one that started later shows as send lag.
+ */
+export function scheduleHoldMs(preAllocatedVUs: number): number {
+  return HOLD_BASE_MS + HOLD_PER_VU_MS * preAllocatedVUs;
+}
+
+/** The VU budget of buildScenarios: vuBudget plus the VUs the hold keeps waiting (qps × hold), and the hold itself. */
+export function scenarioVus(config: K6ScriptConfig): VuBudget & { holdMs: number } {
+  const base = vuBudget(config.qps, config.expected_latency_s, config.timeout_s, config.max_vus);
+  const holdMs = scheduleHoldMs(base.preAllocatedVUs);
+  const waiting = Math.ceil((config.qps * holdMs) / 1000);
+  const cap = config.max_vus > 0 ? config.max_vus : Infinity;
+  return {
+    preAllocatedVUs: Math.min(base.preAllocatedVUs + waiting, cap),
+    maxVUs: Math.min(base.maxVUs + waiting, cap),
+    holdMs,
+  };
+}
+
 /**
  * k6 arrival rate for qps: an integer `rate` per `timeUnit`. Whole qps use 1 s; otherwise
  * rate per 1000 s, which k6 spaces evenly (timeUnit / rate apart), i.e. exactly 1 / qps
@@ -200,7 +232,8 @@ export interface ArmScenario {
 
 /**
  * One constant-arrival-rate scenario per arm, identical except for the exec function and the arm
- * tag, so iteration i of every arm is due at the same instant: startTime + i / qps.
+ * tag, so k6 starts iteration i of every arm at about startTime + i / qps; the script then waits
+ * for the one instant all arms share (scheduleHoldMs).
  * Iterations due at t < duration run, so duration = (total − ½) / qps gives exactly `total`
  * iterations without depending on k6's rounding at the boundary. k6 refuses a duration under 1 s
  * ("the duration must be at least 1s", grafana/k6 lib/executor/constant_arrival_rate.go), so a
@@ -208,7 +241,7 @@ export interface ArmScenario {
  */
 export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenario> {
   const { rate, timeUnit } = arrivalRate(config.qps);
-  const vus = vuBudget(config.qps, config.expected_latency_s, config.timeout_s, config.max_vus);
+  const { preAllocatedVUs, maxVUs } = scenarioVus(config);
   const scenarios: Record<string, ArmScenario> = {};
   for (const { arm } of config.arms) {
     scenarios[arm] = {
@@ -218,7 +251,8 @@ export function buildScenarios(config: K6ScriptConfig): Record<string, ArmScenar
       timeUnit,
       duration: ms(Math.max(K6_MIN_DURATION_S, (config.total_requests - 0.5) / config.qps)),
       startTime: ms(config.start_delay_s),
-      ...vus,
+      preAllocatedVUs,
+      maxVUs,
       // In-flight requests at the end get their full timeout before k6 interrupts them.
       gracefulStop: ms(config.timeout_s + 1),
       tags: { arm },

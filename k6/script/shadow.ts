@@ -5,10 +5,12 @@
 //   k6 run --no-usage-report --console-output records.log --log-format raw \
 //     -e SB_CONFIG_FILE=/abs/path/k6-config.json dist/k6/shadow.js
 //
-// Each arm is its own constant-arrival-rate scenario with the same rate, start and duration, so
-// iteration i of every arm is due at start + i / qps. Request i is plan.request(i) with
+// Each arm is its own constant-arrival-rate scenario with the same rate, start and duration; k6
+// starts iteration i of each at about its scenario's start + i / qps, and the iteration then waits
+// for the instant every arm shares, origin + hold + i / qps (config.ts scheduleHoldMs). Request i is plan.request(i) with
 // i = exec.scenario.iterationInTest, which k6 keeps unique across instances (execution segments,
 // k6-operator parallelism): a split run still sends every index exactly once per arm.
+import { sleep } from 'k6';
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { Counter, Rate, Trend } from 'k6/metrics';
@@ -22,7 +24,7 @@ import { emptyRecord, serializeRecord, type RequestRecord } from '../../core/rec
 import type { Workload, WorkloadItem } from '../../core/workload/common.ts';
 import { readResolvedWorkload } from './workload.ts';
 import { createClock, nsClock, nsSince } from './clock.ts';
-import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, type K6ArmConfig } from './config.ts';
+import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, scenarioVus, type K6ArmConfig } from './config.ts';
 import { headerSecrets } from '../../core/redact.ts';
 import { fillBufferedRecord, SseRecorder } from './record-builder.ts';
 import {
@@ -161,6 +163,13 @@ export function handleSummary(data: K6SummaryData): Record<string, string> {
 // --- one request --------------------------------------------------------------------------------
 
 let instance: string | null = null;
+/** When request 0 is due, ns after the run origin: the same for every arm (config.ts scheduleHoldMs). */
+const scheduleStartNs = Math.round((config.start_delay_s * 1000 + scenarioVus(config).holdMs) * 1e6);
+
+/** Sleeps until unix ms `dueMs` by this VU's clock; returns at once when it has passed. */
+function waitUntil(dueMs: number): void {
+  for (let left = dueMs - clock.nowUnixMs(); left > 0; left = dueMs - clock.nowUnixMs()) sleep(left / 1000);
+}
 /** This VU's clock on the run origin (setup data: the same for every request). */
 let nsSinceOrigin: ((notBefore: number) => number) | null = null;
 
@@ -174,8 +183,6 @@ function send(arm: string, data: SetupData): void {
   const planned = plan.request(index);
   const origin = data.origin_unix_ms;
   instance ??= instanceName();
-  // Due time: this instance's scenario start plus the plan's offset for index i (i / qps).
-  const scenarioOffsetNs = Math.max(0, Math.round((exec.scenario.startTime - origin) * 1e6));
   const record = emptyRecord({
     run_id: config.run_id,
     arm,
@@ -185,7 +192,7 @@ function send(arm: string, data: SetupData): void {
     source: streaming ? 'k6' : 'k6-buffered',
     instance,
     streaming,
-    scheduled_ns: scenarioOffsetNs + planned.scheduled_ns,
+    scheduled_ns: scheduleStartNs + planned.scheduled_ns,
   });
   const url = requestUrl(target.endpoint, API_PATH[planned.item.api], true); // core/endpoint.ts: the policy of every engine
   const body = JSON.stringify(buildRequestBody(planned.item.body, { model: target.model, stream: streaming }));
@@ -195,6 +202,7 @@ function send(arm: string, data: SetupData): void {
     ...secretHeaders[arm],
   };
   const secrets = secretsByArm.get(arm) ?? [];
+  waitUntil(origin + record.scheduled_ns / 1e6); // the instant every arm shares (config.ts scheduleHoldMs)
   if (streaming) sendStreaming(record, planned.item, url, body, headers, origin, secrets);
   else sendBuffered(record, planned.item, url, body, headers, origin, secrets);
   addRecordMetrics(metrics, record);

@@ -19,12 +19,15 @@ import { closeBridge } from './bridge.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** k6 module → double; any other k6 import fails the test bundle. */
-export const K6_DOUBLES: Record<string, string> = Object.fromEntries(
-  ['http', 'execution', 'metrics', 'data', 'x/sse'].map((m) => [
-    `k6/${m}`,
-    pathToFileURL(resolve(here, `${m === 'x/sse' ? 'sse' : m}.ts`)).href,
-  ]),
-);
+export const K6_DOUBLES: Record<string, string> = {
+  k6: pathToFileURL(resolve(here, 'k6.ts')).href,
+  ...Object.fromEntries(
+    ['http', 'execution', 'metrics', 'data', 'x/sse'].map((m) => [
+      `k6/${m}`,
+      pathToFileURL(resolve(here, `${m === 'x/sse' ? 'sse' : m}.ts`)).href,
+    ]),
+  ),
+};
 
 export async function buildTestBundle(outdir: string): Promise<string> {
   const [file] = await buildK6({ outdir, alias: K6_DOUBLES });
