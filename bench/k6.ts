@@ -13,7 +13,8 @@
 // and its difference from the Node engine's at the same rate. Measures; asserts nothing.
 //
 // Needs real k6 with xk6-sse: K6_BIN, or ../shared/tools/k6 beside the checkout. Environment:
-// SB_BENCH_K6_STEPS (e.g. "10,50"), SB_BENCH_K6_SECONDS (per step, default 4).
+// SB_BENCH_K6_STEPS (e.g. "10,50"), SB_BENCH_K6_SECONDS (per step, default 12: VU start-up is
+// amortised over the step as a real run amortises it; 4 s steps inflate the k6 CPU per event).
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -33,7 +34,7 @@ import type { Benchmark, BenchTable } from './run.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED_K6 = resolve(ROOT, '../shared/tools/k6');
 const STEPS = (process.env.SB_BENCH_K6_STEPS ?? '10,25,50,100').split(',').map(Number);
-const SECONDS = Number(process.env.SB_BENCH_K6_SECONDS ?? 4);
+const SECONDS = Number(process.env.SB_BENCH_K6_SECONDS ?? 12);
 const SIM_ARGS = ['--inter-token-ms', '5'];
 const TOKENS = 128;
 /**
@@ -42,7 +43,7 @@ const TOKENS = 128;
  * machine was busy, and the VUs k6 then initialises mid-test (each evaluates the whole bundle) cost
  * enough CPU to drop 76 of 400 iterations at p50 send lag 355 ms; with 3 s: 0 dropped, p50 6 ms.
  */
-const EXPECTED_LATENCY_S = 3;
+const EXPECTED_LATENCY_S = Number(process.env.SB_BENCH_K6_LATENCY ?? 3);
 
 interface Result {
   variant: 'bare' | 'k6' | 'node';
@@ -53,6 +54,39 @@ interface Result {
   records: RequestRecord[] | null;
   achieved: number | null;
   dropped: number | null;
+  /** bare: k6's own start times (console lines), no records. */
+  bareTiming?: { lagP99: number; skewP99: number };
+  /** Share of all cores' time while the variant ran: busy in total, and used by the two sims (Linux /proc; null elsewhere). */
+  machine: { busyPct: number; simsPct: number } | null;
+}
+
+interface CpuSnapshot {
+  busy: number;
+  total: number;
+  sims: number;
+}
+
+/** The machine's CPU counters (/proc/stat, all cores) and the sims' (/proc/<pid>/stat), in clock ticks; null off Linux. */
+function cpuSnapshot(simPids: readonly number[]): CpuSnapshot | null {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0); // idle + iowait
+    let sims = 0;
+    for (const pid of simPids) {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      sims += Number(fields[11]) + Number(fields[12]); // utime + stime
+    }
+    return { busy: total - idle, total, sims };
+  } catch {
+    return null;
+  }
+}
+
+function machineShare(before: CpuSnapshot | null, after: CpuSnapshot | null): Result['machine'] {
+  if (before === null || after === null || after.total === before.total) return null;
+  const total = after.total - before.total;
+  return { busyPct: ((after.busy - before.busy) / total) * 100, simsPct: ((after.sims - before.sims) / total) * 100 };
 }
 
 /** A shell wrapper that runs k6 and writes its CPU time (bash `times`: children's user and sys) to $SB_K6_TIMES. */
@@ -87,10 +121,12 @@ const urls = ${JSON.stringify(urls.map((u) => `${u}/v1/chat/completions`))};
 const bodies = ${JSON.stringify(bodies)};
 export const options = { scenarios: { baseline: ${JSON.stringify(scenario('baseline'))}, candidate: ${JSON.stringify(scenario('candidate'))} } };
 function send(url) {
-  const body = bodies[exec.scenario.iterationInTest % bodies.length];
-  sse.open(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } }, (client) => {
+  const i = exec.scenario.iterationInTest;
+  const started = Date.now();
+  sse.open(url, { method: 'POST', body: bodies[i % bodies.length], headers: { 'content-type': 'application/json' } }, (client) => {
     client.on('event', () => {});
   });
+  console.log(exec.scenario.name + ' ' + i + ' ' + exec.scenario.startTime + ' ' + started);
 }
 export function baseline() { send(urls[0]); }
 export function candidate() { send(urls[1]); }
@@ -98,6 +134,24 @@ export function candidate() { send(urls[1]); }
 }
 
 const ms = (ns: number) => ns / 1e6;
+
+/**
+ * The bare script's own timing from its console lines ("<scenario> <i> <scenario start ms> <started ms>"):
+ * lag against its own scenario's schedule (start + i / qps, as k6 ticks it) and |skew| between the
+ * arms' start of the same index. What k6's executor holds with nothing but xk6-sse in the VUs.
+ */
+function bareTiming(consoleFile: string, qps: number): { lagP99: number; skewP99: number } {
+  const started = new Map<number, number[]>();
+  const lags: number[] = [];
+  for (const line of readFileSync(consoleFile, 'utf8').split('\n')) {
+    const [, i, start, at] = line.trim().split(' ').map(Number);
+    if (i === undefined || start === undefined || at === undefined || Number.isNaN(at)) continue;
+    lags.push(at - start - (i * 1000) / qps);
+    (started.get(i) ?? started.set(i, []).get(i)!).push(at);
+  }
+  const skews = [...started.values()].filter((t) => t.length === 2).map(([a, b]) => Math.abs(a! - b!));
+  return { lagP99: percentile(lags, 99), skewP99: percentile(skews, 99) };
+}
 
 function timing(records: RequestRecord[]): { achieved: number; lagP99: number; skewP99: number; ttftP50: number | null } {
   const sent = records.filter((r) => r.sent_ns !== null);
@@ -161,6 +215,7 @@ export const benchmark: Benchmark = {
       startSimProcess('vllm-single-node', [...SIM_ARGS, '--seed', '2']),
     ]);
     const urls: [string, string] = [sims[0].url, sims[1].url];
+    const simPids = sims.map((sim) => sim.pid);
     const env = { K6_BIN: wrapper, SB_K6_TIMES: timesFile, K6_AUTO_EXTENSION_RESOLUTION: 'false' };
     const savedEnv = { ...process.env };
     Object.assign(process.env, env);
@@ -196,11 +251,15 @@ export const benchmark: Benchmark = {
         const script = join(dir, `bare-${qps}.js`);
         writeFileSync(script, bareScript(urls, bodies, qps, total));
         const exportFile = join(dir, `bare-${qps}.json`);
-        const child = spawn(wrapper, ['run', '--no-usage-report', '--quiet', '--summary-export', exportFile, script], {
+        const bareConsole = join(dir, `bare-${qps}.log`);
+        const bareArgs = ['run', '--no-usage-report', '--quiet', '--console-output', bareConsole, '--log-format', 'raw'];
+        let before = cpuSnapshot(simPids);
+        const child = spawn(wrapper, [...bareArgs, '--summary-export', exportFile, script], {
           stdio: ['ignore', 'ignore', 'inherit'],
           env: process.env,
         });
         await once(child, 'exit');
+        const bareMachine = machineShare(before, cpuSnapshot(simPids));
         const summary = JSON.parse(readFileSync(exportFile, 'utf8')) as {
           metrics: Record<string, { count?: number; rate?: number } | undefined>;
         };
@@ -213,10 +272,14 @@ export const benchmark: Benchmark = {
           records: null,
           achieved: iterations / 2 / ((total - 0.5) / qps + 1 / qps),
           dropped: summary.metrics.dropped_iterations?.count ?? 0,
+          bareTiming: bareTiming(bareConsole, qps),
+          machine: bareMachine,
         });
         // k6 engine
         const k6Out = join(dir, `k6-${qps}`);
+        before = cpuSnapshot(simPids);
         const code = await load([...loadArgs(qps, k6Out), '--engine', 'k6', '--k6-expected-latency', String(EXPECTED_LATENCY_S * 1000)]);
+        const k6Machine = machineShare(before, cpuSnapshot(simPids));
         if (code !== 0) throw new Error(`load --engine k6 at ${qps} pairs/s exited ${code}`);
         const k6Records = await readOut(k6Out);
         const k6Manifest = JSON.parse(readFileSync(join(k6Out, 'run.json'), 'utf8')) as { dropped_iterations: number | null };
@@ -228,12 +291,15 @@ export const benchmark: Benchmark = {
           records: k6Records,
           achieved: null,
           dropped: k6Manifest.dropped_iterations,
+          machine: k6Machine,
         });
         // Node engine (in this process: its CPU is this process's, the bench's own small share included)
         const nodeOut = join(dir, `node-${qps}`);
+        before = cpuSnapshot(simPids);
         const cpu0 = process.cpuUsage();
         const nodeCode = await load(loadArgs(qps, nodeOut));
         const cpu = process.cpuUsage(cpu0);
+        const nodeMachine = machineShare(before, cpuSnapshot(simPids));
         if (nodeCode !== 0) throw new Error(`load (node) at ${qps} pairs/s exited ${nodeCode}`);
         const nodeRecords = await readOut(nodeOut);
         results.push({
@@ -244,6 +310,7 @@ export const benchmark: Benchmark = {
           records: nodeRecords,
           achieved: null,
           dropped: null,
+          machine: nodeMachine,
         });
       }
       const rows: Array<Array<string | number>> = [];
@@ -260,12 +327,14 @@ export const benchmark: Benchmark = {
             r.variant,
             t?.achieved ?? r.achieved ?? '–',
             r.dropped ?? '–',
-            t?.lagP99 ?? '–',
-            t?.skewP99 ?? '–',
+            t?.lagP99 ?? r.bareTiming?.lagP99 ?? '–',
+            t?.skewP99 ?? r.bareTiming?.skewP99 ?? '–',
             us,
             r.variant === 'node' ? '–' : us / bareUs,
             t?.ttftP50 ?? '–',
             t?.ttftP50 != null && nodeTtft !== null && r.variant !== 'node' ? t.ttftP50 - nodeTtft : '–',
+            r.machine?.busyPct ?? '–',
+            r.machine?.simsPct ?? '–',
           ]);
         }
       }
@@ -283,11 +352,15 @@ export const benchmark: Benchmark = {
             '× bare',
             'TTFT P50 ms',
             'Δ TTFT P50 vs node ms',
+            'machine busy %',
+            'sims %',
           ],
           rows,
           notes: [
-            'k6 CPU: the k6 process (bash `times` of its wrapper), including the initialisation of its pre-allocated VUs (qps × 3 s × 1.5 + 1 per arm; ~1.5 ms each for the bare script, ~2 ms more for the k6 engine: k6/README.md), which short steps do not amortise (902 VUs at 100 pairs/s); node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.',
-            'bare: no records (empty handler), so no lag, skew or TTFT; achieved = completed iterations per arm / scenario length. k6 timestamps are Date.now (1 ms steps).',
+            'k6 CPU: the k6 process (bash `times` of its wrapper), including the initialisation of its pre-allocated VUs (qps × 3 s × 1.5 + 1 per arm, the k6 engine also qps × its schedule hold), which short steps do not amortise; node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.',
+            "bare: no records (empty event handler; one console line per iteration with k6's start time), so no TTFT; its lag is against its own scenario's start + i / qps, as k6 ticks it, and its skew is between the arms' iteration starts: what k6's executor holds with nothing but xk6-sse in the VUs. achieved = completed iterations per arm / scenario length. k6 timestamps are Date.now (1 ms steps).",
+            "k6 engine: lag against the arms' shared due instant (origin + hold + i / qps, k6/README.md 'How requests are scheduled').",
+            `machine busy % and sims %: shares of all ${availableParallelism()} cores' time (/proc/stat; the sims' utime + stime) over the variant's whole run, its start-up and teardown included: how much of the machine was left. Lag and skew tails grow as it nears 100 %.`,
             `Machine load (1-min load average, ${availableParallelism()} cores): ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after. Above the core count, other work shared the CPU and lag / skew say little about the engines.`,
           ],
         },
