@@ -4,7 +4,7 @@
 import test from 'ava';
 import { httpErrorMessage } from '../core/outcome-message.ts';
 import { emptyRecord } from '../core/record.ts';
-import { SseRecorder } from '../k6/script/record-builder.ts';
+import { DONE_DATA, EVENT_BATCH, SseRecorder } from '../k6/script/record-builder.ts';
 
 const sse = () =>
   new SseRecorder(
@@ -53,4 +53,71 @@ test("a 2xx body that is not SSE: a protocol_error quoting its first line, witho
   const recorder = sse();
   feedBody(recorder, '<html>\n<body>login</body>\n');
   t.deepEqual(recorder.finish(200, '', 20).outcome, { kind: 'protocol_error', message: '<html>' });
+});
+
+// The k6 script keeps each event's data and arrival time and hands them over in batches
+// (shadow.ts sendStreaming, EVENT_BATCH): events() must give the record event() gives one by one.
+const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+  JSON.stringify({
+    id: 'chatcmpl-1',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+const stream = (tokens: number): string[] => [
+  chunk({ role: 'assistant', content: '' }),
+  ...Array.from({ length: tokens - 1 }, (_, k) => chunk({ content: ` w${k}` })),
+  chunk({ content: ' end' }, 'length'),
+  JSON.stringify({
+    id: 'chatcmpl-1',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm',
+    choices: [],
+    usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: tokens + 3 },
+  }),
+  DONE_DATA,
+];
+const longRecorder = () =>
+  new SseRecorder(
+    Object.assign(
+      emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'k6', streaming: true, scheduled_ns: 0 }),
+      { sent_ns: 0 },
+    ),
+    'chat',
+    60e9,
+  );
+
+test('events in batches of EVENT_BATCH give the record that event() gives one by one, and close at [DONE]', (t) => {
+  const tokens = 2 * EVENT_BATCH + 20;
+  const events = stream(tokens); // three batches, the last one cut short by [DONE]
+  const times = events.map((_, k) => 1e6 * (10 + 5 * k));
+  const one = longRecorder();
+  one.open(5e6);
+  const closedAt = events.findIndex((data, k) => one.event(data, times[k]!));
+  const batched = longRecorder();
+  batched.open(5e6);
+  const closes: boolean[] = [];
+  for (let from = 0; from < events.length; from += EVENT_BATCH)
+    closes.push(batched.events(events.slice(from, from + EVENT_BATCH), times.slice(from, from + EVENT_BATCH)));
+  t.is(closedAt, events.length - 1, 'one by one: closed at [DONE]');
+  t.deepEqual(closes, [false, false, true]);
+  const end = times.at(-1)! + 1e6;
+  t.deepEqual(batched.finish(200, '', end), one.finish(200, '', end));
+  t.is(batched.record.content_ns.length, tokens);
+  t.is(batched.record.outcome.kind, 'ok');
+});
+
+test('a bad chunk in a batch ends the record at that chunk, whatever the batch kept after it', (t) => {
+  const events = stream(20);
+  events.splice(8, 0, '{"choices": [ not json');
+  const times = events.map((_, k) => 1e6 * (10 + 5 * k));
+  const recorder = longRecorder();
+  recorder.open(5e6);
+  t.true(recorder.events(events, times), 'close');
+  const r = recorder.finish(200, '', times.at(-1)! + 1e6);
+  t.is(r.outcome.kind, 'protocol_error');
+  t.is(r.end_ns, times[8]!);
+  t.is(r.content_ns.length, 7, 'the content chunks before it');
 });

@@ -18,10 +18,21 @@ const nonSseBody = (errors: readonly string[]): string =>
     .join('\n');
 
 /**
+ * Events a k6 VU keeps before it records them (SseRecorder.events). In k6 every event callback
+ * resumes one of many VU runtimes, and the recorder's JavaScript cost about three times as much
+ * there as in a loop over stored events (bench/RESULTS.md, session 3); a batch bounds the memory of a
+ * long stream and how late a bad chunk closes it.
+ */
+export const EVENT_BATCH = 256;
+
+/** The data of the SSE event that ends an OpenAI stream. */
+export const DONE_DATA = '[DONE]';
+
+/**
  * Stream state for one SSE request. Call open() on the 'open' callback (response headers are in),
- * event() on every 'event' callback with its arrival time, error() on 'error', and finish() once
- * sse.open has returned. event() returns true when the client should be closed ([DONE], a bad
- * chunk, or the timeout has passed).
+ * event() with each event and its arrival time (or events() with a batch of them, in order),
+ * error() on 'error', and finish() once sse.open has returned. event() and events() return true
+ * when the client should be closed ([DONE], a bad chunk, or the timeout has passed).
  */
 export class SseRecorder {
   readonly record: RequestRecord;
@@ -54,6 +65,12 @@ export class SseRecorder {
     if (this.#stream.eventTemplated(data, nowNs) === 'more') return false; // no JSON.parse for plain content chunks
     r.end_ns = this.#stream.settled()?.endNs ?? nowNs;
     return (this.#closed = true);
+  }
+
+  /** event() for each stored event in order, until one says close; true if one did. */
+  events(data: readonly string[], nowNs: readonly number[]): boolean {
+    for (let k = 0; k < data.length; k++) if (this.event(data[k]!, nowNs[k]!)) return true;
+    return false;
   }
 
   error(message: string): void {

@@ -26,7 +26,7 @@ import { readResolvedWorkload } from './workload.ts';
 import { createClock, nsClock, nsSince } from './clock.ts';
 import { buildScenarios, K6_METRICS, readK6Config, readK6Headers, scenarioVus, type K6ArmConfig } from './config.ts';
 import { headerSecrets } from '../../core/redact.ts';
-import { fillBufferedRecord, SseRecorder } from './record-builder.ts';
+import { DONE_DATA, EVENT_BATCH, fillBufferedRecord, SseRecorder } from './record-builder.ts';
 import {
   META_KEY,
   perArmCounterThresholds,
@@ -218,19 +218,35 @@ function sendStreaming(
   origin: number,
   secrets: readonly string[],
 ): void {
-  const recorder = new SseRecorder(record, item.api, config.timeout_s * 1e9, secrets);
+  const timeoutNs = config.timeout_s * 1e9;
+  const recorder = new SseRecorder(record, item.api, timeoutNs, secrets);
   const since = (nsSinceOrigin ??= nsClock(clock, origin));
   const sent = since(0);
   record.sent_ns = sent;
   // sse.open blocks this VU until the stream ends; the callbacks run as events arrive. The event
-  // callback runs ~131 times per 128-token answer: it only hands the data and the time over.
+  // callback runs ~131 times per 128-token answer: it keeps the data and the time, and the recorder
+  // reads them in batches (record-builder.ts EVENT_BATCH), at once for [DONE] or past the timeout.
+  // A bad chunk therefore closes the stream at the end of its batch; the record is the same.
+  const kept: string[] = [];
+  const keptNs: number[] = [];
+  const recordKept = (): boolean => {
+    const close = recorder.events(kept, keptNs);
+    kept.length = 0;
+    keptNs.length = 0;
+    return close;
+  };
   const response = sse.open(url, { method: 'POST', body, headers }, (client) => {
     recorder.open(since(sent)); // xk6-sse calls this once the response headers are in
     client.on('event', (event) => {
-      if (recorder.event(event.data, since(sent))) client.close();
+      const now = since(sent);
+      const data = event.data;
+      kept.push(data);
+      keptNs.push(now);
+      if ((kept.length === EVENT_BATCH || data === DONE_DATA || now - sent > timeoutNs) && recordKept()) client.close();
     });
     client.on('error', (error) => recorder.error(String(error.error())));
   });
+  recordKept();
   recorder.finish(response.status, response.error, since(sent));
 }
 
