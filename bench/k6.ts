@@ -38,12 +38,13 @@ const SECONDS = Number(process.env.SB_BENCH_K6_SECONDS ?? 12);
 const SIM_ARGS = ['--inter-token-ms', '5'];
 const TOKENS = 128;
 /**
- * Expected latency that sizes both k6 scripts' pre-allocated VUs alike (qps × this × 1.5 + 1): the
- * load command's default (3 s), not the streams' ~0.7 s. With 1 s, 50 pairs/s ran out of VUs once the
- * machine was busy, and the VUs k6 then initialises mid-test (each evaluates the whole bundle) cost
- * enough CPU to drop 76 of 400 iterations at p50 send lag 355 ms; with 3 s: 0 dropped, p50 6 ms.
+ * Expected latency that sizes both k6 scripts' pre-allocated VUs alike (qps × this × 1.5 + 1), as
+ * k6's documentation sizes arrival-rate VUs: rate × iteration duration, with room. The streams take
+ * ~0.7 s, so 1 s gives twice their latency. Every VU is a whole JavaScript runtime that k6 keeps and
+ * cycles through, so oversizing costs heap, GC and CPU: compare with SB_BENCH_K6_LATENCY=3 (the load
+ * command's default) in bench/RESULTS.md.
  */
-const EXPECTED_LATENCY_S = Number(process.env.SB_BENCH_K6_LATENCY ?? 3);
+const EXPECTED_LATENCY_S = Number(process.env.SB_BENCH_K6_LATENCY ?? 1);
 
 interface Result {
   variant: 'bare' | 'k6' | 'node';
@@ -357,7 +358,7 @@ export const benchmark: Benchmark = {
           ],
           rows,
           notes: [
-            'k6 CPU: the k6 process (bash `times` of its wrapper), including the initialisation of its pre-allocated VUs (qps × 3 s × 1.5 + 1 per arm, the k6 engine also qps × its schedule hold), which short steps do not amortise; node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.',
+            `k6 CPU: the k6 process (bash \`times\` of its wrapper), including the initialisation of its pre-allocated VUs (qps × ${EXPECTED_LATENCY_S} s × 1.5 + 1 per arm, the k6 engine also qps × its schedule hold), which short steps do not amortise; node CPU: this whole process (engine + the bench). The simulated endpoints share the same 2 cores, so lag and skew are pessimistic.`,
             "bare: no records (empty event handler; one console line per iteration with k6's start time), so no TTFT; its lag is against its own scenario's start + i / qps, as k6 ticks it, and its skew is between the arms' iteration starts: what k6's executor holds with nothing but xk6-sse in the VUs. achieved = completed iterations per arm / scenario length. k6 timestamps are Date.now (1 ms steps).",
             "k6 engine: lag against the arms' shared due instant (origin + hold + i / qps, k6/README.md 'How requests are scheduled').",
             `machine busy % and sims %: shares of all ${availableParallelism()} cores' time (/proc/stat; the sims' utime + stime) over the variant's whole run, its start-up and teardown included: how much of the machine was left. Lag and skew tails grow as it nears 100 %.`,
