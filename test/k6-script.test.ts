@@ -115,7 +115,8 @@ test.serial(
     const lagMs = (r: RequestRecord) => (r.sent_ns! - r.scheduled_ns) / 1e6;
     t.true(calledMs < dueMs(0) - 50, 'the candidate iteration started well before its due time');
     t.true(lagMs(byArm.candidate!) >= 0, `and waited for it: lag ${lagMs(byArm.candidate!)} ms`);
-    t.true(lagMs(byArm.baseline!) >= 30, `the late one is late: ${lagMs(byArm.baseline!)} ms`);
+    // 30 ms after its due time by the harness clock; the script reads its own (anchored to Date.now, sub-ms apart).
+    t.true(lagMs(byArm.baseline!) >= 25, `the late one is late: ${lagMs(byArm.baseline!)} ms`);
   },
 );
 
