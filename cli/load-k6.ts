@@ -18,7 +18,8 @@ import { convertK6Console, droppedIterations, k6Warnings } from '../k6/collect.t
 import { createRunFolder, writeRunManifest } from '../io/run-folder.ts';
 import { Interrupts, type InterruptTarget } from './interrupts.ts';
 import { ensureK6Bundle } from '../k6/build.ts';
-import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, type K6Mode, type K6ScriptConfig } from '../k6/script/config.ts';
+import { K6_ARMS, K6_CONFIG_VERSION, K6_MODES, scenarioVus, type K6Mode, type K6ScriptConfig } from '../k6/script/config.ts';
+import { InFlightTracker, vuSizingWarning } from '../k6/vu-sizing.ts';
 import { gatesToThresholds, RULES_NOT_IN_K6 } from '../k6/script/thresholds.ts';
 import { resolvedWorkloadLine } from '../k6/script/workload.ts';
 import { loadGates } from '../pipeline/analyze-folder.ts';
@@ -339,10 +340,16 @@ async function runK6InFolder(
     process.stderr.write(`${K6_INSTALL_HINT}\n`);
   }
 
-  const converted = await convertK6Console([consoleFile], join(runDir, 'records.jsonl'), { summaryFiles: [files.summaryFile!] });
+  const inFlight = new InFlightTracker();
+  const converted = await convertK6Console([consoleFile], join(runDir, 'records.jsonl'), {
+    summaryFiles: [files.summaryFile!],
+    onRecord: (r) => inFlight.add(r.arm, r.sent_ns, r.end_ns),
+  });
+  const sizing = vuSizingWarning(scenarioVus(scriptConfig).preAllocatedVUs, inFlight.peak(), scriptConfig.qps);
   const dropped = droppedIterations(converted.summaries);
   const warnings = [
     ...k6Warnings(converted),
+    ...(sizing === null ? [] : [sizing]),
     `k6 thresholds cover the absolute gates only; ${RULES_NOT_IN_K6.join(', ')} are decided by the analysis alone`,
   ];
   if (code !== 0) warnings.push(`k6 exited ${code} (${K6_EXIT[code] ?? 'see k6 output'})`);

@@ -59,7 +59,7 @@ function classify(line: string): { kind: 'record' | 'meta' | 'summary' | 'other'
 export async function convertK6Console(
   files: readonly string[],
   outFile: string,
-  options: { summaryFiles?: readonly string[] } = {},
+  options: { summaryFiles?: readonly string[]; onRecord?: (record: RequestRecord) => void } = {},
 ): Promise<K6ConvertResult & { originUnixMs: number | null }> {
   const result: K6ConvertResult = { records: 0, ignoredLines: {}, metas: [], summaries: [], planned: null, duplicates: 0, warnings: [] };
   // Pass 1: the facts, since a record needs its instance's origin, printed anywhere in the files.
@@ -112,6 +112,7 @@ export async function convertK6Console(
         const own = origins.get(record.instance) ?? (origins.size === 1 ? runOrigin : null);
         if (own !== null && runOrigin !== null) shift(record, Math.round((own - runOrigin) * 1e6));
         writer.write(record);
+        options.onRecord?.(record);
         result.records++;
       });
     }
