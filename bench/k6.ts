@@ -13,7 +13,8 @@
 // and its difference from the Node engine's at the same rate. Measures; asserts nothing.
 //
 // Needs real k6 with xk6-sse: K6_BIN, or ../shared/tools/k6 beside the checkout. Environment:
-// SB_BENCH_K6_STEPS (e.g. "10,50"), SB_BENCH_K6_SECONDS (per step, default 12: VU start-up is
+// SB_BENCH_K6_STEPS (e.g. "10,50"), SB_BENCH_K6_REPEATS (interleaved runs per step, medians shown;
+// default 1), SB_BENCH_K6_SECONDS (per step, default 12: VU start-up is
 // amortised over the step as a real run amortises it; 4 s steps inflate the k6 CPU per event).
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -35,6 +36,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED_K6 = resolve(ROOT, '../shared/tools/k6');
 const STEPS = (process.env.SB_BENCH_K6_STEPS ?? '10,25,50,100').split(',').map(Number);
 const SECONDS = Number(process.env.SB_BENCH_K6_SECONDS ?? 12);
+/** Runs of each variant per step, interleaved (bare, k6, node, bare, …); the table shows each column's median. */
+const REPEATS = Math.max(1, Number(process.env.SB_BENCH_K6_REPEATS ?? 1));
 const SIM_ARGS = ['--inter-token-ms', '5'];
 const TOKENS = 128;
 /**
@@ -49,6 +52,8 @@ const EXPECTED_LATENCY_S = Number(process.env.SB_BENCH_K6_LATENCY ?? 1);
 interface Result {
   variant: 'bare' | 'k6' | 'node';
   qps: number;
+  /** Which of the step's REPEATS runs. */
+  rep: number;
   /** Completed streams per arm (bare: k6's iterations counter; else ok records). */
   streams: number;
   cpuS: number;
@@ -135,6 +140,21 @@ export function candidate() { send(urls[1]); }
 }
 
 const ms = (ns: number) => ns / 1e6;
+
+/** One row per (pairs/s, engine): each numeric cell the median over that pair's runs (rows keyed by their first two cells). */
+function medianRows(runs: Array<Array<string | number>>): Array<Array<string | number>> {
+  const groups = new Map<string, Array<Array<string | number>>>();
+  for (const row of runs) {
+    const key = `${row[0]} ${row[1]}`;
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push(row);
+  }
+  return [...groups.values()].map((group) =>
+    group[0]!.map((cell, c) => {
+      const numbers = group.map((row) => row[c]).filter((v): v is number => typeof v === 'number');
+      return numbers.length === group.length && c > 1 ? percentile(numbers, 50) : cell;
+    }),
+  );
+}
 
 /**
  * The bare script's own timing from its console lines ("<scenario> <i> <scenario start ms> <started ms>"):
@@ -246,102 +266,108 @@ export const benchmark: Benchmark = {
       const readOut = async (out: string) => (await readRecords(join(out, 'records.jsonl'))).records;
       // Unmeasured warm-up of the sims and this process (JIT), as bench/engine.ts does.
       await load(loadArgs(10, join(dir, 'warmup')));
-      for (const qps of STEPS) {
-        // bare
-        const total = Math.round(qps * SECONDS);
-        const script = join(dir, `bare-${qps}.js`);
-        writeFileSync(script, bareScript(urls, bodies, qps, total));
-        const exportFile = join(dir, `bare-${qps}.json`);
-        const bareConsole = join(dir, `bare-${qps}.log`);
-        const bareArgs = ['run', '--no-usage-report', '--quiet', '--console-output', bareConsole, '--log-format', 'raw'];
-        let before = cpuSnapshot(simPids);
-        const child = spawn(wrapper, [...bareArgs, '--summary-export', exportFile, script], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-          env: process.env,
-        });
-        await once(child, 'exit');
-        const bareMachine = machineShare(before, cpuSnapshot(simPids));
-        const summary = JSON.parse(readFileSync(exportFile, 'utf8')) as {
-          metrics: Record<string, { count?: number; rate?: number } | undefined>;
-        };
-        const iterations = summary.metrics.iterations?.count ?? 0;
-        results.push({
-          variant: 'bare',
-          qps,
-          streams: iterations / 2,
-          cpuS: childCpuSeconds(timesFile),
-          records: null,
-          achieved: iterations / 2 / ((total - 0.5) / qps + 1 / qps),
-          dropped: summary.metrics.dropped_iterations?.count ?? 0,
-          bareTiming: bareTiming(bareConsole, qps),
-          machine: bareMachine,
-        });
-        // k6 engine
-        const k6Out = join(dir, `k6-${qps}`);
-        before = cpuSnapshot(simPids);
-        const code = await load([...loadArgs(qps, k6Out), '--engine', 'k6', '--k6-expected-latency', String(EXPECTED_LATENCY_S * 1000)]);
-        const k6Machine = machineShare(before, cpuSnapshot(simPids));
-        if (code !== 0) throw new Error(`load --engine k6 at ${qps} pairs/s exited ${code}`);
-        const k6Records = await readOut(k6Out);
-        const k6Manifest = JSON.parse(readFileSync(join(k6Out, 'run.json'), 'utf8')) as { dropped_iterations: number | null };
-        results.push({
-          variant: 'k6',
-          qps,
-          streams: k6Records.filter((r) => r.outcome.kind === 'ok').length / 2,
-          cpuS: childCpuSeconds(timesFile),
-          records: k6Records,
-          achieved: null,
-          dropped: k6Manifest.dropped_iterations,
-          machine: k6Machine,
-        });
-        // Node engine (in this process: its CPU is this process's, the bench's own small share included)
-        const nodeOut = join(dir, `node-${qps}`);
-        before = cpuSnapshot(simPids);
-        const cpu0 = process.cpuUsage();
-        const nodeCode = await load(loadArgs(qps, nodeOut));
-        const cpu = process.cpuUsage(cpu0);
-        const nodeMachine = machineShare(before, cpuSnapshot(simPids));
-        if (nodeCode !== 0) throw new Error(`load (node) at ${qps} pairs/s exited ${nodeCode}`);
-        const nodeRecords = await readOut(nodeOut);
-        results.push({
-          variant: 'node',
-          qps,
-          streams: nodeRecords.filter((r) => r.outcome.kind === 'ok').length / 2,
-          cpuS: (cpu.user + cpu.system) / 1e6,
-          records: nodeRecords,
-          achieved: null,
-          dropped: null,
-          machine: nodeMachine,
-        });
-      }
-      const rows: Array<Array<string | number>> = [];
-      for (const qps of STEPS) {
-        const mine = results.filter((r) => r.qps === qps);
-        const nodeTtft = timing(mine.find((r) => r.variant === 'node')!.records!).ttftP50;
-        const bareCpu = mine.find((r) => r.variant === 'bare')!;
-        const bareUs = (bareCpu.cpuS / (bareCpu.streams * 2 * perStream)) * 1e6;
-        for (const r of mine) {
-          const us = (r.cpuS / (r.streams * 2 * perStream)) * 1e6;
-          const t = r.records === null ? null : timing(r.records);
-          rows.push([
+      for (const qps of STEPS)
+        for (let rep = 0; rep < REPEATS; rep++) {
+          // bare
+          const total = Math.round(qps * SECONDS);
+          const script = join(dir, `bare-${qps}-${rep}.js`);
+          writeFileSync(script, bareScript(urls, bodies, qps, total));
+          const exportFile = join(dir, `bare-${qps}-${rep}.json`);
+          const bareConsole = join(dir, `bare-${qps}-${rep}.log`);
+          const bareArgs = ['run', '--no-usage-report', '--quiet', '--console-output', bareConsole, '--log-format', 'raw'];
+          let before = cpuSnapshot(simPids);
+          const child = spawn(wrapper, [...bareArgs, '--summary-export', exportFile, script], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env: process.env,
+          });
+          await once(child, 'exit');
+          const bareMachine = machineShare(before, cpuSnapshot(simPids));
+          const summary = JSON.parse(readFileSync(exportFile, 'utf8')) as {
+            metrics: Record<string, { count?: number; rate?: number } | undefined>;
+          };
+          const iterations = summary.metrics.iterations?.count ?? 0;
+          results.push({
+            variant: 'bare',
             qps,
-            r.variant,
-            t?.achieved ?? r.achieved ?? '–',
-            r.dropped ?? '–',
-            t?.lagP99 ?? r.bareTiming?.lagP99 ?? '–',
-            t?.skewP99 ?? r.bareTiming?.skewP99 ?? '–',
-            us,
-            r.variant === 'node' ? '–' : us / bareUs,
-            t?.ttftP50 ?? '–',
-            t?.ttftP50 != null && nodeTtft !== null && r.variant !== 'node' ? t.ttftP50 - nodeTtft : '–',
-            r.machine?.busyPct ?? '–',
-            r.machine?.simsPct ?? '–',
-          ]);
+            rep,
+            streams: iterations / 2,
+            cpuS: childCpuSeconds(timesFile),
+            records: null,
+            achieved: iterations / 2 / ((total - 0.5) / qps + 1 / qps),
+            dropped: summary.metrics.dropped_iterations?.count ?? 0,
+            bareTiming: bareTiming(bareConsole, qps),
+            machine: bareMachine,
+          });
+          // k6 engine
+          const k6Out = join(dir, `k6-${qps}-${rep}`);
+          before = cpuSnapshot(simPids);
+          const code = await load([...loadArgs(qps, k6Out), '--engine', 'k6', '--k6-expected-latency', String(EXPECTED_LATENCY_S * 1000)]);
+          const k6Machine = machineShare(before, cpuSnapshot(simPids));
+          if (code !== 0) throw new Error(`load --engine k6 at ${qps} pairs/s exited ${code}`);
+          const k6Records = await readOut(k6Out);
+          const k6Manifest = JSON.parse(readFileSync(join(k6Out, 'run.json'), 'utf8')) as { dropped_iterations: number | null };
+          results.push({
+            variant: 'k6',
+            qps,
+            rep,
+            streams: k6Records.filter((r) => r.outcome.kind === 'ok').length / 2,
+            cpuS: childCpuSeconds(timesFile),
+            records: k6Records,
+            achieved: null,
+            dropped: k6Manifest.dropped_iterations,
+            machine: k6Machine,
+          });
+          // Node engine (in this process: its CPU is this process's, the bench's own small share included)
+          const nodeOut = join(dir, `node-${qps}-${rep}`);
+          before = cpuSnapshot(simPids);
+          const cpu0 = process.cpuUsage();
+          const nodeCode = await load(loadArgs(qps, nodeOut));
+          const cpu = process.cpuUsage(cpu0);
+          const nodeMachine = machineShare(before, cpuSnapshot(simPids));
+          if (nodeCode !== 0) throw new Error(`load (node) at ${qps} pairs/s exited ${nodeCode}`);
+          const nodeRecords = await readOut(nodeOut);
+          results.push({
+            variant: 'node',
+            qps,
+            rep,
+            streams: nodeRecords.filter((r) => r.outcome.kind === 'ok').length / 2,
+            cpuS: (cpu.user + cpu.system) / 1e6,
+            records: nodeRecords,
+            achieved: null,
+            dropped: null,
+            machine: nodeMachine,
+          });
         }
-      }
+      const runs: Array<Array<string | number>> = [];
+      for (const qps of STEPS)
+        for (let rep = 0; rep < REPEATS; rep++) {
+          const mine = results.filter((r) => r.qps === qps && r.rep === rep);
+          const nodeTtft = timing(mine.find((r) => r.variant === 'node')!.records!).ttftP50;
+          const bareCpu = mine.find((r) => r.variant === 'bare')!;
+          const bareUs = (bareCpu.cpuS / (bareCpu.streams * 2 * perStream)) * 1e6;
+          for (const r of mine) {
+            const us = (r.cpuS / (r.streams * 2 * perStream)) * 1e6;
+            const t = r.records === null ? null : timing(r.records);
+            runs.push([
+              qps,
+              r.variant,
+              t?.achieved ?? r.achieved ?? '–',
+              r.dropped ?? '–',
+              t?.lagP99 ?? r.bareTiming?.lagP99 ?? '–',
+              t?.skewP99 ?? r.bareTiming?.skewP99 ?? '–',
+              us,
+              r.variant === 'node' ? '–' : us / bareUs,
+              t?.ttftP50 ?? '–',
+              t?.ttftP50 != null && nodeTtft !== null && r.variant !== 'node' ? t.ttftP50 - nodeTtft : '–',
+              r.machine?.busyPct ?? '–',
+              r.machine?.simsPct ?? '–',
+            ]);
+          }
+        }
+      const rows = medianRows(runs);
       return [
         {
-          title: `k6 engine vs bare xk6-sse vs Node engine (${TOKENS}-token streams, 5 ms per token, ${perStream} SSE events each; ${SECONDS} s per step)`,
+          title: `k6 engine vs bare xk6-sse vs Node engine (${TOKENS}-token streams, 5 ms per token, ${perStream} SSE events each; ${SECONDS} s per step${REPEATS > 1 ? `; medians of ${REPEATS} interleaved runs` : ''})`,
           columns: [
             'pairs/s',
             'engine',
