@@ -6,14 +6,14 @@ import { httpErrorMessage } from '../core/outcome-message.ts';
 import { emptyRecord } from '../core/record.ts';
 import { DONE_DATA, EVENT_BATCH, SseRecorder } from '../k6/script/record-builder.ts';
 
-const sse = () =>
+const sse = (timeoutNs = 1_000) =>
   new SseRecorder(
     Object.assign(
       emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'k6', streaming: true, scheduled_ns: 0 }),
       { sent_ns: 0 },
     ),
     'chat',
-    1_000,
+    timeoutNs,
   );
 
 /** Each line of a body as xk6-sse reports it: with its '\n'; a last line without one is dropped. */
@@ -79,15 +79,7 @@ const stream = (tokens: number): string[] => [
   }),
   DONE_DATA,
 ];
-const longRecorder = () =>
-  new SseRecorder(
-    Object.assign(
-      emptyRecord({ run_id: 'r', arm: 'baseline', index: 0, item_id: 'i', warmup: false, source: 'k6', streaming: true, scheduled_ns: 0 }),
-      { sent_ns: 0 },
-    ),
-    'chat',
-    60e9,
-  );
+const longRecorder = () => sse(60e9);
 
 test('events in batches of EVENT_BATCH give the record that event() gives one by one, and close at [DONE]', (t) => {
   const tokens = 2 * EVENT_BATCH + 20;
