@@ -1,6 +1,6 @@
-// The k6 SSE recorder's error outcomes (k6/script/record-builder.ts), fed exactly as the xk6-sse double
+// The k6 SSE recorder (k6/script/record-builder.ts): its error outcomes, fed exactly as the xk6-sse double
 // (test/doubles/k6/net-worker.ts) feeds them: a non-SSE body arrives as one "unknown event: <line>\n"
-// error per line. The other SseRecorder / fillBufferedRecord cases live in stream-recorder.test.ts.
+// error per line; and its batched event path (events()). The other SseRecorder / fillBufferedRecord cases live in stream-recorder.test.ts.
 import test from 'ava';
 import { httpErrorMessage } from '../core/outcome-message.ts';
 import { emptyRecord } from '../core/record.ts';
