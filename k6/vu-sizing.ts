@@ -1,7 +1,9 @@
 // Whether a k6 run pre-allocated far more VUs than its requests needed. Each k6 VU is a whole
 // JavaScript runtime that stays in k6's heap for the run, and k6 hands iterations to idle VUs in
 // turn, so every one of them is used: oversizing costs heap, GC and CPU, and with them send lag
-// (k6/README.md, "VUs beyond preAllocatedVUs"). Pure functions: load-k6 feeds them the records.
+// (k6/README.md, "VUs beyond preAllocatedVUs"). load-k6 feeds the tracker every record; the
+// warning itself is a pure function of the peak.
+import { VU_HEADROOM } from './script/config.ts';
 
 /** Per arm, the records' [sent, end] intervals (ns), as the converter streams them. */
 export class InFlightTracker {
@@ -45,10 +47,10 @@ export const IDLE_VUS_WORTH_A_WARNING = 100;
 /**
  * A run.json warning when the pre-allocated VUs of an arm were at least 3 × the peak in flight and
  * at least IDLE_VUS_WORTH_A_WARNING more; it suggests the expected latency that pre-allocates about
- * 3 × the peak (the script pre-allocates qps × latency × 1.5). Null when the sizing was reasonable.
+ * 3 × the peak (the script pre-allocates qps × latency × VU_HEADROOM). Null when the sizing was reasonable.
  */
 export function vuSizingWarning(preAllocatedVUs: number, peakInFlight: number, qps: number): string | null {
   if (peakInFlight <= 0 || preAllocatedVUs < 3 * peakInFlight || preAllocatedVUs - peakInFlight < IDLE_VUS_WORTH_A_WARNING) return null;
-  const suggestedMs = Math.ceil(((2 * peakInFlight) / qps) * 10) * 100;
+  const suggestedMs = Math.ceil(((3 * peakInFlight) / VU_HEADROOM / qps) * 10) * 100; // rounded up to 100 ms
   return `k6 VUs oversized: ${preAllocatedVUs} pre-allocated per arm, at most ${peakInFlight} requests of one arm in flight; each VU is a JavaScript runtime k6 keeps and cycles through (heap, GC and CPU, which show as send lag: k6/README.md) — --k6-expected-latency ${suggestedMs} would pre-allocate about 3 × that peak`;
 }

@@ -160,8 +160,11 @@ export interface VuBudget {
  * and allow up to qps × timeout (every request hanging until its timeout) before k6 drops
  * iterations. Dropped iterations are reported by the analysis as an invalid run, not hidden.
  */
+/** Pre-allocated VUs per arm over the mean concurrency qps × expected latency (vuBudget). */
+export const VU_HEADROOM = 1.5;
+
 export function vuBudget(qps: number, expectedLatencyS: number, timeoutS: number, maxVusCap = 0): VuBudget {
-  const pre = Math.ceil(qps * expectedLatencyS * 1.5) + 1;
+  const pre = Math.ceil(qps * expectedLatencyS * VU_HEADROOM) + 1;
   let max = Math.max(pre, Math.ceil(qps * timeoutS) + 1);
   if (maxVusCap > 0) max = Math.min(max, maxVusCap);
   return { preAllocatedVUs: Math.min(pre, max), maxVUs: max };
