@@ -160,6 +160,11 @@ function spawnLoad(args: string[]) {
   return { child, exited, stderr: () => stderr };
 }
 
+/** spawnLoad of a baseline and a candidate sim, writing to `dir`. */
+function spawnPairLoad(b: { url: string }, c: { url: string }, dir: string, args: string[]) {
+  return spawnLoad(['--baseline', b.url, '--candidate', c.url, '--out', dir, ...args]);
+}
+
 /**
  * The run folder a stopped run leaves: run.json and every sent request's record, on both arms, once
  * (records = arms × pairs sent, one per (arm, index), no half last line). Returns both for the test's own checks.
@@ -190,17 +195,11 @@ test.serial(
   async (t) => {
     const [b, c] = [await sim(t, { timeScale: 0.3 }), await sim(t, { timeScale: 0.3 })];
     const dir = join(tmp(), 'run');
-    const load = spawnLoad([
-      '--baseline',
-      b.url,
-      '--candidate',
-      c.url,
+    const load = spawnPairLoad(b, c, dir, [
       '--qps',
       '40',
       '--duration',
       '30',
-      '--out',
-      dir,
       '--baseline-metrics',
       `${b.url}/metrics`,
       '--metrics-interval-ms',
@@ -240,22 +239,7 @@ for (const workers of ['2', '0'] as const) {
       const [b, c] = [await sim(t), await sim(t)];
       const dir = join(tmp(), 'run');
       const requests = 20_000;
-      const load = spawnLoad([
-        '--baseline',
-        b.url,
-        '--candidate',
-        c.url,
-        '--qps',
-        '20000',
-        '--requests',
-        String(requests),
-        '--workers',
-        workers,
-        '--grace',
-        '2',
-        '--out',
-        dir,
-      ]);
+      const load = spawnPairLoad(b, c, dir, ['--qps', '20000', '--requests', String(requests), '--workers', workers, '--grace', '2']);
       await waitForLines(join(dir, 'records.jsonl'), 1, 60_000);
       load.child.kill('SIGTERM');
       t.is(await load.exited, 143, load.stderr());
@@ -274,11 +258,7 @@ test.serial(
     const [b, c] = [await sim(t), await sim(t)];
     const dir = join(tmp(), 'run');
     // The candidate stalls: its requests are in flight at the signals; the third leaves the sender thread no time to report them.
-    const load = spawnLoad([
-      '--baseline',
-      b.url,
-      '--candidate',
-      c.url,
+    const load = spawnPairLoad(b, c, dir, [
       '--qps',
       '50',
       '--duration',
@@ -289,8 +269,6 @@ test.serial(
       '60',
       '--candidate-header',
       'x-sim-fault: stall',
-      '--out',
-      dir,
     ]);
     // The third can land after the run is saved, while the process exits: killed by it is the same 143 to a shell.
     const ended = new Promise<number | string | null>((resolve) => load.child.on('exit', (code, signal) => resolve(code ?? signal)));
@@ -320,22 +298,7 @@ test.serial('SIGINT with requests still in flight after --grace: they are record
   const [b, c] = [await sim(t), await sim(t)];
   const dir = join(tmp(), 'run');
   // The candidate stalls forever, so its requests are in flight when the grace period ends.
-  const load = spawnLoad([
-    '--baseline',
-    b.url,
-    '--candidate',
-    c.url,
-    '--qps',
-    '50',
-    '--duration',
-    '30',
-    '--grace',
-    '0.3',
-    '--candidate-header',
-    'x-sim-fault: stall',
-    '--out',
-    dir,
-  ]);
+  const load = spawnPairLoad(b, c, dir, ['--qps', '50', '--duration', '30', '--grace', '0.3', '--candidate-header', 'x-sim-fault: stall']);
   await waitForLines(join(dir, 'records.jsonl'), 10);
   load.child.kill('SIGINT');
   t.is(await load.exited, 130, load.stderr());
@@ -350,22 +313,7 @@ test.serial(
   async (t) => {
     const [b, c] = [await sim(t), await sim(t)];
     const dir = join(tmp(), 'run');
-    const load = spawnLoad([
-      '--baseline',
-      b.url,
-      '--candidate',
-      c.url,
-      '--qps',
-      '50',
-      '--duration',
-      '30',
-      '--grace',
-      '60',
-      '--candidate-header',
-      'x-sim-fault: stall',
-      '--out',
-      dir,
-    ]);
+    const load = spawnPairLoad(b, c, dir, ['--qps', '50', '--duration', '30', '--grace', '60', '--candidate-header', 'x-sim-fault: stall']);
     await waitForLines(join(dir, 'records.jsonl'), 10);
     load.child.kill('SIGINT');
     await new Promise((resolve) => setTimeout(resolve, 200)); // let the first one start the graceful stop

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -104,18 +104,24 @@ const closePort = async (): Promise<number> => {
   return port;
 };
 
-test('scraper appends scrapes, records failed scrapes as gaps and keeps going', async (t) => {
+/** A run folder, a metrics server failing its first `failures` scrapes, and a baseline scraper of it every `intervalMs`; all torn down with the test. */
+async function scrapeFixture(t: ExecutionContext, failures: number, intervalMs: number) {
   const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-'));
   t.teardown(() => rm(runDir, { recursive: true, force: true }));
-  const target = await metricsServer(2);
+  const target = await metricsServer(failures);
   t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
   const scraper = await startScraping({
     arm: 'baseline',
     url: target.url,
-    intervalMs: 20,
+    intervalMs,
     runDir,
     clock: clockFromOrigin(process.hrtime.bigint()),
   });
+  return { runDir, target, scraper };
+}
+
+test('scraper appends scrapes, records failed scrapes as gaps and keeps going', async (t) => {
+  const { runDir, target, scraper } = await scrapeFixture(t, 2, 20);
   await target.served(6);
   const summary = await scraper.stop();
   t.is(summary.gaps, 2);
@@ -143,18 +149,8 @@ test('scraper appends scrapes, records failed scrapes as gaps and keeps going', 
 });
 
 test('startScraping returns once the first scrape is written: traffic sent after it is counted from that baseline', async (t) => {
-  const runDir = await mkdtemp(join(tmpdir(), 'sb-scrape-'));
-  t.teardown(() => rm(runDir, { recursive: true, force: true }));
-  const target = await metricsServer(0);
-  t.teardown(() => new Promise<void>((r) => target.server.close(() => r())));
   // a long interval: only the first scrape can have happened when startScraping resolves
-  const scraper = await startScraping({
-    arm: 'baseline',
-    url: target.url,
-    intervalMs: 60_000,
-    runDir,
-    clock: clockFromOrigin(process.hrtime.bigint()),
-  });
+  const { scraper } = await scrapeFixture(t, 0, 60_000);
   const { entries } = parseMetricsLines(await readFile(scraper.file, 'utf8'), scraper.file);
   t.deepEqual(
     entries.map((e) => [e.kind, e.seq]),
