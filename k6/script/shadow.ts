@@ -7,9 +7,10 @@
 //
 // Each arm is its own constant-arrival-rate scenario with the same rate, start and duration; k6
 // starts iteration i of each at about its scenario's start + i / qps, and the iteration then waits
-// for the instant every arm shares, origin + hold + i / qps (config.ts scheduleHoldMs). Request i is plan.request(i) with
-// i = exec.scenario.iterationInTest, which k6 keeps unique across instances (execution segments,
-// k6-operator parallelism): a split run still sends every index exactly once per arm.
+// for the instant every arm shares, origin + hold + i / qps (config.ts scheduleHoldMs).
+// Request i is plan.request(i) with i = exec.scenario.iterationInTest, which k6 keeps unique
+// across instances (execution segments, k6-operator parallelism): a split run still sends every
+// index exactly once per arm.
 import { sleep } from 'k6';
 import http from 'k6/http';
 import exec from 'k6/execution';
